@@ -1,0 +1,62 @@
+// buildApp(deps) is DTMA's HTTP application: external plugins, our plugins,
+// then the routes of the contract table. server.ts runs it; tests build the
+// same app with a real Docker runtime and a temporary data dir.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config.ts'
+import { InstanceService } from './instances/instance-service.ts'
+import authPlugin from './plugins/auth.ts'
+import errorsPlugin from './plugins/errors.ts'
+import { registerRoutes } from './routes/register.ts'
+import { statusHandlers } from './routes/status.ts'
+import { toolHandlers } from './routes/tools.ts'
+import type { ContainerRuntime } from './runtime/docker-runtime.ts'
+import type { InstanceStore } from './store/instance-store.ts'
+
+export interface AppDeps {
+  config: Config
+  runtime: ContainerRuntime
+  store: InstanceStore
+  logger: Logger
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    instances: InstanceService
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, runtime, store, logger } = deps
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    ajv: {
+      // Fastify's default would silently drop unknown fields where a schema
+      // forbids them; DTMA refuses them with a 400 that names the field.
+      customOptions: { removeAdditional: false }
+    }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const instances = new InstanceService({
+    runtime,
+    store,
+    logger,
+    agentPort: config.port,
+    toolHostIp: config.tool.hostIp,
+    stopTimeoutSeconds: config.tool.stopTimeoutSeconds
+  })
+  app.decorate('instances', instances)
+
+  await app.register(errorsPlugin)
+  await app.register(authPlugin, { tokens: config.apiTokens })
+
+  registerRoutes(app, { ...statusHandlers(config, instances), ...toolHandlers(instances) })
+
+  app.addHook('onClose', async () => {
+    await instances.drain()
+  })
+  return app
+}

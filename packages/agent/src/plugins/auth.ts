@@ -1,0 +1,50 @@
+// Bearer authentication for the routes the contract marks `bearer`.
+// @fastify/bearer-auth compares the token in constant time against every
+// configured token; this plugin adds the contract's 401/403 split.
+import bearerAuth from '@fastify/bearer-auth'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { DtmaError } from '../errors.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook: 401 without a well-formed Bearer header, 403 for a wrong token. */
+    requireBearer: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** True when the request carries a valid token (for routes that are public but say more to callers with one). */
+    hasValidBearer: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
+  }
+}
+
+const BEARER_FORMAT = /^Bearer \S+/
+
+export interface AuthOptions {
+  tokens: string[]
+}
+
+async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
+  if (options.tokens.length === 0) throw new Error('DTMA auth needs at least one token')
+  await app.register(bearerAuth, { keys: options.tokens, addHook: false, verifyErrorLogLevel: 'debug' })
+  const verifyBearerAuth = app.verifyBearerAuth
+  if (verifyBearerAuth === undefined) throw new Error('@fastify/bearer-auth did not decorate verifyBearerAuth')
+  const verify = verifyBearerAuth
+
+  function tokenMatches(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    return new Promise((resolve) => verify(request, reply, (error?: Error) => resolve(error === undefined)))
+  }
+
+  app.decorate('requireBearer', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) {
+      throw new DtmaError('unauthorized', 'Unauthorized: Missing or invalid token format')
+    }
+    if (!(await tokenMatches(request, reply))) throw new DtmaError('forbidden', 'Forbidden: Invalid token')
+  })
+
+  app.decorate('hasValidBearer', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) return false
+    const valid = await tokenMatches(request, reply)
+    reply.code(200) // bearer-auth marks a failed check 401; this route still answers
+    return valid
+  })
+}
+
+export default fp(authPlugin, { name: 'dtma-auth', fastify: '5.x' })

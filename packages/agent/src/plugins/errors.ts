@@ -1,0 +1,58 @@
+// One error handler and one not-found handler: every failure leaves as the
+// contract's { success: false, error, code } with the right status. A 5xx
+// answers a generic sentence; the details go to the log.
+import { ErrorCode } from '@dtma/contract'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { DtmaError } from '../errors.ts'
+
+const RETRY_AFTER_SECONDS = '5'
+
+interface ValidationIssue {
+  keyword: string
+  instancePath: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/** "body.baseConfigOverrideJson.HostConfig: unknown field 'Privileged'" */
+export function describeValidation(context: string, issues: ValidationIssue[]): string {
+  return issues
+    .map((issue) => {
+      const path = [context, ...issue.instancePath.split('/').filter(Boolean)].join('.')
+      if (issue.keyword === 'required') return `${path}: missing required field '${String(issue.params.missingProperty)}'`
+      if (issue.keyword === 'additionalProperties') return `${path}: unknown field '${String(issue.params.additionalProperty)}'`
+      return `${path} ${issue.message ?? 'is invalid'}`
+    })
+    .join('; ')
+}
+
+function toErrorReply(error: FastifyError): { status: number; code: string; message: string } {
+  if (error instanceof DtmaError) return { status: error.httpStatus, code: error.code, message: error.message }
+  if (error.validation) {
+    return { status: 400, code: ErrorCode.badRequest, message: describeValidation(error.validationContext ?? 'request', error.validation as ValidationIssue[]) }
+  }
+  const status = error.statusCode ?? 500
+  if (status === 413) return { status, code: ErrorCode.payloadTooLarge, message: 'Request body is too large' }
+  // A wrong content type is a client mistake: 400, as the contract says.
+  if (status === 415) return { status: 400, code: ErrorCode.badRequest, message: `Unsupported content type: ${error.message}` }
+  if (status >= 400 && status < 500) return { status: 400, code: ErrorCode.badRequest, message: error.message }
+  return { status: 500, code: ErrorCode.internal, message: 'Internal error in DTMA' }
+}
+
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { status, code, message } = toErrorReply(error)
+    if (status >= 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+    else request.log.info({ code, status }, message)
+    if (status === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
+    return reply.code(status).send({ success: false, error: message, code })
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    request.log.info({ method: request.method, url: request.url }, 'unknown route')
+    return reply.code(404).send({ success: false, error: 'Not Found', code: ErrorCode.routeNotFound })
+  })
+}
+
+export default fp(errorsPlugin, { name: 'dtma-errors', fastify: '5.x' })

@@ -1,0 +1,43 @@
+// /health and /status: public, polled often, never a 500. A Docker outage
+// turns /status into `degraded` with the reason instead of an error.
+import type { StatusReply } from '@dtma/contract'
+import type { Config } from '../config.ts'
+import type { InstanceService } from '../instances/instance-service.ts'
+import { readSystemMetrics } from '../system/system-metrics.ts'
+import type { Handlers } from './register.ts'
+
+export function statusHandlers(config: Config, instances: InstanceService): Pick<Handlers, 'health' | 'status'> {
+  return {
+    health: async (_request, reply) => {
+      reply.type('text/plain; charset=utf-8')
+      return { status: 200, body: 'OK' }
+    },
+
+    status: async (request, reply) => {
+      const reply200: StatusReply = {
+        status: 'healthy',
+        service: 'DTMA',
+        version: config.version,
+        dtma_version: config.version,
+        timestamp: new Date().toISOString(),
+        environment: {
+          hasAuthToken: config.vmToken !== undefined,
+          hasApiKey: config.backendApiKey !== undefined,
+          hasApiBaseUrl: config.apiBaseUrl !== undefined,
+          port: config.port
+        }
+      }
+      const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      try {
+        const toolInstances = await instances.list()
+        if (full) reply200.tool_instances = toolInstances
+      } catch (error) {
+        reply200.status = 'degraded'
+        reply200.reason = (error as Error).message
+        if (full) reply200.tool_instances = []
+      }
+      if (full) reply200.system_metrics = readSystemMetrics()
+      return { status: 200, body: reply200 }
+    }
+  }
+}

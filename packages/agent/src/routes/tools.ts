@@ -1,0 +1,44 @@
+// Handlers of the /tools routes: thin translations between HTTP and the
+// instance service. Messages are the sentences Agentopia's backend knows.
+import type { InstanceService } from '../instances/instance-service.ts'
+import type { Handlers } from './register.ts'
+
+type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'removeTool'>
+
+export function toolHandlers(instances: InstanceService): ToolHandlers {
+  const listAll = async () => ({ status: 200 as const, body: { success: true as const, data: await instances.list() } })
+  return {
+    listToolStatus: listAll,
+    listTools: listAll,
+
+    getTool: async (request) => ({ status: 200, body: { success: true, data: await instances.get(request.params.name) } }),
+
+    deployTool: async (request) => {
+      const { created, data } = await instances.deploy(request.body)
+      const name = data.instance_name_on_toolbox
+      const fallback = data.image_source === 'local-after-failed-pull' ? ' (image pull failed; the local copy was deployed)' : ''
+      const message = created ? `Tool instance '${name}' deployed.${fallback}` : `Tool instance '${name}' already deployed with this spec.`
+      return { status: created ? 201 : 200, body: { success: true, message, data } }
+    },
+
+    startTool: async (request) => {
+      const name = request.params.name
+      const { changed, state } = await instances.start(name)
+      const message = changed ? `Tool instance '${name}' started.` : `Tool instance '${name}' is already running.`
+      return { status: 200, body: { success: true, message, data: { state } } }
+    },
+
+    stopTool: async (request) => {
+      const name = request.params.name
+      const { changed, state } = await instances.stop(name)
+      const message = changed ? `Tool instance '${name}' stopped.` : `Tool instance '${name}' is already stopped.`
+      return { status: 200, body: { success: true, message, data: { state } } }
+    },
+
+    removeTool: async (request) => {
+      const name = request.params.name
+      await instances.remove(name)
+      return { status: 200, body: { success: true, message: `Tool instance '${name}' removed successfully.` } }
+    }
+  }
+}

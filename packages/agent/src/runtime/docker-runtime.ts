@@ -1,0 +1,283 @@
+// The Docker adapter: the only module that talks to the Docker engine.
+// It speaks in domain terms (create a spec, start, inspect, list the managed
+// containers) and translates Docker's errors into DtmaError kinds.
+import Docker from 'dockerode'
+import type { PortMapping } from '@dtma/contract'
+import { DtmaError } from '../errors.ts'
+import { MANAGED_LABEL, MANAGED_FILTER } from './labels.ts'
+
+export interface ContainerSpec {
+  containerName: string
+  image: string
+  env: string[]
+  ports: PortMapping[]
+  /** Instance labels; the managed label is always added here. */
+  labels: Record<string, string>
+}
+
+export interface SandboxLimits {
+  memoryBytes: number
+  pidsLimit: number
+  nanoCpus: number
+}
+
+export interface ContainerInfo {
+  id: string
+  name: string
+  image: string
+  labels: Record<string, string>
+  /** Docker's own state word: created, running, restarting, paused, exited, dead, removing */
+  dockerState: string
+  health: string
+  /** unix seconds */
+  created: number
+  ports: PortMapping[]
+}
+
+export interface PullProgress {
+  status: string
+  id?: string
+  current?: number
+  total?: number
+}
+
+export interface ContainerRuntime {
+  ping(): Promise<void>
+  listManaged(): Promise<ContainerInfo[]>
+  /** undefined when no container has that name or id */
+  inspect(nameOrId: string): Promise<ContainerInfo | undefined>
+  hasImage(image: string): Promise<boolean>
+  pullImage(image: string, onProgress: (progress: PullProgress) => void): Promise<void>
+  create(spec: ContainerSpec): Promise<string>
+  start(id: string): Promise<void>
+  stop(id: string, timeoutSeconds: number): Promise<void>
+  remove(id: string): Promise<void>
+}
+
+export interface DockerRuntimeOptions {
+  socketPath: string
+  limits: SandboxLimits
+  pullTimeoutMs: number
+}
+
+type DockerApiError = Error & { statusCode?: number; code?: string; json?: { message?: string } }
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'])
+
+/** Docker's message without the HTTP noise dockerode wraps around it. */
+function dockerMessage(error: DockerApiError): string {
+  return error.json?.message ?? error.message.replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '')
+}
+
+export function translateDockerError(error: unknown, action: string): DtmaError {
+  if (error instanceof DtmaError) return error
+  const dockerError = error as DockerApiError
+  if (dockerError.code !== undefined && UNREACHABLE_CODES.has(dockerError.code)) {
+    return new DtmaError('unavailable', `Docker engine unreachable (${dockerError.code}) while trying to ${action}`, { cause: error })
+  }
+  const message = dockerMessage(dockerError)
+  if (/port is already allocated|address already in use/i.test(message)) {
+    return new DtmaError('port-conflict', `Host port already in use: ${message}`, { cause: error })
+  }
+  if (dockerError.statusCode === 404) return new DtmaError('not-found', `${action}: ${message}`, { cause: error })
+  if (dockerError.statusCode === 409) return new DtmaError('conflict', `${action}: ${message}`, { cause: error })
+  return new DtmaError('docker-failed', `Docker failed to ${action}: ${message}`, { cause: error })
+}
+
+/** "Up 3 minutes (healthy)" -> healthy; no health check -> none. */
+function healthFromStatusText(statusText: string): string {
+  const match = /\((healthy|unhealthy|health: starting)\)/.exec(statusText)
+  if (!match) return 'none'
+  return match[1] === 'health: starting' ? 'starting' : (match[1] as string)
+}
+
+function portsFromBindings(bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | undefined): PortMapping[] {
+  const ports: PortMapping[] = []
+  for (const [key, hostBindings] of Object.entries(bindings ?? {})) {
+    const [containerPort, protocol = 'tcp'] = key.split('/') as [string, string?]
+    for (const binding of hostBindings ?? []) {
+      ports.push({
+        container_port: Number(containerPort),
+        protocol,
+        host_ip: binding.HostIp || '0.0.0.0',
+        host_port: Number(binding.HostPort)
+      })
+    }
+  }
+  return ports
+}
+
+function portsFromSummary(summaryPorts: Docker.Port[]): PortMapping[] {
+  const seen = new Set<string>()
+  const ports: PortMapping[] = []
+  for (const port of summaryPorts) {
+    if (port.PublicPort === undefined) continue
+    const mapping = { container_port: port.PrivatePort, protocol: port.Type, host_ip: port.IP ?? '0.0.0.0', host_port: port.PublicPort }
+    // Docker lists a binding once per address family; report it once.
+    const key = `${mapping.container_port}/${mapping.protocol}:${mapping.host_port}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    ports.push(mapping)
+  }
+  return ports
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  private readonly docker: Docker
+  private readonly limits: SandboxLimits
+  private readonly pullTimeoutMs: number
+
+  constructor(options: DockerRuntimeOptions) {
+    this.docker = new Docker({ socketPath: options.socketPath })
+    this.limits = options.limits
+    this.pullTimeoutMs = options.pullTimeoutMs
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping()
+    } catch (error) {
+      throw translateDockerError(error, 'reach the Docker engine')
+    }
+  }
+
+  async listManaged(): Promise<ContainerInfo[]> {
+    try {
+      const summaries = await this.docker.listContainers({ all: true, filters: { label: [MANAGED_FILTER] } })
+      return summaries.map((summary) => ({
+        id: summary.Id,
+        name: (summary.Names[0] ?? '').replace(/^\//, ''),
+        image: summary.Image,
+        labels: summary.Labels,
+        dockerState: summary.State,
+        health: healthFromStatusText(summary.Status),
+        created: summary.Created,
+        // A stopped container has no published ports in the summary; the
+        // domain falls back to the requested bindings for it.
+        ports: portsFromSummary(summary.Ports)
+      }))
+    } catch (error) {
+      throw translateDockerError(error, 'list containers')
+    }
+  }
+
+  async inspect(nameOrId: string): Promise<ContainerInfo | undefined> {
+    try {
+      const info = await this.docker.getContainer(nameOrId).inspect()
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ''),
+        image: info.Config.Image,
+        labels: info.Config.Labels ?? {},
+        dockerState: info.State.Status,
+        health: info.State.Health?.Status ?? 'none',
+        created: Math.floor(Date.parse(info.Created) / 1000),
+        ports: portsFromBindings(info.HostConfig.PortBindings as Parameters<typeof portsFromBindings>[0])
+      }
+    } catch (error) {
+      if ((error as DockerApiError).statusCode === 404) return undefined
+      throw translateDockerError(error, `inspect container ${nameOrId}`)
+    }
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect()
+      return true
+    } catch (error) {
+      if ((error as DockerApiError).statusCode === 404) return false
+      throw translateDockerError(error, `inspect image ${image}`)
+    }
+  }
+
+  /** Pulls with its own deadline, separate from any request timeout. */
+  async pullImage(image: string, onProgress: (progress: PullProgress) => void): Promise<void> {
+    let stream: NodeJS.ReadableStream | undefined
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new DtmaError('pull-failed', `Pull of image ${image} timed out after ${this.pullTimeoutMs} ms`))
+      }, this.pullTimeoutMs)
+    })
+    const pull = (async () => {
+      stream = await this.docker.pull(image)
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(
+          stream as NodeJS.ReadableStream,
+          (error: Error | null) => (error ? reject(error) : resolve()),
+          (event: { status?: string; id?: string; progressDetail?: { current?: number; total?: number } }) =>
+            onProgress({ status: event.status ?? '', id: event.id, current: event.progressDetail?.current, total: event.progressDetail?.total })
+        )
+      })
+    })()
+    try {
+      await Promise.race([pull, deadline])
+    } catch (error) {
+      if (error instanceof DtmaError) throw error
+      if (UNREACHABLE_CODES.has((error as DockerApiError).code ?? '')) throw translateDockerError(error, `pull image ${image}`)
+      throw new DtmaError('pull-failed', `Pull of image ${image} failed: ${dockerMessage(error as DockerApiError)}`, { cause: error })
+    } finally {
+      clearTimeout(timer)
+      pull.catch(() => undefined)
+      ;(stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.()
+    }
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    const exposedPorts: Record<string, object> = {}
+    const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
+    for (const port of spec.ports) {
+      const key = `${port.container_port}/${port.protocol}`
+      exposedPorts[key] = {}
+      ;(portBindings[key] ??= []).push({ HostIp: port.host_ip, HostPort: String(port.host_port) })
+    }
+    try {
+      const container = await this.docker.createContainer({
+        name: spec.containerName,
+        Image: spec.image,
+        Env: spec.env,
+        Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
+        ExposedPorts: exposedPorts,
+        HostConfig: {
+          PortBindings: portBindings,
+          RestartPolicy: { Name: 'unless-stopped' },
+          Privileged: false,
+          SecurityOpt: ['no-new-privileges:true'],
+          Memory: this.limits.memoryBytes,
+          PidsLimit: this.limits.pidsLimit,
+          NanoCpus: this.limits.nanoCpus
+        }
+      })
+      return container.id
+    } catch (error) {
+      throw translateDockerError(error, `create container ${spec.containerName}`)
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start()
+    } catch (error) {
+      if ((error as DockerApiError).statusCode === 304) return // already running
+      throw translateDockerError(error, `start container ${id}`)
+    }
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds })
+    } catch (error) {
+      if ((error as DockerApiError).statusCode === 304) return // already stopped
+      throw translateDockerError(error, `stop container ${id}`)
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true })
+    } catch (error) {
+      if ((error as DockerApiError).statusCode === 404) return // already gone
+      throw translateDockerError(error, `remove container ${id}`)
+    }
+  }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Runs DTMA: reads the config, builds the Docker runtime, the store and the
+// app, listens, and shuts down gracefully on SIGTERM/SIGINT (a second signal
+// exits at once).
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { createLogger } from './logger.ts'
+import { DockerRuntime } from './runtime/docker-runtime.ts'
+import { InstanceStore } from './store/instance-store.ts'
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`dtma: ${error.message}\n`)
+    process.exit(78) // EX_CONFIG
+  }
+  const logger = createLogger(config.logLevel)
+  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+  const store = new InstanceStore(config.dataDir)
+  const app = await buildApp({ config, runtime, store, logger })
+  app.addHook('onClose', async () => store.close())
+
+  await runtime.ping().catch((error: Error) => logger.warn({ err: error }, 'Docker engine not reachable yet'))
+
+  let closing = false
+  const shutdown = (signal: string): void => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    closing = true
+    logger.info({ signal }, 'shutting down')
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      }
+    )
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+
+  await app.listen({ port: config.port, host: config.host })
+  logger.info({ port: config.port, host: config.host, dataDir: config.dataDir, version: config.version }, 'DTMA ready')
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`dtma: fatal: ${(error as Error).stack ?? String(error)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,132 @@
+// The embedded durable store: what SHOULD exist (desired spec and run state of
+// every instance). One SQLite file under the data dir, written in WAL mode
+// with synchronous=FULL so a kill -9 at any moment leaves a readable store.
+// It holds env values (needed to recreate a container), so the file is 0600
+// and its rows never reach logs, labels or API answers.
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { DesiredState } from '@dtma/contract'
+import type { InstanceSpec } from '../instances/spec.ts'
+
+export interface InstanceRecord {
+  instanceName: string
+  containerName: string
+  spec: InstanceSpec
+  specHash: string
+  desiredState: DesiredState
+  /** unix milliseconds */
+  updatedAt: number
+}
+
+interface InstanceRow {
+  instance_name: string
+  container_name: string
+  spec_json: string
+  spec_hash: string
+  desired_state: DesiredState
+  updated_at: number
+}
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE instances (
+     instance_name  TEXT PRIMARY KEY,
+     container_name TEXT NOT NULL UNIQUE,
+     spec_json      TEXT NOT NULL,
+     spec_hash      TEXT NOT NULL,
+     desired_state  TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),
+     updated_at     INTEGER NOT NULL
+   )`
+]
+
+export const STORE_FILE_NAME = 'dtma.db'
+
+function toRecord(row: InstanceRow): InstanceRecord {
+  return {
+    instanceName: row.instance_name,
+    containerName: row.container_name,
+    spec: JSON.parse(row.spec_json) as InstanceSpec,
+    specHash: row.spec_hash,
+    desiredState: row.desired_state,
+    updatedAt: row.updated_at
+  }
+}
+
+export class InstanceStore {
+  readonly path: string
+  private readonly db: Database.Database
+  private readonly statements: {
+    get: Database.Statement<[string], InstanceRow>
+    list: Database.Statement<[], InstanceRow>
+    upsert: Database.Statement<[InstanceRow]>
+    setDesired: Database.Statement<[DesiredState, number, string]>
+    remove: Database.Statement<[string]>
+  }
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    this.path = join(dataDir, STORE_FILE_NAME)
+    // Create the file with owner-only permissions before SQLite opens it.
+    closeSync(openSync(this.path, 'a', 0o600))
+    chmodSync(this.path, 0o600)
+    this.db = new Database(this.path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = FULL')
+    this.db.pragma('busy_timeout = 5000')
+    this.migrate()
+    this.statements = {
+      get: this.db.prepare('SELECT * FROM instances WHERE instance_name = ?'),
+      list: this.db.prepare('SELECT * FROM instances ORDER BY instance_name'),
+      upsert: this.db.prepare(
+        `INSERT INTO instances (instance_name, container_name, spec_json, spec_hash, desired_state, updated_at)
+         VALUES (@instance_name, @container_name, @spec_json, @spec_hash, @desired_state, @updated_at)
+         ON CONFLICT (instance_name) DO UPDATE SET container_name = excluded.container_name, spec_json = excluded.spec_json,
+           spec_hash = excluded.spec_hash, desired_state = excluded.desired_state, updated_at = excluded.updated_at`
+      ),
+      setDesired: this.db.prepare('UPDATE instances SET desired_state = ?, updated_at = ? WHERE instance_name = ?'),
+      remove: this.db.prepare('DELETE FROM instances WHERE instance_name = ?')
+    }
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number
+    const pending = MIGRATIONS.slice(current)
+    if (pending.length === 0) return
+    this.db.transaction(() => {
+      for (const sql of pending) this.db.exec(sql)
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`)
+    })()
+  }
+
+  get(instanceName: string): InstanceRecord | undefined {
+    const row = this.statements.get.get(instanceName)
+    return row ? toRecord(row) : undefined
+  }
+
+  list(): InstanceRecord[] {
+    return this.statements.list.all().map(toRecord)
+  }
+
+  put(record: Omit<InstanceRecord, 'updatedAt'>, now = Date.now()): void {
+    this.statements.upsert.run({
+      instance_name: record.instanceName,
+      container_name: record.containerName,
+      spec_json: JSON.stringify(record.spec),
+      spec_hash: record.specHash,
+      desired_state: record.desiredState,
+      updated_at: now
+    })
+  }
+
+  setDesiredState(instanceName: string, desiredState: DesiredState, now = Date.now()): void {
+    this.statements.setDesired.run(desiredState, now, instanceName)
+  }
+
+  delete(instanceName: string): void {
+    this.statements.remove.run(instanceName)
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}

@@ -1,0 +1,90 @@
+// A typed fetch client for the DTMA API, generated from the route table:
+// `client.startTool({ params: { name } })`. A wrong route, path parameter or
+// body is a compile error for every caller (agent tests, edge functions, CLI).
+import { buildPath, routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteResponse, type Routes } from './routes.ts'
+
+export interface DtmaClientOptions {
+  /** e.g. http://10.0.0.5:30000 (a trailing slash is fine) */
+  baseUrl: string
+  /** Bearer token: BACKEND_TO_DTMA_API_KEY or the VM's DTMA_BEARER_TOKEN */
+  token?: string
+  /** Injected fetch (tests, Deno, proxies); defaults to the global one */
+  fetch?: typeof fetch
+  /** Per-call deadline in milliseconds; default 10 000 */
+  timeoutMs?: number
+}
+
+type Maybe<K extends string, T> = [T] extends [never] ? { [key in K]?: never } : { [key in K]: T }
+
+export type CallArgs<R extends RouteDefinition> = Maybe<'params', RouteParams<R>> &
+  Maybe<'body', RouteBody<R>> &
+  Maybe<'query', RouteQuery<R>> & {
+    /** Overrides the client's default deadline for this call */
+    timeoutMs?: number
+  }
+
+export type DtmaClient = {
+  [K in RouteId]: (args?: CallArgs<Routes[K]>) => Promise<RouteResponse<Routes[K]>>
+}
+
+export type DtmaClientErrorKind = 'timeout' | 'network' | 'bad-response'
+
+/** The call never got a declared answer from the agent. */
+export class DtmaClientError extends Error {
+  readonly kind: DtmaClientErrorKind
+  constructor(kind: DtmaClientErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DtmaClientError'
+    this.kind = kind
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+
+export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  const doFetch = options.fetch ?? globalThis.fetch
+
+  async function call(route: RouteDefinition, args: Record<string, unknown> = {}): Promise<{ status: number; body: unknown }> {
+    const url = new URL(baseUrl + buildPath(route.path, args.params as Record<string, string> | undefined))
+    const query = args.query as Record<string, unknown> | undefined
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value))
+    }
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+    let body: string | undefined
+    if (args.body !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(args.body)
+    }
+
+    const timeoutMs = (args.timeoutMs as number | undefined) ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), timeoutMs)
+    try {
+      const response = await doFetch(url, { method: route.method, headers, body, signal: controller.signal })
+      const text = await response.text()
+      const isJson = (response.headers.get('content-type') ?? '').includes('application/json')
+      try {
+        return { status: response.status, body: isJson ? JSON.parse(text) : text }
+      } catch (cause) {
+        throw new DtmaClientError('bad-response', `DTMA answered ${response.status} with invalid JSON`, { cause })
+      }
+    } catch (error) {
+      if (error instanceof DtmaClientError) throw error
+      if (controller.signal.aborted) {
+        throw new DtmaClientError('timeout', `DTMA did not answer ${route.method} ${url.pathname} within ${timeoutMs} ms`)
+      }
+      throw new DtmaClientError('network', `DTMA unreachable at ${baseUrl}: ${(error as Error).message}`, { cause: error })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  const client: Record<string, (args?: Record<string, unknown>) => Promise<unknown>> = {}
+  for (const [id, route] of Object.entries(routes)) {
+    client[id] = (args) => call(route, args)
+  }
+  return client as unknown as DtmaClient
+}

@@ -1,0 +1,23 @@
+// Stable machine-readable error codes. `error` is the human sentence that
+// callers already match on; `code` is what new callers should branch on.
+export const ErrorCode = {
+  badRequest: 'DTMA_BAD_REQUEST',
+  unauthorized: 'DTMA_UNAUTHORIZED',
+  forbidden: 'DTMA_FORBIDDEN',
+  notFound: 'DTMA_NOT_FOUND',
+  routeNotFound: 'DTMA_ROUTE_NOT_FOUND',
+  conflict: 'DTMA_CONFLICT',
+  portConflict: 'DTMA_PORT_CONFLICT',
+  payloadTooLarge: 'DTMA_PAYLOAD_TOO_LARGE',
+  dockerUnavailable: 'DTMA_DOCKER_UNAVAILABLE',
+  dockerError: 'DTMA_DOCKER_ERROR',
+  imagePullFailed: 'DTMA_IMAGE_PULL_FAILED',
+  notReady: 'DTMA_NOT_READY',
+  internal: 'DTMA_INTERNAL'
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** The sentence the backend matches on for an unknown instance. */
+export function instanceNotFoundMessage(instanceName: string): string {
+  return `Tool instance '${instanceName}' not found or not managed by this DTMA.`
+}

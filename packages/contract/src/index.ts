@@ -1,0 +1,5 @@
+// @dtma/contract: the DTMA API as data (schemas + route table) and a typed client.
+export * from './schemas.ts'
+export * from './errors.ts'
+export * from './routes.ts'
+export * from './client.ts'

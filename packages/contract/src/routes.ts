@@ -1,0 +1,167 @@
+// The route table: the one place where DTMA's paths, methods and schemas are
+// written. The agent registers its routes from it and the client is typed
+// from it, so the two sides cannot disagree.
+import type { Static, TSchema } from 'typebox'
+import {
+  DeployToolBody,
+  DeployToolReply,
+  ErrorBody,
+  HealthReply,
+  MessageReply,
+  NameParams,
+  StateReply,
+  StatusReply,
+  ToolListReply,
+  ToolReply
+} from './schemas.ts'
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE'
+
+export interface RouteDefinition {
+  readonly method: HttpMethod
+  /** Fastify-style path; `:param` segments are filled by the client. */
+  readonly path: string
+  /** `bearer`: a configured token is required. `public`: no token needed. */
+  readonly auth: 'bearer' | 'public'
+  /** Polled routes log at warn so a poll every few seconds stays quiet. */
+  readonly quiet?: boolean
+  readonly summary: string
+  readonly params?: TSchema
+  readonly querystring?: TSchema
+  readonly body?: TSchema
+  readonly responses: Readonly<Record<number, TSchema>>
+}
+
+const authErrors = { 401: ErrorBody, 403: ErrorBody } as const
+const dockerErrors = { 502: ErrorBody, 503: ErrorBody } as const
+
+export const routes = {
+  health: {
+    method: 'GET',
+    path: '/health',
+    auth: 'public',
+    quiet: true,
+    summary: 'Liveness: the text OK',
+    responses: { 200: HealthReply }
+  },
+  status: {
+    method: 'GET',
+    path: '/status',
+    auth: 'public',
+    quiet: true,
+    summary: 'Agent health, system metrics and managed instances (never 500)',
+    responses: { 200: StatusReply }
+  },
+  listToolStatus: {
+    method: 'GET',
+    path: '/tools/status',
+    auth: 'bearer',
+    quiet: true,
+    summary: 'Status of every managed instance',
+    responses: { 200: ToolListReply, ...authErrors, ...dockerErrors }
+  },
+  listTools: {
+    method: 'GET',
+    path: '/tools',
+    auth: 'bearer',
+    summary: 'Every managed instance',
+    responses: { 200: ToolListReply, ...authErrors, ...dockerErrors }
+  },
+  getTool: {
+    method: 'GET',
+    path: '/tools/:name',
+    auth: 'bearer',
+    summary: 'One managed instance',
+    params: NameParams,
+    responses: { 200: ToolReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  deployTool: {
+    method: 'POST',
+    path: '/tools',
+    auth: 'bearer',
+    summary: 'Deploy a tool container (idempotent: the same request again answers 200)',
+    body: DeployToolBody,
+    responses: {
+      200: DeployToolReply,
+      201: DeployToolReply,
+      400: ErrorBody,
+      409: ErrorBody,
+      413: ErrorBody,
+      ...authErrors,
+      ...dockerErrors
+    }
+  },
+  startTool: {
+    method: 'POST',
+    path: '/tools/:name/start',
+    auth: 'bearer',
+    summary: 'Start an instance',
+    params: NameParams,
+    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  stopTool: {
+    method: 'POST',
+    path: '/tools/:name/stop',
+    auth: 'bearer',
+    summary: 'Stop an instance',
+    params: NameParams,
+    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  removeTool: {
+    method: 'DELETE',
+    path: '/tools/:name',
+    auth: 'bearer',
+    summary: 'Remove an instance and its container',
+    params: NameParams,
+    responses: { 200: MessageReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+  }
+} as const satisfies Record<string, RouteDefinition>
+
+export type Routes = typeof routes
+export type RouteId = keyof Routes
+
+// ---- types derived from the table --------------------------------------------
+
+/** The `:param` names of a path, e.g. '/tools/:name/start' -> 'name'. */
+export type PathParamNames<P extends string> = P extends `${string}:${infer Param}/${infer Rest}`
+  ? Param | PathParamNames<`/${Rest}`>
+  : P extends `${string}:${infer Param}`
+    ? Param
+    : never
+
+type SchemaOf<R, K extends string> = R extends { readonly [key in K]: infer S extends TSchema } ? S : undefined
+type StaticOrNever<S> = S extends TSchema ? Static<S> : never
+
+export type RouteParams<R extends RouteDefinition> = StaticOrNever<SchemaOf<R, 'params'>>
+export type RouteBody<R extends RouteDefinition> = StaticOrNever<SchemaOf<R, 'body'>>
+export type RouteQuery<R extends RouteDefinition> = StaticOrNever<SchemaOf<R, 'querystring'>>
+
+/** Every declared (status, body) pair of a route, as a discriminated union. */
+export type RouteResponse<R extends RouteDefinition> = {
+  [S in keyof R['responses'] & number]: { status: S; body: Static<R['responses'][S]> }
+}[keyof R['responses'] & number]
+
+/** Success replies only (2xx): what a handler returns. */
+export type RouteSuccess<R extends RouteDefinition> = Extract<RouteResponse<R>, { status: 200 | 201 | 204 }>
+
+// A path's `:params` must be exactly the keys of its params schema: renaming
+// one side without the other fails to compile here.
+type ParamKeys<R extends RouteDefinition> = [RouteParams<R>] extends [never] ? never : keyof RouteParams<R> & string
+type ParamsMatchPath = {
+  [K in RouteId]: [PathParamNames<Routes[K]['path']>] extends [ParamKeys<Routes[K]>]
+    ? [ParamKeys<Routes[K]>] extends [PathParamNames<Routes[K]['path']>]
+      ? true
+      : K
+    : K
+}
+const paramsMatchPath: { [K in RouteId]: true } = {} as ParamsMatchPath
+void paramsMatchPath
+
+/** Fill a route path with its parameters, percent-encoding each one. */
+export function buildPath(path: string, params: Readonly<Record<string, string>> = {}): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, (_match, key: string) => {
+    const value = params[key]
+    if (value === undefined) throw new Error(`missing path parameter '${key}' for ${path}`)
+    return encodeURIComponent(value)
+  })
+}

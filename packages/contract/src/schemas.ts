@@ -1,0 +1,191 @@
+// The request and response shapes of the DTMA HTTP API, as typebox schemas.
+// Shared by the agent (validation, serialization) and every client (types).
+// No Node-only imports: this file is also loaded by Deno.
+import Type, { type Static } from 'typebox'
+
+// ---- bounded primitives: every string has a max length -------------------
+
+/** The caller's name for an instance, e.g. "Context7 MCP Server-1750278276605".
+ *  Spaces and capitals are allowed; control characters, slashes and
+ *  backslashes are not (they would escape the URL segment). */
+export const InstanceName = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[^\\u0000-\\u001f\\u007f/\\\\]+$',
+  description: "The caller's name of the tool instance"
+})
+
+/** registry/repo[:tag][@digest], lower-case repository path as Docker requires. */
+export const ImageReference = Type.String({
+  minLength: 1,
+  maxLength: 512,
+  pattern:
+    '^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$',
+  description: 'Docker image reference: [registry/]repository[:tag][@sha256:digest]'
+})
+
+export const AccountToolInstanceId = Type.String({ minLength: 1, maxLength: 128 })
+
+/** One environment entry "KEY=value"; the key is a POSIX-style name. */
+export const EnvEntry = Type.String({
+  maxLength: 32768,
+  pattern: '^[A-Za-z_][A-Za-z0-9_]*=',
+  description: 'KEY=value'
+})
+
+export const HostPortBinding = Type.Object(
+  {
+    HostIp: Type.Optional(Type.String({ maxLength: 64 })),
+    HostPort: Type.String({ pattern: '^[0-9]{1,5}$', maxLength: 5 })
+  },
+  { additionalProperties: false }
+)
+
+/** Keys such as "8080/tcp". */
+export const ContainerPortKey = Type.String({ pattern: '^[0-9]{1,5}(/(tcp|udp))?$', maxLength: 9 })
+
+export const PortBindings = Type.Record(ContainerPortKey, Type.Array(HostPortBinding, { minItems: 1, maxItems: 4 }), {
+  additionalProperties: false,
+  maxProperties: 32
+})
+
+/** The part of Docker's create options a caller may set. Anything else
+ *  (Privileged, Binds, CapAdd, NetworkMode, ...) is refused with a 400. */
+export const BaseConfigOverride = Type.Object(
+  {
+    Env: Type.Optional(Type.Array(EnvEntry, { maxItems: 256 })),
+    HostConfig: Type.Optional(Type.Object({ PortBindings: Type.Optional(PortBindings) }, { additionalProperties: false }))
+  },
+  { additionalProperties: false }
+)
+
+export const InstanceStatus = Type.Union(
+  [
+    Type.Literal('pending'),
+    Type.Literal('starting'),
+    Type.Literal('running'),
+    Type.Literal('stopping'),
+    Type.Literal('stopped'),
+    Type.Literal('error')
+  ],
+  { description: 'DTMA status; the raw Docker state is in docker_status' }
+)
+export type InstanceStatus = Static<typeof InstanceStatus>
+
+export const DesiredState = Type.Union([Type.Literal('running'), Type.Literal('stopped')])
+export type DesiredState = Static<typeof DesiredState>
+
+export const PortMapping = Type.Object({
+  container_port: Type.Integer(),
+  protocol: Type.String(),
+  host_ip: Type.String(),
+  host_port: Type.Integer()
+})
+export type PortMapping = Static<typeof PortMapping>
+
+// ---- requests ---------------------------------------------------------------
+
+export const NameParams = Type.Object({ name: InstanceName })
+
+export const DeployToolBody = Type.Object({
+  dockerImageUrl: ImageReference,
+  instanceNameOnToolbox: InstanceName,
+  accountToolInstanceId: AccountToolInstanceId,
+  baseConfigOverrideJson: Type.Optional(BaseConfigOverride),
+  forcePull: Type.Optional(Type.Boolean({ description: 'Pull even when the image is present locally' }))
+})
+export type DeployToolBody = Static<typeof DeployToolBody>
+
+// ---- responses ----------------------------------------------------------------
+
+export const ErrorBody = Type.Object({
+  success: Type.Literal(false),
+  error: Type.String(),
+  code: Type.String()
+})
+export type ErrorBody = Static<typeof ErrorBody>
+
+export const ToolInstance = Type.Object({
+  account_tool_instance_id: Type.String(),
+  instance_name_on_toolbox: Type.String(),
+  container_id: Type.String(),
+  container_name: Type.String(),
+  image: Type.String(),
+  ports: Type.Array(PortMapping),
+  created: Type.Integer({ description: 'unix seconds' }),
+  status: InstanceStatus,
+  desired_state: DesiredState,
+  docker_status: Type.String(),
+  health: Type.String({ description: "Docker health check state, or 'none'" })
+})
+export type ToolInstance = Static<typeof ToolInstance>
+
+export const DeployToolData = Type.Object({
+  container_id: Type.String(),
+  instance_name_on_toolbox: Type.String(),
+  account_tool_instance_id: Type.String(),
+  image: Type.String(),
+  ports: Type.Array(PortMapping),
+  state: InstanceStatus,
+  image_source: Type.Union([Type.Literal('local'), Type.Literal('pulled'), Type.Literal('local-after-failed-pull')])
+})
+export type DeployToolData = Static<typeof DeployToolData>
+
+export const DeployToolReply = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  data: DeployToolData
+})
+
+export const StateReply = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  data: Type.Object({ state: InstanceStatus })
+})
+
+export const MessageReply = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String()
+})
+
+export const ToolListReply = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Array(ToolInstance)
+})
+
+export const ToolReply = Type.Object({
+  success: Type.Literal(true),
+  data: ToolInstance
+})
+
+export const SystemMetrics = Type.Object({
+  cpu_load_percent: Type.Number(),
+  load_average: Type.Array(Type.Number()),
+  memory: Type.Object({
+    total_bytes: Type.Integer(),
+    free_bytes: Type.Integer(),
+    used_bytes: Type.Integer()
+  }),
+  uptime_seconds: Type.Integer()
+})
+export type SystemMetrics = Static<typeof SystemMetrics>
+
+export const StatusReply = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
+  service: Type.Literal('DTMA'),
+  version: Type.String(),
+  dtma_version: Type.String(),
+  timestamp: Type.String(),
+  reason: Type.Optional(Type.String()),
+  environment: Type.Object({
+    hasAuthToken: Type.Boolean(),
+    hasApiKey: Type.Boolean(),
+    hasApiBaseUrl: Type.Boolean(),
+    port: Type.Integer()
+  }),
+  system_metrics: Type.Optional(SystemMetrics),
+  tool_instances: Type.Optional(Type.Array(ToolInstance))
+})
+export type StatusReply = Static<typeof StatusReply>
+
+export const HealthReply = Type.String({ description: 'the text OK' })
