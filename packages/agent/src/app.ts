@@ -34,9 +34,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     ajv: {
-      // Fastify's default would silently drop unknown fields where a schema
-      // forbids them; DTMA refuses them with a 400 that names the field.
-      customOptions: { removeAdditional: false }
+      // Fastify's defaults would silently drop unknown fields where a schema
+      // forbids them and turn 42 into "42"; DTMA refuses both with a 400
+      // that names the field.
+      customOptions: { removeAdditional: false, coerceTypes: false }
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -129,8 +129,8 @@ export type PathParamNames<P extends string> = P extends `${string}:${infer Para
     ? Param
     : never
 
-type SchemaOf<R, K extends string> = R extends { readonly [key in K]: infer S extends TSchema } ? S : undefined
-type StaticOrNever<S> = S extends TSchema ? Static<S> : never
+type SchemaOf<R, K extends string> = R extends { readonly [key in K]: infer S extends TSchema } ? S : never
+type StaticOrNever<S> = [S] extends [never] ? never : S extends TSchema ? Static<S> : never
 
 export type RouteParams<R extends RouteDefinition> = StaticOrNever<SchemaOf<R, 'params'>>
 export type RouteBody<R extends RouteDefinition> = StaticOrNever<SchemaOf<R, 'body'>>

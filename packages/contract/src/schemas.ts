@@ -33,10 +33,11 @@ export const EnvEntry = Type.String({
   description: 'KEY=value'
 })
 
+/** Docker's API takes HostPort as a string; a number is accepted too. The
+ *  address is never the caller's: ports bind to the agent's DTMA_TOOL_HOST_IP. */
 export const HostPortBinding = Type.Object(
   {
-    HostIp: Type.Optional(Type.String({ maxLength: 64 })),
-    HostPort: Type.String({ pattern: '^[0-9]{1,5}$', maxLength: 5 })
+    HostPort: Type.Union([Type.String({ pattern: '^[0-9]{1,5}$', maxLength: 5 }), Type.Integer()])
   },
   { additionalProperties: false }
 )

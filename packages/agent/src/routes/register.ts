@@ -22,9 +22,9 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       url: route.path,
       logLevel: route.quiet ? 'warn' : undefined,
       schema: {
-        params: route.params,
-        querystring: route.querystring,
-        body: route.body,
+        ...(route.params && { params: route.params }),
+        ...(route.querystring && { querystring: route.querystring }),
+        ...(route.body && { body: route.body }),
         response: route.responses,
         summary: route.summary,
         ...(route.auth === 'bearer' ? { security: [{ bearerAuth: [] }] } : {})

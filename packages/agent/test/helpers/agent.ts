@@ -1,0 +1,169 @@
+// Builds a real DTMA app for a test: real Docker runtime, a temporary data
+// dir, a real port on 127.0.0.1, a typed client, and cleanup of every
+// container the test deployed.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { createDtmaClient, type DtmaClient } from '@dtma/contract'
+import Docker from 'dockerode'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { createLogger } from '../../src/logger.ts'
+import { DockerRuntime, type ContainerRuntime } from '../../src/runtime/docker-runtime.ts'
+import { InstanceStore } from '../../src/store/instance-store.ts'
+
+export const TEST_IMAGE = 'dtma-test/busybox:v1'
+export const TEST_IMAGE_V2 = 'dtma-test/busybox:v2'
+export const TOKEN = `test-backend-key-${randomBytes(6).toString('hex')}`
+export const VM_TOKEN = `test-vm-token-${randomBytes(6).toString('hex')}`
+
+export const docker = new Docker({ socketPath: '/var/run/docker.sock' })
+
+interface TapLike {
+  teardown(fn: () => unknown): void
+}
+
+/** A name the way Agentopia makes them: spaces, capitals, a timestamp. */
+export function uniqueName(label: string): string {
+  return `${label} MCP Server-${Date.now()}${randomBytes(3).toString('hex')}`
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export function tempDir(t: TapLike, prefix = 'dtma-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export interface TestAgent {
+  app: FastifyInstance
+  baseUrl: string
+  port: number
+  client: DtmaClient
+  config: Config
+  store: InstanceStore
+  dataDir: string
+  /** Every log line the agent wrote (JSON text). */
+  logs: string[]
+  /** Deploy body with defaults for the test image. */
+  deployBody(name: string, extra?: { hostPort?: number; env?: string[]; image?: string }): {
+    dockerImageUrl: string
+    instanceNameOnToolbox: string
+    accountToolInstanceId: string
+    baseConfigOverrideJson: { Env: string[]; HostConfig: { PortBindings: Record<string, Array<{ HostPort: string }>> } }
+  }
+}
+
+export interface TestAgentOptions {
+  env?: Record<string, string>
+  runtime?: ContainerRuntime
+  dataDir?: string
+}
+
+export async function startTestAgent(t: TapLike, options: TestAgentOptions = {}): Promise<TestAgent> {
+  const dataDir = options.dataDir ?? tempDir(t)
+  const emptyConfFile = join(dataDir, 'dtma.conf')
+  writeFileSync(emptyConfFile, '')
+  const port = await freePort()
+  const config = loadConfig({
+    BACKEND_TO_DTMA_API_KEY: TOKEN,
+    DTMA_BEARER_TOKEN: VM_TOKEN,
+    DTMA_DATA_DIR: dataDir,
+    DTMA_CONFIG_FILE: emptyConfFile,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DTMA_TOOL_HOST_IP: '127.0.0.1',
+    DTMA_STOP_TIMEOUT_S: '2',
+    ...options.env
+  })
+  const logs: string[] = []
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+      done()
+    }
+  })
+  const logger = createLogger('debug', logStream)
+  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+  const store = new InstanceStore(dataDir)
+  const app = await buildApp({ config, runtime, store, logger })
+  await app.listen({ port, host: '127.0.0.1' })
+  const baseUrl = `http://127.0.0.1:${port}`
+  const deployed = new Set<string>()
+  t.teardown(async () => {
+    await app.close()
+    store.close()
+    await removeInstances([...deployed])
+  })
+  return {
+    app,
+    baseUrl,
+    port,
+    client: createDtmaClient({ baseUrl, token: TOKEN, timeoutMs: 60_000 }),
+    config,
+    store,
+    dataDir,
+    logs,
+    deployBody(name, extra = {}) {
+      deployed.add(name)
+      const bindings: Record<string, Array<{ HostPort: string }>> = extra.hostPort === undefined ? {} : { '8080/tcp': [{ HostPort: String(extra.hostPort) }] }
+      return {
+        dockerImageUrl: extra.image ?? TEST_IMAGE,
+        instanceNameOnToolbox: name,
+        accountToolInstanceId: `ati-${randomBytes(8).toString('hex')}`,
+        baseConfigOverrideJson: { Env: extra.env ?? ['MODE=test'], HostConfig: { PortBindings: bindings } }
+      }
+    }
+  }
+}
+
+/** Removes the containers of these instance names, whatever state they are in. */
+export async function removeInstances(instanceNames: string[]): Promise<void> {
+  if (instanceNames.length === 0) return
+  const wanted = new Set(instanceNames)
+  const containers = await docker.listContainers({ all: true, filters: { label: ['dtma.managed=true'] } })
+  await Promise.all(
+    containers
+      .filter((container) => wanted.has(container.Labels['dtma.instance-name'] ?? ''))
+      .map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined))
+  )
+}
+
+/** GET a URL until it answers (a fresh container needs a moment), or undefined. */
+export async function fetchText(url: string, attempts = 40): Promise<string | undefined> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      return await response.text()
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  return undefined
+}
+
+export async function dockerState(containerId: string): Promise<string | undefined> {
+  try {
+    return (await docker.getContainer(containerId).inspect()).State.Status
+  } catch {
+    return undefined
+  }
+}
+
+export function authHeaders(token = TOKEN): Record<string, string> {
+  return { authorization: `Bearer ${token}` }
+}

@@ -1,0 +1,95 @@
+// The part of Agentopia's schema that the DTMA edge functions touch, typed
+// for supabase-js so a wrong table, column or enum value is a compile error.
+// Columns follow dtma-contract.md ("Backend tables").
+
+/** account_tool_installation_status_enum: the only values status_on_toolbox may hold. */
+export const INSTALLATION_STATUSES = [
+  'pending_install',
+  'installing',
+  'active',
+  'error_install',
+  'pending_uninstall',
+  'uninstalling',
+  'uninstalled',
+  'error_uninstall',
+  'pending_config',
+  'stopped',
+  'starting',
+  'stopping',
+  'error_runtime',
+  'disabled',
+  'pending_deploy',
+  'deploying',
+  'running',
+  'error',
+  'pending_delete',
+  'deleting'
+] as const
+export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number]
+
+export const ENVIRONMENT_STATUSES = ['active', 'unresponsive', 'awaiting_heartbeat'] as const
+export type EnvironmentStatus = (typeof ENVIRONMENT_STATUSES)[number]
+
+export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[]
+
+/** What toolbox-tools stores in base_config_override_json: enough to
+ *  deploy the same container again when the agent has lost it. */
+export interface StoredToolConfig {
+  dockerImage: string
+  containerPort: number
+  hostPort: number
+  environmentVariables: Record<string, string>
+}
+
+export interface EnvironmentRow {
+  id: string
+  user_id: string
+  public_ip_address: string | null
+  status: EnvironmentStatus
+  dtma_bearer_token: string | null
+  dtma_last_known_version: string | null
+  dtma_health_details_json: Json | null
+  last_heartbeat_at: string | null
+}
+
+export interface InstanceRow {
+  id: string
+  account_tool_environment_id: string
+  tool_catalog_id: string
+  instance_name_on_toolbox: string
+  status_on_toolbox: InstallationStatus
+  docker_image_url: string
+  base_config_override_json: Json | null
+  last_heartbeat_from_dtma: string | null
+  instance_error_message: string | null
+}
+
+export interface CatalogRow {
+  id: string
+  name: string
+  docker_image_url: string
+  package_identifier: string | null
+}
+
+type Table<Row, Required extends keyof Row> = {
+  Row: Row
+  Insert: Pick<Row, Required> & Partial<Row>
+  Update: Partial<Row>
+  Relationships: []
+}
+
+export interface Database {
+  public: {
+    Tables: {
+      account_tool_environments: Table<EnvironmentRow, 'user_id'>
+      account_tool_instances: Table<InstanceRow, 'account_tool_environment_id' | 'tool_catalog_id' | 'instance_name_on_toolbox' | 'status_on_toolbox' | 'docker_image_url'>
+      tool_catalog: Table<CatalogRow, 'name' | 'docker_image_url'>
+    }
+    Views: { [_ in never]: never }
+    Functions: { [_ in never]: never }
+    Enums: {
+      account_tool_installation_status_enum: InstallationStatus
+    }
+    CompositeTypes: { [_ in never]: never }
+  }
+}

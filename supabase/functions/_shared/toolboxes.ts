@@ -1,0 +1,29 @@
+// Toolbox ownership: a user may act only on account_tool_environments rows
+// whose user_id is theirs. A toolbox of someone else answers 404, so its
+// existence is not revealed.
+import type { SupabaseClient } from '@supabase/supabase-js'
+import type { Database, EnvironmentRow } from './database.ts'
+import { FunctionErrorCode, HttpError } from './http.ts'
+
+export async function loadOwnedToolbox(supabase: SupabaseClient<Database>, toolboxId: string, userId: string): Promise<EnvironmentRow> {
+  const { data, error } = await supabase
+    .from('account_tool_environments')
+    .select('*')
+    .eq('id', toolboxId)
+    .eq('user_id', userId)
+    .maybeSingle()
+  if (error) throw databaseError('load toolbox', error)
+  if (!data) throw new HttpError(404, FunctionErrorCode.notFound, `Toolbox '${toolboxId}' not found`)
+  return data
+}
+
+export async function listOwnedToolboxes(supabase: SupabaseClient<Database>, userId: string): Promise<EnvironmentRow[]> {
+  const { data, error } = await supabase.from('account_tool_environments').select('*').eq('user_id', userId)
+  if (error) throw databaseError('list toolboxes', error)
+  return data
+}
+
+/** PostgREST's message names the table/column problem; it holds no secrets. */
+export function databaseError(action: string, error: { message: string }): HttpError {
+  return new HttpError(500, FunctionErrorCode.database, `Database error (${action}): ${error.message}`)
+}
