@@ -1,6 +1,7 @@
 // The part of Agentopia's schema that the DTMA edge functions touch, typed
 // for supabase-js so a wrong table, column or enum value is a compile error.
-// Columns follow dtma-contract.md ("Backend tables").
+// Columns follow dtma-contract.md ("Backend tables"). Rows are type aliases,
+// not interfaces: supabase-js needs them to fit Record<string, unknown>.
 
 /** account_tool_installation_status_enum: the only values status_on_toolbox may hold. */
 export const INSTALLATION_STATUSES = [
@@ -41,7 +42,7 @@ export interface StoredToolConfig {
   environmentVariables: Record<string, string>
 }
 
-export interface EnvironmentRow {
+export type EnvironmentRow = {
   id: string
   user_id: string
   public_ip_address: string | null
@@ -52,7 +53,7 @@ export interface EnvironmentRow {
   last_heartbeat_at: string | null
 }
 
-export interface InstanceRow {
+export type InstanceRow = {
   id: string
   account_tool_environment_id: string
   tool_catalog_id: string
@@ -64,7 +65,7 @@ export interface InstanceRow {
   instance_error_message: string | null
 }
 
-export interface CatalogRow {
+export type CatalogRow = {
   id: string
   name: string
   docker_image_url: string
@@ -78,7 +79,7 @@ type Table<Row, Required extends keyof Row> = {
   Relationships: []
 }
 
-export interface Database {
+export type Database = {
   public: {
     Tables: {
       account_tool_environments: Table<EnvironmentRow, 'user_id'>

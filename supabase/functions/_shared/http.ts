@@ -62,3 +62,8 @@ export async function readJsonObject(request: Request): Promise<Record<string, u
   }
   return parsed as Record<string, unknown>
 }
+
+/** PostgREST's message names the table/column problem; it holds no secrets. */
+export function databaseError(action: string, error: { message: string }): HttpError {
+  return new HttpError(500, FunctionErrorCode.database, `Database error (${action}): ${error.message}`)
+}

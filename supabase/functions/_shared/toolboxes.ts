@@ -3,7 +3,7 @@
 // existence is not revealed.
 import type { SupabaseClient } from '@supabase/supabase-js'
 import type { Database, EnvironmentRow } from './database.ts'
-import { FunctionErrorCode, HttpError } from './http.ts'
+import { databaseError, FunctionErrorCode, HttpError } from './http.ts'
 
 export async function loadOwnedToolbox(supabase: SupabaseClient<Database>, toolboxId: string, userId: string): Promise<EnvironmentRow> {
   const { data, error } = await supabase
@@ -21,9 +21,4 @@ export async function listOwnedToolboxes(supabase: SupabaseClient<Database>, use
   const { data, error } = await supabase.from('account_tool_environments').select('*').eq('user_id', userId)
   if (error) throw databaseError('list toolboxes', error)
   return data
-}
-
-/** PostgREST's message names the table/column problem; it holds no secrets. */
-export function databaseError(action: string, error: { message: string }): HttpError {
-  return new HttpError(500, FunctionErrorCode.database, `Database error (${action}): ${error.message}`)
 }

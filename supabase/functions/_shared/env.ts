@@ -1,0 +1,33 @@
+// The edge functions' settings, read once from the function's environment
+// when it starts; nothing else reads Deno.env.
+import { createClient, type SupabaseClient } from '@supabase/supabase-js'
+import { DEFAULT_AGENT_PORT, type AgentAccess } from './agent.ts'
+import type { Database } from './database.ts'
+
+export interface FunctionEnv {
+  db: SupabaseClient<Database>
+  agent: AgentAccess
+}
+
+function required(name: string): string {
+  const value = Deno.env.get(name)
+  if (!value) throw new Error(`missing setting ${name}`)
+  return value
+}
+
+export function loadFunctionEnv(): FunctionEnv {
+  const agentPort = Number(Deno.env.get('DTMA_AGENT_PORT') ?? DEFAULT_AGENT_PORT)
+  if (!Number.isInteger(agentPort) || agentPort < 1 || agentPort > 65535) throw new Error('DTMA_AGENT_PORT must be a port number')
+  return {
+    db: createServiceClient(required('SUPABASE_URL'), required('SUPABASE_SERVICE_ROLE_KEY')),
+    agent: { token: required('BACKEND_TO_DTMA_API_KEY'), port: agentPort }
+  }
+}
+
+/** A server-side client: no session to persist or refresh. */
+export function createServiceClient(url: string, serviceRoleKey: string, fetchImpl?: typeof fetch): SupabaseClient<Database> {
+  return createClient<Database>(url, serviceRoleKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    ...(fetchImpl ? { global: { fetch: fetchImpl } } : {})
+  })
+}
