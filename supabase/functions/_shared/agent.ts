@@ -19,6 +19,9 @@ export interface AgentAccess {
   port: number
   /** Injected fetch for tests; the global one otherwise. */
   fetch?: typeof fetch
+  /** Deadlines; STATUS_TIMEOUT_MS and DEPLOY_TIMEOUT_MS unless a test shortens them. */
+  statusTimeoutMs?: number
+  deployTimeoutMs?: number
 }
 
 export function agentClientFor(toolbox: EnvironmentRow, access: AgentAccess): DtmaClient {
@@ -29,7 +32,7 @@ export function agentClientFor(toolbox: EnvironmentRow, access: AgentAccess): Dt
   return createDtmaClient({
     baseUrl: `http://${host}:${access.port}`,
     token: access.token,
-    timeoutMs: STATUS_TIMEOUT_MS,
+    timeoutMs: access.statusTimeoutMs ?? STATUS_TIMEOUT_MS,
     ...(access.fetch ? { fetch: access.fetch } : {})
   })
 }

@@ -4,7 +4,7 @@
 // account_tool_instances; an agent that does not answer is 'unresponsive'.
 import type { SupabaseClient } from '@supabase/supabase-js'
 import type { StatusReply } from '../../../packages/contract/src/index.ts'
-import { agentCallError, agentClientFor, STATUS_TIMEOUT_MS, type AgentAccess } from '../_shared/agent.ts'
+import { agentCallError, agentClientFor, type AgentAccess } from '../_shared/agent.ts'
 import { authenticateUser } from '../_shared/auth.ts'
 import type { Database, EnvironmentRow, Json } from '../_shared/database.ts'
 import { CORS_HEADERS, databaseError, errorResponse, FunctionErrorCode, HttpError, json, readJsonObject } from '../_shared/http.ts'
@@ -44,7 +44,7 @@ async function refreshToolbox(toolbox: EnvironmentRow, deps: RefreshStatusDeps):
   const checkedAt = (deps.now?.() ?? new Date()).toISOString()
   let reply: StatusReply
   try {
-    const answer = await agentClientFor(toolbox, deps.agent).status({ timeoutMs: STATUS_TIMEOUT_MS })
+    const answer = await agentClientFor(toolbox, deps.agent).status()
     reply = answer.body
   } catch (error) {
     const failure = error instanceof HttpError ? error : agentCallError(error)

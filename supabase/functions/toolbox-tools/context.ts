@@ -10,4 +10,5 @@ export interface ToolboxContext {
   agent: DtmaClient
   /** The agent's own port: never handed out as a tool's host port. */
   agentPort: number
+  deployTimeoutMs: number
 }

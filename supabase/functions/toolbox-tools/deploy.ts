@@ -2,7 +2,7 @@
 // its host port, and the agent's deployTool call (also used to re-deploy an
 // instance the agent has lost).
 import { ErrorCode, type DeployToolBody, type InstanceStatus } from '../../../packages/contract/src/index.ts'
-import { agentReplyError, callAgent, DEPLOY_TIMEOUT_MS } from '../_shared/agent.ts'
+import { agentReplyError, callAgent } from '../_shared/agent.ts'
 import type { InstanceRow, Json, StoredToolConfig } from '../_shared/database.ts'
 import { databaseError, FunctionErrorCode, HttpError } from '../_shared/http.ts'
 import { statusOnToolbox } from '../_shared/status-map.ts'
@@ -64,7 +64,7 @@ export async function redeploy(ctx: ToolboxContext, row: InstanceRow): Promise<I
 async function deployOnAgent(ctx: ToolboxContext, row: InstanceRow, config: StoredToolConfig, taken: Set<number>): Promise<InstanceStatus> {
   let current = config
   for (let attempt = 1; ; attempt++) {
-    const reply = await callAgent(() => ctx.agent.deployTool({ body: deployBody(row, current), timeoutMs: DEPLOY_TIMEOUT_MS }))
+    const reply = await callAgent(() => ctx.agent.deployTool({ body: deployBody(row, current), timeoutMs: ctx.deployTimeoutMs }))
     if (reply.status === 200 || reply.status === 201) return reply.body.data.state
     if (reply.status === 409 && reply.body.code === ErrorCode.portConflict && attempt < MAX_PORT_ATTEMPTS) {
       taken.add(current.hostPort)

@@ -2,7 +2,7 @@
 // user, check they own the toolbox, run the operation, answer JSON. No
 // Supabase runtime needed, so tests call it directly.
 import type { SupabaseClient } from '@supabase/supabase-js'
-import { agentClientFor, type AgentAccess } from '../_shared/agent.ts'
+import { agentClientFor, DEPLOY_TIMEOUT_MS, type AgentAccess } from '../_shared/agent.ts'
 import { authenticateUser } from '../_shared/auth.ts'
 import type { Database } from '../_shared/database.ts'
 import { CORS_HEADERS, errorResponse, FunctionErrorCode, HttpError, json, readJsonObject } from '../_shared/http.ts'
@@ -27,7 +27,13 @@ export async function handleRequest(request: Request, deps: ToolboxToolsDeps): P
     if (!route) throw new HttpError(404, FunctionErrorCode.routeNotFound, 'Not Found')
     const userId = await authenticateUser(request, deps.db)
     const toolbox = await loadOwnedToolbox(deps.db, route.toolboxId, userId)
-    const ctx: ToolboxContext = { db: deps.db, toolbox, agent: agentClientFor(toolbox, deps.agent), agentPort: deps.agent.port }
+    const ctx: ToolboxContext = {
+      db: deps.db,
+      toolbox,
+      agent: agentClientFor(toolbox, deps.agent),
+      agentPort: deps.agent.port,
+      deployTimeoutMs: deps.agent.deployTimeoutMs ?? DEPLOY_TIMEOUT_MS
+    }
     return await run(ctx, route, request)
   } catch (error) {
     return errorResponse(error)

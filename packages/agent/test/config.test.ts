@@ -1,0 +1,50 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig, parseConfFile } from '../src/config.ts'
+import { tempDir } from './helpers/agent.ts'
+
+function confFile(t: Parameters<typeof tempDir>[0], text: string): string {
+  const path = join(tempDir(t), 'dtma.conf')
+  writeFileSync(path, text)
+  return path
+}
+
+t.test('refuses to start without any token', async (t) => {
+  const file = confFile(t, '# nothing here\n')
+  const error = t.throws(() => loadConfig({ DTMA_CONFIG_FILE: file })) as unknown
+  t.ok(error instanceof ConfigError)
+  t.throws(() => loadConfig({ DTMA_CONFIG_FILE: file }), /no API token configured/)
+})
+
+t.test('defaults follow the contract', async (t) => {
+  const config = loadConfig({ DTMA_CONFIG_FILE: confFile(t, ''), BACKEND_TO_DTMA_API_KEY: 'k' })
+  t.match(config, { port: 30000, host: '0.0.0.0', apiTokens: ['k'], offlineMode: false, publicStatus: 'full', tool: { hostIp: '0.0.0.0' } })
+})
+
+t.test('/etc/dtma.conf lines are read and the environment wins', async (t) => {
+  const file = confFile(t, 'DTMA_AUTH_TOKEN="file-token"\nAGENTOPIA_API_BASE_URL=https://file.example/functions/v1\nOFFLINE_MODE=true\n# PORT=1\n')
+  const fromFile = loadConfig({ DTMA_CONFIG_FILE: file })
+  t.same(fromFile.apiTokens, ['file-token'])
+  t.equal(fromFile.vmToken, 'file-token')
+  t.equal(fromFile.apiBaseUrl, 'https://file.example/functions/v1')
+  t.equal(fromFile.offlineMode, true)
+  t.equal(fromFile.port, 30000, 'commented lines are ignored')
+
+  const envWins = loadConfig({ DTMA_CONFIG_FILE: file, AGENTOPIA_API_BASE_URL: 'https://env.example', DTMA_BEARER_TOKEN: 'env-token', BACKEND_TO_DTMA_API_KEY: 'api-key' })
+  t.equal(envWins.apiBaseUrl, 'https://env.example')
+  t.same(envWins.apiTokens, ['api-key', 'env-token'])
+})
+
+t.test('invalid settings are named without echoing values', async (t) => {
+  const file = confFile(t, '')
+  const error = t.throws(() => loadConfig({ DTMA_CONFIG_FILE: file, BACKEND_TO_DTMA_API_KEY: 'sekrit-value', PORT: 'not-a-port', DTMA_PUBLIC_STATUS: 'loud' })) as unknown as Error
+  t.match(error.message, /PORT/)
+  t.match(error.message, /DTMA_PUBLIC_STATUS/)
+  t.notMatch(error.message, /sekrit-value/)
+})
+
+t.test('a named config file that cannot be read is an error; the default one may be absent', async (t) => {
+  t.throws(() => loadConfig({ DTMA_CONFIG_FILE: '/nonexistent/dtma.conf', BACKEND_TO_DTMA_API_KEY: 'k' }), /cannot read config file/)
+  t.same(parseConfFile("A=1\n  B = two words \nC='q'\nbad line\n"), { A: '1', B: 'two words', C: 'q' })
+})

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// DTMA's test command (`npm test`): builds, runs the tap suites (real Docker,
+// real PostgreSQL), then the Deno checks and tests of the edge functions, and
+// ends with one line "N passed, N failed" summed over all of them.
+// Exits non-zero when anything failed.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+
+/** Runs a command, echoing its output, and resolves with its exit code and text. */
+function run(command, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    const echo = (target) => (chunk) => {
+      output += chunk.toString()
+      target.write(chunk)
+    }
+    child.stdout.on('data', echo(process.stdout))
+    child.stderr.on('data', echo(process.stderr))
+    child.on('close', (code) => resolve({ code: code ?? 1, output }))
+  })
+}
+
+/** tap ends with "# { total: 44, pass: 43, fail: 1 }" (fail/skip/todo only when non-zero). */
+function tapCounts(output) {
+  const match = [...output.matchAll(/^# \{ total: (\d+)(.*)\}$/gm)].at(-1)
+  if (!match) return undefined
+  const field = (name) => Number(new RegExp(`${name}: (\\d+)`).exec(match[2])?.[1] ?? 0)
+  return { passed: field('pass'), failed: field('fail') }
+}
+
+/** deno test ends with "ok | 5 passed | 0 failed" (or "FAILED | ..."). */
+function denoCounts(output) {
+  const match = [...output.matchAll(/(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/g)].at(-1)
+  return match ? { passed: Number(match[1]), failed: Number(match[3]) } : undefined
+}
+
+const totals = { passed: 0, failed: 0 }
+function add(label, code, counts) {
+  if (counts === undefined) {
+    // A runner that crashed before its summary still counts as a failure.
+    totals.failed += 1
+    process.stdout.write(`${label}: no summary (exit ${code})\n`)
+    return
+  }
+  totals.passed += counts.passed
+  totals.failed += counts.failed + (code !== 0 && counts.failed === 0 ? 1 : 0)
+}
+
+const build = await run('npm', ['run', '--silent', 'build'])
+if (build.code !== 0) {
+  process.stdout.write('build failed\n0 passed, 1 failed\n')
+  process.exit(1)
+}
+
+const tap = await run('npx', ['tap'], { TS_NODE_PROJECT: 'tsconfig.test.json' })
+add('tap', tap.code, tapCounts(tap.output))
+
+if (existsSync('scripts/deno-check-and-test.sh')) {
+  const deno = await run('bash', ['scripts/deno-check-and-test.sh'])
+  add('deno', deno.code, denoCounts(deno.output))
+}
+
+process.stdout.write(`\n${totals.passed} passed, ${totals.failed} failed\n`)
+process.exit(totals.failed === 0 ? 0 : 1)
