@@ -8,7 +8,7 @@ import { databaseError, FunctionErrorCode, HttpError } from '../_shared/http.ts'
 import { statusOnToolbox } from '../_shared/status-map.ts'
 import type { ToolboxContext } from './context.ts'
 import type { DeployRequest } from './deploy-request.ts'
-import { insertInstance, listInstances, saveToolConfig, storedToolConfig } from './instances.ts'
+import { insertInstance, listInstances, loadInstance, saveToolConfig, storedToolConfig } from './instances.ts'
 import { pickHostPort } from './ports.ts'
 import { settle } from './transition.ts'
 
@@ -42,8 +42,9 @@ export async function deployCatalogTool(ctx: ToolboxContext, request: DeployRequ
     docker_image_url: config.dockerImage,
     base_config_override_json: config as unknown as Json
   })
-  const status = await settle(ctx, row.id, async () => statusOnToolbox(await deployOnAgent(ctx, row, config, taken)))
-  return { ...row, status_on_toolbox: status }
+  await settle(ctx, row.id, async () => statusOnToolbox(await deployOnAgent(ctx, row, config, taken)))
+  // Read back: the status and, after a port conflict, the port have moved on.
+  return await loadInstance(ctx.db, ctx.toolbox.id, row.id)
 }
 
 /** Deploy an existing row again with its stored config (a fresh port if it has none). */
