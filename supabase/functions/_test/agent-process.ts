@@ -1,0 +1,69 @@
+// A real DTMA agent for end-to-end tests: `node packages/agent/dist/server.js`
+// on a free loopback port with a temporary data dir, driving the machine's
+// Docker engine. Its output is kept and shown only when a test fails.
+const REPO_ROOT = new URL('../../../', import.meta.url).pathname
+
+export interface AgentProcess {
+  port: number
+  token: string
+  output(): string
+  stop(): Promise<void>
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 })
+  const { port } = listener.addr as Deno.NetAddr
+  listener.close()
+  return port
+}
+
+export async function startAgent(): Promise<AgentProcess> {
+  const port = freePort()
+  const token = `e2e-${crypto.randomUUID()}`
+  const dataDir = await Deno.makeTempDir({ prefix: 'dtma-e2e-' })
+  const child = new Deno.Command('node', {
+    args: [`${REPO_ROOT}packages/agent/dist/server.js`],
+    cwd: REPO_ROOT,
+    env: {
+      BACKEND_TO_DTMA_API_KEY: token,
+      DTMA_DATA_DIR: dataDir,
+      DTMA_CONFIG_FILE: '/dev/null',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DTMA_TOOL_HOST_IP: '127.0.0.1',
+      OFFLINE_MODE: 'true',
+      LOG_LEVEL: 'warn'
+    },
+    stdout: 'piped',
+    stderr: 'piped'
+  }).spawn()
+  let output = ''
+  const decoder = new TextDecoder()
+  const drain = (stream: ReadableStream<Uint8Array>) =>
+    stream.pipeTo(new WritableStream({ write: (chunk) => void (output += decoder.decode(chunk, { stream: true })) }))
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)])
+
+  const stop = async () => {
+    try {
+      child.kill('SIGTERM')
+    } catch {
+      // already exited
+    }
+    await child.status
+    await drained
+    await Deno.remove(dataDir, { recursive: true })
+  }
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health`)
+      await response.body?.cancel()
+      if (response.ok) return { port, token, output: () => output, stop }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await stop()
+  throw new Error(`DTMA did not become healthy on port ${port}:\n${output}`)
+}
