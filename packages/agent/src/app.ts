@@ -47,7 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger,
     agentPort: config.port,
     toolHostIp: config.tool.hostIp,
-    stopTimeoutSeconds: config.tool.stopTimeoutSeconds
+    stopTimeoutSeconds: config.tool.stopTimeoutSeconds,
+    selfHeal: config.selfHeal,
+    resyncIntervalMs: config.resyncIntervalMs
   })
   app.decorate('instances', instances)
 
@@ -56,8 +58,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerRoutes(app, { ...statusHandlers(config, instances), ...toolHandlers(instances) })
 
-  app.addHook('onClose', async () => {
-    await instances.drain()
-  })
+  // Docker is followed from the moment the app is ready until it closes.
+  app.addHook('onReady', async () => instances.connect())
+  app.addHook('onClose', async () => instances.shutdown())
   return app
 }

@@ -27,6 +27,8 @@ export const ConfigSchema = Type.Object({
   DTMA_STOP_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
   DTMA_PULL_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   DTMA_BODY_LIMIT_BYTES: Type.Optional(Type.Integer({ minimum: 1024 })),
+  DTMA_SELF_HEAL: Type.Optional(Flag),
+  DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
   LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)))
@@ -53,6 +55,9 @@ export interface Config {
     stopTimeoutSeconds: number
   }
   pullTimeoutMs: number
+  /** Recreate or restart what should run, stop what should not. */
+  selfHeal: boolean
+  resyncIntervalMs: number
   bodyLimitBytes: number
   publicStatus: 'full' | 'minimal'
   logLevel: string
@@ -130,6 +135,8 @@ function toConfig(raw: RawConfig): Config {
       stopTimeoutSeconds: raw.DTMA_STOP_TIMEOUT_S ?? 10
     },
     pullTimeoutMs: raw.DTMA_PULL_TIMEOUT_MS ?? 10 * 60 * 1000,
+    selfHeal: raw.DTMA_SELF_HEAL ?? true,
+    resyncIntervalMs: (raw.DTMA_RESYNC_INTERVAL_S ?? 60) * 1000,
     bodyLimitBytes: raw.DTMA_BODY_LIMIT_BYTES ?? 1024 * 1024,
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
     logLevel: raw.LOG_LEVEL ?? 'info',

@@ -9,6 +9,7 @@ import {
   HealthReply,
   MessageReply,
   NameParams,
+  ReadyReply,
   StateReply,
   StatusReply,
   ToolListReply,
@@ -43,6 +44,14 @@ export const routes = {
     quiet: true,
     summary: 'Liveness: the text OK',
     responses: { 200: HealthReply }
+  },
+  ready: {
+    method: 'GET',
+    path: '/health/ready',
+    auth: 'public',
+    quiet: true,
+    summary: 'Readiness: 200 once the first reconcile with Docker is done, 503 before',
+    responses: { 200: ReadyReply, 503: ErrorBody }
   },
   status: {
     method: 'GET',
@@ -106,6 +115,14 @@ export const routes = {
     summary: 'Stop an instance',
     params: NameParams,
     responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  restartTool: {
+    method: 'POST',
+    path: '/tools/:name/restart',
+    auth: 'bearer',
+    summary: 'Restart an instance (recreated first if its container is gone)',
+    params: NameParams,
+    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
   },
   removeTool: {
     method: 'DELETE',

@@ -190,3 +190,8 @@ export const StatusReply = Type.Object({
 export type StatusReply = Static<typeof StatusReply>
 
 export const HealthReply = Type.String({ description: 'the text OK' })
+
+export const ReadyReply = Type.Object({
+  ready: Type.Literal(true),
+  instances: Type.Integer({ description: 'instances known after the first reconcile' })
+})

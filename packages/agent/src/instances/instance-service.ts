@@ -1,16 +1,21 @@
-// The domain of DTMA: deploy, start, stop and remove tool instances. Docker
-// (through the runtime) is the truth for what exists; the store is the truth
-// for what should exist. One operation per instance at a time.
+// The domain of DTMA: deploy, start, stop, restart and remove tool instances,
+// and answer what runs. Docker (through the runtime) is the truth for what
+// exists; the store is the truth for what should exist; the index is the
+// current picture of Docker, kept by events and resyncs. One operation per
+// instance at a time; the API is ready only after the first reconcile.
 import type { DeployToolBody, DeployToolData, DesiredState, InstanceStatus, ToolInstance } from '@dtma/contract'
 import type { Logger } from 'pino'
-import { DtmaError } from '../errors.ts'
-import type { ContainerInfo, ContainerRuntime } from '../runtime/docker-runtime.ts'
-import { InstanceLabel } from '../runtime/labels.ts'
+import { DtmaError, isDtmaError } from '../errors.ts'
+import type { ContainerEvent, ContainerInfo, ContainerRuntime } from '../runtime/docker-runtime.ts'
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
+import { DockerWatcher } from './docker-watcher.ts'
+import { InstanceIndex, instanceNameOf } from './instance-index.ts'
 import { KeyedLock } from './keyed-lock.ts'
-import { instanceStatus } from './status.ts'
+import { launchContainer } from './launcher.ts'
+import { needsReconcile, Reconciler } from './reconciler.ts'
 import { envKeys, specFromDeployRequest, specHash, type InstanceSpec } from './spec.ts'
+import { instanceStatus } from './status.ts'
 
 export interface InstanceServiceOptions {
   runtime: ContainerRuntime
@@ -20,6 +25,8 @@ export interface InstanceServiceOptions {
   agentPort: number
   toolHostIp: string
   stopTimeoutSeconds: number
+  selfHeal: boolean
+  resyncIntervalMs: number
 }
 
 export interface DeployResult {
@@ -32,33 +39,180 @@ export interface StateChange {
   state: InstanceStatus
 }
 
+/** docker_status of an instance whose container is gone. */
+const MISSING = 'missing'
+
 function notFound(instanceName: string): DtmaError {
   return new DtmaError('not-found', `Tool instance '${instanceName}' not found or not managed by this DTMA.`)
 }
 
-/** A managed container that belongs to this instance name, or undefined. */
-function ownedBy(container: ContainerInfo | undefined, instanceName: string): ContainerInfo | undefined {
-  if (container === undefined) return undefined
-  return container.labels[InstanceLabel.instanceName] === instanceName ? container : undefined
-}
-
 export class InstanceService {
+  private readonly options: InstanceServiceOptions
   private readonly runtime: ContainerRuntime
   private readonly store: InstanceStore
   private readonly logger: Logger
-  private readonly options: InstanceServiceOptions
   private readonly lock = new KeyedLock()
+  private readonly index: InstanceIndex
+  private readonly reconciler: Reconciler
+  private readonly watcher: DockerWatcher
+  private ready = false
 
   constructor(options: InstanceServiceOptions) {
     this.options = options
     this.runtime = options.runtime
     this.store = options.store
     this.logger = options.logger
+    this.index = new InstanceIndex(options.runtime)
+    this.reconciler = new Reconciler({ ...options, index: this.index })
+    this.watcher = new DockerWatcher({
+      runtime: options.runtime,
+      logger: options.logger,
+      onEvent: (event) => this.onDockerEvent(event),
+      resync: () => this.resync(),
+      resyncIntervalMs: options.resyncIntervalMs
+    })
   }
+
+  // ---- lifecycle of the service ------------------------------------------------
+
+  /** Connects to Docker and reconciles in the background; see whenReady. */
+  connect(): void {
+    void this.watcher.firstSync.then(() => {
+      this.ready = true
+      this.logger.info({ instances: this.index.names().length }, 'first reconcile done: ready')
+    })
+    this.watcher.start()
+  }
+
+  whenReady(): Promise<void> {
+    return this.watcher.firstSync
+  }
+
+  isReady(): boolean {
+    return this.ready
+  }
+
+  /** Why Docker routes cannot be served now, or undefined when they can. */
+  unavailableReason(): string | undefined {
+    if (!this.watcher.available) return `Docker engine unreachable: ${this.watcher.lastError ?? 'reconnecting'}`
+    if (!this.ready) return 'DTMA is starting: reconciling with Docker'
+    return undefined
+  }
+
+  /** Stops following Docker and waits for in-flight operations. */
+  async shutdown(): Promise<void> {
+    this.watcher.stop()
+    await this.lock.drain()
+  }
+
+  // ---- operations ----------------------------------------------------------------
 
   deploy(body: DeployToolBody): Promise<DeployResult> {
     const spec = specFromDeployRequest(body, this.options.toolHostIp)
-    return this.lock.run(spec.instanceName, () => this.deployLocked(spec, body.forcePull === true))
+    return this.operate(spec.instanceName, () => this.deployLocked(spec, body.forcePull === true))
+  }
+
+  start(instanceName: string): Promise<StateChange> {
+    return this.operate(instanceName, async () => {
+      const record = this.store.get(instanceName)
+      const container = this.index.get(instanceName) ?? (await this.index.refresh(instanceName))
+      if (record === undefined && container === undefined) throw notFound(instanceName)
+      if (record !== undefined) this.store.setDesiredState(instanceName, 'running')
+      if (container === undefined) {
+        // Removed behind DTMA's back: the store still knows how to make it.
+        await launchContainer(this.runtime, record as InstanceRecord, true, this.logger.child({ instanceName, operation: 'start' }))
+      } else if (container.dockerState === 'running') {
+        return { changed: false, state: 'running' }
+      } else {
+        await this.runtime.start(container.id)
+      }
+      this.logger.info({ instanceName, operation: 'start' }, 'tool started')
+      return { changed: true, state: await this.currentStatus(instanceName, 'running') }
+    })
+  }
+
+  stop(instanceName: string): Promise<StateChange> {
+    return this.operate(instanceName, async () => {
+      const { container } = this.require(instanceName)
+      this.store.setDesiredState(instanceName, 'stopped')
+      if (container === undefined || !['running', 'restarting', 'paused'].includes(container.dockerState)) {
+        return { changed: false, state: 'stopped' as const }
+      }
+      await this.runtime.stop(container.id, this.options.stopTimeoutSeconds)
+      this.logger.info({ instanceName, operation: 'stop', containerId: container.id }, 'tool stopped')
+      return { changed: true, state: await this.currentStatus(instanceName, 'stopped') }
+    })
+  }
+
+  restart(instanceName: string): Promise<StateChange> {
+    return this.operate(instanceName, async () => {
+      const { record, container } = this.require(instanceName)
+      if (record !== undefined) this.store.setDesiredState(instanceName, 'running')
+      if (container === undefined) {
+        await launchContainer(this.runtime, record as InstanceRecord, true, this.logger.child({ instanceName, operation: 'restart' }))
+      } else {
+        await this.runtime.restart(container.id, this.options.stopTimeoutSeconds)
+      }
+      this.logger.info({ instanceName, operation: 'restart' }, 'tool restarted')
+      return { changed: true, state: await this.currentStatus(instanceName, 'running') }
+    })
+  }
+
+  remove(instanceName: string): Promise<void> {
+    return this.operate(instanceName, async () => {
+      const { record, container } = this.require(instanceName)
+      // Journal first: a crash mid-remove is finished at the next start, and
+      // the destroy event below is not mistaken for a removal behind DTMA.
+      if (record !== undefined) this.store.setPendingOperation(instanceName, 'remove')
+      if (container !== undefined) await this.runtime.remove(container.id)
+      this.store.delete(instanceName)
+      this.index.delete(instanceName)
+      this.logger.info({ instanceName, operation: 'remove', containerId: container?.id }, 'tool removed')
+    })
+  }
+
+  async list(): Promise<ToolInstance[]> {
+    this.assertServing()
+    const records = new Map(this.store.list().map((record) => [record.instanceName, record]))
+    const names = new Set([...records.keys(), ...this.index.names()])
+    return [...names]
+      .sort((a, b) => a.localeCompare(b))
+      .flatMap((name) => {
+        const record = records.get(name)
+        if (record?.pendingOperation === 'remove') return []
+        return [this.toToolInstance(name, record, this.index.get(name))]
+      })
+  }
+
+  async get(instanceName: string): Promise<ToolInstance> {
+    this.assertServing()
+    const { record, container } = this.require(instanceName)
+    return this.toToolInstance(instanceName, record, container)
+  }
+
+  // ---- internals -----------------------------------------------------------------
+
+  /** Runs an operation under the instance's lock once Docker can serve it. */
+  private async operate<T>(instanceName: string, operation: () => Promise<T>): Promise<T> {
+    this.assertServing()
+    try {
+      return await this.lock.run(instanceName, operation)
+    } catch (error) {
+      if (isDtmaError(error, 'unavailable')) this.watcher.reportUnavailable(error)
+      throw error
+    }
+  }
+
+  private assertServing(): void {
+    if (!this.watcher.available) throw new DtmaError('unavailable', this.unavailableReason() as string)
+    if (!this.ready) throw new DtmaError('not-ready', this.unavailableReason() as string)
+  }
+
+  private require(instanceName: string): { record: InstanceRecord | undefined; container: ContainerInfo | undefined } {
+    const record = this.store.get(instanceName)
+    const container = this.index.get(instanceName)
+    if ((record === undefined || record.pendingOperation === 'remove') && container === undefined) throw notFound(instanceName)
+    return { record, container }
   }
 
   private async deployLocked(spec: InstanceSpec, forcePull: boolean): Promise<DeployResult> {
@@ -68,62 +222,43 @@ export class InstanceService {
     this.assertPortsFree(spec)
 
     const existing = await this.runtime.inspect(containerName)
+    if (existing !== undefined && instanceNameOf(existing) !== spec.instanceName) {
+      throw new DtmaError('conflict', `Container name '${containerName}' is taken by a container DTMA does not manage`)
+    }
+    const stored = this.store.get(spec.instanceName)
+    const knownHash = existing?.labels['dtma.spec-hash'] ?? stored?.specHash
+    if (knownHash !== undefined && knownHash !== hash) {
+      throw new DtmaError('conflict', `Tool instance '${spec.instanceName}' already exists with a different spec; remove it first`)
+    }
     if (existing !== undefined) {
-      if (ownedBy(existing, spec.instanceName) === undefined) {
-        throw new DtmaError('conflict', `Container name '${containerName}' is taken by a container DTMA does not manage`)
-      }
-      if (existing.labels[InstanceLabel.specHash] !== hash) {
-        throw new DtmaError('conflict', `Tool instance '${spec.instanceName}' already exists with a different spec; remove it first`)
-      }
       // The same deploy again: converge on running and answer with what exists.
       this.store.put({ instanceName: spec.instanceName, containerName, spec, specHash: hash, desiredState: 'running' })
       if (existing.dockerState !== 'running') await this.runtime.start(existing.id)
       log.info({ containerId: existing.id }, 'deploy repeated: existing container returned')
-      return { created: false, data: await this.deployData(spec, existing.id, 'local') }
-    }
-
-    const stored = this.store.get(spec.instanceName)
-    if (stored !== undefined && stored.specHash !== hash) {
-      throw new DtmaError('conflict', `Tool instance '${spec.instanceName}' already exists with a different spec; remove it first`)
+      return { created: false, data: await this.deployData(spec, 'local') }
     }
 
     const imageSource = await this.ensureImage(spec.image, forcePull, log)
-    // Record the intent first: a crash from here on leaves a store entry the
-    // reconciler can finish or roll back, never an unknown container.
-    this.store.put({ instanceName: spec.instanceName, containerName, spec, specHash: hash, desiredState: 'running' })
+    // Journal the intent first: a crash from here on leaves a record the
+    // reconciler finishes (container made) or rolls back (none made).
+    const record = { instanceName: spec.instanceName, containerName, spec, specHash: hash, desiredState: 'running' as const }
+    this.store.put({ ...record, pendingOperation: 'deploy' })
     let containerId: string
     try {
-      containerId = await this.runtime.create({
-        containerName,
-        image: spec.image,
-        env: spec.env,
-        ports: spec.ports,
-        labels: {
-          [InstanceLabel.instanceName]: spec.instanceName,
-          [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,
-          [InstanceLabel.specHash]: hash
-        }
-      })
+      containerId = await launchContainer(this.runtime, record, true, log)
     } catch (error) {
       this.store.delete(spec.instanceName)
       throw error
     }
-    try {
-      await this.runtime.start(containerId)
-    } catch (error) {
-      // A half-made container would turn the caller's retry into a 409.
-      await this.runtime.remove(containerId).catch((removeError: unknown) => log.warn({ err: removeError }, 'cleanup of unstarted container failed'))
-      this.store.delete(spec.instanceName)
-      throw error
-    }
+    this.store.setPendingOperation(spec.instanceName, null)
     log.info({ containerId, containerName, image: spec.image, envKeys: envKeys(spec.env), imageSource }, 'tool deployed')
-    return { created: true, data: await this.deployData(spec, containerId, imageSource) }
+    return { created: true, data: await this.deployData(spec, imageSource) }
   }
 
-  private async deployData(spec: InstanceSpec, containerId: string, imageSource: DeployToolData['image_source']): Promise<DeployToolData> {
-    const container = await this.runtime.inspect(containerId)
+  private async deployData(spec: InstanceSpec, imageSource: DeployToolData['image_source']): Promise<DeployToolData> {
+    const container = await this.index.refresh(spec.instanceName)
     return {
-      container_id: containerId,
+      container_id: container?.id ?? '',
       instance_name_on_toolbox: spec.instanceName,
       account_tool_instance_id: spec.accountToolInstanceId,
       image: spec.image,
@@ -173,85 +308,48 @@ export class InstanceService {
     }
   }
 
-  start(instanceName: string): Promise<StateChange> {
-    return this.lock.run(instanceName, async () => {
-      const container = await this.findContainer(instanceName)
-      this.store.setDesiredState(instanceName, 'running')
-      if (container.dockerState === 'running') return { changed: false, state: 'running' }
-      await this.runtime.start(container.id)
-      this.logger.info({ instanceName, operation: 'start', containerId: container.id }, 'tool started')
-      return { changed: true, state: await this.currentStatus(container.id, 'running') }
-    })
-  }
-
-  stop(instanceName: string): Promise<StateChange> {
-    return this.lock.run(instanceName, async () => {
-      const container = await this.findContainer(instanceName)
-      this.store.setDesiredState(instanceName, 'stopped')
-      if (!['running', 'restarting', 'paused'].includes(container.dockerState)) return { changed: false, state: 'stopped' }
-      await this.runtime.stop(container.id, this.options.stopTimeoutSeconds)
-      this.logger.info({ instanceName, operation: 'stop', containerId: container.id }, 'tool stopped')
-      return { changed: true, state: await this.currentStatus(container.id, 'stopped') }
-    })
-  }
-
-  remove(instanceName: string): Promise<void> {
-    return this.lock.run(instanceName, async () => {
-      const container = ownedBy(await this.runtime.inspect(containerNameFor(instanceName)), instanceName)
-      const stored = this.store.get(instanceName)
-      if (container === undefined && stored === undefined) throw notFound(instanceName)
-      if (container !== undefined) await this.runtime.remove(container.id)
-      this.store.delete(instanceName)
-      this.logger.info({ instanceName, operation: 'remove', containerId: container?.id }, 'tool removed')
-    })
-  }
-
-  async list(): Promise<ToolInstance[]> {
-    const containers = await this.runtime.listManaged()
-    const records = new Map(this.store.list().map((record) => [record.instanceName, record]))
-    return containers
-      .filter((container) => container.labels[InstanceLabel.instanceName] !== undefined)
-      .map((container) => this.toToolInstance(container, records.get(container.labels[InstanceLabel.instanceName] as string)))
-      .sort((a, b) => a.instance_name_on_toolbox.localeCompare(b.instance_name_on_toolbox))
-  }
-
-  async get(instanceName: string): Promise<ToolInstance> {
-    const container = await this.findContainer(instanceName)
-    return this.toToolInstance(container, this.store.get(instanceName))
-  }
-
-  /** Waits for in-flight operations (graceful shutdown). */
-  drain(): Promise<void> {
-    return this.lock.drain()
-  }
-
-  private async findContainer(instanceName: string): Promise<ContainerInfo> {
-    const container = ownedBy(await this.runtime.inspect(containerNameFor(instanceName)), instanceName)
-    if (container === undefined) throw notFound(instanceName)
-    return container
-  }
-
-  private async currentStatus(containerId: string, desiredState: DesiredState): Promise<InstanceStatus> {
-    const container = await this.runtime.inspect(containerId)
+  private async currentStatus(instanceName: string, desiredState: DesiredState): Promise<InstanceStatus> {
+    const container = await this.index.refresh(instanceName)
     return instanceStatus(container?.dockerState ?? 'dead', desiredState)
   }
 
-  private toToolInstance(container: ContainerInfo, stored: InstanceRecord | undefined): ToolInstance {
-    const instanceName = container.labels[InstanceLabel.instanceName] as string
+  /** Full resync: one listing of Docker, then reconcile whatever differs. */
+  private async resync(): Promise<void> {
+    this.index.replaceAll(await this.runtime.listManaged())
+    const records = new Map(this.store.list().map((record) => [record.instanceName, record]))
+    const names = new Set([...records.keys(), ...this.index.names()])
+    const pending = [...names].filter((name) => needsReconcile(records.get(name), this.index.get(name)))
+    await Promise.all(pending.map((name) => this.reconcileInBackground(name)))
+  }
+
+  private reconcileInBackground(instanceName: string): Promise<void> {
+    return this.lock.run(instanceName, () => this.reconciler.reconcile(instanceName)).catch((error: unknown) => {
+      this.logger.warn({ instanceName, err: error }, 'reconcile failed; the next resync retries')
+    })
+  }
+
+  private onDockerEvent(event: ContainerEvent): void {
+    if (event.instanceName === undefined) return
+    this.logger.debug({ instanceName: event.instanceName, action: event.action }, 'docker event')
+    void this.reconcileInBackground(event.instanceName)
+  }
+
+  private toToolInstance(instanceName: string, record: InstanceRecord | undefined, container: ContainerInfo | undefined): ToolInstance {
     // Without a stored intent, what Docker runs is taken as what is wanted.
-    const desiredState = stored?.desiredState ?? (container.dockerState === 'running' ? 'running' : 'stopped')
+    const desiredState = record?.desiredState ?? (container?.dockerState === 'running' ? 'running' : 'stopped')
+    const dockerState = container?.dockerState ?? MISSING
     return {
-      account_tool_instance_id: container.labels[InstanceLabel.accountToolInstanceId] ?? '',
+      account_tool_instance_id: record?.spec.accountToolInstanceId ?? container?.labels['dtma.account-tool-instance-id'] ?? '',
       instance_name_on_toolbox: instanceName,
-      container_id: container.id,
-      container_name: container.name,
-      image: container.image,
-      ports: container.ports.length > 0 ? container.ports : (stored?.spec.ports ?? []),
-      created: container.created,
-      status: instanceStatus(container.dockerState, desiredState),
+      container_id: container?.id ?? '',
+      container_name: container?.name ?? containerNameFor(instanceName),
+      image: container?.image ?? record?.spec.image ?? '',
+      ports: container !== undefined && container.ports.length > 0 ? container.ports : (record?.spec.ports ?? []),
+      created: container?.created ?? Math.floor((record?.updatedAt ?? 0) / 1000),
+      status: container === undefined ? (desiredState === 'running' ? 'error' : 'stopped') : instanceStatus(dockerState, desiredState),
       desired_state: desiredState,
-      docker_status: container.dockerState,
-      health: container.health
+      docker_status: dockerState,
+      health: container?.health ?? 'none'
     }
   }
 }

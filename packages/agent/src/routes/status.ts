@@ -2,15 +2,21 @@
 // turns /status into `degraded` with the reason instead of an error.
 import type { StatusReply } from '@dtma/contract'
 import type { Config } from '../config.ts'
+import { DtmaError } from '../errors.ts'
 import type { InstanceService } from '../instances/instance-service.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { Handlers } from './register.ts'
 
-export function statusHandlers(config: Config, instances: InstanceService): Pick<Handlers, 'health' | 'status'> {
+export function statusHandlers(config: Config, instances: InstanceService): Pick<Handlers, 'health' | 'ready' | 'status'> {
   return {
     health: async (_request, reply) => {
       reply.type('text/plain; charset=utf-8')
       return { status: 200, body: 'OK' }
+    },
+
+    ready: async () => {
+      if (!instances.isReady()) throw new DtmaError('not-ready', 'DTMA is starting: reconciling with Docker')
+      return { status: 200, body: { ready: true, instances: (await instances.list()).length } }
     },
 
     status: async (request, reply) => {

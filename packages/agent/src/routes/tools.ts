@@ -3,7 +3,7 @@
 import type { InstanceService } from '../instances/instance-service.ts'
 import type { Handlers } from './register.ts'
 
-type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'removeTool'>
+type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'restartTool' | 'removeTool'>
 
 export function toolHandlers(instances: InstanceService): ToolHandlers {
   const listAll = async () => ({ status: 200 as const, body: { success: true as const, data: await instances.list() } })
@@ -33,6 +33,12 @@ export function toolHandlers(instances: InstanceService): ToolHandlers {
       const { changed, state } = await instances.stop(name)
       const message = changed ? `Tool instance '${name}' stopped.` : `Tool instance '${name}' is already stopped.`
       return { status: 200, body: { success: true, message, data: { state } } }
+    },
+
+    restartTool: async (request) => {
+      const name = request.params.name
+      const { state } = await instances.restart(name)
+      return { status: 200, body: { success: true, message: `Tool instance '${name}' restarted.`, data: { state } } }
     },
 
     removeTool: async (request) => {

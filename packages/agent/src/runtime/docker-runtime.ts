@@ -4,7 +4,7 @@
 import Docker from 'dockerode'
 import type { PortMapping } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
-import { MANAGED_LABEL, MANAGED_FILTER } from './labels.ts'
+import { InstanceLabel, MANAGED_FILTER, MANAGED_LABEL } from './labels.ts'
 
 export interface ContainerSpec {
   containerName: string
@@ -32,6 +32,20 @@ export interface ContainerInfo {
   /** unix seconds */
   created: number
   ports: PortMapping[]
+  /** Only from inspect: needed to adopt a container the store does not know. */
+  env?: string[]
+}
+
+/** A Docker event about a managed container. */
+export interface ContainerEvent {
+  containerId: string
+  /** start, die, stop, kill, oom, destroy, health_status: healthy, ... */
+  action: string
+  instanceName?: string
+}
+
+export interface EventSubscription {
+  close(): void
 }
 
 export interface PullProgress {
@@ -51,7 +65,11 @@ export interface ContainerRuntime {
   create(spec: ContainerSpec): Promise<string>
   start(id: string): Promise<void>
   stop(id: string, timeoutSeconds: number): Promise<void>
+  restart(id: string, timeoutSeconds: number): Promise<void>
   remove(id: string): Promise<void>
+  /** Streams events of managed containers until closed; onEnd fires once when
+   *  the stream breaks (daemon gone) and not after close(). */
+  subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription>
 }
 
 export interface DockerRuntimeOptions {
@@ -172,7 +190,8 @@ export class DockerRuntime implements ContainerRuntime {
         dockerState: info.State.Status,
         health: info.State.Health?.Status ?? 'none',
         created: Math.floor(Date.parse(info.Created) / 1000),
-        ports: portsFromBindings(info.HostConfig.PortBindings as Parameters<typeof portsFromBindings>[0])
+        ports: portsFromBindings(info.HostConfig.PortBindings as Parameters<typeof portsFromBindings>[0]),
+        env: info.Config.Env ?? []
       }
     } catch (error) {
       if ((error as DockerApiError).statusCode === 404) return undefined
@@ -269,6 +288,53 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (error) {
       if ((error as DockerApiError).statusCode === 304) return // already stopped
       throw translateDockerError(error, `stop container ${id}`)
+    }
+  }
+
+  async restart(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).restart({ t: timeoutSeconds })
+    } catch (error) {
+      throw translateDockerError(error, `restart container ${id}`)
+    }
+  }
+
+  async subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription> {
+    let stream: NodeJS.ReadableStream & { destroy(): void }
+    try {
+      stream = (await this.docker.getEvents({ filters: { type: ['container'], label: [MANAGED_FILTER] } })) as typeof stream
+    } catch (error) {
+      throw translateDockerError(error, 'subscribe to Docker events')
+    }
+    let closed = false
+    let buffered = ''
+    const end = (error: Error) => {
+      if (closed) return
+      closed = true
+      onEnd(error)
+    }
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8')
+      let newline: number
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim()
+        buffered = buffered.slice(newline + 1)
+        if (line === '') continue
+        const event = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } }
+        onEvent({
+          containerId: event.Actor?.ID ?? event.id ?? '',
+          action: event.Action ?? event.status ?? '',
+          instanceName: event.Actor?.Attributes?.[InstanceLabel.instanceName]
+        })
+      }
+    })
+    stream.on('error', (error: Error) => end(translateDockerError(error, 'follow Docker events')))
+    stream.on('end', () => end(new DtmaError('unavailable', 'Docker event stream ended')))
+    return {
+      close() {
+        closed = true
+        stream.destroy()
+      }
     }
   }
 

@@ -1,6 +1,8 @@
 // The embedded durable store: what SHOULD exist (desired spec and run state of
 // every instance). One SQLite file under the data dir, written in WAL mode
 // with synchronous=FULL so a kill -9 at any moment leaves a readable store.
+// Each record also journals the operation in flight on it, so an operation
+// cut by a crash is finished or rolled back at the next start.
 // It holds env values (needed to recreate a container), so the file is 0600
 // and its rows never reach logs, labels or API answers.
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs'
@@ -9,12 +11,17 @@ import Database from 'better-sqlite3'
 import type { DesiredState } from '@dtma/contract'
 import type { InstanceSpec } from '../instances/spec.ts'
 
+/** An operation in flight: written before it touches Docker, cleared after.
+ *  A record still carrying one at start-up was interrupted by a crash. */
+export type PendingOperation = 'deploy' | 'remove'
+
 export interface InstanceRecord {
   instanceName: string
   containerName: string
   spec: InstanceSpec
   specHash: string
   desiredState: DesiredState
+  pendingOperation: PendingOperation | null
   /** unix milliseconds */
   updatedAt: number
 }
@@ -25,6 +32,7 @@ interface InstanceRow {
   spec_json: string
   spec_hash: string
   desired_state: DesiredState
+  pending_operation: PendingOperation | null
   updated_at: number
 }
 
@@ -35,6 +43,7 @@ const MIGRATIONS: string[] = [
      spec_json      TEXT NOT NULL,
      spec_hash      TEXT NOT NULL,
      desired_state  TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),
+     pending_operation TEXT CHECK (pending_operation IN ('deploy', 'remove')),
      updated_at     INTEGER NOT NULL
    )`
 ]
@@ -48,6 +57,7 @@ function toRecord(row: InstanceRow): InstanceRecord {
     spec: JSON.parse(row.spec_json) as InstanceSpec,
     specHash: row.spec_hash,
     desiredState: row.desired_state,
+    pendingOperation: row.pending_operation,
     updatedAt: row.updated_at
   }
 }
@@ -60,6 +70,7 @@ export class InstanceStore {
     list: Database.Statement<[], InstanceRow>
     upsert: Database.Statement<[InstanceRow]>
     setDesired: Database.Statement<[DesiredState, number, string]>
+    setPending: Database.Statement<[PendingOperation | null, number, string]>
     remove: Database.Statement<[string]>
   }
 
@@ -78,12 +89,14 @@ export class InstanceStore {
       get: this.db.prepare('SELECT * FROM instances WHERE instance_name = ?'),
       list: this.db.prepare('SELECT * FROM instances ORDER BY instance_name'),
       upsert: this.db.prepare(
-        `INSERT INTO instances (instance_name, container_name, spec_json, spec_hash, desired_state, updated_at)
-         VALUES (@instance_name, @container_name, @spec_json, @spec_hash, @desired_state, @updated_at)
+        `INSERT INTO instances (instance_name, container_name, spec_json, spec_hash, desired_state, pending_operation, updated_at)
+         VALUES (@instance_name, @container_name, @spec_json, @spec_hash, @desired_state, @pending_operation, @updated_at)
          ON CONFLICT (instance_name) DO UPDATE SET container_name = excluded.container_name, spec_json = excluded.spec_json,
-           spec_hash = excluded.spec_hash, desired_state = excluded.desired_state, updated_at = excluded.updated_at`
+           spec_hash = excluded.spec_hash, desired_state = excluded.desired_state,
+           pending_operation = excluded.pending_operation, updated_at = excluded.updated_at`
       ),
       setDesired: this.db.prepare('UPDATE instances SET desired_state = ?, updated_at = ? WHERE instance_name = ?'),
+      setPending: this.db.prepare('UPDATE instances SET pending_operation = ?, updated_at = ? WHERE instance_name = ?'),
       remove: this.db.prepare('DELETE FROM instances WHERE instance_name = ?')
     }
   }
@@ -107,15 +120,20 @@ export class InstanceStore {
     return this.statements.list.all().map(toRecord)
   }
 
-  put(record: Omit<InstanceRecord, 'updatedAt'>, now = Date.now()): void {
+  put(record: Omit<InstanceRecord, 'updatedAt' | 'pendingOperation'> & { pendingOperation?: PendingOperation | null }, now = Date.now()): void {
     this.statements.upsert.run({
       instance_name: record.instanceName,
       container_name: record.containerName,
       spec_json: JSON.stringify(record.spec),
       spec_hash: record.specHash,
       desired_state: record.desiredState,
+      pending_operation: record.pendingOperation ?? null,
       updated_at: now
     })
+  }
+
+  setPendingOperation(instanceName: string, operation: PendingOperation | null, now = Date.now()): void {
+    this.statements.setPending.run(operation, now, instanceName)
   }
 
   setDesiredState(instanceName: string, desiredState: DesiredState, now = Date.now()): void {

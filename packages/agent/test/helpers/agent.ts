@@ -72,6 +72,8 @@ export interface TestAgentOptions {
   env?: Record<string, string>
   runtime?: ContainerRuntime
   dataDir?: string
+  /** Wait for the first reconcile (default); off for an unreachable Docker. */
+  waitReady?: boolean
 }
 
 export async function startTestAgent(t: TapLike, options: TestAgentOptions = {}): Promise<TestAgent> {
@@ -102,6 +104,7 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
   const store = new InstanceStore(dataDir)
   const app = await buildApp({ config, runtime, store, logger })
   await app.listen({ port, host: '127.0.0.1' })
+  if (options.waitReady !== false) await app.instances.whenReady()
   const baseUrl = `http://127.0.0.1:${port}`
   const deployed = new Set<string>()
   t.teardown(async () => {

@@ -80,14 +80,20 @@ t.test('deploy, repeat, get, list, stop, start, remove through the typed client'
   }
 })
 
-t.test('a tool that exits while it should run is reported error, with the Docker state beside it', async (t) => {
-  const agent = await startTestAgent(t)
+t.test('with self-heal off, a tool that exits while it should run is reported error, with the Docker state beside it', async (t) => {
+  const agent = await startTestAgent(t, { env: { DTMA_SELF_HEAL: 'false' } })
   const name = uniqueName('Crashing')
   const deployed = await agent.client.deployTool({ body: agent.deployBody(name) })
   t.equal(deployed.status, 201)
   if (deployed.status !== 201) return
   // Stop it behind the agent's back: desired is still running.
   await docker.getContainer(deployed.body.data.container_id).stop({ t: 1 })
-  const one = await agent.client.getTool({ params: { name } })
+  await agent.app.instances.whenReady()
+  // The stop event reaches the index asynchronously.
+  let one = await agent.client.getTool({ params: { name } })
+  for (let attempt = 0; attempt < 50 && one.status === 200 && one.body.data.docker_status !== 'exited'; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    one = await agent.client.getTool({ params: { name } })
+  }
   t.match(one.body, { data: { status: 'error', desired_state: 'running', docker_status: 'exited' } })
 })

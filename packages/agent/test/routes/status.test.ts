@@ -8,10 +8,13 @@ const unreachableDocker = (dir: string) =>
   new DockerRuntime({ socketPath: `${dir}/no-docker.sock`, limits: { memoryBytes: 64 << 20, pidsLimit: 64, nanoCpus: 1e9 }, pullTimeoutMs: 5000 })
 
 t.test('Docker unreachable: /health OK, /status degraded, Docker routes 503 + Retry-After', async (t) => {
-  const agent = await startTestAgent(t, { runtime: unreachableDocker(tempDir(t)) })
+  const agent = await startTestAgent(t, { runtime: unreachableDocker(tempDir(t)), waitReady: false })
   const health = await fetch(`${agent.baseUrl}/health`)
   t.equal(health.status, 200)
   t.equal(await health.text(), 'OK')
+
+  const ready = await agent.client.ready()
+  t.match(ready, { status: 503, body: { success: false, code: 'DTMA_NOT_READY' } }, 'not ready without Docker')
 
   const status = await agent.client.status()
   t.equal(status.status, 200)

@@ -1,0 +1,116 @@
+// Keeps DTMA connected to Docker: follows the event stream of managed
+// containers, runs a full resync after every (re)connect and periodically
+// (events for speed, relist for truth), and when the daemon goes away marks
+// Docker unavailable and reconnects with backoff. One log line per outage.
+import type { Logger } from 'pino'
+import type { ContainerEvent, ContainerRuntime, EventSubscription } from '../runtime/docker-runtime.ts'
+
+export interface DockerWatcherOptions {
+  runtime: ContainerRuntime
+  logger: Logger
+  onEvent: (event: ContainerEvent) => void
+  /** Full resync; runs after each connect and every resyncIntervalMs. */
+  resync: () => Promise<void>
+  resyncIntervalMs: number
+  maxBackoffMs?: number
+}
+
+const FIRST_BACKOFF_MS = 250
+
+export class DockerWatcher {
+  private readonly options: DockerWatcherOptions
+  private subscription: EventSubscription | undefined
+  private resyncTimer: NodeJS.Timeout | undefined
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private backoffMs = FIRST_BACKOFF_MS
+  private stopped = false
+  private outageLogged = false
+  private connectedOnce!: () => void
+  /** Resolves after the first successful connect and resync. */
+  readonly firstSync: Promise<void> = new Promise((resolve) => (this.connectedOnce = resolve))
+  available = false
+  /** Why Docker is unavailable, for /status. */
+  lastError: string | undefined = 'not connected to Docker yet'
+
+  constructor(options: DockerWatcherOptions) {
+    this.options = options
+  }
+
+  start(): void {
+    void this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.reconnectTimer)
+    clearInterval(this.resyncTimer)
+    this.subscription?.close()
+  }
+
+  /** Called when an operation finds Docker unreachable before the stream does. */
+  reportUnavailable(error: Error): void {
+    if (!this.available) return
+    this.disconnect(error)
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return
+    try {
+      await this.options.runtime.ping()
+      // Subscribe before listing, so nothing happens unseen in between.
+      this.subscription = await this.options.runtime.subscribe(this.options.onEvent, (error) => this.disconnect(error))
+      await this.options.resync()
+      this.available = true
+      this.lastError = undefined
+      this.backoffMs = FIRST_BACKOFF_MS
+      if (this.outageLogged) this.options.logger.info('Docker is back; resynced')
+      this.outageLogged = false
+      clearInterval(this.resyncTimer)
+      this.resyncTimer = setInterval(() => void this.periodicResync(), this.options.resyncIntervalMs)
+      this.resyncTimer.unref()
+      this.connectedOnce()
+    } catch (error) {
+      this.subscription?.close()
+      this.subscription = undefined
+      this.noteOutage(error as Error)
+      this.scheduleReconnect()
+    }
+  }
+
+  private async periodicResync(): Promise<void> {
+    try {
+      await this.options.resync()
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'periodic resync failed')
+    }
+  }
+
+  private disconnect(error: Error): void {
+    if (this.stopped) return
+    this.available = false
+    this.subscription?.close()
+    this.subscription = undefined
+    clearInterval(this.resyncTimer)
+    this.noteOutage(error)
+    this.scheduleReconnect()
+  }
+
+  private noteOutage(error: Error): void {
+    this.available = false
+    this.lastError = error.message
+    if (this.outageLogged) return
+    this.outageLogged = true
+    this.options.logger.warn({ err: error }, 'Docker unavailable; reconnecting with backoff')
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer !== undefined) return
+    const delay = this.backoffMs
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000)
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined
+      void this.connect()
+    }, delay)
+    this.reconnectTimer.unref()
+  }
+}

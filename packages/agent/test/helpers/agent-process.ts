@@ -1,0 +1,66 @@
+// Runs the real agent binary (dist/server.js) as a child process, so a test
+// can kill -9 it and start it again on the same data dir.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createDtmaClient, type DtmaClient } from '@dtma/contract'
+import { TOKEN } from './agent.ts'
+
+const serverBin = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
+
+export interface AgentProcess {
+  child: ChildProcess
+  client: DtmaClient
+  baseUrl: string
+  output: () => string
+  /** Resolves once /health/ready answers 200. */
+  ready(timeoutMs?: number): Promise<void>
+  kill(signal?: NodeJS.Signals): Promise<void>
+}
+
+export function spawnAgent(dataDir: string, port: number, env: Record<string, string> = {}): AgentProcess {
+  const confFile = join(dataDir, 'empty.conf')
+  writeFileSync(confFile, '')
+  const child = spawn(process.execPath, [serverBin], {
+    env: {
+      PATH: process.env.PATH,
+      BACKEND_TO_DTMA_API_KEY: TOKEN,
+      DTMA_CONFIG_FILE: confFile,
+      DTMA_DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DTMA_TOOL_HOST_IP: '127.0.0.1',
+      DTMA_STOP_TIMEOUT_S: '2',
+      LOG_LEVEL: 'info',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = once(child, 'exit')
+  const baseUrl = `http://127.0.0.1:${port}`
+  return {
+    child,
+    baseUrl,
+    client: createDtmaClient({ baseUrl, token: TOKEN, timeoutMs: 60_000 }),
+    output: () => output,
+    async ready(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${output}`)
+        const ok = await fetch(`${baseUrl}/health/ready`).then((r) => r.ok, () => false)
+        if (ok) return
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      throw new Error(`agent not ready after ${timeoutMs} ms: ${output}`)
+    },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Docker events keep the index current and self-heal repairs what happens
+// behind DTMA's back: a removed container is recreated, a killed one runs again.
+import t from 'tap'
+import { docker, startTestAgent, type TestAgent, uniqueName } from '../helpers/agent.ts'
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return undefined
+}
+
+async function runningContainer(agent: TestAgent, name: string, notId?: string): Promise<string | undefined> {
+  const one = await agent.client.getTool({ params: { name } })
+  if (one.status !== 200 || one.body.data.docker_status !== 'running' || one.body.data.container_id === notId) return undefined
+  return one.body.data.container_id
+}
+
+t.test('docker rm -f behind the agent: recreated from the store', async (t) => {
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Removed Behind')
+  const deployed = await agent.client.deployTool({ body: agent.deployBody(name, { env: ['API_KEY=recreate-me'] }) })
+  if (deployed.status !== 201) return t.fail(`deploy answered ${deployed.status}`)
+  const oldId = deployed.body.data.container_id
+  await docker.getContainer(oldId).remove({ force: true })
+  const newId = await waitFor(() => runningContainer(agent, name, oldId))
+  t.ok(newId, 'a new container runs')
+  const inspected = await docker.getContainer(newId as string).inspect()
+  t.ok(inspected.Config.Env.includes('API_KEY=recreate-me'), 'with the stored env')
+  t.ok(agent.logs.some((line) => line.includes('recreated a container that was removed behind DTMA')))
+})
+
+t.test('docker kill behind the agent: running again', async (t) => {
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Killed Behind')
+  const deployed = await agent.client.deployTool({ body: agent.deployBody(name) })
+  if (deployed.status !== 201) return t.fail(`deploy answered ${deployed.status}`)
+  await docker.getContainer(deployed.body.data.container_id).kill()
+  const events: string[] = []
+  const running = await waitFor(async () => {
+    const one = await agent.client.getTool({ params: { name } })
+    if (one.status === 200) events.push(one.body.data.docker_status)
+    return one.status === 200 && one.body.data.docker_status === 'running' && (await docker.getContainer(deployed.body.data.container_id).inspect()).State.Running ? true : undefined
+  })
+  t.ok(running, `running again (states seen: ${[...new Set(events)].join(', ')})`)
+})
+
+t.test('docker stop behind the agent: what should run runs again; what should not stays stopped', async (t) => {
+  const agent = await startTestAgent(t)
+  const [keepRunning, keepStopped] = [uniqueName('Should Run'), uniqueName('Should Stop')]
+  const a = await agent.client.deployTool({ body: agent.deployBody(keepRunning) })
+  const b = await agent.client.deployTool({ body: agent.deployBody(keepStopped) })
+  if (a.status !== 201 || b.status !== 201) return t.fail('deploys failed')
+  await agent.client.stopTool({ params: { name: keepStopped } })
+  await docker.getContainer(a.body.data.container_id).stop({ t: 1 })
+  t.ok(await waitFor(() => runningContainer(agent, keepRunning)), 'restarted')
+  await docker.getContainer(b.body.data.container_id).start()
+  const stoppedAgain = await waitFor(async () => ((await docker.getContainer(b.body.data.container_id).inspect()).State.Status === 'exited' ? true : undefined))
+  t.ok(stoppedAgain, 'stopped again: desired is stopped')
+})
+
+t.test('concurrent identical deploys give one container', async (t) => {
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Concurrent')
+  const body = agent.deployBody(name)
+  const replies = await Promise.all(Array.from({ length: 10 }, () => agent.client.deployTool({ body })))
+  const statuses = replies.map((reply) => reply.status).sort()
+  t.same(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 200, 201])
+  const ids = new Set(replies.map((reply) => (reply.status === 200 || reply.status === 201 ? reply.body.data.container_id : '')))
+  t.equal(ids.size, 1, 'every reply names the same container')
+  t.equal((await docker.listContainers({ all: true, filters: { label: [`dtma.instance-name=${name}`] } })).length, 1)
+})
+
+t.test('50 concurrent mixed operations on one name: one container, final state = last accepted operation', async (t) => {
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Mixed')
+  const body = agent.deployBody(name)
+  const kinds = ['deploy', 'start', 'stop', 'restart', 'remove'] as const
+  // A fixed pseudo-random sequence so a failure can be replayed.
+  let seed = 42
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+  const sequence = Array.from({ length: 50 }, () => kinds[next() % kinds.length] as (typeof kinds)[number])
+  const calls = sequence.map((kind) => {
+    switch (kind) {
+      case 'deploy':
+        return agent.client.deployTool({ body })
+      case 'start':
+        return agent.client.startTool({ params: { name } })
+      case 'stop':
+        return agent.client.stopTool({ params: { name } })
+      case 'restart':
+        return agent.client.restartTool({ params: { name } })
+      case 'remove':
+        return agent.client.removeTool({ params: { name } })
+    }
+  })
+  const replies = await Promise.all(calls)
+  t.same(replies.filter((reply) => ![200, 201, 404].includes(reply.status)), [], 'only 200, 201 and 404')
+  // Operations on one name run in arrival order: the last accepted one decides.
+  const lastAccepted = sequence.filter((_kind, i) => replies[i]?.status !== 404).at(-1)
+  const containers = await docker.listContainers({ all: true, filters: { label: [`dtma.instance-name=${name}`] } })
+  const one = await agent.client.getTool({ params: { name } })
+  if (lastAccepted === 'remove') {
+    t.equal(containers.length, 0, 'removed last: no container')
+    t.equal(one.status, 404)
+  } else {
+    t.equal(containers.length, 1, 'exactly one container')
+    const expected = lastAccepted === 'stop' ? 'exited' : 'running'
+    t.equal(containers[0]?.State, expected, `last accepted was ${lastAccepted}`)
+    t.match(one, { status: 200, body: { data: { desired_state: lastAccepted === 'stop' ? 'stopped' : 'running' } } })
+  }
+  t.comment(`sequence tail: ${sequence.slice(-5).join(', ')}; last accepted: ${lastAccepted}`)
+})
