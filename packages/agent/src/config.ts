@@ -20,6 +20,7 @@ export const ConfigSchema = Type.Object({
   DTMA_CONFIG_FILE: Type.Optional(Type.String()),
   DTMA_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   DOCKER_SOCKET: Type.Optional(Type.String({ minLength: 1 })),
+  DTMA_SCOPE: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' })),
   DTMA_TOOL_HOST_IP: Type.Optional(Type.String({ minLength: 1 })),
   DTMA_TOOL_MEMORY_MB: Type.Optional(Type.Integer({ minimum: 16 })),
   DTMA_TOOL_PIDS_LIMIT: Type.Optional(Type.Integer({ minimum: 8 })),
@@ -47,6 +48,8 @@ export interface Config {
   offlineMode: boolean
   dataDir: string
   dockerSocket: string
+  /** Labels this agent's containers; another scope's are never touched. */
+  scope: string
   tool: {
     hostIp: string
     memoryBytes: number
@@ -127,6 +130,7 @@ function toConfig(raw: RawConfig): Config {
     offlineMode: raw.OFFLINE_MODE ?? false,
     dataDir: raw.DTMA_DATA_DIR ?? '/var/lib/dtma',
     dockerSocket: raw.DOCKER_SOCKET ?? '/var/run/docker.sock',
+    scope: raw.DTMA_SCOPE ?? 'default',
     tool: {
       hostIp: raw.DTMA_TOOL_HOST_IP ?? '0.0.0.0',
       memoryBytes: (raw.DTMA_TOOL_MEMORY_MB ?? 512) * 1024 * 1024,

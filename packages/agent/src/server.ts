@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     process.exit(78) // EX_CONFIG
   }
   const logger = createLogger(config.logLevel)
-  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
   const store = new InstanceStore(config.dataDir)
   const app = await buildApp({ config, runtime, store, logger })
   app.addHook('onClose', async () => store.close())

@@ -5,9 +5,9 @@ import type { ContainerInfo, ContainerRuntime } from '../runtime/docker-runtime.
 import { InstanceLabel } from '../runtime/labels.ts'
 import { containerNameFor } from './container-name.ts'
 
-/** A managed container that belongs to this instance name, or undefined. */
+/** A container of this agent that belongs to this instance name, or undefined. */
 export function ownedBy(container: ContainerInfo | undefined, instanceName: string): ContainerInfo | undefined {
-  return container?.labels[InstanceLabel.instanceName] === instanceName ? container : undefined
+  return container?.managed === true && container.labels[InstanceLabel.instanceName] === instanceName ? container : undefined
 }
 
 export function instanceNameOf(container: ContainerInfo): string | undefined {

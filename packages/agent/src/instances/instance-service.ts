@@ -10,7 +10,7 @@ import type { ContainerEvent, ContainerInfo, ContainerRuntime } from '../runtime
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import { DockerWatcher } from './docker-watcher.ts'
-import { InstanceIndex, instanceNameOf } from './instance-index.ts'
+import { InstanceIndex, ownedBy } from './instance-index.ts'
 import { KeyedLock } from './keyed-lock.ts'
 import { launchContainer } from './launcher.ts'
 import { needsReconcile, Reconciler } from './reconciler.ts'
@@ -39,6 +39,14 @@ export interface StateChange {
   state: InstanceStatus
 }
 
+/** What an instance looks like after a change; `instance` undefined: it is gone. */
+export interface InstanceChange {
+  instanceName: string
+  instance: ToolInstance | undefined
+}
+
+export type InstanceChangeListener = (change: InstanceChange) => void
+
 /** docker_status of an instance whose container is gone. */
 const MISSING = 'missing'
 
@@ -56,6 +64,9 @@ export class InstanceService {
   private readonly reconciler: Reconciler
   private readonly watcher: DockerWatcher
   private ready = false
+  private readonly listeners = new Set<InstanceChangeListener>()
+  /** Last published view of each instance, so listeners hear real changes only. */
+  private readonly published = new Map<string, string>()
 
   constructor(options: InstanceServiceOptions) {
     this.options = options
@@ -103,6 +114,17 @@ export class InstanceService {
   async shutdown(): Promise<void> {
     this.watcher.stop()
     await this.lock.drain()
+  }
+
+  /** Listens to every change of any instance (registry, event stream). */
+  onChange(listener: InstanceChangeListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Current view of every instance, as listeners would have been told. */
+  snapshot(): InstanceChange[] {
+    return this.knownNames().map((instanceName) => ({ instanceName, instance: this.view(instanceName) }))
   }
 
   // ---- operations ----------------------------------------------------------------
@@ -173,21 +195,14 @@ export class InstanceService {
 
   async list(): Promise<ToolInstance[]> {
     this.assertServing()
-    const records = new Map(this.store.list().map((record) => [record.instanceName, record]))
-    const names = new Set([...records.keys(), ...this.index.names()])
-    return [...names]
-      .sort((a, b) => a.localeCompare(b))
-      .flatMap((name) => {
-        const record = records.get(name)
-        if (record?.pendingOperation === 'remove') return []
-        return [this.toToolInstance(name, record, this.index.get(name))]
-      })
+    return this.knownNames().flatMap((name) => this.view(name) ?? [])
   }
 
   async get(instanceName: string): Promise<ToolInstance> {
     this.assertServing()
-    const { record, container } = this.require(instanceName)
-    return this.toToolInstance(instanceName, record, container)
+    const instance = this.view(instanceName)
+    if (instance === undefined) throw notFound(instanceName)
+    return instance
   }
 
   // ---- internals -----------------------------------------------------------------
@@ -200,6 +215,35 @@ export class InstanceService {
     } catch (error) {
       if (isDtmaError(error, 'unavailable')) this.watcher.reportUnavailable(error)
       throw error
+    } finally {
+      this.publish(instanceName)
+    }
+  }
+
+  private knownNames(): string[] {
+    return [...new Set([...this.store.list().map((record) => record.instanceName), ...this.index.names()])].sort((a, b) => a.localeCompare(b))
+  }
+
+  private view(instanceName: string): ToolInstance | undefined {
+    const record = this.store.get(instanceName)
+    const container = this.index.get(instanceName)
+    if ((record === undefined || record.pendingOperation === 'remove') && container === undefined) return undefined
+    return this.toToolInstance(instanceName, record, container)
+  }
+
+  /** Tells listeners about an instance if its view changed since last told. */
+  private publish(instanceName: string): void {
+    const instance = this.view(instanceName)
+    const key = instance === undefined ? '' : JSON.stringify(instance)
+    if ((this.published.get(instanceName) ?? '') === key) return
+    if (instance === undefined) this.published.delete(instanceName)
+    else this.published.set(instanceName, key)
+    for (const listener of this.listeners) {
+      try {
+        listener({ instanceName, instance })
+      } catch (error) {
+        this.logger.error({ err: error, instanceName }, 'instance change listener failed')
+      }
     }
   }
 
@@ -222,7 +266,7 @@ export class InstanceService {
     this.assertPortsFree(spec)
 
     const existing = await this.runtime.inspect(containerName)
-    if (existing !== undefined && instanceNameOf(existing) !== spec.instanceName) {
+    if (existing !== undefined && ownedBy(existing, spec.instanceName) === undefined) {
       throw new DtmaError('conflict', `Container name '${containerName}' is taken by a container DTMA does not manage`)
     }
     const stored = this.store.get(spec.instanceName)
@@ -315,17 +359,22 @@ export class InstanceService {
 
   /** Full resync: one listing of Docker, then reconcile whatever differs. */
   private async resync(): Promise<void> {
+    const before = new Set(this.published.keys())
     this.index.replaceAll(await this.runtime.listManaged())
     const records = new Map(this.store.list().map((record) => [record.instanceName, record]))
     const names = new Set([...records.keys(), ...this.index.names()])
     const pending = [...names].filter((name) => needsReconcile(records.get(name), this.index.get(name)))
     await Promise.all(pending.map((name) => this.reconcileInBackground(name)))
+    for (const name of new Set([...before, ...names])) this.publish(name)
   }
 
   private reconcileInBackground(instanceName: string): Promise<void> {
-    return this.lock.run(instanceName, () => this.reconciler.reconcile(instanceName)).catch((error: unknown) => {
-      this.logger.warn({ instanceName, err: error }, 'reconcile failed; the next resync retries')
-    })
+    return this.lock
+      .run(instanceName, () => this.reconciler.reconcile(instanceName))
+      .catch((error: unknown) => {
+        this.logger.warn({ instanceName, err: error }, 'reconcile failed; the next resync retries')
+      })
+      .finally(() => this.publish(instanceName))
   }
 
   private onDockerEvent(event: ContainerEvent): void {

@@ -4,7 +4,7 @@
 import Docker from 'dockerode'
 import type { PortMapping } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
-import { InstanceLabel, MANAGED_FILTER, MANAGED_LABEL } from './labels.ts'
+import { InstanceLabel, MANAGED_LABEL, managedFilters, SCOPE_LABEL } from './labels.ts'
 
 export interface ContainerSpec {
   containerName: string
@@ -22,6 +22,8 @@ export interface SandboxLimits {
 }
 
 export interface ContainerInfo {
+  /** Carries this agent's managed and scope labels: DTMA may touch it. */
+  managed: boolean
   id: string
   name: string
   image: string
@@ -74,6 +76,8 @@ export interface ContainerRuntime {
 
 export interface DockerRuntimeOptions {
   socketPath: string
+  /** Agent scope: only containers labelled with it are listed and watched. */
+  scope: string
   limits: SandboxLimits
   pullTimeoutMs: number
 }
@@ -144,11 +148,17 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker
   private readonly limits: SandboxLimits
   private readonly pullTimeoutMs: number
+  private readonly scope: string
 
   constructor(options: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: options.socketPath })
     this.limits = options.limits
     this.pullTimeoutMs = options.pullTimeoutMs
+    this.scope = options.scope
+  }
+
+  private isManaged(labels: Record<string, string>): boolean {
+    return labels[MANAGED_LABEL] === 'true' && labels[SCOPE_LABEL] === this.scope
   }
 
   async ping(): Promise<void> {
@@ -161,8 +171,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async listManaged(): Promise<ContainerInfo[]> {
     try {
-      const summaries = await this.docker.listContainers({ all: true, filters: { label: [MANAGED_FILTER] } })
+      const summaries = await this.docker.listContainers({ all: true, filters: { label: managedFilters(this.scope) } })
       return summaries.map((summary) => ({
+        managed: true,
         id: summary.Id,
         name: (summary.Names[0] ?? '').replace(/^\//, ''),
         image: summary.Image,
@@ -183,6 +194,7 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       const info = await this.docker.getContainer(nameOrId).inspect()
       return {
+        managed: this.isManaged(info.Config.Labels ?? {}),
         id: info.Id,
         name: info.Name.replace(/^\//, ''),
         image: info.Config.Image,
@@ -255,7 +267,7 @@ export class DockerRuntime implements ContainerRuntime {
         name: spec.containerName,
         Image: spec.image,
         Env: spec.env,
-        Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
+        Labels: { ...spec.labels, [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: this.scope },
         ExposedPorts: exposedPorts,
         HostConfig: {
           PortBindings: portBindings,
@@ -302,7 +314,7 @@ export class DockerRuntime implements ContainerRuntime {
   async subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription> {
     let stream: NodeJS.ReadableStream & { destroy(): void }
     try {
-      stream = (await this.docker.getEvents({ filters: { type: ['container'], label: [MANAGED_FILTER] } })) as typeof stream
+      stream = (await this.docker.getEvents({ filters: { type: ['container'], label: managedFilters(this.scope) } })) as typeof stream
     } catch (error) {
       throw translateDockerError(error, 'subscribe to Docker events')
     }

@@ -2,7 +2,14 @@
 // without the managed label is not DTMA's and is never touched.
 export const LABEL_PREFIX = 'dtma.'
 export const MANAGED_LABEL = `${LABEL_PREFIX}managed`
-export const MANAGED_FILTER = `${MANAGED_LABEL}=true`
+/** Which agent manages the container, when several share one Docker engine
+ *  (a blue/green upgrade, or tests running side by side). */
+export const SCOPE_LABEL = `${LABEL_PREFIX}scope`
+
+/** Label filters that select exactly the containers of one agent scope. */
+export function managedFilters(scope: string): string[] {
+  return [`${MANAGED_LABEL}=true`, `${SCOPE_LABEL}=${scope}`]
+}
 
 export const InstanceLabel = {
   instanceName: `${LABEL_PREFIX}instance-name`,

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createDtmaClient, type DtmaClient } from '@dtma/contract'
-import { TOKEN } from './agent.ts'
+import { scopeFor, TOKEN } from './agent.ts'
 
 const serverBin = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
 
@@ -33,6 +33,7 @@ export function spawnAgent(dataDir: string, port: number, env: Record<string, st
       HOST: '127.0.0.1',
       DTMA_TOOL_HOST_IP: '127.0.0.1',
       DTMA_STOP_TIMEOUT_S: '2',
+      DTMA_SCOPE: scopeFor(dataDir),
       LOG_LEVEL: 'info',
       ...env
     },

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { createDtmaClient, type DtmaClient } from '@dtma/contract'
 import Docker from 'dockerode'
@@ -30,6 +30,11 @@ interface TapLike {
 /** A name the way Agentopia makes them: spaces, capitals, a timestamp. */
 export function uniqueName(label: string): string {
   return `${label} MCP Server-${Date.now()}${randomBytes(3).toString('hex')}`
+}
+
+/** The agent scope of a test data dir: stable across restarts of that agent. */
+export function scopeFor(dataDir: string): string {
+  return `t-${basename(dataDir).toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`
 }
 
 export async function freePort(): Promise<number> {
@@ -90,6 +95,8 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     HOST: '127.0.0.1',
     DTMA_TOOL_HOST_IP: '127.0.0.1',
     DTMA_STOP_TIMEOUT_S: '2',
+    // Test agents share one Docker engine: each manages only its own scope.
+    DTMA_SCOPE: scopeFor(dataDir),
     ...options.env
   })
   const logs: string[] = []
@@ -100,7 +107,7 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     }
   })
   const logger = createLogger('debug', logStream)
-  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
   const store = new InstanceStore(dataDir)
   const app = await buildApp({ config, runtime, store, logger })
   await app.listen({ port, host: '127.0.0.1' })

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { STORE_FILE_NAME } from '../../src/store/instance-store.ts'
-import { docker, freePort, removeInstances, tempDir, TEST_IMAGE, uniqueName } from '../helpers/agent.ts'
+import { docker, freePort, removeInstances, scopeFor, tempDir, TEST_IMAGE, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent } from '../helpers/agent-process.ts'
 import { specHash } from '../../src/instances/spec.ts'
 import { containerNameFor } from '../../src/instances/container-name.ts'
@@ -93,10 +93,10 @@ t.test('operations a crash interrupted are finished or rolled back from the jour
   store.put(record(rolledBack, 'deploy'))
   const half = record(finishedRemove, 'remove')
   store.put(half)
-  await docker.createContainer({ name: half.containerName, Image: TEST_IMAGE, Labels: { 'dtma.managed': 'true', 'dtma.instance-name': finishedRemove, 'dtma.spec-hash': half.specHash } })
+  await docker.createContainer({ name: half.containerName, Image: TEST_IMAGE, Labels: { 'dtma.managed': 'true', 'dtma.scope': scopeFor(dataDir), 'dtma.instance-name': finishedRemove, 'dtma.spec-hash': half.specHash } })
   const made = record(finishedDeploy, 'deploy')
   store.put(made)
-  await docker.createContainer({ name: made.containerName, Image: TEST_IMAGE, Labels: { 'dtma.managed': 'true', 'dtma.instance-name': finishedDeploy, 'dtma.spec-hash': made.specHash } })
+  await docker.createContainer({ name: made.containerName, Image: TEST_IMAGE, Labels: { 'dtma.managed': 'true', 'dtma.scope': scopeFor(dataDir), 'dtma.instance-name': finishedDeploy, 'dtma.spec-hash': made.specHash } })
   store.close()
 
   const agent = spawnAgent(dataDir, await freePort())
