@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // DTMA's test command (`npm test`): builds, runs the tap suites (real Docker,
-// real PostgreSQL), then the Deno checks and tests of the edge functions, and
+// real PostgreSQL), the Deno checks and tests of the edge functions, then the
+// tests that must run alone (they stop the Docker engine), and
 // ends with one line "N passed, N failed" summed over all of them.
 // Exits non-zero when anything failed.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 
 /** Runs a command, echoing its output, and resolves with its exit code and text. */
 function run(command, args, env = {}) {
@@ -60,6 +61,11 @@ if (existsSync('scripts/deno-check-and-test.sh')) {
   const deno = await run('bash', ['scripts/deno-check-and-test.sh'])
   add('deno', deno.code, denoCounts(deno.output))
 }
+
+// Last and alone: tests that stop the Docker engine every other test uses.
+const serialFiles = readdirSync('packages/agent/test-serial').filter((file) => file.endsWith('.test.ts'))
+const serial = await run('npx', ['tap', '--jobs=1', ...serialFiles.map((file) => `packages/agent/test-serial/${file}`)], { TS_NODE_PROJECT: 'tsconfig.test.json' })
+add('tap (serial)', serial.code, tapCounts(serial.output))
 
 process.stdout.write(`\n${totals.passed} passed, ${totals.failed} failed\n`)
 process.exit(totals.failed === 0 ? 0 : 1)

@@ -99,10 +99,6 @@ export class InstanceService {
     return this.watcher.firstSync
   }
 
-  isReady(): boolean {
-    return this.ready
-  }
-
   /** Why Docker routes cannot be served now, or undefined when they can. */
   unavailableReason(): string | undefined {
     if (!this.watcher.available) return `Docker engine unreachable: ${this.watcher.lastError ?? 'reconnecting'}`

@@ -15,7 +15,8 @@ export function statusHandlers(config: Config, instances: InstanceService): Pick
     },
 
     ready: async () => {
-      if (!instances.isReady()) throw new DtmaError('not-ready', 'DTMA is starting: reconciling with Docker')
+      const reason = instances.unavailableReason()
+      if (reason !== undefined) throw new DtmaError('not-ready', reason)
       return { status: 200, body: { ready: true, instances: (await instances.list()).length } }
     },
 

@@ -1,0 +1,78 @@
+// dockerd stopped and started under a running agent: 503 + Retry-After on
+// Docker routes during the outage, /health and /status keep answering, no
+// 500 anywhere, and a resync once Docker is back. Runs alone (it stops the
+// engine every other test uses): scripts/run-tests.mjs runs test-serial/ last.
+import { spawn } from 'node:child_process'
+import { openSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { authHeaders, docker, startTestAgent, uniqueName } from '../test/helpers/agent.ts'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await probe()) return true
+    await sleep(200)
+  }
+  return false
+}
+
+const dockerUp = () => docker.ping().then(() => true, () => false)
+
+function startDockerd(): void {
+  const log = openSync('/var/log/dtma-dockerd.log', 'a')
+  spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
+}
+
+t.test('Docker outage and return', async (t) => {
+  // Whatever happens, leave the machine with a running engine.
+  t.teardown(async () => {
+    if (!(await dockerUp())) startDockerd()
+    await until(dockerUp, 60_000)
+  })
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Outage')
+  t.equal((await agent.client.deployTool({ body: agent.deployBody(name) })).status, 201)
+
+  const pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim())
+  process.kill(pid, 'SIGTERM')
+  t.ok(await until(async () => !(await dockerUp()), 60_000), 'dockerd is down')
+  t.ok(await until(async () => (await agent.client.ready()).status === 503, 10_000), 'the agent noticed')
+
+  const statuses: number[] = []
+  const tools = await fetch(`${agent.baseUrl}/tools/status`, { headers: authHeaders() })
+  statuses.push(tools.status)
+  t.equal(tools.status, 503)
+  t.equal(tools.headers.get('retry-after'), '5')
+  t.match(await tools.json(), { success: false, code: 'DTMA_DOCKER_UNAVAILABLE' })
+  for (const reply of [
+    await agent.client.startTool({ params: { name } }),
+    await agent.client.deployTool({ body: agent.deployBody(uniqueName('During Outage')) }),
+    await agent.client.getTool({ params: { name } })
+  ]) {
+    statuses.push(reply.status)
+    t.match(reply, { status: 503, body: { success: false } })
+  }
+  const health = await fetch(`${agent.baseUrl}/health`)
+  statuses.push(health.status)
+  t.equal(await health.text(), 'OK')
+  const status = await agent.client.status()
+  statuses.push(status.status)
+  t.match(status.body, { status: 'degraded', reason: /unreachable/ })
+  t.notOk(statuses.some((code) => code >= 500 && code !== 503), `no 500 (${statuses.join(', ')})`)
+
+  startDockerd()
+  t.ok(await until(dockerUp, 60_000), 'dockerd is back')
+  t.ok(await until(async () => (await agent.client.ready()).status === 200, 60_000), 'the agent resynced and is ready')
+  t.ok(
+    await until(async () => {
+      const one = await agent.client.getTool({ params: { name } })
+      return one.status === 200 && one.body.data.docker_status === 'running'
+    }, 60_000),
+    'the instance runs again'
+  )
+  const outageLines = agent.logs.filter((line) => line.includes('Docker unavailable; reconnecting with backoff'))
+  t.equal(outageLines.length, 1, 'one log line for the outage, not one per retry')
+  t.ok(agent.logs.some((line) => line.includes('Docker is back; resynced')))
+})
