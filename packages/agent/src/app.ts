@@ -6,10 +6,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import { InstanceService } from './instances/instance-service.ts'
+import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metrics.ts'
+import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
+import { Metrics } from './metrics/metrics.ts'
 import authPlugin from './plugins/auth.ts'
 import errorsPlugin from './plugins/errors.ts'
+import metricsPlugin from './plugins/metrics.ts'
+import swaggerPlugin from './plugins/swagger.ts'
+import type { OpenApiLike } from './routes/docs-page.ts'
+import { metaHandlers } from './routes/meta.ts'
 import { registerRoutes } from './routes/register.ts'
 import { statusHandlers } from './routes/status.ts'
+import { streamHandlers } from './routes/streams.ts'
 import { toolHandlers } from './routes/tools.ts'
 import type { ContainerRuntime } from './runtime/docker-runtime.ts'
 import type { InstanceStore } from './store/instance-store.ts'
@@ -19,6 +27,9 @@ export interface AppDeps {
   runtime: ContainerRuntime
   store: InstanceStore
   logger: Logger
+  /** The metrics registry; made here when the caller has none. Modules built
+   *  outside buildApp (registry outbox, heartbeat) register theirs on it. */
+  metrics?: Metrics
 }
 
 declare module 'fastify' {
@@ -28,7 +39,9 @@ declare module 'fastify' {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, runtime, store, logger } = deps
+  const { config, store, logger } = deps
+  const metrics = deps.metrics ?? new Metrics()
+  const runtime = instrumentRuntime(deps.runtime, metrics)
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
@@ -49,14 +62,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     toolHostIp: config.tool.hostIp,
     stopTimeoutSeconds: config.tool.stopTimeoutSeconds,
     selfHeal: config.selfHeal,
-    resyncIntervalMs: config.resyncIntervalMs
+    resyncIntervalMs: config.resyncIntervalMs,
+    observer: reconcileMetrics(metrics)
   })
   app.decorate('instances', instances)
+  instanceStatusMetrics(metrics, instances)
 
   await app.register(errorsPlugin)
   await app.register(authPlugin, { tokens: config.apiTokens })
+  await app.register(metricsPlugin, { metrics })
+  await app.register(swaggerPlugin, { version: config.version })
 
-  registerRoutes(app, { ...statusHandlers(config, instances), ...toolHandlers(instances) })
+  registerRoutes(app, {
+    ...statusHandlers(config, instances),
+    ...toolHandlers(instances),
+    ...streamHandlers(instances),
+    ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
+  })
 
   // Docker is followed from the moment the app is ready until it closes.
   app.addHook('onReady', async () => instances.connect())

@@ -1,7 +1,7 @@
 // A typed fetch client for the DTMA API, generated from the route table:
 // `client.startTool({ params: { name } })`. A wrong route, path parameter or
 // body is a compile error for every caller (agent tests, edge functions, CLI).
-import { buildPath, routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteResponse, type Routes } from './routes.ts'
+import { buildPath, routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteResponse, type Routes, type RouteSuccess } from './routes.ts'
 
 export interface DtmaClientOptions {
   /** e.g. http://10.0.0.5:30000 (a trailing slash is fine) */
@@ -19,12 +19,24 @@ type Maybe<K extends string, T> = [T] extends [never] ? { [key in K]?: never } :
 export type CallArgs<R extends RouteDefinition> = Maybe<'params', RouteParams<R>> &
   Maybe<'body', RouteBody<R>> &
   Maybe<'query', RouteQuery<R>> & {
-    /** Overrides the client's default deadline for this call */
+    /** Overrides the client's default deadline for this call (for a stream
+     *  route: until the agent starts answering) */
     timeoutMs?: number
+    /** Aborts the call; the way to stop following a stream route */
+    signal?: AbortSignal
   }
 
+/** A stream route answers its success as the open Response (read
+ *  `response.body` as it arrives; see readServerSentEvents) and its errors
+ *  as parsed bodies, like every other route. */
+export type StreamResponse<R extends RouteDefinition> =
+  | { status: RouteSuccess<R>['status']; response: Response }
+  | Exclude<RouteResponse<R>, RouteSuccess<R>>
+
+type ReplyOf<R extends RouteDefinition> = R extends { readonly stream: true } ? StreamResponse<R> : RouteResponse<R>
+
 export type DtmaClient = {
-  [K in RouteId]: (args?: CallArgs<Routes[K]>) => Promise<RouteResponse<Routes[K]>>
+  [K in RouteId]: (args?: CallArgs<Routes[K]>) => Promise<ReplyOf<Routes[K]>>
 }
 
 export type DtmaClientErrorKind = 'timeout' | 'network' | 'bad-response'
@@ -45,7 +57,7 @@ export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
   const doFetch = options.fetch ?? globalThis.fetch
 
-  async function call(route: RouteDefinition, args: Record<string, unknown> = {}): Promise<{ status: number; body: unknown }> {
+  async function call(route: RouteDefinition, args: Record<string, unknown> = {}): Promise<{ status: number; body?: unknown; response?: Response }> {
     const url = new URL(baseUrl + buildPath(route.path, args.params as Record<string, string> | undefined))
     const query = args.query as Record<string, unknown> | undefined
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -62,8 +74,18 @@ export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
     const timeoutMs = (args.timeoutMs as number | undefined) ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(), timeoutMs)
+    const signal = args.signal as AbortSignal | undefined
+    const abortFromCaller = () => controller.abort(signal?.reason)
+    if (signal?.aborted) controller.abort(signal.reason)
+    signal?.addEventListener('abort', abortFromCaller, { once: true })
+    let streaming = false
     try {
       const response = await doFetch(url, { method: route.method, headers, body, signal: controller.signal })
+      // The deadline covers the wait for an answer, not the life of a stream.
+      if (route.stream && response.ok) {
+        streaming = true
+        return { status: response.status, response }
+      }
       const text = await response.text()
       const isJson = (response.headers.get('content-type') ?? '').includes('application/json')
       try {
@@ -73,12 +95,15 @@ export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
       }
     } catch (error) {
       if (error instanceof DtmaClientError) throw error
+      if (signal?.aborted) throw error
       if (controller.signal.aborted) {
         throw new DtmaClientError('timeout', `DTMA did not answer ${route.method} ${url.pathname} within ${timeoutMs} ms`)
       }
       throw new DtmaClientError('network', `DTMA unreachable at ${baseUrl}: ${(error as Error).message}`, { cause: error })
     } finally {
       clearTimeout(timer)
+      // A stream stays tied to the caller's signal: aborting it closes the stream.
+      if (!streaming) signal?.removeEventListener('abort', abortFromCaller)
     }
   }
 

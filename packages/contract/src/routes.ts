@@ -6,9 +6,16 @@ import {
   DeployToolBody,
   DeployToolReply,
   ErrorBody,
+  EventsQuery,
+  EventStreamReply,
   HealthReply,
+  HtmlReply,
+  LogsQuery,
+  LogsReply,
   MessageReply,
+  MetricsReply,
   NameParams,
+  OpenApiReply,
   ReadyReply,
   StateReply,
   StatusReply,
@@ -27,6 +34,11 @@ export interface RouteDefinition {
   /** Polled routes log at warn so a poll every few seconds stays quiet. */
   readonly quiet?: boolean
   readonly summary: string
+  /** Content type of the success reply when it is not JSON. */
+  readonly produces?: 'text/plain' | 'text/html' | 'text/event-stream'
+  /** The success reply is a stream the agent writes as it goes (logs that
+   *  follow, server-sent events); the client hands it back as a Response. */
+  readonly stream?: true
   readonly params?: TSchema
   readonly querystring?: TSchema
   readonly body?: TSchema
@@ -43,6 +55,7 @@ export const routes = {
     auth: 'public',
     quiet: true,
     summary: 'Liveness: the text OK',
+    produces: 'text/plain',
     responses: { 200: HealthReply }
   },
   ready: {
@@ -131,11 +144,58 @@ export const routes = {
     summary: 'Remove an instance and its container',
     params: NameParams,
     responses: { 200: MessageReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  toolLogs: {
+    method: 'GET',
+    path: '/tools/:name/logs',
+    auth: 'bearer',
+    summary: "The container's stdout and stderr as text (bounded; follow=true streams until the client closes)",
+    produces: 'text/plain',
+    stream: true,
+    params: NameParams,
+    querystring: LogsQuery,
+    responses: { 200: LogsReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  events: {
+    method: 'GET',
+    path: '/events',
+    auth: 'bearer',
+    summary: 'Server-sent events: every instance now, then each change and pull progress (watch a deploy without polling)',
+    produces: 'text/event-stream',
+    stream: true,
+    querystring: EventsQuery,
+    responses: { 200: EventStreamReply, 400: ErrorBody, ...authErrors }
+  },
+  openApi: {
+    method: 'GET',
+    path: '/openapi.json',
+    auth: 'public',
+    summary: 'OpenAPI 3 document of every route, generated from the contract table',
+    responses: { 200: OpenApiReply }
+  },
+  docs: {
+    method: 'GET',
+    path: '/docs',
+    auth: 'public',
+    summary: 'API documentation page (self-contained HTML)',
+    produces: 'text/html',
+    responses: { 200: HtmlReply }
+  },
+  metrics: {
+    method: 'GET',
+    path: '/metrics',
+    auth: 'bearer',
+    quiet: true,
+    summary: 'Prometheus metrics: requests, Docker operations, instances, reconciles, outbox and heartbeats',
+    produces: 'text/plain',
+    responses: { 200: MetricsReply, ...authErrors }
   }
 } as const satisfies Record<string, RouteDefinition>
 
 export type Routes = typeof routes
 export type RouteId = keyof Routes
+/** Routes whose success reply is a stream (logs that follow, events). */
+export type StreamRouteId = { [K in RouteId]: Routes[K] extends { readonly stream: true } ? K : never }[RouteId]
 
 // ---- types derived from the table --------------------------------------------
 

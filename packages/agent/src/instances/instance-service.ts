@@ -3,17 +3,18 @@
 // exists; the store is the truth for what should exist; the index is the
 // current picture of Docker, kept by events and resyncs. One operation per
 // instance at a time; the API is ready only after the first reconcile.
-import type { DeployToolBody, DeployToolData, DesiredState, InstanceStatus, ToolInstance } from '@dtma/contract'
+import type { Readable } from 'node:stream'
+import type { DeployToolBody, DeployToolData, DesiredState, InstanceStatus, LogsQuery, PullProgressEvent, ToolInstance } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError, isDtmaError } from '../errors.ts'
-import type { ContainerEvent, ContainerInfo, ContainerRuntime } from '../runtime/docker-runtime.ts'
+import type { ContainerEvent, ContainerInfo, ContainerRuntime, PullProgress } from '../runtime/docker-runtime.ts'
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import { DockerWatcher } from './docker-watcher.ts'
 import { InstanceIndex, ownedBy } from './instance-index.ts'
 import { KeyedLock } from './keyed-lock.ts'
 import { launchContainer } from './launcher.ts'
-import { needsReconcile, Reconciler } from './reconciler.ts'
+import { needsReconcile, Reconciler, type ReconcileObserver } from './reconciler.ts'
 import { envKeys, specFromDeployRequest, specHash, type InstanceSpec } from './spec.ts'
 import { instanceStatus } from './status.ts'
 
@@ -27,6 +28,8 @@ export interface InstanceServiceOptions {
   stopTimeoutSeconds: number
   selfHeal: boolean
   resyncIntervalMs: number
+  /** Told what reconciling does (metrics); optional. */
+  observer?: ReconcileObserver
 }
 
 export interface DeployResult {
@@ -46,6 +49,13 @@ export interface InstanceChange {
 }
 
 export type InstanceChangeListener = (change: InstanceChange) => void
+export type PullProgressListener = (event: PullProgressEvent) => void
+
+/** Log reads: the default and the most a caller gets without follow. */
+const DEFAULT_LOG_TAIL = 100
+const MAX_LOG_BYTES = 4 * 1024 * 1024
+/** Pull progress reaches listeners at most this often per layer, besides every change of its status word. */
+const PULL_EVENT_INTERVAL_MS = 250
 
 /** docker_status of an instance whose container is gone. */
 const MISSING = 'missing'
@@ -65,6 +75,7 @@ export class InstanceService {
   private readonly watcher: DockerWatcher
   private ready = false
   private readonly listeners = new Set<InstanceChangeListener>()
+  private readonly pullListeners = new Set<PullProgressListener>()
   /** Last published view of each instance, so listeners hear real changes only. */
   private readonly published = new Map<string, string>()
 
@@ -116,6 +127,12 @@ export class InstanceService {
   onChange(listener: InstanceChangeListener): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  /** Listens to image pull progress of deploys (event stream). */
+  onPullProgress(listener: PullProgressListener): () => void {
+    this.pullListeners.add(listener)
+    return () => this.pullListeners.delete(listener)
   }
 
   /** Current view of every instance, as listeners would have been told. */
@@ -186,6 +203,19 @@ export class InstanceService {
       this.store.delete(instanceName)
       this.index.delete(instanceName)
       this.logger.info({ instanceName, operation: 'remove', containerId: container?.id }, 'tool removed')
+    })
+  }
+
+  /** The container's output; no lock: reading logs never waits for an operation. */
+  async logs(instanceName: string, query: LogsQuery): Promise<Readable> {
+    this.assertServing()
+    const { container } = this.require(instanceName)
+    if (container === undefined) throw new DtmaError('not-found', `Tool instance '${instanceName}' has no container (it is being recreated or was removed)`)
+    return this.runtime.logs(container.id, {
+      tail: query.tail ?? DEFAULT_LOG_TAIL,
+      since: query.since,
+      follow: query.follow === true,
+      maxBytes: query.follow === true ? Number.POSITIVE_INFINITY : MAX_LOG_BYTES
     })
   }
 
@@ -278,7 +308,7 @@ export class InstanceService {
       return { created: false, data: await this.deployData(spec, 'local') }
     }
 
-    const imageSource = await this.ensureImage(spec.image, forcePull, log)
+    const imageSource = await this.ensureImage(spec.instanceName, spec.image, forcePull, log)
     // Journal the intent first: a crash from here on leaves a record the
     // reconciler finishes (container made) or rolls back (none made).
     const record = { instanceName: spec.instanceName, containerName, spec, specHash: hash, desiredState: 'running' as const }
@@ -327,13 +357,15 @@ export class InstanceService {
   }
 
   /** Pull only when missing (or asked); a failed pull falls back to a local copy. */
-  private async ensureImage(image: string, forcePull: boolean, log: Logger): Promise<DeployToolData['image_source']> {
+  private async ensureImage(instanceName: string, image: string, forcePull: boolean, log: Logger): Promise<DeployToolData['image_source']> {
     const present = await this.runtime.hasImage(image)
     if (present && !forcePull) return 'local'
     let lastLogged = 0
+    const announce = this.pullAnnouncer(instanceName, image)
     try {
       log.info({ image }, 'pulling image')
       await this.runtime.pullImage(image, (progress) => {
+        announce(progress)
         const now = Date.now()
         if (now - lastLogged < 1000) return
         lastLogged = now
@@ -345,6 +377,31 @@ export class InstanceService {
       if (!present) throw error
       log.warn({ image, err: error }, 'pull failed; deploying the local copy')
       return 'local-after-failed-pull'
+    }
+  }
+
+  /** Docker reports pull progress many times a second per layer: listeners
+   *  hear each new status word of a layer and otherwise a few updates a second. */
+  private pullAnnouncer(instanceName: string, image: string): (progress: PullProgress) => void {
+    const lastByLayer = new Map<string, { status: string; at: number }>()
+    return (progress) => {
+      if (this.pullListeners.size === 0) return
+      const layer = progress.id ?? ''
+      const now = Date.now()
+      const last = lastByLayer.get(layer)
+      if (last !== undefined && last.status === progress.status && now - last.at < PULL_EVENT_INTERVAL_MS) return
+      lastByLayer.set(layer, { status: progress.status, at: now })
+      const event: PullProgressEvent = { instanceName, image, status: progress.status }
+      if (progress.id !== undefined) event.layer = progress.id
+      if (progress.current !== undefined) event.current = progress.current
+      if (progress.total !== undefined) event.total = progress.total
+      for (const listener of this.pullListeners) {
+        try {
+          listener(event)
+        } catch (error) {
+          this.logger.error({ err: error, instanceName }, 'pull progress listener failed')
+        }
+      }
     }
   }
 
@@ -367,7 +424,9 @@ export class InstanceService {
   private reconcileInBackground(instanceName: string): Promise<void> {
     return this.lock
       .run(instanceName, () => this.reconciler.reconcile(instanceName))
+      .then(() => this.options.observer?.reconciled('ok'))
       .catch((error: unknown) => {
+        this.options.observer?.reconciled('failed')
         this.logger.warn({ instanceName, err: error }, 'reconcile failed; the next resync retries')
       })
       .finally(() => this.publish(instanceName))

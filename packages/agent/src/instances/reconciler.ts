@@ -14,6 +14,15 @@ import { launchContainer } from './launcher.ts'
 
 const DOWN_STATES = new Set(['exited', 'created', 'dead'])
 
+/** What a reconcile repaired, as counted by metrics. */
+export type Repair = 'finish-remove' | 'rollback-deploy' | 'finish-deploy' | 'adopt' | 'recreate' | 'restart' | 'stop'
+
+/** Told about reconciles (metrics); the reconciler knows nothing of how they are counted. */
+export interface ReconcileObserver {
+  reconciled(outcome: 'ok' | 'failed'): void
+  repaired(repair: Repair): void
+}
+
 export interface ReconcilerOptions {
   runtime: ContainerRuntime
   store: InstanceStore
@@ -21,6 +30,7 @@ export interface ReconcilerOptions {
   logger: Logger
   selfHeal: boolean
   stopTimeoutSeconds: number
+  observer?: ReconcileObserver
 }
 
 /** Whether desired and actual differ, judged from what is already known. */
@@ -49,16 +59,19 @@ export class Reconciler {
       store.delete(instanceName)
       index.delete(instanceName)
       log.info('finished an interrupted remove')
+      this.options.observer?.repaired('finish-remove')
       return
     }
     if (record?.pendingOperation === 'deploy') {
       if (container === undefined) {
         store.delete(instanceName)
         log.info('rolled back an interrupted deploy: no container had been made')
+        this.options.observer?.repaired('rollback-deploy')
         return
       }
       store.setPendingOperation(instanceName, null)
       log.info({ containerId: container.id }, 'finishing an interrupted deploy')
+      this.options.observer?.repaired('finish-deploy')
     }
     if (record === undefined) {
       if (container !== undefined) this.adopt(container, log)
@@ -69,6 +82,7 @@ export class Reconciler {
         const containerId = await launchContainer(runtime, record, true, log)
         await index.refresh(instanceName)
         log.info({ containerId }, 'recreated a container that was removed behind DTMA')
+        this.options.observer?.repaired('recreate')
       } else {
         log.warn({ desiredState: record.desiredState }, 'container is missing')
       }
@@ -79,10 +93,12 @@ export class Reconciler {
       await runtime.start(container.id)
       await index.refresh(instanceName)
       log.info({ containerId: container.id, was: container.dockerState }, 'restarted a container that should run')
+      this.options.observer?.repaired('restart')
     } else if (record.desiredState === 'stopped' && container.dockerState === 'running') {
       await runtime.stop(container.id, this.options.stopTimeoutSeconds)
       await index.refresh(instanceName)
       log.info({ containerId: container.id }, 'stopped a container that should not run')
+      this.options.observer?.repaired('stop')
     }
   }
 
@@ -108,5 +124,6 @@ export class Reconciler {
       desiredState: container.dockerState === 'running' || container.dockerState === 'restarting' ? 'running' : 'stopped'
     })
     log.info({ containerId: container.id, dockerState: container.dockerState }, 'adopted a labelled container the store did not know')
+    this.options.observer?.repaired('adopt')
   }
 }

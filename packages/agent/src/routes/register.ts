@@ -1,8 +1,13 @@
 // Registers every route of the contract table with one loop: the path, method
 // and schemas exist once, in @dtma/contract. The handler map is typed from
 // the same table, so a missing handler or a wrong reply shape does not compile.
+// Stream routes (logs that follow, server-sent events) return a stream that is
+// piped to the client until either side ends it.
+import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
 import { routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteSuccess, type Routes } from '@dtma/contract'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Value } from 'typebox/value'
 
 export type TypedRequest<R extends RouteDefinition> = Omit<FastifyRequest, 'params' | 'body' | 'query'> & {
   params: RouteParams<R>
@@ -10,13 +15,23 @@ export type TypedRequest<R extends RouteDefinition> = Omit<FastifyRequest, 'para
   query: RouteQuery<R>
 }
 
-export type Handler<K extends RouteId> = (request: TypedRequest<Routes[K]>, reply: FastifyReply) => Promise<RouteSuccess<Routes[K]>>
+/** A stream route's success: the agent writes it as it goes; destroying it
+ *  (the client went away) must release whatever feeds it. */
+export interface StreamSuccess {
+  status: 200
+  stream: Readable
+}
+
+type HandlerResult<R extends RouteDefinition> = R extends { readonly stream: true } ? StreamSuccess : RouteSuccess<R>
+
+export type Handler<K extends RouteId> = (request: TypedRequest<Routes[K]>, reply: FastifyReply) => Promise<HandlerResult<Routes[K]>>
 export type Handlers = { [K in RouteId]: Handler<K> }
 
 export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
   for (const id of Object.keys(routes) as RouteId[]) {
     const route: RouteDefinition = routes[id]
-    const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body: unknown }>
+    const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body?: unknown; stream?: Readable }>
+    const querystring = route.querystring
     app.route({
       method: route.method,
       url: route.path,
@@ -27,14 +42,39 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
         ...(route.body && { body: route.body }),
         response: route.responses,
         summary: route.summary,
+        ...(route.produces && { produces: [route.produces] }),
         ...(route.auth === 'bearer' ? { security: [{ bearerAuth: [] }] } : {})
       },
       config: { routeId: id },
       onRequest: route.auth === 'bearer' ? app.requireBearer : undefined,
+      // Query values arrive as text and the validator does not coerce (it
+      // refuses "42" for a number in bodies): convert them by their schema.
+      preValidation: querystring
+        ? async (request) => {
+            request.query = Value.Convert(querystring, request.query)
+          }
+        : undefined,
       handler: async (request, reply) => {
         const result = await handler(request, reply)
+        if (result.stream !== undefined) return sendStream(reply, result.status, route.produces ?? 'application/octet-stream', result.stream)
         return reply.code(result.status).send(result.body)
       }
     })
   }
+}
+
+/** Headers go out at once (a client waiting on a quiet stream must see the
+ *  answer start); the stream is destroyed when the client goes away. */
+function sendStream(reply: FastifyReply, status: number, contentType: string, stream: Readable): void {
+  reply.hijack()
+  reply.raw.writeHead(status, {
+    'content-type': `${contentType}; charset=utf-8`,
+    'cache-control': 'no-cache',
+    // Tells a reverse proxy (nginx) not to buffer the stream.
+    'x-accel-buffering': 'no'
+  })
+  reply.raw.flushHeaders()
+  pipeline(stream, reply.raw).catch((error: Error) => {
+    if (error.name !== 'AbortError' && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') reply.log.warn({ err: error }, 'stream ended with an error')
+  })
 }

@@ -1,10 +1,13 @@
 // The Docker adapter: the only module that talks to the Docker engine.
 // It speaks in domain terms (create a spec, start, inspect, list the managed
 // containers) and translates Docker's errors into DtmaError kinds.
+import { pipeline } from 'node:stream'
+import { Readable } from 'node:stream'
 import Docker from 'dockerode'
 import type { PortMapping } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
 import { InstanceLabel, MANAGED_LABEL, managedFilters, SCOPE_LABEL } from './labels.ts'
+import { LogDemuxer } from './log-demux.ts'
 
 export interface ContainerSpec {
   containerName: string
@@ -57,6 +60,17 @@ export interface PullProgress {
   total?: number
 }
 
+export interface LogOptions {
+  /** last N lines */
+  tail: number
+  /** unix seconds */
+  since?: number
+  /** keep streaming until the returned stream is destroyed */
+  follow: boolean
+  /** the stream ends after this many bytes */
+  maxBytes: number
+}
+
 export interface ContainerRuntime {
   ping(): Promise<void>
   listManaged(): Promise<ContainerInfo[]>
@@ -69,6 +83,8 @@ export interface ContainerRuntime {
   stop(id: string, timeoutSeconds: number): Promise<void>
   restart(id: string, timeoutSeconds: number): Promise<void>
   remove(id: string): Promise<void>
+  /** stdout and stderr as one text stream; destroying it closes Docker's. */
+  logs(id: string, options: LogOptions): Promise<Readable>
   /** Streams events of managed containers until closed; onEnd fires once when
    *  the stream breaks (daemon gone) and not after close(). */
   subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription>
@@ -348,6 +364,24 @@ export class DockerRuntime implements ContainerRuntime {
         stream.destroy()
       }
     }
+  }
+
+  async logs(id: string, options: LogOptions): Promise<Readable> {
+    const query = { stdout: true, stderr: true, tail: options.tail, since: options.since ?? 0 }
+    let source: Readable
+    try {
+      // Docker answers a buffer without follow and a live stream with it.
+      const container = this.docker.getContainer(id)
+      source = options.follow
+        ? ((await container.logs({ ...query, follow: true })) as unknown as Readable)
+        : Readable.from([await container.logs({ ...query, follow: false })])
+    } catch (error) {
+      throw translateDockerError(error, `read logs of container ${id}`)
+    }
+    // DTMA creates containers without a TTY, so Docker always multiplexes.
+    const demuxer = new LogDemuxer(options.maxBytes)
+    pipeline(source, demuxer, () => undefined)
+    return demuxer
   }
 
   async remove(id: string): Promise<void> {

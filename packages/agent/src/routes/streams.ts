@@ -1,0 +1,45 @@
+// Handlers of the stream routes: a container's logs, and the server-sent
+// event stream of instance changes and pull progress. Listeners are attached
+// before the answer starts, so a client that has the response headers sees
+// every change after them (subscribe, then deploy: nothing is missed).
+import { PassThrough } from 'node:stream'
+import type { InstanceEvent } from '@dtma/contract'
+import type { InstanceService } from '../instances/instance-service.ts'
+import type { Handlers } from './register.ts'
+
+/** A client that stops reading is dropped once this much waits for it. */
+const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
+/** A comment line this often keeps proxies from closing a quiet stream. */
+const KEEP_ALIVE_MS = 15_000
+
+export function streamHandlers(instances: InstanceService): Pick<Handlers, 'toolLogs' | 'events'> {
+  return {
+    toolLogs: async (request) => ({ status: 200, stream: await instances.logs(request.params.name, request.query) }),
+
+    events: async (request) => {
+      const wanted = request.query.name
+      const stream = new PassThrough()
+      const send = (event: 'instance' | 'pull', instanceName: string, data: unknown): void => {
+        if (wanted !== undefined && instanceName !== wanted) return
+        if (stream.writableLength > MAX_EVENT_BACKLOG_BYTES) {
+          request.log.warn({ backlogBytes: stream.writableLength }, 'event stream client is not reading: dropped')
+          stream.destroy()
+          return
+        }
+        stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+      }
+      const instanceEvent = (instanceName: string, instance: InstanceEvent['instance'] | undefined): InstanceEvent => ({ instanceName, instance: instance ?? null })
+
+      for (const { instanceName, instance } of instances.snapshot()) send('instance', instanceName, instanceEvent(instanceName, instance))
+      const stopChanges = instances.onChange(({ instanceName, instance }) => send('instance', instanceName, instanceEvent(instanceName, instance)))
+      const stopPulls = instances.onPullProgress((event) => send('pull', event.instanceName, event))
+      const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
+      stream.once('close', () => {
+        stopChanges()
+        stopPulls()
+        clearInterval(keepAlive)
+      })
+      return { status: 200, stream }
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// GET /tools/:name/logs against a real container: stdout and stderr arrive
+// demultiplexed as text, tail and since bound the read, follow streams new
+// lines until the client goes away, unknown instances are a 404.
+import t from 'tap'
+import { startTestAgent, uniqueName } from '../helpers/agent.ts'
+import { ensureChattyImage } from '../helpers/images.ts'
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+t.test('logs: demultiplexed text, tail, since, follow, 404', async (t) => {
+  const image = await ensureChattyImage()
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Chatty')
+  t.equal((await agent.client.deployTool({ body: agent.deployBody(name, { image }) })).status, 201)
+
+  const read = async (query: { tail?: number; since?: number }) => {
+    const reply = await agent.client.toolLogs({ params: { name }, query })
+    if (reply.status !== 200) throw new Error(`logs answered ${reply.status}`)
+    t.match(reply.response.headers.get('content-type'), /^text\/plain/)
+    return reply.response.text()
+  }
+  await waitFor(async () => (await read({ tail: 100 })).split('\n').length > 6)
+
+  const text = await read({ tail: 100 })
+  t.match(text, /^out \d+$/m, 'stdout lines')
+  t.match(text, /^err \d+$/m, 'stderr lines')
+  t.notMatch(text, /[\u0000-\u0002]/, 'no multiplexing headers left in the text')
+  t.equal((await read({ tail: 2 })).trim().split('\n').length, 2, 'tail=2 answers two lines')
+  t.equal(await read({ since: Math.floor(Date.now() / 1000) + 3600 }), '', 'nothing after a time in the future')
+
+  // follow: the stream stays open and brings lines written after the call.
+  const controller = new AbortController()
+  const followed = await agent.client.toolLogs({ params: { name }, query: { tail: 0, follow: true }, signal: controller.signal })
+  if (followed.status !== 200) throw new Error(`follow answered ${followed.status}`)
+  const reader = (followed.response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader()
+  let live = ''
+  while (!/out \d+\n[\s\S]*err \d+\n/.test(live)) live += (await reader.read()).value ?? ''
+  t.pass('follow streams new stdout and stderr lines')
+  controller.abort()
+  await reader.closed.catch(() => undefined)
+  // The agent is not holding anything for the closed follower: it still answers at once.
+  t.equal((await agent.client.getTool({ params: { name } })).status, 200)
+
+  const raw = await fetch(`${agent.baseUrl}/tools/${encodeURIComponent(name)}/logs?tail=abc`, { headers: { authorization: `Bearer ${agent.config.apiTokens[0]}` } })
+  t.equal(raw.status, 400, 'a tail that is not a number is a 400')
+  t.match(await raw.json(), { success: false, code: 'DTMA_BAD_REQUEST' })
+  const tooMany = await agent.client.toolLogs({ params: { name }, query: { tail: 10001 } })
+  t.equal(tooMany.status, 400, 'tail beyond the bound is a 400')
+
+  const unknown = await agent.client.toolLogs({ params: { name: uniqueName('Nobody') } })
+  t.match(unknown, { status: 404, body: { success: false, code: 'DTMA_NOT_FOUND' } })
+  const noToken = await fetch(`${agent.baseUrl}/tools/${encodeURIComponent(name)}/logs`)
+  t.equal(noToken.status, 401)
+})
