@@ -12,8 +12,10 @@ export interface SwaggerPluginOptions {
 
 async function swaggerPlugin(app: FastifyInstance, options: SwaggerPluginOptions): Promise<void> {
   await app.register(swagger, {
+    // 3.1 schemas are JSON Schema, so the contract's `const` stays as written.
+    convertConstToEnum: false,
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'DTMA, the Droplet Tool Management Agent',
         description: 'Deploys MCP servers as Docker containers for Agentopia. Errors are JSON { success: false, error, code }.',

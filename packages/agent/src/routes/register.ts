@@ -40,9 +40,8 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
         ...(route.params && { params: route.params }),
         ...(route.querystring && { querystring: route.querystring }),
         ...(route.body && { body: route.body }),
-        response: route.responses,
+        response: responseSchemas(route),
         summary: route.summary,
-        ...(route.produces && { produces: [route.produces] }),
         ...(route.auth === 'bearer' ? { security: [{ bearerAuth: [] }] } : {})
       },
       config: { routeId: id },
@@ -61,6 +60,16 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       }
     })
   }
+}
+
+/** Errors are always JSON; a success of a route that produces another type
+ *  is declared under that type, so the OpenAPI document says so. */
+function responseSchemas(route: RouteDefinition): Record<number, unknown> {
+  const produces = route.produces
+  if (produces === undefined) return route.responses
+  return Object.fromEntries(
+    Object.entries(route.responses).map(([status, schema]) => [status, status.startsWith('2') ? { content: { [produces]: { schema } } } : schema])
+  )
 }
 
 /** Headers go out at once (a client waiting on a quiet stream must see the
