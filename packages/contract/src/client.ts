@@ -14,7 +14,8 @@ export interface DtmaClientOptions {
   timeoutMs?: number
 }
 
-type Maybe<K extends string, T> = [T] extends [never] ? { [key in K]?: never } : { [key in K]: T }
+// A part whose fields are all optional (a query) may be left out.
+type Maybe<K extends string, T> = [T] extends [never] ? { [key in K]?: never } : {} extends T ? { [key in K]?: T } : { [key in K]: T }
 
 export type CallArgs<R extends RouteDefinition> = Maybe<'params', RouteParams<R>> &
   Maybe<'body', RouteBody<R>> &

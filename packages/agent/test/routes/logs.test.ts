@@ -38,7 +38,7 @@ t.test('logs: demultiplexed text, tail, since, follow, 404', async (t) => {
   const controller = new AbortController()
   const followed = await agent.client.toolLogs({ params: { name }, query: { tail: 0, follow: true }, signal: controller.signal })
   if (followed.status !== 200) throw new Error(`follow answered ${followed.status}`)
-  const reader = (followed.response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader()
+  const reader = (followed.response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>).getReader()
   let live = ''
   while (!/out \d+\n[\s\S]*err \d+\n/.test(live)) live += (await reader.read()).value ?? ''
   t.pass('follow streams new stdout and stderr lines')
