@@ -1,0 +1,155 @@
+// Turns argv and the environment into one checked Invocation (node:util
+// parseArgs only). Every mistake is a UsageError here, before any request,
+// so a typo never reaches the agent.
+import { parseArgs } from 'node:util'
+import { UsageError } from './errors.ts'
+
+export const USAGE = `Usage: dtma <command> [options]
+
+Commands:
+  ls                                  list managed instances
+  status [name]                       one instance in detail, or the agent's status
+  deploy <image> --name NAME [--env K=V]... [--port CONTAINER:HOST]... [--id ID] [--pull]
+                                      deploy and wait until running (shows image pull progress)
+  start|stop|restart|rm <name>        lifecycle of one instance
+  logs <name> [-f] [--tail N] [--since UNIX_SECONDS]
+                                      the container's output; -f follows it until Ctrl-C
+
+Options:
+  --url URL        agent address (env DTMA_URL; default http://127.0.0.1:30000)
+  --token TOKEN    bearer token (env DTMA_TOKEN; prefer the env: flags show in ps)
+  --json           machine-readable output on stdout
+  --timeout SEC    deadline of one request (default 30; deploy 660, a pull may be slow)
+  -h, --help       this text
+
+--env KEY without "=" takes the value from this shell's environment.
+--port is CONTAINER[/tcp|udp]:HOST, e.g. 8080:30001 (container port 8080 on host port 30001).
+Exit codes: 0 ok, 1 the agent refused (its error on stderr), 2 usage, 3 agent unreachable.`
+
+const options = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  name: { type: 'string' },
+  env: { type: 'string', short: 'e', multiple: true },
+  port: { type: 'string', short: 'p', multiple: true },
+  id: { type: 'string' },
+  pull: { type: 'boolean' },
+  follow: { type: 'boolean', short: 'f' },
+  tail: { type: 'string' },
+  since: { type: 'string' }
+} as const
+
+type OptionName = keyof typeof options
+const GLOBAL_OPTIONS: OptionName[] = ['url', 'token', 'json', 'timeout', 'help']
+
+/** Per command: how many positionals it takes and which own options. */
+const COMMANDS = {
+  ls: { positionals: [0, 0], options: [] },
+  status: { positionals: [0, 1], options: [] },
+  deploy: { positionals: [1, 1], options: ['name', 'env', 'port', 'id', 'pull'] },
+  start: { positionals: [1, 1], options: [] },
+  stop: { positionals: [1, 1], options: [] },
+  restart: { positionals: [1, 1], options: [] },
+  rm: { positionals: [1, 1], options: [] },
+  logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] }
+} as const satisfies Record<string, { positionals: readonly [number, number]; options: readonly OptionName[] }>
+
+export type CommandName = keyof typeof COMMANDS
+
+export interface PortBinding {
+  containerPort: string
+  hostPort: string
+}
+
+export interface Invocation {
+  command: CommandName | 'help'
+  /** The image for deploy, the instance name for the others. */
+  target: string | undefined
+  url: string
+  token: string | undefined
+  json: boolean
+  timeoutMs: number | undefined
+  deploy: { name: string; env: string[]; ports: PortBinding[]; accountToolInstanceId: string | undefined; forcePull: boolean }
+  logs: { follow: boolean; tail: number | undefined; since: number | undefined }
+}
+
+function isCommand(word: string | undefined): word is CommandName {
+  return word !== undefined && Object.hasOwn(COMMANDS, word)
+}
+
+function nonNegativeInteger(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^[0-9]{1,10}$/.test(text)) throw new UsageError(`--${flag} takes a whole number, got '${text}'`)
+  return Number(text)
+}
+
+function parsePort(text: string): PortBinding {
+  const match = /^([0-9]{1,5}(?:\/(?:tcp|udp))?):([0-9]{1,5})$/.exec(text)
+  if (!match) throw new UsageError(`--port takes CONTAINER[/tcp|udp]:HOST, e.g. 8080:30001; got '${text}'`)
+  return { containerPort: match[1] as string, hostPort: match[2] as string }
+}
+
+function parseEnv(text: string, environment: NodeJS.ProcessEnv): string {
+  const eq = text.indexOf('=')
+  const key = eq < 0 ? text : text.slice(0, eq)
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`--env takes KEY=VALUE or KEY, got a bad key '${key}'`)
+  if (eq >= 0) return text
+  const value = environment[key]
+  if (value === undefined) throw new UsageError(`--env ${key}: ${key} is not set in this environment`)
+  return `${key}=${value}`
+}
+
+export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv): Invocation {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  const [word, ...rest] = positionals
+  const base = {
+    url: values.url ?? environment.DTMA_URL ?? 'http://127.0.0.1:30000',
+    token: values.token ?? (environment.DTMA_TOKEN || undefined),
+    json: values.json === true,
+    timeoutMs: values.timeout === undefined ? undefined : (nonNegativeInteger('timeout', values.timeout) ?? 0) * 1000,
+    deploy: { name: '', env: [], ports: [], accountToolInstanceId: undefined, forcePull: false },
+    logs: { follow: false, tail: undefined, since: undefined }
+  }
+  if (values.help === true || word === undefined || word === 'help') return { ...base, command: 'help', target: undefined }
+  if (!isCommand(word)) throw new UsageError(`unknown command '${word}'`)
+
+  const spec = COMMANDS[word]
+  const allowed = new Set<OptionName>([...GLOBAL_OPTIONS, ...spec.options])
+  for (const key of Object.keys(values) as OptionName[]) {
+    if (!allowed.has(key)) throw new UsageError(`'${word}' does not take --${key}`)
+  }
+  const [min, max] = spec.positionals
+  if (rest.length < min || rest.length > max) {
+    throw new UsageError(min === 0 && max === 0 ? `'${word}' takes no arguments` : `'${word}' takes ${min === max ? '' : 'at most '}one ${word === 'deploy' ? 'image' : 'instance name'}`)
+  }
+  try {
+    new URL(base.url)
+  } catch {
+    throw new UsageError(`--url / DTMA_URL is not a URL: '${base.url}'`)
+  }
+
+  const invocation: Invocation = { ...base, command: word, target: rest[0] }
+  if (word === 'deploy') {
+    if (values.name === undefined || values.name === '') throw new UsageError("'deploy' needs --name NAME")
+    invocation.deploy = {
+      name: values.name,
+      env: (values.env ?? []).map((entry) => parseEnv(entry, environment)),
+      ports: (values.port ?? []).map(parsePort),
+      accountToolInstanceId: values.id,
+      forcePull: values.pull === true
+    }
+  }
+  if (word === 'logs') {
+    invocation.logs = { follow: values.follow === true, tail: nonNegativeInteger('tail', values.tail), since: nonNegativeInteger('since', values.since) }
+  }
+  return invocation
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// The `dtma` executable: parse, run, and map every failure to its exit code
+// with one line on stderr (the agent's own sentence when it refused).
+// The token is never printed: errors carry the agent's words or the client's
+// (which name the URL, never headers).
+import { USAGE, parseInvocation } from './args.ts'
+import { runCommand } from './commands.ts'
+import { ExitCode, RefusedError, UsageError, exitCodeOf } from './errors.ts'
+
+const interrupt = new AbortController()
+process.once('SIGINT', () => interrupt.abort())
+let json = false
+
+try {
+  const invocation = parseInvocation(process.argv.slice(2), process.env)
+  json = invocation.json
+  if (invocation.command === 'help') {
+    process.stdout.write(USAGE + '\n')
+  } else {
+    await runCommand(invocation, {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+      stderrIsTty: process.stderr.isTTY === true,
+      interrupt: interrupt.signal
+    })
+  }
+  process.exitCode = ExitCode.ok
+} catch (error) {
+  if (json && error instanceof RefusedError) process.stdout.write(JSON.stringify(error.body, null, 2) + '\n')
+  process.stderr.write(`dtma: ${(error as Error).message}\n`)
+  if (error instanceof UsageError) process.stderr.write(`Run 'dtma --help' for usage.\n`)
+  process.exitCode = exitCodeOf(error)
+}

@@ -1,0 +1,75 @@
+// Text for people: aligned tables and key/value blocks. Scripts use --json,
+// so nothing here is a format anyone should parse.
+import type { PortMapping, StatusReply, ToolInstance } from '@dtma/contract'
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)))
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd()
+  return [line(header), ...rows.map(line)].join('\n') + '\n'
+}
+
+export function formatPorts(ports: PortMapping[]): string {
+  return ports.map((port) => `${port.host_ip}:${port.host_port}->${port.container_port}/${port.protocol}`).join(', ')
+}
+
+/** "3m", "2h", "5d": how long ago a unix-seconds time was. */
+export function age(unixSeconds: number, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round(now / 1000 - unixSeconds))
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86400)}d`
+}
+
+export function instanceTable(instances: ToolInstance[]): string {
+  if (instances.length === 0) return 'no managed instances\n'
+  const sorted = [...instances].sort((a, b) => a.instance_name_on_toolbox.localeCompare(b.instance_name_on_toolbox))
+  return table(
+    ['NAME', 'STATUS', 'DOCKER', 'IMAGE', 'PORTS', 'AGE', 'CONTAINER'],
+    sorted.map((instance) => [
+      instance.instance_name_on_toolbox,
+      instance.status,
+      instance.docker_status,
+      instance.image,
+      formatPorts(instance.ports),
+      age(instance.created),
+      instance.container_id.slice(0, 12)
+    ])
+  )
+}
+
+function keyValues(pairs: Array<[string, string]>): string {
+  const width = Math.max(...pairs.map(([key]) => key.length))
+  return pairs.map(([key, value]) => `${(key + ':').padEnd(width + 1)} ${value}`).join('\n') + '\n'
+}
+
+export function instanceDetail(instance: ToolInstance): string {
+  return keyValues([
+    ['name', instance.instance_name_on_toolbox],
+    ['status', instance.status],
+    ['desired', instance.desired_state],
+    ['docker', instance.docker_status],
+    ['health', instance.health],
+    ['image', instance.image],
+    ['ports', formatPorts(instance.ports) || '-'],
+    ['container', `${instance.container_name} (${instance.container_id.slice(0, 12)})`],
+    ['account tool instance', instance.account_tool_instance_id],
+    ['created', new Date(instance.created * 1000).toISOString()]
+  ])
+}
+
+export function agentDetail(status: StatusReply): string {
+  const instances = status.tool_instances
+  return keyValues([
+    ['status', status.reason === undefined ? status.status : `${status.status} (${status.reason})`],
+    ['version', status.dtma_version],
+    ['time', status.timestamp],
+    ['instances', instances === undefined ? 'hidden (minimal public status)' : String(instances.length)],
+    ['running', instances === undefined ? '-' : String(instances.filter((instance) => instance.status === 'running').length)]
+  ])
+}
