@@ -1,6 +1,7 @@
 // buildApp(deps) is DTMA's HTTP application: external plugins, our plugins,
 // then the routes of the contract table. server.ts runs it; tests build the
 // same app with a real Docker runtime and a temporary data dir.
+import { readFileSync } from 'node:fs'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -10,8 +11,9 @@ import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metr
 import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
 import { Metrics } from './metrics/metrics.ts'
 import authPlugin from './plugins/auth.ts'
-import errorsPlugin from './plugins/errors.ts'
+import errorsPlugin, { clientErrorReply } from './plugins/errors.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import shutdownPlugin from './plugins/shutdown.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
 import { metaHandlers } from './routes/meta.ts'
@@ -38,21 +40,46 @@ declare module 'fastify' {
   }
 }
 
+/** How often Node looks for requests past their timeout (its default, 30 s,
+ *  would let a slow client hold a connection that much longer). */
+const CONNECTIONS_CHECK_MS = 1000
+
+function readTls(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer } {
+  const read = (setting: string, path: string) => {
+    try {
+      return readFileSync(path)
+    } catch (error) {
+      throw new Error(`cannot read ${setting} ${path}: ${(error as Error).message}`)
+    }
+  }
+  return { cert: read('DTMA_TLS_CERT', tls.certFile), key: read('DTMA_TLS_KEY', tls.keyFile) }
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, store, logger } = deps
   const metrics = deps.metrics ?? new Metrics()
   const runtime = instrumentRuntime(deps.runtime, metrics)
-  const app = Fastify({
+  const serverOptions = {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
-    return503OnClosing: true,
+    requestTimeout: config.requestTimeoutMs,
+    // The shutdown plugin answers the contract's 503 body instead.
+    return503OnClosing: false,
+    clientErrorHandler: clientErrorReply,
     ajv: {
       // Fastify's defaults would silently drop unknown fields where a schema
       // forbids them and turn 42 into "42"; DTMA refuses both with a 400
       // that names the field.
       customOptions: { removeAdditional: false, coerceTypes: false }
     }
-  }).withTypeProvider<TypeBoxTypeProvider>()
+  }
+  const nodeServerOptions = { connectionsCheckingInterval: CONNECTIONS_CHECK_MS, headersTimeout: config.requestTimeoutMs }
+  const fastify = (
+    config.tls === undefined
+      ? Fastify({ ...serverOptions, http: nodeServerOptions })
+      : Fastify({ ...serverOptions, https: { ...nodeServerOptions, ...readTls(config.tls) } })
+  ) as FastifyInstance
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
 
   const instances = new InstanceService({
     runtime,
@@ -69,7 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   instanceStatusMetrics(metrics, instances)
 
   await app.register(errorsPlugin)
-  await app.register(authPlugin, { tokens: config.apiTokens })
+  await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
+  await app.register(authPlugin, { tokens: config.apiTokens, failures: config.authFailures })
   await app.register(metricsPlugin, { metrics })
   await app.register(swaggerPlugin, { version: config.version })
 
@@ -80,8 +108,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })
 
-  // Docker is followed from the moment the app is ready until it closes.
+  // Docker is followed from the moment the app is ready until it closes;
+  // operations in flight at a shutdown finish first (bounded).
   app.addHook('onReady', async () => instances.connect())
-  app.addHook('onClose', async () => instances.shutdown())
+  app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
   return app
 }

@@ -8,6 +8,19 @@ import { Value } from 'typebox/value'
 const Port = Type.Integer({ minimum: 1, maximum: 65535 })
 const Flag = Type.Boolean()
 
+/** Capabilities a tool may be given back after all are dropped: Docker's own
+ *  default set without MKNOD, so no setting can widen the sandbox beyond an
+ *  ordinary `docker run` (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ... never). */
+export const GRANTABLE_CAPABILITIES = [
+  'AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE',
+  'NET_RAW', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'
+] as const
+const CAPABILITY = `(?:${GRANTABLE_CAPABILITIES.join('|')})`
+/** Entrypoints that drop root for a service user (gosu, su-exec, setpriv)
+ *  need SETUID/SETGID and often chown their data dir first; tools that listen
+ *  below 1024 need NET_BIND_SERVICE. Everything else stays dropped. */
+const DEFAULT_CAP_ADD = 'CHOWN,SETUID,SETGID,NET_BIND_SERVICE'
+
 export const ConfigSchema = Type.Object({
   PORT: Type.Optional(Port),
   HOST: Type.Optional(Type.String({ minLength: 1 })),
@@ -25,9 +38,20 @@ export const ConfigSchema = Type.Object({
   DTMA_TOOL_MEMORY_MB: Type.Optional(Type.Integer({ minimum: 16 })),
   DTMA_TOOL_PIDS_LIMIT: Type.Optional(Type.Integer({ minimum: 8 })),
   DTMA_TOOL_CPUS: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  /** Comma list, or `none`. */
+  DTMA_TOOL_CAP_ADD: Type.Optional(Type.String({ pattern: `^(?:none|${CAPABILITY}(?:,${CAPABILITY})*)$` })),
+  DTMA_TOOL_READONLY_ROOTFS: Type.Optional(Flag),
+  /** Never `host` or `none`: tools get their own bridge. */
+  DTMA_TOOL_NETWORK: Type.Optional(Type.String({ pattern: '^(?!(?:host|none)$)[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$' })),
   DTMA_STOP_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
   DTMA_PULL_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   DTMA_BODY_LIMIT_BYTES: Type.Optional(Type.Integer({ minimum: 1024 })),
+  DTMA_REQUEST_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+  DTMA_AUTH_FAILURE_LIMIT: Type.Optional(Type.Integer({ minimum: 1 })),
+  DTMA_AUTH_FAILURE_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  DTMA_TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
+  DTMA_TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  DTMA_SHUTDOWN_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
   DTMA_SELF_HEAL: Type.Optional(Flag),
   DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
@@ -55,6 +79,11 @@ export interface Config {
     memoryBytes: number
     pidsLimit: number
     nanoCpus: number
+    /** Capabilities kept after dropping all. */
+    capAdd: string[]
+    readonlyRootfs: boolean
+    /** The user-defined bridge every tool joins (made when missing). */
+    network: string
     stopTimeoutSeconds: number
   }
   pullTimeoutMs: number
@@ -62,6 +91,14 @@ export interface Config {
   selfHeal: boolean
   resyncIntervalMs: number
   bodyLimitBytes: number
+  /** A request (headers and body) must arrive within this; slow clients get a 408. */
+  requestTimeoutMs: number
+  /** Failed authentications per client address within the window before a 429. */
+  authFailures: { limit: number; windowMs: number }
+  /** HTTPS when set: paths of the PEM certificate (chain) and key. */
+  tls?: { certFile: string; keyFile: string }
+  /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
+  shutdownTimeoutMs: number
   publicStatus: 'full' | 'minimal'
   logLevel: string
   version: string
@@ -120,6 +157,10 @@ function toConfig(raw: RawConfig): Config {
       'no API token configured: set BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf); DTMA refuses to run without authentication'
     )
   }
+  if ((raw.DTMA_TLS_CERT === undefined) !== (raw.DTMA_TLS_KEY === undefined)) {
+    throw new ConfigError('DTMA_TLS_CERT and DTMA_TLS_KEY go together: set both for HTTPS, or neither')
+  }
+  const capAdd = raw.DTMA_TOOL_CAP_ADD ?? DEFAULT_CAP_ADD
   return {
     port: raw.PORT ?? 30000,
     host: raw.HOST ?? '0.0.0.0',
@@ -136,12 +177,22 @@ function toConfig(raw: RawConfig): Config {
       memoryBytes: (raw.DTMA_TOOL_MEMORY_MB ?? 512) * 1024 * 1024,
       pidsLimit: raw.DTMA_TOOL_PIDS_LIMIT ?? 256,
       nanoCpus: Math.round((raw.DTMA_TOOL_CPUS ?? 1) * 1e9),
+      capAdd: capAdd === 'none' ? [] : capAdd.split(','),
+      // Off by default: MCP servers started by npx or uvx write caches and
+      // installs under / at start and fail on a read-only root.
+      readonlyRootfs: raw.DTMA_TOOL_READONLY_ROOTFS ?? false,
+      network: raw.DTMA_TOOL_NETWORK ?? 'dtma-tools',
       stopTimeoutSeconds: raw.DTMA_STOP_TIMEOUT_S ?? 10
     },
     pullTimeoutMs: raw.DTMA_PULL_TIMEOUT_MS ?? 10 * 60 * 1000,
     selfHeal: raw.DTMA_SELF_HEAL ?? true,
     resyncIntervalMs: (raw.DTMA_RESYNC_INTERVAL_S ?? 60) * 1000,
     bodyLimitBytes: raw.DTMA_BODY_LIMIT_BYTES ?? 1024 * 1024,
+    requestTimeoutMs: (raw.DTMA_REQUEST_TIMEOUT_S ?? 30) * 1000,
+    authFailures: { limit: raw.DTMA_AUTH_FAILURE_LIMIT ?? 10, windowMs: (raw.DTMA_AUTH_FAILURE_WINDOW_S ?? 60) * 1000 },
+    ...(raw.DTMA_TLS_CERT !== undefined && raw.DTMA_TLS_KEY !== undefined && { tls: { certFile: raw.DTMA_TLS_CERT, keyFile: raw.DTMA_TLS_KEY } }),
+    // Below the 10 s a `docker stop` of the agent's own container waits.
+    shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
     logLevel: raw.LOG_LEVEL ?? 'info',
     version: DTMA_VERSION

@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'docker-failed'
   | 'pull-failed'
   | 'not-ready'
+  | 'rate-limited'
 
 const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   invalid: { status: 400, code: ErrorCode.badRequest },
@@ -24,15 +25,19 @@ const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   unavailable: { status: 503, code: ErrorCode.dockerUnavailable },
   'docker-failed': { status: 502, code: ErrorCode.dockerError },
   'pull-failed': { status: 502, code: ErrorCode.imagePullFailed },
-  'not-ready': { status: 503, code: ErrorCode.notReady }
+  'not-ready': { status: 503, code: ErrorCode.notReady },
+  'rate-limited': { status: 429, code: ErrorCode.rateLimited }
 }
 
 export class DtmaError extends Error {
   readonly kind: ErrorKind
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+  /** Sent as Retry-After: when the caller may try again. */
+  readonly retryAfterSeconds: number | undefined
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options)
     this.name = 'DtmaError'
     this.kind = kind
+    this.retryAfterSeconds = options?.retryAfterSeconds
   }
 
   get httpStatus(): number {

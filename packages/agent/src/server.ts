@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Runs DTMA: reads the config, builds the Docker runtime, the store and the
-// app, listens, and shuts down gracefully on SIGTERM/SIGINT (a second signal
-// exits at once).
+// app, listens, and shuts down gracefully on SIGTERM/SIGINT: in-flight
+// operations finish within DTMA_SHUTDOWN_TIMEOUT_S (the app's shutdown steps),
+// a hang past it exits 1, and a second signal exits at once.
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './logger.ts'
 import { DockerRuntime } from './runtime/docker-runtime.ts'
 import { InstanceStore } from './store/instance-store.ts'
+
+const SHUTDOWN_GRACE_MS = 2000
 
 async function main(): Promise<void> {
   let config
@@ -18,10 +21,11 @@ async function main(): Promise<void> {
     process.exit(78) // EX_CONFIG
   }
   const logger = createLogger(config.logLevel)
-  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
   const store = new InstanceStore(config.dataDir)
   const app = await buildApp({ config, runtime, store, logger })
-  app.addHook('onClose', async () => store.close())
+  // Last: the drained operations and the flush steps added before it use the store.
+  app.addShutdownStep('flush', 'close store', () => store.close())
 
   await runtime.ping().catch((error: Error) => logger.warn({ err: error }, 'Docker engine not reachable yet'))
 
@@ -32,7 +36,13 @@ async function main(): Promise<void> {
       process.exit(1)
     }
     closing = true
-    logger.info({ signal }, 'shutting down')
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down')
+    // The app bounds its own steps; this catches what they cannot (a hook
+    // that never returns), with a moment for the app to finish on its own.
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long: exiting now')
+      process.exit(1)
+    }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref()
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -45,7 +55,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'))
 
   await app.listen({ port: config.port, host: config.host })
-  logger.info({ port: config.port, host: config.host, dataDir: config.dataDir, version: config.version }, 'DTMA ready')
+  logger.info({ port: config.port, host: config.host, https: config.tls !== undefined, dataDir: config.dataDir, version: config.version }, 'DTMA ready')
 }
 
 main().catch((error: unknown) => {

@@ -24,25 +24,32 @@ export const ImageReference = Type.String({
   description: 'Docker image reference: [registry/]repository[:tag][@sha256:digest]'
 })
 
-export const AccountToolInstanceId = Type.String({ minLength: 1, maxLength: 128 })
+/** Usually a uuid; it goes on a container label, so no control characters. */
+export const AccountToolInstanceId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
 
-/** One environment entry "KEY=value"; the key is a POSIX-style name. */
+/** One environment entry "KEY=value"; the key is a POSIX-style name. A NUL
+ *  byte cannot live in a process environment, so it is refused here rather
+ *  than by Docker. */
 export const EnvEntry = Type.String({
   maxLength: 32768,
-  pattern: '^[A-Za-z_][A-Za-z0-9_]*=',
+  pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}=[^\\u0000]*$',
   description: 'KEY=value'
 })
+
+/** Sum of the lengths of all Env entries of one deploy (checked by the agent:
+ *  JSON Schema cannot add up lengths). */
+export const MAX_ENV_TOTAL_CHARS = 256 * 1024
 
 /** Docker's API takes HostPort as a string; a number is accepted too. The
  *  address is never the caller's: ports bind to the agent's DTMA_TOOL_HOST_IP. */
 export const HostPortBinding = Type.Object(
   {
-    HostPort: Type.Union([Type.String({ pattern: '^[0-9]{1,5}$', maxLength: 5 }), Type.Integer()])
+    HostPort: Type.Union([Type.String({ pattern: '^[0-9]{1,5}$', maxLength: 5 }), Type.Integer({ minimum: 1, maximum: 65535 })])
   },
   { additionalProperties: false }
 )
 
-/** Keys such as "8080/tcp". */
+/** Keys such as "8080/tcp"; tcp when no protocol is named. */
 export const ContainerPortKey = Type.String({ pattern: '^[0-9]{1,5}(/(tcp|udp))?$', maxLength: 9 })
 
 export const PortBindings = Type.Record(ContainerPortKey, Type.Array(HostPortBinding, { minItems: 1, maxItems: 4 }), {
@@ -51,7 +58,8 @@ export const PortBindings = Type.Record(ContainerPortKey, Type.Array(HostPortBin
 })
 
 /** The part of Docker's create options a caller may set. Anything else
- *  (Privileged, Binds, CapAdd, NetworkMode, ...) is refused with a 400. */
+ *  (Privileged, Binds, CapAdd, NetworkMode, Devices, ...), at either level,
+ *  is refused with a 400 that names it: the sandbox is not negotiable. */
 export const BaseConfigOverride = Type.Object(
   {
     Env: Type.Optional(Type.Array(EnvEntry, { maxItems: 256 })),
@@ -88,13 +96,18 @@ export type PortMapping = Static<typeof PortMapping>
 
 export const NameParams = Type.Object({ name: InstanceName })
 
-export const DeployToolBody = Type.Object({
-  dockerImageUrl: ImageReference,
-  instanceNameOnToolbox: InstanceName,
-  accountToolInstanceId: AccountToolInstanceId,
-  baseConfigOverrideJson: Type.Optional(BaseConfigOverride),
-  forcePull: Type.Optional(Type.Boolean({ description: 'Pull even when the image is present locally' }))
-})
+/** Unknown fields are refused with a 400 that names them (a misspelt or
+ *  misplaced field, say `Privileged` at the top, is never silently dropped). */
+export const DeployToolBody = Type.Object(
+  {
+    dockerImageUrl: ImageReference,
+    instanceNameOnToolbox: InstanceName,
+    accountToolInstanceId: AccountToolInstanceId,
+    baseConfigOverrideJson: Type.Optional(BaseConfigOverride),
+    forcePull: Type.Optional(Type.Boolean({ description: 'Pull even when the image is present locally' }))
+  },
+  { additionalProperties: false }
+)
 export type DeployToolBody = Static<typeof DeployToolBody>
 
 // ---- responses ----------------------------------------------------------------

@@ -2,7 +2,7 @@
 // the same normalized spec are the same deploy (idempotency); a different
 // spec under an existing name is a conflict.
 import { createHash } from 'node:crypto'
-import type { DeployToolBody, PortMapping } from '@dtma/contract'
+import { MAX_ENV_TOTAL_CHARS, type DeployToolBody, type PortMapping } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
 
 export interface InstanceSpec {
@@ -38,12 +38,22 @@ function portsFromRequest(body: DeployToolBody, hostIp: string): PortMapping[] {
   return ports.sort((a, b) => a.host_port - b.host_port || a.protocol.localeCompare(b.protocol))
 }
 
+/** Each entry is bounded by the schema; their sum is bounded here. */
+function envFromRequest(body: DeployToolBody): string[] {
+  const env = body.baseConfigOverrideJson?.Env ?? []
+  const total = env.reduce((sum, entry) => sum + entry.length, 0)
+  if (total > MAX_ENV_TOTAL_CHARS) {
+    throw new DtmaError('invalid', `baseConfigOverrideJson.Env: ${total} characters in all, at most ${MAX_ENV_TOTAL_CHARS} are allowed`)
+  }
+  return env
+}
+
 export function specFromDeployRequest(body: DeployToolBody, hostIp: string): InstanceSpec {
   return {
     instanceName: body.instanceNameOnToolbox,
     accountToolInstanceId: body.accountToolInstanceId,
     image: body.dockerImageUrl,
-    env: body.baseConfigOverrideJson?.Env ?? [],
+    env: envFromRequest(body),
     ports: portsFromRequest(body, hostIp)
   }
 }

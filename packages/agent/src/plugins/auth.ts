@@ -1,10 +1,12 @@
 // Bearer authentication for the routes the contract marks `bearer`.
 // @fastify/bearer-auth compares the token in constant time against every
-// configured token; this plugin adds the contract's 401/403 split.
+// configured token; this plugin adds the contract's 401/403 split and a
+// failed-auth limit per client address (429 with Retry-After).
 import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DtmaError } from '../errors.ts'
+import { AuthFailureLimiter } from './auth-failure-limiter.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +21,7 @@ const BEARER_FORMAT = /^Bearer \S+/
 
 export interface AuthOptions {
   tokens: string[]
+  failures: { limit: number; windowMs: number }
 }
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
@@ -32,17 +35,34 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
     return new Promise((resolve) => verify(request, reply, (error?: Error) => resolve(error === undefined)))
   }
 
+  const limiter = new AuthFailureLimiter(options.failures)
+  const failed = (request: FastifyRequest): void => {
+    if (limiter.recordFailure(request.ip)) request.log.warn({ clientAddress: request.ip, windowMs: options.failures.windowMs }, 'too many failed authentications: address blocked')
+  }
+
   app.decorate('requireBearer', async (request: FastifyRequest, reply: FastifyReply) => {
+    const retryAfterSeconds = limiter.retryAfterSeconds(request.ip)
+    if (retryAfterSeconds !== undefined) {
+      throw new DtmaError('rate-limited', 'Too Many Requests: too many failed authentications from this address', { retryAfterSeconds })
+    }
     if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) {
+      failed(request)
       throw new DtmaError('unauthorized', 'Unauthorized: Missing or invalid token format')
     }
-    if (!(await tokenMatches(request, reply))) throw new DtmaError('forbidden', 'Forbidden: Invalid token')
+    if (!(await tokenMatches(request, reply))) {
+      failed(request)
+      throw new DtmaError('forbidden', 'Forbidden: Invalid token')
+    }
   })
 
+  // Public routes ask this: no token is not a failure, a wrong one is, and a
+  // blocked address is not checked at all (no oracle for guesses).
   app.decorate('hasValidBearer', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) return false
+    if (limiter.retryAfterSeconds(request.ip) !== undefined) return false
     const valid = await tokenMatches(request, reply)
     reply.code(200) // bearer-auth marks a failed check 401; this route still answers
+    if (!valid) failed(request)
     return valid
   })
 }

@@ -1,12 +1,15 @@
 // One error handler and one not-found handler: every failure leaves as the
 // contract's { success: false, error, code } with the right status. A 5xx
-// answers a generic sentence; the details go to the log.
+// answers a generic sentence; the details go to the log. clientErrorReply
+// does the same for what Node's HTTP parser refuses before Fastify sees it.
+import type { Socket } from 'node:net'
 import { ErrorCode } from '@dtma/contract'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { DtmaError } from '../errors.ts'
 
-const RETRY_AFTER_SECONDS = '5'
+/** Retry-After of a 503 whose error names no time of its own. */
+const RETRY_AFTER_SECONDS = 5
 
 interface ValidationIssue {
   keyword: string
@@ -27,8 +30,11 @@ export function describeValidation(context: string, issues: ValidationIssue[]): 
     .join('; ')
 }
 
-function toErrorReply(error: FastifyError): { status: number; code: string; message: string } {
-  if (error instanceof DtmaError) return { status: error.httpStatus, code: error.code, message: error.message }
+function toErrorReply(error: FastifyError): { status: number; code: string; message: string; retryAfter?: string } {
+  if (error instanceof DtmaError) {
+    const retryAfter = error.retryAfterSeconds ?? (error.httpStatus === 503 ? RETRY_AFTER_SECONDS : undefined)
+    return { status: error.httpStatus, code: error.code, message: error.message, retryAfter: retryAfter === undefined ? undefined : String(retryAfter) }
+  }
   if (error.validation) {
     return { status: 400, code: ErrorCode.badRequest, message: describeValidation(error.validationContext ?? 'request', error.validation as ValidationIssue[]) }
   }
@@ -40,12 +46,31 @@ function toErrorReply(error: FastifyError): { status: number; code: string; mess
   return { status: 500, code: ErrorCode.internal, message: 'Internal error in DTMA' }
 }
 
+/** Fastify's clientErrorHandler: a request Node's parser refused (bad
+ *  request line, duplicate Content-Length, headers too large, too slow)
+ *  still gets the contract's error body, then the connection closes. */
+export function clientErrorReply(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, ErrorCode.requestTimeout, 'Request Timeout: the request was not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, ErrorCode.headersTooLarge, 'Request Header Fields Too Large']
+        : [400, ErrorCode.badRequest, 'Bad Request: malformed HTTP request']
+  this.log.debug({ code: error.code, status }, 'client error')
+  if (socket.writable) {
+    const body = JSON.stringify({ success: false, error: message, code })
+    socket.write(`HTTP/1.1 ${status} ${message.split(':')[0]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
+}
+
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, code, message } = toErrorReply(error)
+    const { status, code, message, retryAfter } = toErrorReply(error)
     if (status >= 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
     else request.log.info({ code, status }, message)
-    if (status === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
+    if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
     return reply.code(status).send({ success: false, error: message, code })
   })
 

@@ -2,7 +2,7 @@
 // and schemas exist once, in @dtma/contract. The handler map is typed from
 // the same table, so a missing handler or a wrong reply shape does not compile.
 // Stream routes (logs that follow, server-sent events) return a stream that is
-// piped to the client until either side ends it.
+// piped to the client until either side ends it, or the agent shuts down.
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteSuccess, type Routes } from '@dtma/contract'
@@ -28,6 +28,12 @@ export type Handler<K extends RouteId> = (request: TypedRequest<Routes[K]>, repl
 export type Handlers = { [K in RouteId]: Handler<K> }
 
 export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
+  // A stream never ends by itself: without this, a connected event client
+  // would hold the shutdown until its budget ran out.
+  const openStreams = new Set<Readable>()
+  app.addShutdownStep('drain', 'end open streams', () => {
+    for (const stream of openStreams) stream.destroy()
+  })
   for (const id of Object.keys(routes) as RouteId[]) {
     const route: RouteDefinition = routes[id]
     const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body?: unknown; stream?: Readable }>
@@ -55,7 +61,12 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
         : undefined,
       handler: async (request, reply) => {
         const result = await handler(request, reply)
-        if (result.stream !== undefined) return sendStream(reply, result.status, route.produces ?? 'application/octet-stream', result.stream)
+        if (result.stream !== undefined) {
+          const stream = result.stream
+          openStreams.add(stream)
+          stream.once('close', () => openStreams.delete(stream))
+          return sendStream(reply, result.status, route.produces ?? 'application/octet-stream', stream)
+        }
         return reply.code(result.status).send(result.body)
       }
     })

@@ -1,6 +1,8 @@
 // The Docker adapter: the only module that talks to the Docker engine.
 // It speaks in domain terms (create a spec, start, inspect, list the managed
-// containers) and translates Docker's errors into DtmaError kinds.
+// containers) and translates Docker's errors into DtmaError kinds. Every tool
+// container it creates is sandboxed the same way (see create); nothing in a
+// request can change that.
 import { pipeline } from 'node:stream'
 import { Readable } from 'node:stream'
 import Docker from 'dockerode'
@@ -18,11 +20,22 @@ export interface ContainerSpec {
   labels: Record<string, string>
 }
 
-export interface SandboxLimits {
+/** What every tool container gets, whatever the request says. */
+export interface ToolSandbox {
   memoryBytes: number
   pidsLimit: number
   nanoCpus: number
+  /** Capabilities kept after dropping all. */
+  capAdd: string[]
+  readonlyRootfs: boolean
+  /** User-defined bridge the tools join; made (inter-container traffic off) when missing. */
+  network: string
 }
+
+/** Scratch space of a read-only tool: in memory, nothing executable. */
+const READONLY_TMPFS = { '/tmp': 'rw,noexec,nosuid,nodev,size=64m' }
+/** A tool that logs without end must not fill the VM's disk. */
+const TOOL_LOG_CONFIG = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } }
 
 export interface ContainerInfo {
   /** Carries this agent's managed and scope labels: DTMA may touch it. */
@@ -94,7 +107,7 @@ export interface DockerRuntimeOptions {
   socketPath: string
   /** Agent scope: only containers labelled with it are listed and watched. */
   scope: string
-  limits: SandboxLimits
+  sandbox: ToolSandbox
   pullTimeoutMs: number
 }
 
@@ -162,13 +175,13 @@ function portsFromSummary(summaryPorts: Docker.Port[]): PortMapping[] {
 
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker
-  private readonly limits: SandboxLimits
+  private readonly sandbox: ToolSandbox
   private readonly pullTimeoutMs: number
   private readonly scope: string
 
   constructor(options: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: options.socketPath })
-    this.limits = options.limits
+    this.sandbox = options.sandbox
     this.pullTimeoutMs = options.pullTimeoutMs
     this.scope = options.scope
   }
@@ -270,6 +283,34 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** The id of the tools' network, made when missing. Several agents may race
+   *  to make it and Docker 20.10 allows duplicate names, so the oldest of that
+   *  name wins for everyone. */
+  private async toolNetworkId(): Promise<string> {
+    const name = this.sandbox.network
+    const find = async () =>
+      (await this.docker.listNetworks({ filters: { name: [name] } }))
+        .filter((network) => network.Name === name)
+        .sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id))[0]?.Id
+    const existing = await find()
+    if (existing !== undefined) return existing
+    try {
+      const network = await this.docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: { [MANAGED_LABEL]: 'true' },
+        // One user's tool must not reach another's: no traffic between tools.
+        Options: { 'com.docker.network.bridge.enable_icc': 'false' }
+      })
+      return (await find()) ?? network.id
+    } catch (error) {
+      const raced = (error as DockerApiError).statusCode === 409 ? await find() : undefined
+      if (raced !== undefined) return raced
+      throw error
+    }
+  }
+
   async create(spec: ContainerSpec): Promise<string> {
     const exposedPorts: Record<string, object> = {}
     const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
@@ -278,6 +319,7 @@ export class DockerRuntime implements ContainerRuntime {
       exposedPorts[key] = {}
       ;(portBindings[key] ??= []).push({ HostIp: port.host_ip, HostPort: String(port.host_port) })
     }
+    const sandbox = this.sandbox
     try {
       const container = await this.docker.createContainer({
         name: spec.containerName,
@@ -288,11 +330,24 @@ export class DockerRuntime implements ContainerRuntime {
         HostConfig: {
           PortBindings: portBindings,
           RestartPolicy: { Name: 'unless-stopped' },
+          NetworkMode: await this.toolNetworkId(),
           Privileged: false,
           SecurityOpt: ['no-new-privileges:true'],
-          Memory: this.limits.memoryBytes,
-          PidsLimit: this.limits.pidsLimit,
-          NanoCpus: this.limits.nanoCpus
+          CapDrop: ['ALL'],
+          CapAdd: sandbox.capAdd,
+          ReadonlyRootfs: sandbox.readonlyRootfs,
+          ...(sandbox.readonlyRootfs && { Tmpfs: READONLY_TMPFS }),
+          // No host paths, no devices, no shared IPC: nothing of the VM inside.
+          Binds: [],
+          Mounts: [],
+          Devices: [],
+          IpcMode: 'private',
+          Memory: sandbox.memoryBytes,
+          // Swap would let a tool use twice its memory limit.
+          MemorySwap: sandbox.memoryBytes,
+          PidsLimit: sandbox.pidsLimit,
+          NanoCpus: sandbox.nanoCpus,
+          LogConfig: TOOL_LOG_CONFIG
         }
       })
       return container.id

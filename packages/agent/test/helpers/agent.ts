@@ -107,7 +107,7 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     }
   })
   const logger = createLogger('debug', logStream)
-  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, limits: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
   const store = new InstanceStore(dataDir)
   const app = await buildApp({ config, runtime, store, logger })
   await app.listen({ port, host: '127.0.0.1' })

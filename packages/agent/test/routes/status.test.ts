@@ -5,7 +5,7 @@ import { DockerRuntime } from '../../src/runtime/docker-runtime.ts'
 import { authHeaders, startTestAgent, tempDir } from '../helpers/agent.ts'
 
 const unreachableDocker = (dir: string) =>
-  new DockerRuntime({ socketPath: `${dir}/no-docker.sock`, scope: 'unreachable', limits: { memoryBytes: 64 << 20, pidsLimit: 64, nanoCpus: 1e9 }, pullTimeoutMs: 5000 })
+  new DockerRuntime({ socketPath: `${dir}/no-docker.sock`, scope: 'unreachable', sandbox: { memoryBytes: 64 << 20, pidsLimit: 64, nanoCpus: 1e9, capAdd: [], readonlyRootfs: false, network: 'dtma-tools' }, pullTimeoutMs: 5000 })
 
 t.test('Docker unreachable: /health OK, /status degraded, Docker routes 503 + Retry-After', async (t) => {
   const agent = await startTestAgent(t, { runtime: unreachableDocker(tempDir(t)), waitReady: false })
