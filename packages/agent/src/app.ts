@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.ts'
+import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metrics.ts'
 import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
@@ -15,6 +16,7 @@ import errorsPlugin, { clientErrorReply } from './plugins/errors.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import shutdownPlugin from './plugins/shutdown.ts'
 import swaggerPlugin from './plugins/swagger.ts'
+import { registryFromConfig } from './registry/registry-sync.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
 import { metaHandlers } from './routes/meta.ts'
 import { registerRoutes } from './routes/register.ts'
@@ -112,5 +114,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // operations in flight at a shutdown finish first (bounded).
   app.addHook('onReady', async () => instances.connect())
   app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
+
+  // The registry mirror and the heartbeat report only what the first
+  // reconcile confirmed; the outbox is flushed (bounded) before the store closes.
+  const registry = registryFromConfig({ config, store, instances, logger, metrics })
+  const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
+  app.addHook('onReady', async () => {
+    registry?.start()
+    heartbeat?.start()
+  })
+  app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())
+  app.addShutdownStep('flush', 'registry outbox', () => registry?.close())
   return app
 }

@@ -55,6 +55,12 @@ export const ConfigSchema = Type.Object({
   DTMA_SELF_HEAL: Type.Optional(Flag),
   DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
+  SUPABASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  SUPABASE_SERVICE_ROLE_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ACCOUNT_TOOL_ENVIRONMENT_ID: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })),
+  DTMA_REGISTRY_RETRY_MAX_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  DTMA_HEARTBEAT_PATH: Type.Optional(Type.String({ pattern: '^/[A-Za-z0-9/_.-]*$' })),
+  DTMA_HEARTBEAT_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
   LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)))
   )
@@ -100,6 +106,16 @@ export interface Config {
   /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
   shutdownTimeoutMs: number
   publicStatus: 'full' | 'minimal'
+  /** The dtma_container_registry mirror; absent when Supabase is not configured. */
+  registry?: {
+    supabaseUrl: string
+    serviceRoleKey: string
+    /** This toolbox's account_tool_environments.id, written on every row when known. */
+    environmentId?: string
+    /** Longest wait between retries while Supabase fails. */
+    retryMaxMs: number
+  }
+  heartbeat: { path: string; intervalMs: number }
   logLevel: string
   version: string
 }
@@ -157,6 +173,9 @@ function toConfig(raw: RawConfig): Config {
       'no API token configured: set BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf); DTMA refuses to run without authentication'
     )
   }
+  if ((raw.SUPABASE_URL === undefined) !== (raw.SUPABASE_SERVICE_ROLE_KEY === undefined)) {
+    throw new ConfigError('SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both for the registry, or neither')
+  }
   if ((raw.DTMA_TLS_CERT === undefined) !== (raw.DTMA_TLS_KEY === undefined)) {
     throw new ConfigError('DTMA_TLS_CERT and DTMA_TLS_KEY go together: set both for HTTPS, or neither')
   }
@@ -194,6 +213,16 @@ function toConfig(raw: RawConfig): Config {
     // Below the 10 s a `docker stop` of the agent's own container waits.
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
+    ...(raw.SUPABASE_URL !== undefined &&
+      raw.SUPABASE_SERVICE_ROLE_KEY !== undefined && {
+        registry: {
+          supabaseUrl: raw.SUPABASE_URL,
+          serviceRoleKey: raw.SUPABASE_SERVICE_ROLE_KEY,
+          ...(raw.ACCOUNT_TOOL_ENVIRONMENT_ID !== undefined && { environmentId: raw.ACCOUNT_TOOL_ENVIRONMENT_ID }),
+          retryMaxMs: (raw.DTMA_REGISTRY_RETRY_MAX_S ?? 10) * 1000
+        }
+      }),
+    heartbeat: { path: raw.DTMA_HEARTBEAT_PATH ?? '/heartbeat', intervalMs: (raw.DTMA_HEARTBEAT_INTERVAL_S ?? 60) * 1000 },
     logLevel: raw.LOG_LEVEL ?? 'info',
     version: DTMA_VERSION
   }

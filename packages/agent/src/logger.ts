@@ -9,6 +9,8 @@ export const REDACT_PATHS = [
   'token',
   '*.token',
   'apiTokens',
+  'serviceRoleKey',
+  '*.serviceRoleKey',
   'env',
   '*.env',
   'Env',

@@ -1,0 +1,116 @@
+// Periodic report to the Agentopia backend: POST ${AGENTOPIA_API_BASE_URL}
+// ${DTMA_HEARTBEAT_PATH} with the per-VM bearer token, once after the first
+// reconcile (never a status Docker has not confirmed) and then every interval,
+// each with a 15 s deadline. A failure is retried at the next tick and logged
+// once per outage, not per tick. Off in OFFLINE_MODE or without a base URL or
+// token. The token never reaches a log line.
+import type { Logger } from 'pino'
+import type { Config } from '../config.ts'
+import type { InstanceService } from '../instances/instance-service.ts'
+import type { Metrics } from '../metrics/metrics.ts'
+import { heartbeatPayload, type HeartbeatPayload } from './heartbeat-payload.ts'
+
+const TIMEOUT_MS = 15_000
+
+export interface HeartbeatOptions {
+  url: string
+  token: string
+  intervalMs: number
+  timeoutMs?: number
+  payload: () => HeartbeatPayload
+  whenReady: () => Promise<void>
+  logger: Logger
+  metrics: Metrics
+}
+
+export class Heartbeat {
+  private readonly options: HeartbeatOptions
+  private readonly logger: Logger
+  private timer: NodeJS.Timeout | undefined
+  private inFlight: AbortController | undefined
+  private failingSince: number | undefined
+  private closed = false
+  private readonly sent
+
+  constructor(options: HeartbeatOptions) {
+    this.options = options
+    this.logger = options.logger.child({ module: 'heartbeat' })
+    this.sent = options.metrics.counter({ name: 'heartbeats_total', help: 'Heartbeats sent to the backend, by outcome', labelNames: ['outcome'] as const })
+  }
+
+  start(): void {
+    void this.options.whenReady().then(() => this.tick())
+  }
+
+  close(): void {
+    this.closed = true
+    clearTimeout(this.timer)
+    this.inFlight?.abort()
+  }
+
+  private async tick(): Promise<void> {
+    if (this.closed) return
+    await this.beat()
+    if (this.closed) return
+    this.timer = setTimeout(() => void this.tick(), this.options.intervalMs)
+    this.timer.unref()
+  }
+
+  private async beat(): Promise<void> {
+    const controller = new AbortController()
+    this.inFlight = controller
+    const deadline = setTimeout(() => controller.abort(), this.options.timeoutMs ?? TIMEOUT_MS)
+    let failure: string | undefined
+    try {
+      const response = await fetch(this.options.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(this.options.payload()),
+        signal: controller.signal
+      })
+      await response.body?.cancel()
+      if (!response.ok) failure = `HTTP ${response.status}`
+    } catch (error) {
+      failure = controller.signal.aborted && !this.closed ? 'no answer within the deadline' : (error as Error).message
+    } finally {
+      clearTimeout(deadline)
+      this.inFlight = undefined
+    }
+    if (this.closed) return
+    this.sent.inc({ outcome: failure === undefined ? 'ok' : 'failed' })
+    if (failure !== undefined) {
+      if (this.failingSince === undefined) {
+        this.failingSince = Date.now()
+        this.logger.warn({ reason: failure }, 'heartbeat failing: retried every interval, logged again when it recovers')
+      }
+    } else if (this.failingSince !== undefined) {
+      this.logger.info({ outageMs: Date.now() - this.failingSince }, 'heartbeat recovered')
+      this.failingSince = undefined
+    }
+  }
+}
+
+/** The heartbeat of this agent, or undefined (logged once) when it must not or cannot run. */
+export function heartbeatFromConfig(deps: { config: Config; instances: InstanceService; logger: Logger; metrics: Metrics }): Heartbeat | undefined {
+  const { config, instances } = deps
+  const off = config.offlineMode
+    ? 'OFFLINE_MODE is set'
+    : config.apiBaseUrl === undefined
+      ? 'AGENTOPIA_API_BASE_URL is not set'
+      : config.vmToken === undefined
+        ? 'DTMA_BEARER_TOKEN is not set'
+        : undefined
+  if (off !== undefined) {
+    deps.logger.info(`heartbeat off: ${off}`)
+    return undefined
+  }
+  return new Heartbeat({
+    url: `${(config.apiBaseUrl as string).replace(/\/+$/, '')}${config.heartbeat.path}`,
+    token: config.vmToken as string,
+    intervalMs: config.heartbeat.intervalMs,
+    payload: () => heartbeatPayload(config.version, instances.snapshot().flatMap((change) => change.instance ?? [])),
+    whenReady: () => instances.whenReady(),
+    logger: deps.logger,
+    metrics: deps.metrics
+  })
+}

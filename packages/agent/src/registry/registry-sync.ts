@@ -1,0 +1,174 @@
+// Keeps dtma_container_registry in step with the agent: every instance change
+// is written to the durable outbox at once (the API never waits on Supabase),
+// a full sync follows the first reconcile (catching changes a crash cut off
+// and removals made while the agent was down), and one sender drains the
+// outbox in order. While Supabase fails, the sender backs off (doubling, with
+// jitter) and logs once per outage; rows catch up when it returns.
+import type { Logger } from 'pino'
+import type { Config } from '../config.ts'
+import { envKeys } from '../instances/spec.ts'
+import type { InstanceStore } from '../store/instance-store.ts'
+import type { InstanceChange, InstanceService } from '../instances/instance-service.ts'
+import type { Metrics } from '../metrics/metrics.ts'
+import { RegistryOutbox, type OutboxEntry } from './outbox.ts'
+import { registryRow } from './registry-row.ts'
+import { RegistryWriteError, SupabaseRegistryTarget, type RegistryTarget } from './supabase-target.ts'
+
+const FIRST_RETRY_MS = 500
+/** One registry request; a hung Supabase must not stall the sender. */
+const WRITE_TIMEOUT_MS = 10_000
+
+export interface RegistrySyncOptions {
+  instances: InstanceService
+  outbox: RegistryOutbox
+  target: RegistryTarget
+  logger: Logger
+  metrics: Metrics
+  /** Env keys of an instance from the store (null when unknown); never values. */
+  envKeysOf: (instanceName: string) => string[] | null
+  environmentId?: string
+  retryMaxMs: number
+}
+
+export class RegistrySync {
+  private readonly options: RegistrySyncOptions
+  private readonly logger: Logger
+  private unsubscribe: (() => void) | undefined
+  private sending: Promise<void> | undefined
+  private retryTimer: NodeJS.Timeout | undefined
+  private retryDelayMs = 0
+  /** Since when Supabase fails (undefined: it works), for the one log line per outage. */
+  private failingSince: number | undefined
+  private closed = false
+  private readonly writes
+
+  constructor(options: RegistrySyncOptions) {
+    this.options = options
+    this.logger = options.logger.child({ module: 'registry' })
+    this.writes = options.metrics.counter({ name: 'registry_writes_total', help: 'Registry writes to Supabase, by operation and outcome', labelNames: ['operation', 'outcome'] as const })
+    options.metrics.gauge({
+      name: 'registry_outbox_pending',
+      help: 'Registry changes waiting in the outbox',
+      collect() {
+        this.set(options.outbox.pending())
+      }
+    })
+  }
+
+  /** Follows instance changes now; the full sync and sending start after the first reconcile. */
+  start(): void {
+    this.unsubscribe = this.options.instances.onChange((change) => this.record(change))
+    void this.options.instances.whenReady().then(() => {
+      if (this.closed) return
+      this.fullSync()
+      this.kick()
+    })
+  }
+
+  /** Stops following changes and sends what is pending unless Supabase is failing (it stays in the outbox). */
+  async close(): Promise<void> {
+    this.closed = true
+    this.unsubscribe?.()
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    await this.sending
+    if (this.failingSince === undefined && this.options.outbox.pending() > 0) await this.send()
+    this.options.outbox.close()
+  }
+
+  private record({ instanceName, instance }: InstanceChange): void {
+    if (instance === undefined) {
+      this.options.outbox.remove(instanceName)
+    } else if (instance.account_tool_instance_id !== '') {
+      this.options.outbox.upsert(instanceName, registryRow(instance, this.options.envKeysOf(instanceName), this.options.environmentId, new Date()))
+    }
+    this.kick()
+  }
+
+  /** Every instance as it is now; every mirrored name that no longer exists is removed. */
+  private fullSync(): void {
+    const current = this.options.instances.snapshot()
+    const names = new Set(current.map((change) => change.instanceName))
+    for (const name of this.options.outbox.mirroredNames()) if (!names.has(name)) this.options.outbox.remove(name)
+    for (const change of current) this.record(change)
+    this.logger.info({ instances: current.length, pending: this.options.outbox.pending() }, 'registry full sync queued')
+  }
+
+  /** Starts the sender unless it runs or waits for a retry (new changes never cut a backoff short). */
+  private kick(): void {
+    if (this.sending !== undefined || this.retryTimer !== undefined || this.closed) return
+    this.sending = this.send().finally(() => (this.sending = undefined))
+  }
+
+  private async send(): Promise<void> {
+    for (let entry = this.options.outbox.next(); entry !== undefined; entry = this.options.outbox.next()) {
+      try {
+        await this.write(entry)
+        this.options.outbox.settle(entry)
+        this.writes.inc({ operation: entry.operation, outcome: 'ok' })
+        this.recovered()
+      } catch (error) {
+        if (error instanceof RegistryWriteError && !error.transient) {
+          // The row itself is refused: retrying cannot help, and it must not block the others.
+          this.options.outbox.settle(entry)
+          this.writes.inc({ operation: entry.operation, outcome: 'refused' })
+          this.logger.warn({ accountToolInstanceId: entry.accountToolInstanceId, operation: entry.operation, err: error }, 'registry refused a row; dropped')
+          continue
+        }
+        this.options.outbox.retryLater(entry)
+        this.writes.inc({ operation: entry.operation, outcome: 'failed' })
+        this.failed(error as Error)
+        return
+      }
+    }
+  }
+
+  private write(entry: OutboxEntry): Promise<void> {
+    return entry.operation === 'upsert' ? this.options.target.upsert(entry.row) : this.options.target.delete(entry.accountToolInstanceId)
+  }
+
+  private failed(error: Error): void {
+    if (this.failingSince === undefined) {
+      this.failingSince = Date.now()
+      this.logger.warn({ err: { message: error.message }, pending: this.options.outbox.pending() }, 'registry unreachable: changes wait in the outbox and are retried')
+    }
+    if (this.closed) return
+    this.retryDelayMs = Math.min(this.options.retryMaxMs, Math.max(FIRST_RETRY_MS, this.retryDelayMs * 2))
+    const delay = Math.round(this.retryDelayMs * (0.8 + Math.random() * 0.4))
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.kick()
+    }, delay)
+    this.retryTimer.unref()
+  }
+
+  private recovered(): void {
+    this.retryDelayMs = 0
+    if (this.failingSince === undefined) return
+    this.logger.info({ outageMs: Date.now() - this.failingSince, pending: this.options.outbox.pending() }, 'registry reachable again: catching up')
+    this.failingSince = undefined
+  }
+}
+
+/** The registry of this agent, or undefined (logged once) when Supabase is not configured. */
+export function registryFromConfig(deps: { config: Config; store: InstanceStore; instances: InstanceService; logger: Logger; metrics: Metrics }): RegistrySync | undefined {
+  const settings = deps.config.registry
+  if (settings === undefined) {
+    deps.logger.info('registry off: SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set')
+    return undefined
+  }
+  const { store } = deps
+  return new RegistrySync({
+    instances: deps.instances,
+    outbox: new RegistryOutbox(store.path),
+    target: new SupabaseRegistryTarget({ url: settings.supabaseUrl, serviceRoleKey: settings.serviceRoleKey, timeoutMs: WRITE_TIMEOUT_MS }),
+    logger: deps.logger,
+    metrics: deps.metrics,
+    envKeysOf: (instanceName) => {
+      const record = store.get(instanceName)
+      return record === undefined ? null : envKeys(record.spec.env)
+    },
+    ...(settings.environmentId !== undefined && { environmentId: settings.environmentId }),
+    retryMaxMs: settings.retryMaxMs
+  })
+}
