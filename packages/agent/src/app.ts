@@ -12,7 +12,7 @@ import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metr
 import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
 import { Metrics } from './metrics/metrics.ts'
 import authPlugin from './plugins/auth.ts'
-import errorsPlugin, { clientErrorReply } from './plugins/errors.ts'
+import errorsPlugin, { clientErrorReply, frameworkErrorReply } from './plugins/errors.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import shutdownPlugin from './plugins/shutdown.ts'
 import swaggerPlugin from './plugins/swagger.ts'
@@ -68,6 +68,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The shutdown plugin answers the contract's 503 body instead.
     return503OnClosing: false,
     clientErrorHandler: clientErrorReply,
+    frameworkErrors: frameworkErrorReply,
+    // An instance name may be 128 characters, each up to 4 UTF-8 bytes
+    // percent-encoded (12 characters) in the path.
+    routerOptions: { maxParamLength: 128 * 12 },
     ajv: {
       // Fastify's defaults would silently drop unknown fields where a schema
       // forbids them and turn 42 into "42"; DTMA refuses both with a 400
@@ -75,7 +79,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: false }
     }
   }
-  const nodeServerOptions = { connectionsCheckingInterval: CONNECTIONS_CHECK_MS, headersTimeout: config.requestTimeoutMs }
+  const nodeServerOptions = {
+    connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    headersTimeout: config.requestTimeoutMs,
+    // Node would answer a missing Host with an empty 400 of its own; DTMA
+    // does not read Host, so such a request is served like any other.
+    requireHostHeader: false
+  }
   const fastify = (
     config.tls === undefined
       ? Fastify({ ...serverOptions, http: nodeServerOptions })

@@ -15,12 +15,19 @@ export const InstanceName = Type.String({
   description: "The caller's name of the tool instance"
 })
 
-/** registry/repo[:tag][@digest], lower-case repository path as Docker requires. */
+// Docker's reference grammar (distribution/reference). The first part is a
+// registry only when it has a dot or a port or is localhost, as Docker reads
+// it; otherwise it is a lower-case path component. No `..` or empty segment
+// can pass: an image name ends up in a Docker API path.
+const DOMAIN_COMPONENT = '[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?'
+const REGISTRY = `(?:(?:localhost|${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})+)(?::[0-9]{1,5})?|${DOMAIN_COMPONENT}:[0-9]{1,5})`
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+
+/** [registry/]repository[:tag][@sha256:digest], lower-case repository path as Docker requires. */
 export const ImageReference = Type.String({
   minLength: 1,
   maxLength: 512,
-  pattern:
-    '^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$',
+  pattern: `^(?:${REGISTRY}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
   description: 'Docker image reference: [registry/]repository[:tag][@sha256:digest]'
 })
 

@@ -1,10 +1,10 @@
 // One error handler and one not-found handler: every failure leaves as the
 // contract's { success: false, error, code } with the right status. A 5xx
 // answers a generic sentence; the details go to the log. clientErrorReply
-// does the same for what Node's HTTP parser refuses before Fastify sees it.
+// and frameworkErrorReply do the same for what is refused before routing.
 import type { Socket } from 'node:net'
 import { ErrorCode } from '@dtma/contract'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DtmaError } from '../errors.ts'
 
@@ -44,6 +44,14 @@ function toErrorReply(error: FastifyError): { status: number; code: string; mess
   if (status === 415) return { status: 400, code: ErrorCode.badRequest, message: `Unsupported content type: ${error.message}` }
   if (status >= 400 && status < 500) return { status: 400, code: ErrorCode.badRequest, message: error.message }
   return { status: 500, code: ErrorCode.internal, message: 'Internal error in DTMA' }
+}
+
+/** Fastify's frameworkErrors: a URL whose percent-encoding does not decode
+ *  (`%ZZ`, `%C3%28`) fails before routing, outside the error handler. */
+export function frameworkErrorReply(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info({ code: error.code }, 'malformed request')
+  const message = error.code === 'FST_ERR_BAD_URL' ? 'Bad Request: the URL is not valid percent-encoded UTF-8' : `Bad Request: ${error.message}`
+  void reply.code(400).send({ success: false, error: message, code: ErrorCode.badRequest })
 }
 
 /** Fastify's clientErrorHandler: a request Node's parser refused (bad

@@ -6,7 +6,8 @@
 import { pipeline } from 'node:stream'
 import { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import type { PortMapping } from '@dtma/contract'
+import { ImageReference, type PortMapping } from '@dtma/contract'
+import { Value } from 'typebox/value'
 import { DtmaError } from '../errors.ts'
 import { InstanceLabel, MANAGED_LABEL, managedFilters, SCOPE_LABEL } from './labels.ts'
 import { LogDemuxer } from './log-demux.ts'
@@ -130,6 +131,8 @@ export function translateDockerError(error: unknown, action: string): DtmaError 
   if (/port is already allocated|address already in use/i.test(message)) {
     return new DtmaError('port-conflict', `Host port already in use: ${message}`, { cause: error })
   }
+  // Docker refused what it was given (a reference it cannot parse): the caller's input.
+  if (dockerError.statusCode === 400) return new DtmaError('invalid', `${action}: ${message}`, { cause: error })
   if (dockerError.statusCode === 404) return new DtmaError('not-found', `${action}: ${message}`, { cause: error })
   if (dockerError.statusCode === 409) return new DtmaError('conflict', `${action}: ${message}`, { cause: error })
   return new DtmaError('docker-failed', `Docker failed to ${action}: ${message}`, { cause: error })
@@ -171,6 +174,13 @@ function portsFromSummary(summaryPorts: Docker.Port[]): PortMapping[] {
     ports.push(mapping)
   }
   return ports
+}
+
+/** An image name goes into Docker API paths: `../x` there makes Docker answer
+ *  a redirect that docker-modem follows to a host named `x` and fails with an
+ *  unhandled error, which crashes the process. Checked here whoever calls. */
+function assertImageReference(image: string): void {
+  if (!Value.Check(ImageReference, image as unknown)) throw new DtmaError('invalid', `dockerImageUrl: '${image.slice(0, 80)}' is not a valid image reference`)
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -241,6 +251,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async hasImage(image: string): Promise<boolean> {
+    assertImageReference(image)
     try {
       await this.docker.getImage(image).inspect()
       return true
@@ -252,6 +263,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Pulls with its own deadline, separate from any request timeout. */
   async pullImage(image: string, onProgress: (progress: PullProgress) => void): Promise<void> {
+    assertImageReference(image)
     let stream: NodeJS.ReadableStream | undefined
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {

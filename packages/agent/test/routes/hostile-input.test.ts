@@ -106,6 +106,11 @@ t.test('hostile deploy bodies: 400 naming the field, Docker untouched', async (t
   const traversal = await fetch(`${agent.baseUrl}/tools/..%2F..%2Fetc%2Fpasswd/start`, { method: 'POST', headers: authHeaders() })
   t.equal(traversal.status, 400, 'an encoded slash in a name: 400')
 
+  const longest = await fetch(`${agent.baseUrl}/tools/${encodeURIComponent('\u{1f680}'.repeat(128))}`, { headers: authHeaders() })
+  t.equal(longest.status, 404, 'the longest valid name, 4-byte characters percent-encoded, still reaches the route')
+  const badEncoding = await fetch(`${agent.baseUrl}/tools/%C3%28/start`, { method: 'POST', headers: authHeaders() })
+  t.match(await badEncoding.json(), { success: false, code: 'DTMA_BAD_REQUEST' }, 'a URL that does not decode: the contract error body')
+
   t.same(calls, [], 'the runtime was not called for any of them')
   t.same(agent.store.list(), [], 'nothing was stored')
 })
