@@ -23,3 +23,23 @@ export async function ensureChattyImage(): Promise<string> {
   }
   return CHATTY_IMAGE
 }
+
+/** Ignores SIGTERM: a stop waits the whole stop timeout before Docker kills it. */
+export const STUBBORN_IMAGE = 'dtma-test/stubborn:v1'
+
+export async function ensureStubbornImage(): Promise<string> {
+  const present = await docker
+    .getImage(STUBBORN_IMAGE)
+    .inspect()
+    .then(() => true)
+    .catch(() => false)
+  if (present) return STUBBORN_IMAGE
+  const container = await docker.createContainer({ Image: TEST_IMAGE })
+  try {
+    const [repo, tag] = STUBBORN_IMAGE.split(':') as [string, string]
+    await container.commit({ repo, tag, changes: `CMD ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 1; done"]` })
+  } finally {
+    await container.remove({ force: true })
+  }
+  return STUBBORN_IMAGE
+}
