@@ -45,7 +45,8 @@ export interface RouteDefinition {
   readonly responses: Readonly<Record<number, TSchema>>
 }
 
-const authErrors = { 401: ErrorBody, 403: ErrorBody } as const
+/** 429: the client address failed authentication too often (Retry-After says when to try again). */
+const authErrors = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } as const
 const dockerErrors = { 502: ErrorBody, 503: ErrorBody } as const
 
 export const routes = {

@@ -97,6 +97,9 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     DTMA_STOP_TIMEOUT_S: '2',
     // Test agents share one Docker engine: each manages only its own scope.
     DTMA_SCOPE: scopeFor(dataDir),
+    // Tests send wrong tokens on purpose, all from 127.0.0.1; the failed-auth
+    // limit has its own test (plugins/auth-rate-limit.test.ts).
+    DTMA_AUTH_FAILURE_LIMIT: '100000',
     ...options.env
   })
   const logs: string[] = []

@@ -78,6 +78,14 @@ t.test('every route answers its declared statuses with bodies of the declared sc
     t.equal((await wrong[id](anyArgs(route))).status, 403, `${id} with a wrong token`)
   }
 
+  // An address that failed too often: every bearer route is 429 for it.
+  const strict = await startTestAgent(t, { env: { DTMA_AUTH_FAILURE_LIMIT: '1' } })
+  const blocked = clientFor(t, strict, seen, 'not-the-token') as unknown as typeof call
+  t.equal((await blocked.listTools()).status, 403, 'the failure that reaches the limit')
+  for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
+    if (route.auth === 'bearer') t.equal((await blocked[id](anyArgs(route))).status, 429, `${id} after too many failed authentications`)
+  }
+
   // Public routes.
   for (const id of ['health', 'ready', 'status', 'openApi', 'docs'] as const) t.equal((await call[id]()).status, 200, id)
   t.equal((await client.metrics()).status, 200)
