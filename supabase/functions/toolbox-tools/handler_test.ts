@@ -25,6 +25,7 @@ function happyAgent(call: AgentCall): AgentReply {
   if (call.method === 'POST' && call.path === '/tools') return agentReplies.deployed(call.body as never)
   if (call.path.endsWith('/start')) return agentReplies.state('running')
   if (call.path.endsWith('/stop')) return agentReplies.state('stopped')
+  if (call.path.endsWith('/restart')) return agentReplies.state('running')
   if (call.method === 'DELETE') return { status: 200, body: { success: true, message: 'removed' } }
   return agentReplies.error(404, 'DTMA_ROUTE_NOT_FOUND', 'Not Found')
 }
@@ -203,12 +204,11 @@ Deno.test('stop, restart and delete move the row through their statuses', async 
     assert.equal((await call('POST', `/tools/${id}/restart`)).body.data.status_on_toolbox, 'running')
     const removed = await call('DELETE', `/tools/${id}`)
     assert.equal(removed.status, 200)
-    assert.deepEqual(world.standIn.statusHistory.get(id), ['deploying', 'running', 'stopping', 'stopped', 'stopping', 'stopped', 'starting', 'running', 'pending_delete'])
+    assert.deepEqual(world.standIn.statusHistory.get(id), ['deploying', 'running', 'stopping', 'stopped', 'starting', 'running', 'pending_delete'])
     assert.equal(world.standIn.tables.account_tool_instances.length, 0)
     assert.deepEqual(agent.calls.slice(1).map((c) => `${c.method} ${c.path}`), [
       `POST /tools/${NAME}/stop`,
-      `POST /tools/${NAME}/stop`,
-      `POST /tools/${NAME}/start`,
+      `POST /tools/${NAME}/restart`,
       `DELETE /tools/${NAME}`
     ])
     assert.equal((await call('POST', `/tools/${id}/start`)).status, 404)

@@ -15,14 +15,13 @@ export async function startInstance(ctx: ToolboxContext, row: InstanceRow): Prom
 }
 
 export async function stopInstance(ctx: ToolboxContext, row: InstanceRow): Promise<InstallationStatus> {
-  return await transition(ctx, row.id, 'stopping', async () => statusOnToolbox(await stopOnAgent(ctx, row, false)))
+  return await transition(ctx, row.id, 'stopping', async () => statusOnToolbox(await stopOnAgent(ctx, row)))
 }
 
-/** Stop then start. A container the agent lost counts as stopped, and the
- *  start re-deploys it. */
+/** The agent's own restart; an instance the agent lost is re-deployed and
+ *  started, as a start would. */
 export async function restartInstance(ctx: ToolboxContext, row: InstanceRow): Promise<InstallationStatus> {
-  await transition(ctx, row.id, 'stopping', async () => statusOnToolbox(await stopOnAgent(ctx, row, true)))
-  return await startInstance(ctx, row)
+  return await transition(ctx, row.id, 'starting', async () => statusOnToolbox(await restartOnAgent(ctx, row)))
 }
 
 /** pending_delete, then the row goes once the agent has no container left. */
@@ -48,9 +47,15 @@ async function startOnAgent(ctx: ToolboxContext, row: InstanceRow): Promise<Inst
   throw agentReplyError(second.status, second.body)
 }
 
-async function stopOnAgent(ctx: ToolboxContext, row: InstanceRow, lostIsStopped: boolean): Promise<InstanceStatus> {
+async function restartOnAgent(ctx: ToolboxContext, row: InstanceRow): Promise<InstanceStatus> {
+  const reply = await callAgent(() => ctx.agent.restartTool({ params: { name: row.instance_name_on_toolbox } }))
+  if (reply.status === 200) return reply.body.data.state
+  if (reply.status !== 404) throw agentReplyError(reply.status, reply.body)
+  return await startOnAgent(ctx, row)
+}
+
+async function stopOnAgent(ctx: ToolboxContext, row: InstanceRow): Promise<InstanceStatus> {
   const reply = await callAgent(() => ctx.agent.stopTool({ params: { name: row.instance_name_on_toolbox } }))
   if (reply.status === 200) return reply.body.data.state
-  if (reply.status === 404 && lostIsStopped) return 'stopped'
   throw agentReplyError(reply.status, reply.body)
 }
