@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import type { ToolSandbox } from './runtime/docker-runtime.ts'
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 })
 const Flag = Type.Boolean()
@@ -80,18 +81,8 @@ export interface Config {
   dockerSocket: string
   /** Labels this agent's containers; another scope's are never touched. */
   scope: string
-  tool: {
-    hostIp: string
-    memoryBytes: number
-    pidsLimit: number
-    nanoCpus: number
-    /** Capabilities kept after dropping all. */
-    capAdd: string[]
-    readonlyRootfs: boolean
-    /** The user-defined bridge every tool joins (made when missing). */
-    network: string
-    stopTimeoutSeconds: number
-  }
+  /** The sandbox every tool container gets, where its ports bind, how long it may take to stop. */
+  tool: ToolSandbox & { hostIp: string; stopTimeoutSeconds: number }
   pullTimeoutMs: number
   /** Recreate or restart what should run, stop what should not. */
   selfHeal: boolean
