@@ -8,6 +8,7 @@ import type { DeployToolBody, DeployToolData, DesiredState, InstanceStatus, Logs
 import type { Logger } from 'pino'
 import { DtmaError, isDtmaError } from '../errors.ts'
 import type { ContainerEvent, ContainerInfo, ContainerRuntime, PullProgress } from '../runtime/docker-runtime.ts'
+import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import { DockerWatcher } from './docker-watcher.ts'
@@ -59,6 +60,11 @@ const PULL_EVENT_INTERVAL_MS = 250
 
 /** docker_status of an instance whose container is gone. */
 const MISSING = 'missing'
+
+/** No record (or one being removed) and no container: the instance does not exist. */
+function isGone(record: InstanceRecord | undefined, container: ContainerInfo | undefined): boolean {
+  return (record === undefined || record.pendingOperation === 'remove') && container === undefined
+}
 
 function notFound(instanceName: string): DtmaError {
   return new DtmaError('not-found', `Tool instance '${instanceName}' not found or not managed by this DTMA.`)
@@ -253,7 +259,7 @@ export class InstanceService {
   private view(instanceName: string): ToolInstance | undefined {
     const record = this.store.get(instanceName)
     const container = this.index.get(instanceName)
-    if ((record === undefined || record.pendingOperation === 'remove') && container === undefined) return undefined
+    if (isGone(record, container)) return undefined
     return this.toToolInstance(instanceName, record, container)
   }
 
@@ -281,7 +287,7 @@ export class InstanceService {
   private require(instanceName: string): { record: InstanceRecord | undefined; container: ContainerInfo | undefined } {
     const record = this.store.get(instanceName)
     const container = this.index.get(instanceName)
-    if ((record === undefined || record.pendingOperation === 'remove') && container === undefined) throw notFound(instanceName)
+    if (isGone(record, container)) throw notFound(instanceName)
     return { record, container }
   }
 
@@ -296,7 +302,7 @@ export class InstanceService {
       throw new DtmaError('conflict', `Container name '${containerName}' is taken by a container DTMA does not manage`)
     }
     const stored = this.store.get(spec.instanceName)
-    const knownHash = existing?.labels['dtma.spec-hash'] ?? stored?.specHash
+    const knownHash = existing?.labels[InstanceLabel.specHash] ?? stored?.specHash
     if (knownHash !== undefined && knownHash !== hash) {
       throw new DtmaError('conflict', `Tool instance '${spec.instanceName}' already exists with a different spec; remove it first`)
     }
@@ -443,7 +449,7 @@ export class InstanceService {
     const desiredState = record?.desiredState ?? (container?.dockerState === 'running' ? 'running' : 'stopped')
     const dockerState = container?.dockerState ?? MISSING
     return {
-      account_tool_instance_id: record?.spec.accountToolInstanceId ?? container?.labels['dtma.account-tool-instance-id'] ?? '',
+      account_tool_instance_id: record?.spec.accountToolInstanceId ?? container?.labels[InstanceLabel.accountToolInstanceId] ?? '',
       instance_name_on_toolbox: instanceName,
       container_id: container?.id ?? '',
       container_name: container?.name ?? containerNameFor(instanceName),
