@@ -73,11 +73,21 @@ export function clientErrorReply(this: FastifyInstance, error: NodeJS.ErrnoExcep
   socket.destroy()
 }
 
+/** Only a 500 is a fault of DTMA and logged as an error, with its stack.
+ *  A 502 is a Docker operation that failed: a warning the operator should
+ *  see. A 503 (Docker away, not ready yet) is an expected state whose cause
+ *  is logged once where it starts, not once per request. */
+function logFailure(request: FastifyRequest, error: FastifyError, reply: { status: number; code: string; message: string }): void {
+  const { status, code, message } = reply
+  if (status === 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+  else if (status === 502) request.log.warn({ code, status, method: request.method, url: request.url }, message)
+  else request.log.info({ code, status }, message)
+}
+
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, code, message, retryAfter } = toErrorReply(error)
-    if (status >= 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
-    else request.log.info({ code, status }, message)
+    logFailure(request, error, { status, code, message })
     if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
     return reply.code(status).send({ success: false, error: message, code })
   })
