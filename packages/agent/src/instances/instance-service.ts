@@ -82,8 +82,12 @@ export class InstanceService {
   private ready = false
   private readonly listeners = new Set<InstanceChangeListener>()
   private readonly pullListeners = new Set<PullProgressListener>()
-  /** Last published view of each instance, so listeners hear real changes only. */
-  private readonly published = new Map<string, string>()
+  /** Last published view of each existing instance (and its JSON, so
+   *  listeners hear real changes only). list, get and snapshot read these:
+   *  a status poll costs no store read, whatever the number of instances. */
+  private readonly views = new Map<string, { instance: ToolInstance; json: string }>()
+  /** views in name order, made again after a change. */
+  private sortedViews: ToolInstance[] | undefined
 
   constructor(options: InstanceServiceOptions) {
     this.options = options
@@ -141,9 +145,9 @@ export class InstanceService {
     return () => this.pullListeners.delete(listener)
   }
 
-  /** Current view of every instance, as listeners would have been told. */
+  /** Current view of every instance, as listeners were told. */
   snapshot(): InstanceChange[] {
-    return this.knownNames().map((instanceName) => ({ instanceName, instance: this.view(instanceName) }))
+    return [...this.views].map(([instanceName, { instance }]) => ({ instanceName, instance }))
   }
 
   // ---- operations ----------------------------------------------------------------
@@ -227,12 +231,15 @@ export class InstanceService {
 
   async list(): Promise<ToolInstance[]> {
     this.assertServing()
-    return this.knownNames().flatMap((name) => this.view(name) ?? [])
+    this.sortedViews ??= [...this.views]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([, { instance }]) => instance)
+    return [...this.sortedViews]
   }
 
   async get(instanceName: string): Promise<ToolInstance> {
     this.assertServing()
-    const instance = this.view(instanceName)
+    const instance = this.views.get(instanceName)?.instance
     if (instance === undefined) throw notFound(instanceName)
     return instance
   }
@@ -252,10 +259,6 @@ export class InstanceService {
     }
   }
 
-  private knownNames(): string[] {
-    return [...new Set([...this.store.list().map((record) => record.instanceName), ...this.index.names()])].sort((a, b) => a.localeCompare(b))
-  }
-
   private view(instanceName: string): ToolInstance | undefined {
     const record = this.store.get(instanceName)
     const container = this.index.get(instanceName)
@@ -266,10 +269,11 @@ export class InstanceService {
   /** Tells listeners about an instance if its view changed since last told. */
   private publish(instanceName: string): void {
     const instance = this.view(instanceName)
-    const key = instance === undefined ? '' : JSON.stringify(instance)
-    if ((this.published.get(instanceName) ?? '') === key) return
-    if (instance === undefined) this.published.delete(instanceName)
-    else this.published.set(instanceName, key)
+    const json = instance === undefined ? '' : JSON.stringify(instance)
+    if ((this.views.get(instanceName)?.json ?? '') === json) return
+    if (instance === undefined) this.views.delete(instanceName)
+    else this.views.set(instanceName, { instance, json })
+    this.sortedViews = undefined
     for (const listener of this.listeners) {
       try {
         listener({ instanceName, instance })
@@ -418,7 +422,7 @@ export class InstanceService {
 
   /** Full resync: one listing of Docker, then reconcile whatever differs. */
   private async resync(): Promise<void> {
-    const before = new Set(this.published.keys())
+    const before = new Set(this.views.keys())
     this.index.replaceAll(await this.runtime.listManaged())
     const records = new Map(this.store.list().map((record) => [record.instanceName, record]))
     const names = new Set([...records.keys(), ...this.index.names()])

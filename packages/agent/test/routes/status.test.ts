@@ -2,7 +2,8 @@
 // Docker routes answer 503 with Retry-After instead of a 500.
 import t from 'tap'
 import { DockerRuntime } from '../../src/runtime/docker-runtime.ts'
-import { authHeaders, startTestAgent, tempDir } from '../helpers/agent.ts'
+import { authHeaders, startTestAgent, tempDir, uniqueName } from '../helpers/agent.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const unreachableDocker = (dir: string) =>
   new DockerRuntime({ socketPath: `${dir}/no-docker.sock`, scope: 'unreachable', sandbox: { memoryBytes: 64 << 20, pidsLimit: 64, nanoCpus: 1e9, capAdd: [], readonlyRootfs: false, network: 'dtma-tools' }, pullTimeoutMs: 5000 })
@@ -41,4 +42,49 @@ t.test('DTMA_PUBLIC_STATUS=minimal hides instances and metrics from callers with
   const full = await withToken.json()
   t.ok(Array.isArray(full.tool_instances))
   t.type(full.system_metrics?.cpu_load_percent, 'number')
+})
+
+t.test('a status poll is answered from memory: no store read, no Docker call, and still current after a change', async (t) => {
+  const calls = { store: 0, docker: 0 }
+  const real = new DockerRuntime({ socketPath: '/var/run/docker.sock', scope: `poll-${process.pid}`, sandbox: { memoryBytes: 64 << 20, pidsLimit: 64, nanoCpus: 1e9, capAdd: [], readonlyRootfs: false, network: 'dtma-tools' }, pullTimeoutMs: 5000 })
+  const countingRuntime = new Proxy(real, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver)
+      return typeof value === 'function' ? (...args: unknown[]) => (calls.docker++, value.apply(target, args)) : value
+    }
+  })
+  const agent = await startTestAgent(t, { runtime: countingRuntime })
+  const names = [uniqueName('Poll A'), uniqueName('Poll B')]
+  for (const name of names) t.equal((await agent.client.deployTool({ body: agent.deployBody(name) })).status, 201)
+  for (const method of ['get', 'list'] as const) {
+    const read = agent.store[method].bind(agent.store) as (...args: never[]) => unknown
+    agent.store[method] = ((...args: never[]) => (calls.store++, read(...args))) as never
+  }
+  // The deploys' Docker events are reconciled in the background (store and
+  // Docker reads): wait until that is over before counting.
+  const settled = await waitFor(async () => {
+    const before = { ...calls }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return calls.store === before.store && calls.docker === before.docker ? true : undefined
+  })
+  t.ok(settled, 'background reconciles of the deploys are done')
+  calls.store = 0
+  calls.docker = 0
+
+  const [first, second] = names as [string, string]
+  const listedNames = (reply: Awaited<ReturnType<typeof agent.client.listToolStatus>>) =>
+    reply.status === 200 ? reply.body.data.map((tool) => tool.instance_name_on_toolbox).filter((name) => names.includes(name)) : []
+  const statusOf = async (name: string) => {
+    const reply = await agent.client.getTool({ params: { name } })
+    return reply.status === 200 ? reply.body.data.status : undefined
+  }
+  for (let i = 0; i < 50; i++) {
+    t.same(listedNames(await agent.client.listToolStatus()), [first, second].sort((a, b) => a.localeCompare(b)))
+    t.equal(await statusOf(first), 'running')
+  }
+  t.same(calls, { store: 0, docker: 0 }, '100 polls read neither the store nor Docker')
+
+  t.equal((await agent.client.stopTool({ params: { name: first } })).status, 200)
+  t.equal(await statusOf(first), 'stopped', 'the poll after a stop sees it at once')
+  t.equal(await statusOf(second), 'running')
 })
