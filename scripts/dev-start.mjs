@@ -21,7 +21,7 @@ if (existsSync(tokenFile)) {
   process.stdout.write(`DTMA dev token (shown once, kept in ${tokenFile}):\n  ${token}\n`)
 }
 
-const child = spawn(process.execPath, ['packages/agent/dist/server.js'], {
+const child = spawn('packages/agent/bin/dtma-agent', [], {
   stdio: 'inherit',
   env: { BACKEND_TO_DTMA_API_KEY: token, DTMA_DATA_DIR: dataDir, ...process.env }
 })

@@ -1,5 +1,6 @@
-// Runs the real agent binary (dist/server.js) as a child process, so a test
-// can kill -9 it and start it again on the same data dir.
+// Runs the real agent binary as a child process, started as production
+// starts it (bin/dtma-agent), so a test can kill -9 it and start it again on
+// the same data dir.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { createDtmaClient, type DtmaClient } from '@dtma/contract'
 import { scopeFor, TOKEN } from './agent.ts'
 
-const serverBin = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
+const launcher = fileURLToPath(new URL('../../bin/dtma-agent', import.meta.url))
 
 export interface AgentProcess {
   child: ChildProcess
@@ -23,7 +24,7 @@ export interface AgentProcess {
 export function spawnAgent(dataDir: string, port: number, env: Record<string, string> = {}): AgentProcess {
   const confFile = join(dataDir, 'empty.conf')
   writeFileSync(confFile, '')
-  const child = spawn(process.execPath, [serverBin], {
+  const child = spawn(launcher, [], {
     env: {
       PATH: process.env.PATH,
       BACKEND_TO_DTMA_API_KEY: TOKEN,
