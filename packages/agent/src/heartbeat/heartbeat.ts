@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { InstanceService } from '../instances/instance-service.ts'
 import type { Metrics } from '../metrics/metrics.ts'
+import { OutageLog } from '../outage-log.ts'
 import { heartbeatPayload, type HeartbeatPayload } from './heartbeat-payload.ts'
 
 const TIMEOUT_MS = 15_000
@@ -28,13 +29,14 @@ export class Heartbeat {
   private readonly logger: Logger
   private timer: NodeJS.Timeout | undefined
   private inFlight: AbortController | undefined
-  private failingSince: number | undefined
+  private readonly outage: OutageLog
   private closed = false
   private readonly sent
 
   constructor(options: HeartbeatOptions) {
     this.options = options
     this.logger = options.logger.child({ module: 'heartbeat' })
+    this.outage = new OutageLog(this.logger, { down: 'heartbeat failing: retried every interval, logged again when it recovers', up: 'heartbeat recovered' })
     this.sent = options.metrics.counter({ name: 'heartbeats_total', help: 'Heartbeats sent to the backend, by outcome', labelNames: ['outcome'] as const })
   }
 
@@ -78,15 +80,8 @@ export class Heartbeat {
     }
     if (this.closed) return
     this.sent.inc({ outcome: failure === undefined ? 'ok' : 'failed' })
-    if (failure !== undefined) {
-      if (this.failingSince === undefined) {
-        this.failingSince = Date.now()
-        this.logger.warn({ reason: failure }, 'heartbeat failing: retried every interval, logged again when it recovers')
-      }
-    } else if (this.failingSince !== undefined) {
-      this.logger.info({ outageMs: Date.now() - this.failingSince }, 'heartbeat recovered')
-      this.failingSince = undefined
-    }
+    if (failure !== undefined) this.outage.failed({ reason: failure })
+    else this.outage.recovered()
   }
 }
 

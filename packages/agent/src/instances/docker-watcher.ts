@@ -3,6 +3,7 @@
 // (events for speed, relist for truth), and when the daemon goes away marks
 // Docker unavailable and reconnects with backoff. One log line per outage.
 import type { Logger } from 'pino'
+import { OutageLog } from '../outage-log.ts'
 import type { ContainerEvent, ContainerRuntime, EventSubscription } from '../runtime/docker-runtime.ts'
 
 export interface DockerWatcherOptions {
@@ -24,7 +25,7 @@ export class DockerWatcher {
   private reconnectTimer: NodeJS.Timeout | undefined
   private backoffMs = FIRST_BACKOFF_MS
   private stopped = false
-  private outageLogged = false
+  private readonly outage: OutageLog
   private connectedOnce!: () => void
   /** Resolves after the first successful connect and resync. */
   readonly firstSync: Promise<void> = new Promise((resolve) => (this.connectedOnce = resolve))
@@ -34,6 +35,7 @@ export class DockerWatcher {
 
   constructor(options: DockerWatcherOptions) {
     this.options = options
+    this.outage = new OutageLog(options.logger, { down: 'Docker unavailable; reconnecting with backoff', up: 'Docker is back; resynced' })
   }
 
   start(): void {
@@ -63,8 +65,7 @@ export class DockerWatcher {
       this.available = true
       this.lastError = undefined
       this.backoffMs = FIRST_BACKOFF_MS
-      if (this.outageLogged) this.options.logger.info('Docker is back; resynced')
-      this.outageLogged = false
+      this.outage.recovered()
       clearInterval(this.resyncTimer)
       this.resyncTimer = setInterval(() => void this.periodicResync(), this.options.resyncIntervalMs)
       this.resyncTimer.unref()
@@ -98,9 +99,7 @@ export class DockerWatcher {
   private noteOutage(error: Error): void {
     this.available = false
     this.lastError = error.message
-    if (this.outageLogged) return
-    this.outageLogged = true
-    this.options.logger.warn({ err: error }, 'Docker unavailable; reconnecting with backoff')
+    this.outage.failed({ err: error })
   }
 
   private scheduleReconnect(): void {

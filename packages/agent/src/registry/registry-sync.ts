@@ -10,6 +10,7 @@ import { envKeys } from '../instances/spec.ts'
 import type { InstanceStore } from '../store/instance-store.ts'
 import type { InstanceChange, InstanceService } from '../instances/instance-service.ts'
 import type { Metrics } from '../metrics/metrics.ts'
+import { OutageLog } from '../outage-log.ts'
 import { RegistryOutbox, type OutboxEntry } from './outbox.ts'
 import { registryRow } from './registry-row.ts'
 import { RegistryWriteError, SupabaseRegistryTarget, type RegistryTarget } from './supabase-target.ts'
@@ -37,14 +38,14 @@ export class RegistrySync {
   private sending: Promise<void> | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private retryDelayMs = 0
-  /** Since when Supabase fails (undefined: it works), for the one log line per outage. */
-  private failingSince: number | undefined
+  private readonly outage: OutageLog
   private closed = false
   private readonly writes
 
   constructor(options: RegistrySyncOptions) {
     this.options = options
     this.logger = options.logger.child({ module: 'registry' })
+    this.outage = new OutageLog(this.logger, { down: 'registry unreachable: changes wait in the outbox and are retried', up: 'registry reachable again: catching up' })
     this.writes = options.metrics.counter({ name: 'registry_writes_total', help: 'Registry writes to Supabase, by operation and outcome', labelNames: ['operation', 'outcome'] as const })
     options.metrics.gauge({
       name: 'registry_outbox_pending',
@@ -72,7 +73,7 @@ export class RegistrySync {
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
     await this.sending
-    if (this.failingSince === undefined && this.options.outbox.pending() > 0) await this.send()
+    if (!this.outage.ongoing && this.options.outbox.pending() > 0) await this.send()
     this.options.outbox.close()
   }
 
@@ -128,10 +129,7 @@ export class RegistrySync {
   }
 
   private failed(error: Error): void {
-    if (this.failingSince === undefined) {
-      this.failingSince = Date.now()
-      this.logger.warn({ err: { message: error.message }, pending: this.options.outbox.pending() }, 'registry unreachable: changes wait in the outbox and are retried')
-    }
+    this.outage.failed({ err: { message: error.message }, pending: this.options.outbox.pending() })
     if (this.closed) return
     this.retryDelayMs = Math.min(this.options.retryMaxMs, Math.max(FIRST_RETRY_MS, this.retryDelayMs * 2))
     const delay = Math.round(this.retryDelayMs * (0.8 + Math.random() * 0.4))
@@ -144,9 +142,8 @@ export class RegistrySync {
 
   private recovered(): void {
     this.retryDelayMs = 0
-    if (this.failingSince === undefined) return
-    this.logger.info({ outageMs: Date.now() - this.failingSince, pending: this.options.outbox.pending() }, 'registry reachable again: catching up')
-    this.failingSince = undefined
+    // Checked first: counting the outbox on every successful write is waste.
+    if (this.outage.ongoing) this.outage.recovered({ pending: this.options.outbox.pending() })
   }
 }
 
