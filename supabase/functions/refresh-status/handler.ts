@@ -3,12 +3,11 @@
 // `GET /status` and mirror the answer into account_tool_environments and
 // account_tool_instances; an agent that does not answer is 'unresponsive'.
 import type { SupabaseClient } from '@supabase/supabase-js'
-import type { StatusReply } from '../../../packages/contract/src/index.ts'
+import { statusOnToolbox, type StatusReply } from '../../../packages/contract/src/index.ts'
 import { agentCallError, agentClientFor, type AgentAccess } from '../_shared/agent.ts'
 import { authenticateUser } from '../_shared/auth.ts'
 import type { Database, EnvironmentRow, Json } from '../_shared/database.ts'
 import { CORS_HEADERS, databaseError, errorResponse, FunctionErrorCode, HttpError, json, readJsonObject } from '../_shared/http.ts'
-import { statusOnToolbox } from '../_shared/status-map.ts'
 import { listOwnedToolboxes, loadOwnedToolbox } from '../_shared/toolboxes.ts'
 
 export interface RefreshStatusDeps {

@@ -4,7 +4,7 @@
 import * as assert from '../_test/assert.ts'
 import { fakeAgent, type AgentReply } from '../_test/fake-agent.ts'
 import { createWorld, request } from '../_test/fixtures.ts'
-import { statusOnToolbox } from '../_shared/status-map.ts'
+import { statusOnToolbox } from '../../../packages/contract/src/index.ts'
 import { handleRequest } from './handler.ts'
 
 const NOW = new Date('2025-06-19T10:00:00.000Z')

@@ -1,11 +1,10 @@
 // Deploying a catalog tool on a toolbox: the new account_tool_instances row,
 // its host port, and the agent's deployTool call (also used to re-deploy an
 // instance the agent has lost).
-import { ErrorCode, type DeployToolBody, type InstanceStatus } from '../../../packages/contract/src/index.ts'
+import { ErrorCode, statusOnToolbox, type DeployToolBody, type InstanceStatus } from '../../../packages/contract/src/index.ts'
 import { agentReplyError, callAgent } from '../_shared/agent.ts'
 import type { InstanceRow, Json, StoredToolConfig } from '../_shared/database.ts'
 import { databaseError, FunctionErrorCode, HttpError } from '../_shared/http.ts'
-import { statusOnToolbox } from '../_shared/status-map.ts'
 import type { ToolboxContext } from './context.ts'
 import type { DeployRequest } from './deploy-request.ts'
 import { insertInstance, listInstances, loadInstance, saveToolConfig, storedToolConfig } from './instances.ts'

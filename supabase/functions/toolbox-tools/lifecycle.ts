@@ -1,10 +1,9 @@
 // Start, stop, restart and remove of one deployed instance through its
 // agent, with status_on_toolbox moved around each call. A start that the
 // agent answers 404 (it lost the container) re-deploys and starts once.
-import type { InstanceStatus } from '../../../packages/contract/src/index.ts'
+import { statusOnToolbox, type InstanceStatus } from '../../../packages/contract/src/index.ts'
 import { agentReplyError, callAgent } from '../_shared/agent.ts'
 import type { InstallationStatus, InstanceRow } from '../_shared/database.ts'
-import { statusOnToolbox } from '../_shared/status-map.ts'
 import type { ToolboxContext } from './context.ts'
 import { redeploy } from './deploy.ts'
 import { deleteInstance, setInstanceStatus } from './instances.ts'
