@@ -87,7 +87,7 @@ export class InstanceService {
    *  a status poll costs no store read, whatever the number of instances. */
   private readonly views = new Map<string, { instance: ToolInstance; json: string }>()
   /** views in name order, made again after a change. */
-  private sortedViews: ToolInstance[] | undefined
+  private sortedViews: readonly ToolInstance[] | undefined
 
   constructor(options: InstanceServiceOptions) {
     this.options = options
@@ -229,12 +229,13 @@ export class InstanceService {
     })
   }
 
-  async list(): Promise<ToolInstance[]> {
+  /** Every instance by name; the same array until an instance changes. */
+  async list(): Promise<readonly ToolInstance[]> {
     this.assertServing()
     this.sortedViews ??= [...this.views]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([, { instance }]) => instance)
-    return [...this.sortedViews]
+    return this.sortedViews
   }
 
   async get(instanceName: string): Promise<ToolInstance> {

@@ -2,7 +2,9 @@
 // and schemas exist once, in @dtma/contract. The handler map is typed from
 // the same table, so a missing handler or a wrong reply shape does not compile.
 // Stream routes (logs that follow, server-sent events) return a stream that is
-// piped to the client until either side ends it, or the agent shuts down.
+// piped to the client until either side ends it, or the agent shuts down. A
+// handler may also answer with JSON text it made once and keeps (a poll
+// answered from a cache); its type still names the body it holds.
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteSuccess, type Routes } from '@dtma/contract'
@@ -22,7 +24,18 @@ export interface StreamSuccess {
   stream: Readable
 }
 
-type HandlerResult<R extends RouteDefinition> = R extends { readonly stream: true } ? StreamSuccess : RouteSuccess<R>
+declare const jsonOf: unique symbol
+/** JSON text of a T, made by jsonText: sent as it is, checked as a T at compile time. */
+export type JsonText<T> = string & { readonly [jsonOf]: T }
+
+export function jsonText<T>(value: T): JsonText<T> {
+  return JSON.stringify(value) as JsonText<T>
+}
+
+/** A success whose body is already JSON text. */
+type SerializedSuccess<S> = S extends { status: infer Status; body: infer Body } ? { status: Status; json: JsonText<Body> } : never
+
+type HandlerResult<R extends RouteDefinition> = R extends { readonly stream: true } ? StreamSuccess : RouteSuccess<R> | SerializedSuccess<RouteSuccess<R>>
 
 export type Handler<K extends RouteId> = (request: TypedRequest<Routes[K]>, reply: FastifyReply) => Promise<HandlerResult<Routes[K]>>
 export type Handlers = { [K in RouteId]: Handler<K> }
@@ -36,7 +49,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
   })
   for (const id of Object.keys(routes) as RouteId[]) {
     const route: RouteDefinition = routes[id]
-    const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body?: unknown; stream?: Readable }>
+    const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body?: unknown; json?: string; stream?: Readable }>
     const querystring = route.querystring
     app.route({
       method: route.method,
@@ -67,6 +80,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
           stream.once('close', () => openStreams.delete(stream))
           return sendStream(reply, result.status, route.produces ?? 'application/octet-stream', stream)
         }
+        if (result.json !== undefined) return reply.code(result.status).type('application/json; charset=utf-8').send(result.json)
         return reply.code(result.status).send(result.body)
       }
     })

@@ -37,7 +37,7 @@ export function statusHandlers(config: Config, instances: InstanceService): Pick
       const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
       try {
         const toolInstances = await instances.list()
-        if (full) reply200.tool_instances = toolInstances
+        if (full) reply200.tool_instances = [...toolInstances]
       } catch (error) {
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message

@@ -1,12 +1,20 @@
 // Handlers of the /tools routes: thin translations between HTTP and the
 // instance service. Messages are the sentences Agentopia's backend knows.
+import type { ToolInstance } from '@dtma/contract'
 import type { InstanceService } from '../instances/instance-service.ts'
-import type { Handlers } from './register.ts'
+import { jsonText, type Handlers, type JsonText } from './register.ts'
 
 type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'restartTool' | 'removeTool'>
 
 export function toolHandlers(instances: InstanceService): ToolHandlers {
-  const listAll = async () => ({ status: 200 as const, body: { success: true as const, data: await instances.list() } })
+  // The backend polls the list every few seconds: it is serialized once per
+  // change of the instances, not once per request.
+  let answered: { list: readonly ToolInstance[]; json: JsonText<{ success: true; data: ToolInstance[] }> } | undefined
+  const listAll = async () => {
+    const list = await instances.list()
+    if (answered?.list !== list) answered = { list, json: jsonText({ success: true as const, data: [...list] }) }
+    return { status: 200 as const, json: answered.json }
+  }
   return {
     listToolStatus: listAll,
     listTools: listAll,
@@ -18,7 +26,8 @@ export function toolHandlers(instances: InstanceService): ToolHandlers {
       const name = data.instance_name_on_toolbox
       const fallback = data.image_source === 'local-after-failed-pull' ? ' (image pull failed; the local copy was deployed)' : ''
       const message = created ? `Tool instance '${name}' deployed.${fallback}` : `Tool instance '${name}' already deployed with this spec.`
-      return { status: created ? 201 : 200, body: { success: true, message, data } }
+      const body = { success: true as const, message, data }
+      return created ? { status: 201, body } : { status: 200, body }
     },
 
     startTool: async (request) => {

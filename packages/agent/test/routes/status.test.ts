@@ -86,5 +86,7 @@ t.test('a status poll is answered from memory: no store read, no Docker call, an
 
   t.equal((await agent.client.stopTool({ params: { name: first } })).status, 200)
   t.equal(await statusOf(first), 'stopped', 'the poll after a stop sees it at once')
+  const listed = await agent.client.listToolStatus()
+  t.equal(listed.status === 200 ? listed.body.data.find((tool) => tool.instance_name_on_toolbox === first)?.status : undefined, 'stopped', 'and so does the list')
   t.equal(await statusOf(second), 'running')
 })
