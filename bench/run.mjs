@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: DTMA against the docker CLI and dockerode direct, in one
 // run on this machine, written to BENCHMARKS.md (machine and date included).
-// Runs the real agent binary (packages/agent/dist/server.js, so build first)
+// Runs the real agent as production starts it (packages/agent/bin/dtma-agent;
+// build first)
 // under its own scope label, so it never touches another agent's containers,
 // and removes every container of that scope at the end, even on failure.
 // Heavy (200 containers): run it alone, not in a loop, not in `npm test`.
@@ -24,7 +25,7 @@ const SCOPE = `bench-${randomBytes(4).toString('hex')}`
 const TOKEN = randomBytes(24).toString('hex')
 const HOST_IP = '127.0.0.1'
 const PORT_BASE = 32000 + Math.floor(Math.random() * 20) * 100
-const AGENT_BIN = new URL('../packages/agent/dist/server.js', import.meta.url).pathname
+const AGENT_BIN = new URL('../packages/agent/bin/dtma-agent', import.meta.url).pathname
 const OUTPUT = new URL('../BENCHMARKS.md', import.meta.url).pathname
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' })
@@ -54,7 +55,7 @@ const log = (text) => process.stderr.write(`[bench] ${text}\n`)
 function startAgent() {
   const confFile = join(dataDir, 'empty.conf')
   writeFileSync(confFile, '')
-  const child = spawn(process.execPath, [AGENT_BIN], {
+  const child = spawn(AGENT_BIN, [], {
     env: {
       PATH: process.env.PATH,
       BACKEND_TO_DTMA_API_KEY: TOKEN,
@@ -100,8 +101,17 @@ let counter = 0
 const nextName = (kind) => `bench ${kind} ${counter++}`
 const nextPort = () => PORT_BASE + (counter % 99)
 
-/** The same container each way: the agent's limits, labels and port binding. */
-const limits = { memoryMb: 512, pids: 256 }
+/** The same container each way: the agent's default sandbox (its network,
+ *  capabilities, limits, IPC and log settings), restart policy and port
+ *  binding, so the engine does the same work for all three. */
+const sandbox = {
+  network: 'dtma-tools',
+  memoryMb: 512,
+  pids: 256,
+  cpus: 1,
+  capAdd: ['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE'],
+  log: { 'max-size': '10m', 'max-file': '3' }
+}
 const ways = {
   agent: {
     deploy: async (name, hostPort) =>
@@ -123,8 +133,11 @@ const ways = {
   'docker CLI': {
     deploy: (name, hostPort) =>
       run('docker', [
-        'run', '-d', '--name', cliName(name), '--label', `dtma.scope=${SCOPE}`, '--memory', `${limits.memoryMb}m`, '--pids-limit', String(limits.pids),
-        '--security-opt', 'no-new-privileges', '--restart', 'unless-stopped', '-e', 'MODE=bench', '-p', `${HOST_IP}:${hostPort}:8080`, IMAGE
+        'run', '-d', '--name', cliName(name), '--label', `dtma.scope=${SCOPE}`, '--network', sandbox.network,
+        '--memory', `${sandbox.memoryMb}m`, '--memory-swap', `${sandbox.memoryMb}m`, '--pids-limit', String(sandbox.pids), '--cpus', String(sandbox.cpus),
+        '--security-opt', 'no-new-privileges:true', '--cap-drop', 'ALL', ...sandbox.capAdd.flatMap((cap) => ['--cap-add', cap]), '--ipc', 'private',
+        '--log-driver', 'json-file', ...Object.entries(sandbox.log).flatMap(([key, value]) => ['--log-opt', `${key}=${value}`]),
+        '--restart', 'unless-stopped', '-e', 'MODE=bench', '-p', `${HOST_IP}:${hostPort}:8080`, IMAGE
       ]),
     start: (name) => run('docker', ['start', cliName(name)]),
     stop: (name) => run('docker', ['stop', '-t', String(STOP_TIMEOUT_S), cliName(name)]),
@@ -139,9 +152,16 @@ const ways = {
         Labels: { 'dtma.scope': SCOPE },
         ExposedPorts: { '8080/tcp': {} },
         HostConfig: {
-          Memory: limits.memoryMb * 1024 * 1024,
-          PidsLimit: limits.pids,
-          SecurityOpt: ['no-new-privileges'],
+          NetworkMode: sandbox.network,
+          Memory: sandbox.memoryMb * 1024 * 1024,
+          MemorySwap: sandbox.memoryMb * 1024 * 1024,
+          PidsLimit: sandbox.pids,
+          NanoCpus: sandbox.cpus * 1e9,
+          SecurityOpt: ['no-new-privileges:true'],
+          CapDrop: ['ALL'],
+          CapAdd: sandbox.capAdd,
+          IpcMode: 'private',
+          LogConfig: { Type: 'json-file', Config: sandbox.log },
           RestartPolicy: { Name: 'unless-stopped' },
           PortBindings: { '8080/tcp': [{ HostIp: HOST_IP, HostPort: String(hostPort) }] }
         }
@@ -157,25 +177,42 @@ function cliName(name) {
   return `${SCOPE}-${name.replace(/ /g, '-')}`
 }
 
+/** What the engine was asked to set up for a container: must be equal for the three ways. */
+async function engineSetup(way, name) {
+  const id = way === 'agent' ? (await client.getTool({ params: { name } })).body.data.container_id : cliName(name)
+  const info = await docker.getContainer(id).inspect()
+  const host = info.HostConfig
+  return {
+    networks: Object.keys(info.NetworkSettings.Networks),
+    ...Object.fromEntries(['Memory', 'MemorySwap', 'PidsLimit', 'NanoCpus', 'SecurityOpt', 'CapDrop', 'IpcMode', 'LogConfig', 'RestartPolicy', 'Privileged'].map((key) => [key, host[key]])),
+    CapAdd: (host.CapAdd ?? []).map((cap) => cap.replace(/^CAP_/, '')).sort(),
+    // Each way binds its own host port; the address and the container port are the same.
+    PortBindings: Object.entries(host.PortBindings ?? {}).map(([port, bindings]) => [port, bindings.map((binding) => binding.HostIp)])
+  }
+}
+
 /** deploy -> stop -> start -> stop -> remove, REPS times, the three ways interleaved
  *  so that drift on a shared machine hits them alike. */
 async function lifecycle() {
   const samples = {}
   for (const way of Object.keys(ways)) samples[way] = { deploy: [], start: [], stop: [], remove: [] }
+  const setups = {}
   for (let rep = 0; rep < REPS + 1; rep++) {
     for (const [way, ops] of Object.entries(ways)) {
       const name = nextName('life')
       const hostPort = nextPort()
-      const times = {
-        deploy: await timed(() => ops.deploy(name, hostPort)),
+      const times = { deploy: await timed(() => ops.deploy(name, hostPort)) }
+      if (rep === 0) setups[way] = JSON.stringify(await engineSetup(way, name))
+      Object.assign(times, {
         stop: await timed(() => ops.stop(name)),
         start: await timed(() => ops.start(name))
-      }
+      })
       await ops.stop(name)
       times.remove = await timed(() => ops.remove(name))
       // The first round warms caches and connections; it is not counted.
       if (rep > 0) for (const [op, ms] of Object.entries(times)) samples[way][op].push(ms)
     }
+    if (rep === 0 && new Set(Object.values(setups)).size !== 1) throw new Error(`the three ways made different containers: ${JSON.stringify(setups, null, 1)}`)
     log(`lifecycle round ${rep}/${REPS}`)
   }
   return samples
@@ -269,7 +306,7 @@ function report(m, r) {
   lines.push(`Generated by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}.`, '')
   lines.push(`Machine: ${m}.`, '')
   lines.push(
-    `Image \`${IMAGE}\` (busybox httpd), present locally. Each lifecycle op is measured ${REPS} times per way (after one uncounted warm-up round), the three ways interleaved: through the agent (typed client over HTTP on loopback, real agent process), the docker CLI (\`docker run -d\` / \`start\` / \`stop -t ${STOP_TIMEOUT_S}\` / \`rm\`, a process per op, as an operator or a shell-out agent would) and dockerode direct (the same library the agent uses, without the agent). All three create the same container: the agent's memory and pids limits, no-new-privileges, restart policy unless-stopped, one port bound to ${HOST_IP}. Times in ms.`,
+    `Image \`${IMAGE}\` (busybox httpd), present locally. Each lifecycle op is measured ${REPS} times per way (after one uncounted warm-up round), the three ways interleaved: through the agent (typed client over HTTP on loopback, real agent process), the docker CLI (\`docker run -d\` / \`start\` / \`stop -t ${STOP_TIMEOUT_S}\` / \`rm\`, a process per op, as an operator or a shell-out agent would) and dockerode direct (the same library the agent uses, without the agent). All three create the same container, checked with \`docker inspect\` in the warm-up round: the agent's default sandbox (network \`${sandbox.network}\`, all capabilities dropped but ${sandbox.capAdd.join(', ')}, memory, swap, pids and CPU limits, private IPC, no-new-privileges, capped json-file logs), restart policy unless-stopped, one port bound to ${HOST_IP}. The agent runs as production starts it (\`packages/agent/bin/dtma-agent\`). Times in ms.`,
     ''
   )
   lines.push('## Lifecycle (ms)', '')
