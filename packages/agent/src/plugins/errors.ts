@@ -77,8 +77,7 @@ export function clientErrorReply(this: FastifyInstance, error: NodeJS.ErrnoExcep
  *  A 502 is a Docker operation that failed: a warning the operator should
  *  see. A 503 (Docker away, not ready yet) is an expected state whose cause
  *  is logged once where it starts, not once per request. */
-function logFailure(request: FastifyRequest, error: FastifyError, reply: { status: number; code: string; message: string }): void {
-  const { status, code, message } = reply
+function logFailure(request: FastifyRequest, error: FastifyError, { status, code, message }: { status: number; code: string; message: string }): void {
   if (status === 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
   else if (status === 502) request.log.warn({ code, status, method: request.method, url: request.url }, message)
   else request.log.info({ code, status }, message)
