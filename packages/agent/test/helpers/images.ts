@@ -5,41 +5,31 @@ import { docker, TEST_IMAGE } from './agent.ts'
 /** Writes "out N" to stdout and "err N" to stderr five times a second. */
 export const CHATTY_IMAGE = 'dtma-test/chatty:v1'
 
-const CHATTY_CMD = `CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.2; done"]`
-
-export async function ensureChattyImage(): Promise<string> {
-  const present = await docker
-    .getImage(CHATTY_IMAGE)
-    .inspect()
-    .then(() => true)
-    .catch(() => false)
-  if (present) return CHATTY_IMAGE
-  const container = await docker.createContainer({ Image: TEST_IMAGE })
-  try {
-    const [repo, tag] = CHATTY_IMAGE.split(':') as [string, string]
-    await container.commit({ repo, tag, changes: CHATTY_CMD })
-  } finally {
-    await container.remove({ force: true })
-  }
-  return CHATTY_IMAGE
-}
-
 /** Ignores SIGTERM: a stop waits the whole stop timeout before Docker kills it. */
 export const STUBBORN_IMAGE = 'dtma-test/stubborn:v1'
 
-export async function ensureStubbornImage(): Promise<string> {
+export function ensureChattyImage(): Promise<string> {
+  return ensureDerivedImage(CHATTY_IMAGE, `CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.2; done"]`)
+}
+
+export function ensureStubbornImage(): Promise<string> {
+  return ensureDerivedImage(STUBBORN_IMAGE, `CMD ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 1; done"]`)
+}
+
+/** The test image with another CMD under this name, committed once. */
+async function ensureDerivedImage(image: string, cmd: string): Promise<string> {
   const present = await docker
-    .getImage(STUBBORN_IMAGE)
+    .getImage(image)
     .inspect()
     .then(() => true)
     .catch(() => false)
-  if (present) return STUBBORN_IMAGE
+  if (present) return image
   const container = await docker.createContainer({ Image: TEST_IMAGE })
   try {
-    const [repo, tag] = STUBBORN_IMAGE.split(':') as [string, string]
-    await container.commit({ repo, tag, changes: `CMD ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 1; done"]` })
+    const [repo, tag] = image.split(':') as [string, string]
+    await container.commit({ repo, tag, changes: cmd })
   } finally {
     await container.remove({ force: true })
   }
-  return STUBBORN_IMAGE
+  return image
 }
