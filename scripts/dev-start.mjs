@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs DTMA for development against the local Docker engine: data in
 // ./.dtma-data, a generated dev token printed once (kept in
-// ./.dtma-data/dev-token, mode 0600), port 30000 unless PORT is set.
+// ./.dtma-data/dev-token, mode 0600), port 30000 unless PORT is set. It is
+// the agent's supervisor here: an agent that exits to be restarted (POST
+// /restart) is started again, as Docker's restart policy or systemd would.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -21,9 +23,16 @@ if (existsSync(tokenFile)) {
   process.stdout.write(`DTMA dev token (shown once, kept in ${tokenFile}):\n  ${token}\n`)
 }
 
-const child = spawn('packages/agent/bin/dtma-agent', [], {
-  stdio: 'inherit',
-  env: { BACKEND_TO_DTMA_API_KEY: token, DTMA_DATA_DIR: dataDir, ...process.env }
-})
+/** The agent's "exited to be started again" code (packages/agent/src/server.ts). */
+const RESTART_EXIT_CODE = 75
+
+let child
+function startAgent() {
+  child = spawn('packages/agent/bin/dtma-agent', [], {
+    stdio: 'inherit',
+    env: { BACKEND_TO_DTMA_API_KEY: token, DTMA_DATA_DIR: dataDir, ...process.env }
+  })
+  child.on('exit', (code) => (code === RESTART_EXIT_CODE ? startAgent() : process.exit(code ?? 1)))
+}
+startAgent()
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
-child.on('exit', (code) => process.exit(code ?? 1))

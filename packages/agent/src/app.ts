@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.ts'
+import type { LogTail } from './log-tail.ts'
 import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metrics.ts'
@@ -17,6 +18,7 @@ import metricsPlugin from './plugins/metrics.ts'
 import shutdownPlugin from './plugins/shutdown.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import { registryFromConfig } from './registry/registry-sync.ts'
+import { agentHandlers } from './routes/agent.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
 import { metaHandlers } from './routes/meta.ts'
 import { registerRoutes } from './routes/register.ts'
@@ -31,9 +33,13 @@ export interface AppDeps {
   runtime: ContainerRuntime
   store: InstanceStore
   logger: Logger
+  /** The lines `logger` wrote, for GET /logs. */
+  logTail: LogTail
   /** The metrics registry; made here when the caller has none. Modules built
    *  outside buildApp (registry outbox, heartbeat) register theirs on it. */
   metrics?: Metrics
+  /** POST /restart: exits for the supervisor to start the agent again. */
+  restart?: () => void
 }
 
 declare module 'fastify' {
@@ -55,6 +61,19 @@ function readTls(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer }
     }
   }
   return { cert: read('DTMA_TLS_CERT', tls.certFile), key: read('DTMA_TLS_KEY', tls.keyFile) }
+}
+
+/** Agentopia's callers send `Content-Type: application/json` on every
+ *  request, also on start, stop and delete, which carry no body: an empty
+ *  JSON body is no body (Fastify's own parser answers 400). Anything else is
+ *  parsed by Fastify's parser, with its prototype-poisoning checks. */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined)
+    parseJson(request, body as string, done)
+  })
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -99,6 +118,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger,
     agentPort: config.port,
     toolHostIp: config.tool.hostIp,
+    toolPorts: config.toolPorts,
+    toolLimits: config.tool,
     stopTimeoutSeconds: config.tool.stopTimeoutSeconds,
     selfHeal: config.selfHeal,
     resyncIntervalMs: config.resyncIntervalMs,
@@ -107,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('instances', instances)
   instanceStatusMetrics(metrics, instances)
 
+  acceptEmptyJsonBodies(app)
   await app.register(errorsPlugin)
   await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
   await app.register(authPlugin, { tokens: config.apiTokens, failures: config.authFailures })
@@ -117,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...statusHandlers(config, instances),
     ...toolHandlers(instances),
     ...streamHandlers(instances),
+    ...agentHandlers({ config, instances, logTail: deps.logTail, ...(deps.restart !== undefined && { restart: deps.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })
 

@@ -36,6 +36,9 @@ export const ConfigSchema = Type.Object({
   DOCKER_SOCKET: Type.Optional(Type.String({ minLength: 1 })),
   DTMA_SCOPE: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' })),
   DTMA_TOOL_HOST_IP: Type.Optional(Type.String({ minLength: 1 })),
+  /** FIRST-LAST, e.g. 30001-30999. */
+  DTMA_TOOL_PORT_RANGE: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}-[0-9]{1,5}$' })),
+  DTMA_TOOL_PORT_REASSIGN: Type.Optional(Flag),
   DTMA_TOOL_MEMORY_MB: Type.Optional(Type.Integer({ minimum: 16 })),
   DTMA_TOOL_PIDS_LIMIT: Type.Optional(Type.Integer({ minimum: 8 })),
   DTMA_TOOL_CPUS: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
@@ -81,8 +84,11 @@ export interface Config {
   dockerSocket: string
   /** Labels this agent's containers; another scope's are never touched. */
   scope: string
-  /** The sandbox every tool container gets, where its ports bind, how long it may take to stop. */
+  /** The sandbox every tool container gets (its limits are the defaults and
+   *  the most a deploy may ask), where its ports bind, how long it may take to stop. */
   tool: ToolSandbox & { hostIp: string; stopTimeoutSeconds: number }
+  /** Host ports handed to tools that ask for none, or for one that is taken. */
+  toolPorts: ToolPortPolicy
   pullTimeoutMs: number
   /** Recreate or restart what should run, stop what should not. */
   selfHeal: boolean
@@ -109,6 +115,14 @@ export interface Config {
   heartbeat: { path: string; intervalMs: number }
   logLevel: string
   version: string
+}
+
+export interface ToolPortPolicy {
+  first: number
+  last: number
+  /** Replace a requested host port that is the agent's own or another
+   *  instance's by a free one of the range; off: such a request is a 409. */
+  reassign: boolean
 }
 
 export const DTMA_VERSION = '0.1.0'
@@ -171,6 +185,10 @@ function toConfig(raw: RawConfig): Config {
     throw new ConfigError('DTMA_TLS_CERT and DTMA_TLS_KEY go together: set both for HTTPS, or neither')
   }
   const capAdd = raw.DTMA_TOOL_CAP_ADD ?? DEFAULT_CAP_ADD
+  const [firstToolPort, lastToolPort] = (raw.DTMA_TOOL_PORT_RANGE ?? '30001-30999').split('-').map(Number) as [number, number]
+  if (firstToolPort < 1 || lastToolPort > 65535 || firstToolPort > lastToolPort) {
+    throw new ConfigError('DTMA_TOOL_PORT_RANGE: give FIRST-LAST with 1 <= FIRST <= LAST <= 65535')
+  }
   return {
     port: raw.PORT ?? 30000,
     host: raw.HOST ?? '0.0.0.0',
@@ -194,6 +212,7 @@ function toConfig(raw: RawConfig): Config {
       network: raw.DTMA_TOOL_NETWORK ?? 'dtma-tools',
       stopTimeoutSeconds: raw.DTMA_STOP_TIMEOUT_S ?? 10
     },
+    toolPorts: { first: firstToolPort, last: lastToolPort, reassign: raw.DTMA_TOOL_PORT_REASSIGN ?? true },
     pullTimeoutMs: raw.DTMA_PULL_TIMEOUT_MS ?? 10 * 60 * 1000,
     selfHeal: raw.DTMA_SELF_HEAL ?? true,
     resyncIntervalMs: (raw.DTMA_RESYNC_INTERVAL_S ?? 60) * 1000,

@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'pull-failed'
   | 'not-ready'
   | 'rate-limited'
+  | 'not-implemented'
 
 const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   invalid: { status: 400, code: ErrorCode.badRequest },
@@ -26,7 +27,8 @@ const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   'docker-failed': { status: 502, code: ErrorCode.dockerError },
   'pull-failed': { status: 502, code: ErrorCode.imagePullFailed },
   'not-ready': { status: 503, code: ErrorCode.notReady },
-  'rate-limited': { status: 429, code: ErrorCode.rateLimited }
+  'rate-limited': { status: 429, code: ErrorCode.rateLimited },
+  'not-implemented': { status: 501, code: ErrorCode.notImplemented }
 }
 
 export class DtmaError extends Error {

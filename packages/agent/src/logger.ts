@@ -1,6 +1,9 @@
 // pino with secrets redacted by configuration, not by care: tokens, env
 // values and request bodies (which carry env values) never reach a log line.
+// Each line goes to the destination (stdout in production) and, when given,
+// to the agent's own log tail (GET /logs).
 import pino, { type DestinationStream, type Logger } from 'pino'
+import type { LogTail } from './log-tail.ts'
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -19,7 +22,9 @@ export const REDACT_PATHS = [
   'req.body'
 ]
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination: DestinationStream = pino.destination({ dest: 1, sync: true }), tail?: LogTail): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'dtma' } }
-  return destination ? pino(options, destination) : pino(options)
+  if (tail === undefined || level === 'silent') return pino(options, destination)
+  const streamLevel = level as pino.Level
+  return pino(options, pino.multistream([{ level: streamLevel, stream: destination }, { level: streamLevel, stream: tail }]))
 }

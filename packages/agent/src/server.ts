@@ -2,14 +2,20 @@
 // Runs DTMA: reads the config, builds the Docker runtime, the store and the
 // app, listens, and shuts down gracefully on SIGTERM/SIGINT: in-flight
 // operations finish within DTMA_SHUTDOWN_TIMEOUT_S (the app's shutdown steps),
-// a hang past it exits 1, and a second signal exits at once.
+// a hang past it exits 1, and a second signal exits at once. POST /restart
+// shuts down the same way and exits with RESTART_EXIT_CODE for the
+// supervisor (Docker's restart policy, systemd) to start DTMA again.
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { LogTail } from './log-tail.ts'
 import { createLogger } from './logger.ts'
 import { DockerRuntime } from './runtime/docker-runtime.ts'
 import { InstanceStore } from './store/instance-store.ts'
 
 const SHUTDOWN_GRACE_MS = 2000
+/** EX_TEMPFAIL: "exited to be started again"; a restart policy of `always`
+ *  or `on-failure` brings the agent back. */
+const RESTART_EXIT_CODE = 75
 
 async function main(): Promise<void> {
   let config
@@ -20,23 +26,24 @@ async function main(): Promise<void> {
     process.stderr.write(`dtma: ${error.message}\n`)
     process.exit(78) // EX_CONFIG
   }
-  const logger = createLogger(config.logLevel)
+  const logTail = new LogTail()
+  const logger = createLogger(config.logLevel, undefined, logTail)
   const runtime = new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
   const store = new InstanceStore(config.dataDir)
-  const app = await buildApp({ config, runtime, store, logger })
+  const app = await buildApp({ config, runtime, store, logger, logTail, restart: () => shutdown('restart requested', RESTART_EXIT_CODE) })
   // Last: the drained operations and the flush steps added before it use the store.
   app.addShutdownStep('flush', 'close store', () => store.close())
 
   await runtime.ping().catch((error: Error) => logger.warn({ err: error }, 'Docker engine not reachable yet'))
 
   let closing = false
-  const shutdown = (signal: string): void => {
+  const shutdown = (reason: string, exitCode = 0): void => {
     if (closing) {
-      logger.warn({ signal }, 'second signal: exiting now')
+      logger.warn({ reason }, 'second signal: exiting now')
       process.exit(1)
     }
     closing = true
-    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down')
+    logger.info({ reason, timeoutMs: config.shutdownTimeoutMs }, 'shutting down')
     // The app bounds its own steps; this catches what they cannot (a hook
     // that never returns), with a moment for the app to finish on its own.
     setTimeout(() => {
@@ -44,7 +51,7 @@ async function main(): Promise<void> {
       process.exit(1)
     }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref()
     app.close().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed')
         process.exit(1)

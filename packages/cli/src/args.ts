@@ -9,7 +9,7 @@ export const USAGE = `Usage: dtma <command> [options]
 Commands:
   ls                                  list managed instances
   status [name]                       one instance in detail, or the agent's status
-  deploy <image> --name NAME [--env K=V]... [--port CONTAINER:HOST]... [--id ID] [--pull]
+  deploy <image> --name NAME [--env K=V]... [--port CONTAINER[:HOST]]... [--id ID] [--pull]
                                       deploy and wait until running (shows image pull progress)
   start|stop|restart|rm <name>        lifecycle of one instance
   logs <name> [-f] [--tail N] [--since UNIX_SECONDS]
@@ -23,7 +23,8 @@ Options:
   -h, --help       this text
 
 --env KEY without "=" takes the value from this shell's environment.
---port is CONTAINER[/tcp|udp]:HOST, e.g. 8080:30001 (container port 8080 on host port 30001).
+--port is CONTAINER[/tcp|udp][:HOST], e.g. 8080:30001 (container port 8080 on host port 30001);
+without HOST the agent picks a free host port of its tool range (the answer says which).
 Exit codes: 0 ok, 1 the agent refused (its error on stderr), 2 usage, 3 agent unreachable.`
 
 const options = {
@@ -61,6 +62,7 @@ export type CommandName = keyof typeof COMMANDS
 
 export interface PortBinding {
   containerPort: string
+  /** '' asks the agent for a free port of its tool range. */
   hostPort: string
 }
 
@@ -87,9 +89,9 @@ function nonNegativeInteger(flag: string, text: string | undefined): number | un
 }
 
 function parsePort(text: string): PortBinding {
-  const match = /^([0-9]{1,5}(?:\/(?:tcp|udp))?):([0-9]{1,5})$/.exec(text)
-  if (!match) throw new UsageError(`--port takes CONTAINER[/tcp|udp]:HOST, e.g. 8080:30001; got '${text}'`)
-  return { containerPort: match[1] as string, hostPort: match[2] as string }
+  const match = /^([0-9]{1,5}(?:\/(?:tcp|udp))?)(?::([0-9]{1,5}))?$/.exec(text)
+  if (!match) throw new UsageError(`--port takes CONTAINER[/tcp|udp][:HOST], e.g. 8080:30001 or 8080; got '${text}'`)
+  return { containerPort: match[1] as string, hostPort: match[2] ?? '' }
 }
 
 function parseEnv(text: string, environment: NodeJS.ProcessEnv): string {

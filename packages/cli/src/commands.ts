@@ -6,7 +6,7 @@ import { createDtmaClient, readServerSentEvents, type DtmaClient, type ErrorBody
 import type { Invocation } from './args.ts'
 import { RefusedError } from './errors.ts'
 import { PullProgress } from './pull-progress.ts'
-import { agentDetail, instanceDetail, instanceTable } from './render.ts'
+import { agentDetail, formatPorts, instanceDetail, instanceTable } from './render.ts'
 
 export interface Io {
   stdout(text: string): void
@@ -114,7 +114,9 @@ async function deploy(client: DtmaClient, invocation: Invocation, io: Io): Promi
   if (invocation.json) return printJson(io, ok.body)
   const data = ok.body.data
   const source = data.image_source === 'local-after-failed-pull' ? ' (pull failed: deployed the local copy)' : data.image_source === 'pulled' ? ' (pulled)' : ''
-  io.stdout(`${ok.body.message}\n${name}: ${data.state}, container ${data.container_id.slice(0, 12)}, image ${data.image}${source}\n`)
+  const bound = data.ports.length > 0 ? `, ports ${formatPorts(data.ports)}` : ''
+  io.stdout(`${ok.body.message}\n${name}: ${data.state}, container ${data.container_id.slice(0, 12)}, image ${data.image}${source}${bound}\n`)
+  for (const warning of ok.body.warnings ?? []) io.stderr(`warning: ${warning}\n`)
 }
 
 async function logs(client: DtmaClient, invocation: Invocation, io: Io): Promise<void> {

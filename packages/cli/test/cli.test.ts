@@ -129,7 +129,7 @@ t.test('errors: the agent sentence on stderr and an exit code per kind', async (
   t.equal(unreachable.code, 3)
   t.match(unreachable.stderr, /^dtma: DTMA unreachable at http:\/\/127\.0\.0\.1:\d+/)
 
-  for (const args of [['frobnicate'], ['deploy', TEST_IMAGE], ['deploy', TEST_IMAGE, '--name', 'x', '--port', '30001'], ['ls', '--name', 'x'], ['stop'], ['logs', 'x', '--tail', 'many'], ['ls', '--bogus']]) {
+  for (const args of [['frobnicate'], ['deploy', TEST_IMAGE], ['deploy', TEST_IMAGE, '--name', 'x', '--port', '30001:x'], ['ls', '--name', 'x'], ['stop'], ['logs', 'x', '--tail', 'many'], ['ls', '--bogus']]) {
     const usage = await dtma(agent, args)
     t.equal(usage.code, 2, `usage error: ${args.join(' ')}`)
     t.match(usage.stderr, "Run 'dtma --help' for usage.")
@@ -196,4 +196,22 @@ t.test('deploy of a missing image draws the pull progress', async (t) => {
   t.equal(quiet.code, 0)
   t.equal(quiet.stderr, '', '--json draws no progress')
   t.equal(JSON.parse(quiet.stdout).data.image_source, 'local', 'the image is now present')
+})
+
+t.test('deploy --port CONTAINER lets the agent pick the host port; a reassigned port is reported', async (t) => {
+  const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '31700-31709' } })
+  const picked = uniqueName('Picked Port')
+  track(agent, picked)
+  const deployed = await dtma(agent, ['deploy', TEST_IMAGE, '--name', picked, '--port', '8080'])
+  t.equal(deployed.code, 0, deployed.stderr)
+  t.match(deployed.stdout, `${picked}: running`)
+  t.match(deployed.stdout, /ports 127\.0\.0\.1:31700->8080\/tcp/, 'the bound port is printed')
+  t.equal(await fetchText('http://127.0.0.1:31700/'), 'dtma-test-ok\n')
+
+  const greedy = uniqueName('Greedy Port')
+  track(agent, greedy)
+  const reassigned = await dtma(agent, ['deploy', TEST_IMAGE, '--name', greedy, '--port', `8080:${agent.port}`])
+  t.equal(reassigned.code, 0, reassigned.stderr)
+  t.match(reassigned.stdout, /is the DTMA agent's own port: 8080\/tcp is bound to 31701 instead/)
+  t.match(reassigned.stderr, /^warning: host port \d+ is the DTMA agent's own port/m, 'and warned on stderr')
 })

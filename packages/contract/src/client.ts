@@ -34,7 +34,12 @@ export type StreamResponse<R extends RouteDefinition> =
   | { status: RouteSuccess<R>['status']; response: Response }
   | Exclude<RouteResponse<R>, RouteSuccess<R>>
 
-type ReplyOf<R extends RouteDefinition> = R extends { readonly stream: true } ? StreamResponse<R> : RouteResponse<R>
+/** A 'follow' route streams only when asked (follow=true), and answers its JSON body otherwise. */
+type ReplyOf<R extends RouteDefinition> = R extends { readonly stream: true }
+  ? StreamResponse<R>
+  : R extends { readonly stream: 'follow' }
+    ? RouteResponse<R> | StreamResponse<R>
+    : RouteResponse<R>
 
 export type DtmaClient = {
   [K in RouteId]: (args?: CallArgs<Routes[K]>) => Promise<ReplyOf<Routes[K]>>
@@ -83,7 +88,8 @@ export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
     try {
       const response = await doFetch(url, { method: route.method, headers, body, signal: controller.signal })
       // The deadline covers the wait for an answer, not the life of a stream.
-      if (route.stream && response.ok) {
+      const streams = route.stream === true || (route.stream === 'follow' && query?.follow === true)
+      if (streams && response.ok) {
         streaming = true
         return { status: response.status, response }
       }

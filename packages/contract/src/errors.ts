@@ -16,6 +16,7 @@ export const ErrorCode = {
   dockerError: 'DTMA_DOCKER_ERROR',
   imagePullFailed: 'DTMA_IMAGE_PULL_FAILED',
   notReady: 'DTMA_NOT_READY',
+  notImplemented: 'DTMA_NOT_IMPLEMENTED',
   internal: 'DTMA_INTERNAL'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -3,6 +3,10 @@
 // from it, so the two sides cannot disagree.
 import type { Static, TSchema } from 'typebox'
 import {
+  AcceptedReply,
+  AgentLogsQuery,
+  AgentLogsReply,
+  AgentLogsStreamReply,
   DeployToolBody,
   DeployToolReply,
   ErrorBody,
@@ -19,6 +23,7 @@ import {
   ReadyReply,
   StateReply,
   StatusReply,
+  SystemReply,
   ToolListReply,
   ToolReply
 } from './schemas.ts'
@@ -37,8 +42,11 @@ export interface RouteDefinition {
   /** Content type of the success reply when it is not JSON. */
   readonly produces?: 'text/plain' | 'text/html' | 'text/event-stream'
   /** The success reply is a stream the agent writes as it goes (logs that
-   *  follow, server-sent events); the client hands it back as a Response. */
-  readonly stream?: true
+   *  follow, server-sent events); the client hands it back as a Response.
+   *  `follow`: only when the query asks `follow=true`; otherwise the JSON body. */
+  readonly stream?: true | 'follow'
+  /** With stream 'follow': the schema of the streamed text. */
+  readonly streamReply?: TSchema
   readonly params?: TSchema
   readonly querystring?: TSchema
   readonly body?: TSchema
@@ -102,7 +110,8 @@ export const routes = {
     method: 'POST',
     path: '/tools',
     auth: 'bearer',
-    summary: 'Deploy a tool container (idempotent: the same request again answers 200)',
+    summary:
+      'Deploy a tool container (idempotent: the same request again answers 200). Host ports: 0, "" or none take a free port of the tool range; an asked port that is the agent\'s own or another instance\'s is replaced by a free one, said in the message and in warnings',
     body: DeployToolBody,
     responses: {
       200: DeployToolReply,
@@ -167,6 +176,39 @@ export const routes = {
     querystring: EventsQuery,
     responses: { 200: EventStreamReply, 400: ErrorBody, ...authErrors }
   },
+  system: {
+    method: 'GET',
+    path: '/system',
+    auth: 'public',
+    quiet: true,
+    summary: 'System metrics (as /status reports them), the Docker engine (version, containers, images) and the agent process',
+    responses: { 200: SystemReply }
+  },
+  agentLogs: {
+    method: 'GET',
+    path: '/logs',
+    auth: 'bearer',
+    summary: "The agent's own recent log lines, secrets redacted: { logs, timestamp }; follow=true streams them as text until the client closes",
+    produces: 'text/plain',
+    stream: 'follow',
+    streamReply: AgentLogsStreamReply,
+    querystring: AgentLogsQuery,
+    responses: { 200: AgentLogsReply, 400: ErrorBody, ...authErrors }
+  },
+  restartAgent: {
+    method: 'POST',
+    path: '/restart',
+    auth: 'bearer',
+    summary: 'Restart the agent itself: answers 202, then exits for its supervisor (Docker --restart, systemd) to start it again; tool containers keep running',
+    responses: { 202: AcceptedReply, ...authErrors, 503: ErrorBody }
+  },
+  redeployAgent: {
+    method: 'POST',
+    path: '/redeploy',
+    auth: 'bearer',
+    summary: 'Upgrade the agent in place (not available in this version: 501)',
+    responses: { 501: ErrorBody, ...authErrors }
+  },
   openApi: {
     method: 'GET',
     path: '/openapi.json',
@@ -195,8 +237,8 @@ export const routes = {
 
 export type Routes = typeof routes
 export type RouteId = keyof Routes
-/** Routes whose success reply is a stream (logs that follow, events). */
-export type StreamRouteId = { [K in RouteId]: Routes[K] extends { readonly stream: true } ? K : never }[RouteId]
+/** Routes whose success reply is a stream (logs that follow, events), always or with follow=true. */
+export type StreamRouteId = { [K in RouteId]: Routes[K] extends { readonly stream: true | 'follow' } ? K : never }[RouteId]
 
 // ---- types derived from the table --------------------------------------------
 
@@ -220,7 +262,7 @@ export type RouteResponse<R extends RouteDefinition> = {
 }[keyof R['responses'] & number]
 
 /** Success replies only (2xx): what a handler returns. */
-export type RouteSuccess<R extends RouteDefinition> = Extract<RouteResponse<R>, { status: 200 | 201 | 204 }>
+export type RouteSuccess<R extends RouteDefinition> = Extract<RouteResponse<R>, { status: 200 | 201 | 202 | 204 }>
 
 // A path's `:params` must be exactly the keys of its params schema: renaming
 // one side without the other fails to compile here.

@@ -2,6 +2,7 @@
 // Shared by the agent (validation, serialization) and every client (types).
 // No Node-only imports: this file is also loaded by Deno.
 import Type, { type Static } from 'typebox'
+import { BaseConfigOverride, McpTransport } from './deploy-override.ts'
 
 // ---- bounded primitives: every string has a max length -------------------
 
@@ -34,47 +35,6 @@ export const ImageReference = Type.String({
 /** Usually a uuid; it goes on a container label, so no control characters. */
 export const AccountToolInstanceId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
 
-/** One environment entry "KEY=value"; the key is a POSIX-style name. A NUL
- *  byte cannot live in a process environment, so it is refused here rather
- *  than by Docker. */
-export const EnvEntry = Type.String({
-  maxLength: 32768,
-  pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}=[^\\u0000]*$',
-  description: 'KEY=value'
-})
-
-/** Sum of the lengths of all Env entries of one deploy (checked by the agent:
- *  JSON Schema cannot add up lengths). */
-export const MAX_ENV_TOTAL_CHARS = 256 * 1024
-
-/** Docker's API takes HostPort as a string; a number is accepted too. The
- *  address is never the caller's: ports bind to the agent's DTMA_TOOL_HOST_IP. */
-export const HostPortBinding = Type.Object(
-  {
-    HostPort: Type.Union([Type.String({ pattern: '^[0-9]{1,5}$', maxLength: 5 }), Type.Integer({ minimum: 1, maximum: 65535 })])
-  },
-  { additionalProperties: false }
-)
-
-/** Keys such as "8080/tcp"; tcp when no protocol is named. */
-export const ContainerPortKey = Type.String({ pattern: '^[0-9]{1,5}(/(tcp|udp))?$', maxLength: 9 })
-
-export const PortBindings = Type.Record(ContainerPortKey, Type.Array(HostPortBinding, { minItems: 1, maxItems: 4 }), {
-  additionalProperties: false,
-  maxProperties: 32
-})
-
-/** The part of Docker's create options a caller may set. Anything else
- *  (Privileged, Binds, CapAdd, NetworkMode, Devices, ...), at either level,
- *  is refused with a 400 that names it: the sandbox is not negotiable. */
-export const BaseConfigOverride = Type.Object(
-  {
-    Env: Type.Optional(Type.Array(EnvEntry, { maxItems: 256 })),
-    HostConfig: Type.Optional(Type.Object({ PortBindings: Type.Optional(PortBindings) }, { additionalProperties: false }))
-  },
-  { additionalProperties: false }
-)
-
 export const InstanceStatus = Type.Union(
   [
     Type.Literal('pending'),
@@ -91,11 +51,17 @@ export type InstanceStatus = Static<typeof InstanceStatus>
 export const DesiredState = Type.Union([Type.Literal('running'), Type.Literal('stopped')])
 export type DesiredState = Static<typeof DesiredState>
 
+/** A published port as every reader names it: DTMA's own fields and the
+ *  Docker-style ones the DTMA console reads (ip, private_port, public_port, type). */
 export const PortMapping = Type.Object({
   container_port: Type.Integer(),
   protocol: Type.String(),
   host_ip: Type.String(),
-  host_port: Type.Integer()
+  host_port: Type.Integer(),
+  ip: Type.String(),
+  private_port: Type.Integer(),
+  public_port: Type.Integer(),
+  type: Type.String()
 })
 export type PortMapping = Static<typeof PortMapping>
 
@@ -103,14 +69,15 @@ export type PortMapping = Static<typeof PortMapping>
 
 export const NameParams = Type.Object({ name: InstanceName })
 
-/** Unknown fields are refused with a 400 that names them (a misspelt or
- *  misplaced field, say `Privileged` at the top, is never silently dropped). */
+/** Unknown top-level fields are refused with a 400 that names them (a
+ *  misspelt or misplaced field, say `Privileged` at the top, is never
+ *  silently dropped); inside the override, see BaseConfigOverride. */
 export const DeployToolBody = Type.Object(
   {
     dockerImageUrl: ImageReference,
     instanceNameOnToolbox: InstanceName,
     accountToolInstanceId: AccountToolInstanceId,
-    baseConfigOverrideJson: Type.Optional(BaseConfigOverride),
+    baseConfigOverrideJson: Type.Optional(Type.Union([BaseConfigOverride, Type.Null()], { description: 'null or absent: no override' })),
     forcePull: Type.Optional(Type.Boolean({ description: 'Pull even when the image is present locally' }))
   },
   { additionalProperties: false }
@@ -126,6 +93,24 @@ export const ErrorBody = Type.Object({
 })
 export type ErrorBody = Static<typeof ErrorBody>
 
+/** How an instance's MCP server is reached, from the deploy's mcp* keys;
+ *  null for a container that is not an MCP server. */
+export const McpInfo = Type.Object({
+  transport: McpTransport,
+  endpoint: Type.String(),
+  port: Type.Union([Type.Integer(), Type.Null()], { description: 'container port of an http/sse server' }),
+  capabilities: Type.Array(Type.String())
+})
+export type McpInfo = Static<typeof McpInfo>
+
+/** The limits the container runs with (the agent's defaults, or what the deploy asked within its maxima). */
+export const AppliedLimits = Type.Object({
+  memory_bytes: Type.Integer(),
+  cpus: Type.Number(),
+  pids: Type.Integer()
+})
+export type AppliedLimits = Static<typeof AppliedLimits>
+
 export const ToolInstance = Type.Object({
   account_tool_instance_id: Type.String(),
   instance_name_on_toolbox: Type.String(),
@@ -137,7 +122,9 @@ export const ToolInstance = Type.Object({
   status: InstanceStatus,
   desired_state: DesiredState,
   docker_status: Type.String(),
-  health: Type.String({ description: "Docker health check state, or 'none'" })
+  health: Type.String({ description: "Docker health check state, or 'none'" }),
+  mcp: Type.Union([McpInfo, Type.Null()]),
+  limits: AppliedLimits
 })
 export type ToolInstance = Static<typeof ToolInstance>
 
@@ -148,14 +135,19 @@ export const DeployToolData = Type.Object({
   image: Type.String(),
   ports: Type.Array(PortMapping),
   state: InstanceStatus,
-  image_source: Type.Union([Type.Literal('local'), Type.Literal('pulled'), Type.Literal('local-after-failed-pull')])
+  image_source: Type.Union([Type.Literal('local'), Type.Literal('pulled'), Type.Literal('local-after-failed-pull')]),
+  mcp: Type.Union([McpInfo, Type.Null()]),
+  limits: AppliedLimits
 })
 export type DeployToolData = Static<typeof DeployToolData>
 
 export const DeployToolReply = Type.Object({
   success: Type.Literal(true),
   message: Type.String(),
-  data: DeployToolData
+  data: DeployToolData,
+  warnings: Type.Optional(
+    Type.Array(Type.String(), { description: 'what the agent did not do as asked: ignored override keys, a reassigned host port, a lowered limit, a differing dockerImage' })
+  )
 })
 
 export const StateReply = Type.Object({
@@ -185,7 +177,14 @@ export const SystemMetrics = Type.Object({
   memory: Type.Object({
     total_bytes: Type.Integer(),
     free_bytes: Type.Integer(),
-    used_bytes: Type.Integer()
+    used_bytes: Type.Integer(),
+    active_bytes: Type.Integer({ description: 'memory in use by processes (what the DTMA console charts)' })
+  }),
+  disk: Type.Object({
+    mount: Type.String(),
+    total_bytes: Type.Integer(),
+    used_bytes: Type.Integer(),
+    free_bytes: Type.Integer()
   }),
   uptime_seconds: Type.Integer()
 })
@@ -202,12 +201,66 @@ export const StatusReply = Type.Object({
     hasAuthToken: Type.Boolean(),
     hasApiKey: Type.Boolean(),
     hasApiBaseUrl: Type.Boolean(),
-    port: Type.Integer()
+    port: Type.String({ description: "the agent's listen port, as text (the DTMA console reads it so)" })
   }),
   system_metrics: Type.Optional(SystemMetrics),
+  cpu_load_percent: Type.Optional(Type.Number({ description: 'the same as system_metrics.cpu_load_percent' })),
+  uptime_seconds: Type.Optional(Type.Integer({ description: 'the same as system_metrics.uptime_seconds' })),
   tool_instances: Type.Optional(Type.Array(ToolInstance))
 })
 export type StatusReply = Static<typeof StatusReply>
+
+/** The Docker engine as the agent sees it; `available: false` with the reason during an outage. */
+export const DockerEngineInfo = Type.Union([
+  Type.Object({
+    available: Type.Literal(true),
+    version: Type.String(),
+    api_version: Type.String(),
+    containers: Type.Object({ total: Type.Integer(), running: Type.Integer(), paused: Type.Integer(), stopped: Type.Integer() }),
+    images: Type.Integer(),
+    managed_instances: Type.Integer({ description: 'instances this agent manages' })
+  }),
+  Type.Object({ available: Type.Literal(false), reason: Type.String() })
+])
+export type DockerEngineInfo = Static<typeof DockerEngineInfo>
+
+/** GET /system: the system metrics object (as earlier agents answered it),
+ *  the Docker engine and the agent process. Metrics and engine are left out
+ *  for callers without a token when DTMA_PUBLIC_STATUS=minimal. */
+export const SystemReply = Type.Object({
+  timestamp: Type.String(),
+  cpu_load_percent: Type.Optional(Type.Number()),
+  load_average: Type.Optional(Type.Array(Type.Number())),
+  memory: Type.Optional(SystemMetrics.properties.memory),
+  disk: Type.Optional(SystemMetrics.properties.disk),
+  uptime_seconds: Type.Optional(Type.Integer()),
+  docker: Type.Optional(DockerEngineInfo),
+  agent: Type.Optional(Type.Object({ version: Type.String(), uptime_seconds: Type.Integer(), rss_bytes: Type.Integer() }))
+})
+export type SystemReply = Static<typeof SystemReply>
+
+/** GET /logs without follow: the agent's own recent log lines (JSON text each, secrets redacted). */
+export const AgentLogsReply = Type.Object({
+  logs: Type.Array(Type.String()),
+  timestamp: Type.String()
+})
+
+export const AgentLogsQuery = Type.Object(
+  {
+    tail: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, description: 'last N lines (default 100, at most 10000)' })),
+    follow: Type.Optional(Type.Boolean({ description: 'stream the tail, then new lines as text, until the client closes' }))
+  },
+  { additionalProperties: false }
+)
+export type AgentLogsQuery = Static<typeof AgentLogsQuery>
+
+export const AgentLogsStreamReply = Type.String({ description: 'one JSON log line per line, secrets redacted' })
+
+/** 202: the agent accepted a request it carries out after answering. */
+export const AcceptedReply = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String()
+})
 
 export const HealthReply = Type.String({ description: 'the text OK' })
 

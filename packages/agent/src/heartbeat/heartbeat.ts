@@ -4,12 +4,13 @@
 // each with a 15 s deadline. A failure is retried at the next tick and logged
 // once per outage, not per tick. Off in OFFLINE_MODE or without a base URL or
 // token. The token never reaches a log line.
+import type { HeartbeatBody } from '@dtma/contract'
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { InstanceService } from '../instances/instance-service.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { OutageLog } from '../outage-log.ts'
-import { heartbeatPayload, type HeartbeatPayload } from './heartbeat-payload.ts'
+import { heartbeatPayload } from './heartbeat-payload.ts'
 
 const TIMEOUT_MS = 15_000
 
@@ -18,7 +19,7 @@ export interface HeartbeatOptions {
   token: string
   intervalMs: number
   timeoutMs?: number
-  payload: () => HeartbeatPayload
+  payload: () => HeartbeatBody
   whenReady: () => Promise<void>
   logger: Logger
   metrics: Metrics

@@ -4,19 +4,24 @@
 // current picture of Docker, kept by events and resyncs. One operation per
 // instance at a time; the API is ready only after the first reconcile.
 import type { Readable } from 'node:stream'
-import type { DeployToolBody, DeployToolData, DesiredState, InstanceStatus, LogsQuery, PullProgressEvent, ToolInstance } from '@dtma/contract'
+import type { DeployToolBody, DeployToolData, DesiredState, DockerEngineInfo, InstanceStatus, LogsQuery, PullProgressEvent, ToolInstance } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError, isDtmaError } from '../errors.ts'
-import type { ContainerEvent, ContainerInfo, ContainerRuntime, PullProgress } from '../runtime/docker-runtime.ts'
+import type { ToolPortPolicy } from '../config.ts'
+import type { ContainerEvent, ContainerInfo, ContainerRuntime, PullProgress, ResourceLimits } from '../runtime/docker-runtime.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import { DockerWatcher } from './docker-watcher.ts'
 import { InstanceIndex, ownedBy } from './instance-index.ts'
 import { KeyedLock } from './keyed-lock.ts'
+import { parseDeployRequest, type DeployRequest } from './deploy-request.ts'
 import { launchContainer } from './launcher.ts'
+import { mcpFromLabels } from './mcp-labels.ts'
+import { PortAllocator } from './port-allocator.ts'
+import { publishedPorts } from './published-ports.ts'
 import { needsReconcile, Reconciler, type ReconcileObserver } from './reconciler.ts'
-import { envKeys, specFromDeployRequest, specHash, type InstanceSpec } from './spec.ts'
+import { envKeys, type InstanceSpec } from './spec.ts'
 import { instanceStatus } from './status.ts'
 
 export interface InstanceServiceOptions {
@@ -26,6 +31,9 @@ export interface InstanceServiceOptions {
   /** The agent's own listen port: never handed to a tool. */
   agentPort: number
   toolHostIp: string
+  toolPorts: ToolPortPolicy
+  /** The limits of a tool that asks for none, and the most one may ask. */
+  toolLimits: ResourceLimits
   stopTimeoutSeconds: number
   selfHeal: boolean
   resyncIntervalMs: number
@@ -36,6 +44,10 @@ export interface InstanceServiceOptions {
 export interface DeployResult {
   created: boolean
   data: DeployToolData
+  /** What was not done as asked: ignored keys, reassigned ports, lowered limits. */
+  warnings: string[]
+  /** Asked host ports that were replaced, one sentence each (also among the warnings). */
+  reassignedPorts: string[]
 }
 
 export interface StateChange {
@@ -57,6 +69,10 @@ const DEFAULT_LOG_TAIL = 100
 const MAX_LOG_BYTES = 4 * 1024 * 1024
 /** Pull progress reaches listeners at most this often per layer, besides every change of its status word. */
 const PULL_EVENT_INTERVAL_MS = 250
+/** Tries of a deploy whose range-picked host port turns out taken outside DTMA. */
+const PORT_ATTEMPTS = 10
+/** Ignored override keys are logged once each; past this many distinct keys, no more. */
+const LOGGED_KEYS_MAX = 256
 
 /** docker_status of an instance whose container is gone. */
 const MISSING = 'missing'
@@ -77,6 +93,9 @@ export class InstanceService {
   private readonly logger: Logger
   private readonly lock = new KeyedLock()
   private readonly index: InstanceIndex
+  private readonly ports: PortAllocator
+  /** Ignored override keys already logged (a caller's habit is told once, not per deploy). */
+  private readonly loggedIgnoredKeys = new Set<string>()
   private readonly reconciler: Reconciler
   private readonly watcher: DockerWatcher
   private ready = false
@@ -95,6 +114,9 @@ export class InstanceService {
     this.store = options.store
     this.logger = options.logger
     this.index = new InstanceIndex(options.runtime)
+    this.ports = new PortAllocator({ ...options.toolPorts, agentPort: options.agentPort }, () =>
+      this.store.list().map((record) => ({ instanceName: record.instanceName, ports: record.spec.ports }))
+    )
     this.reconciler = new Reconciler({ ...options, index: this.index })
     this.watcher = new DockerWatcher({
       runtime: options.runtime,
@@ -153,8 +175,9 @@ export class InstanceService {
   // ---- operations ----------------------------------------------------------------
 
   deploy(body: DeployToolBody): Promise<DeployResult> {
-    const spec = specFromDeployRequest(body, this.options.toolHostIp)
-    return this.operate(spec.instanceName, () => this.deployLocked(spec, body.forcePull === true))
+    const request = parseDeployRequest(body, { hostIp: this.options.toolHostIp, maxima: this.options.toolLimits })
+    this.logIgnoredKeys(request)
+    return this.operate(request.spec.instanceName, () => this.deployLocked(request))
   }
 
   start(instanceName: string): Promise<StateChange> {
@@ -229,6 +252,16 @@ export class InstanceService {
     })
   }
 
+  /** The Docker engine's version and counts, or why it cannot be read. */
+  async engine(): Promise<DockerEngineInfo> {
+    try {
+      const info = await this.runtime.engineInfo()
+      return { available: true, version: info.version, api_version: info.apiVersion, containers: info.containers, images: info.images, managed_instances: this.views.size }
+    } catch (error) {
+      return { available: false, reason: (error as Error).message }
+    }
+  }
+
   /** Every instance by name; the same array until an instance changes. */
   async list(): Promise<readonly ToolInstance[]> {
     this.assertServing()
@@ -296,44 +329,57 @@ export class InstanceService {
     return { record, container }
   }
 
-  private async deployLocked(spec: InstanceSpec, forcePull: boolean): Promise<DeployResult> {
-    const log = this.logger.child({ instanceName: spec.instanceName, operation: 'deploy' })
-    const hash = specHash(spec)
-    const containerName = containerNameFor(spec.instanceName)
-    this.assertPortsFree(spec)
+  private async deployLocked(request: DeployRequest): Promise<DeployResult> {
+    const { spec: asked, hash } = request
+    const instanceName = asked.instanceName
+    const log = this.logger.child({ instanceName, operation: 'deploy' })
+    const containerName = containerNameFor(instanceName)
 
     const existing = await this.runtime.inspect(containerName)
-    if (existing !== undefined && ownedBy(existing, spec.instanceName) === undefined) {
+    if (existing !== undefined && ownedBy(existing, instanceName) === undefined) {
       throw new DtmaError('conflict', `Container name '${containerName}' is taken by a container DTMA does not manage`)
     }
-    const stored = this.store.get(spec.instanceName)
+    const stored = this.store.get(instanceName)
     const knownHash = existing?.labels[InstanceLabel.specHash] ?? stored?.specHash
     if (knownHash !== undefined && knownHash !== hash) {
-      throw new DtmaError('conflict', `Tool instance '${spec.instanceName}' already exists with a different spec; remove it first`)
+      throw new DtmaError('conflict', `Tool instance '${instanceName}' already exists with a different spec; remove it first`)
     }
     if (existing !== undefined) {
-      // The same deploy again: converge on running and answer with what exists.
-      this.store.put({ instanceName: spec.instanceName, containerName, spec, specHash: hash, desiredState: 'running' })
+      // The same deploy again: converge on running and answer with what exists, on the ports it holds.
+      const spec = { ...asked, ports: stored?.spec.ports ?? existing.ports }
+      this.store.put({ instanceName, containerName, spec, specHash: hash, desiredState: 'running' })
       if (existing.dockerState !== 'running') await this.runtime.start(existing.id)
       log.info({ containerId: existing.id }, 'deploy repeated: existing container returned')
-      return { created: false, data: await this.deployData(spec, 'local') }
+      return { created: false, data: await this.deployData(spec, 'local'), warnings: request.warnings, reassignedPorts: [] }
     }
 
-    const imageSource = await this.ensureImage(spec.instanceName, spec.image, forcePull, log)
-    // Journal the intent first: a crash from here on leaves a record the
-    // reconciler finishes (container made) or rolls back (none made).
-    const record = { instanceName: spec.instanceName, containerName, spec, specHash: hash, desiredState: 'running' as const }
-    this.store.put({ ...record, pendingOperation: 'deploy' })
-    let containerId: string
-    try {
-      containerId = await launchContainer(this.runtime, record, true, log)
-    } catch (error) {
-      this.store.delete(spec.instanceName)
-      throw error
+    const imageSource = await this.ensureImage(instanceName, asked.image, request.forcePull, log)
+    for (let attempt = 1; ; attempt++) {
+      // Allocated and journalled in one synchronous step: no other deploy can
+      // take these ports, and a crash from here on leaves a record the
+      // reconciler finishes (container made) or rolls back (none made).
+      const allocation = this.ports.allocate(instanceName, asked.ports)
+      const record = { instanceName, containerName, spec: { ...asked, ports: allocation.ports }, specHash: hash, desiredState: 'running' as const }
+      this.store.put({ ...record, pendingOperation: 'deploy' })
+      try {
+        const containerId = await launchContainer(this.runtime, record, true, log)
+        this.store.setPendingOperation(instanceName, null)
+        log.info({ containerId, containerName, image: asked.image, envKeys: envKeys(asked.env), imageSource, ports: allocation.ports }, 'tool deployed')
+        return {
+          created: true,
+          data: await this.deployData(record.spec, imageSource),
+          warnings: [...allocation.reassigned, ...request.warnings],
+          reassignedPorts: allocation.reassigned
+        }
+      } catch (error) {
+        this.store.delete(instanceName)
+        const outside = takenHostPort(error, allocation.fromRange)
+        if (outside === undefined || attempt === PORT_ATTEMPTS) throw error
+        // A port of the range that something outside DTMA holds: try another.
+        this.ports.heldOutsideDtma(outside.host_port, outside.protocol)
+        log.info({ hostPort: outside.host_port, attempt }, 'host port of the tool range is taken outside DTMA; picking another')
+      }
     }
-    this.store.setPendingOperation(spec.instanceName, null)
-    log.info({ containerId, containerName, image: spec.image, envKeys: envKeys(spec.env), imageSource }, 'tool deployed')
-    return { created: true, data: await this.deployData(spec, imageSource) }
   }
 
   private async deployData(spec: InstanceSpec, imageSource: DeployToolData['image_source']): Promise<DeployToolData> {
@@ -343,28 +389,24 @@ export class InstanceService {
       instance_name_on_toolbox: spec.instanceName,
       account_tool_instance_id: spec.accountToolInstanceId,
       image: spec.image,
-      ports: spec.ports,
+      ports: publishedPorts(container?.ports ?? spec.ports),
       state: instanceStatus(container?.dockerState ?? 'dead', 'running'),
-      image_source: imageSource
+      image_source: imageSource,
+      mcp: spec.mcp ?? null,
+      limits: this.appliedLimits(spec.limits)
     }
   }
 
-  /** The agent's own port and ports of other instances are refused up front. */
-  private assertPortsFree(spec: InstanceSpec): void {
-    for (const port of spec.ports) {
-      if (port.host_port === this.options.agentPort && port.protocol === 'tcp') {
-        throw new DtmaError('port-conflict', `Host port ${port.host_port} is the DTMA agent's own port`)
-      }
-    }
-    for (const other of this.store.list()) {
-      if (other.instanceName === spec.instanceName) continue
-      for (const port of spec.ports) {
-        const clash = other.spec.ports.find((used) => used.host_port === port.host_port && used.protocol === port.protocol)
-        if (clash) {
-          throw new DtmaError('port-conflict', `Host port ${port.host_port}/${port.protocol} is already used by tool instance '${other.instanceName}'`)
-        }
-      }
-    }
+  private appliedLimits(limits: ResourceLimits | undefined): ToolInstance['limits'] {
+    const applied = limits ?? this.options.toolLimits
+    return { memory_bytes: applied.memoryBytes, cpus: applied.nanoCpus / 1e9, pids: applied.pidsLimit }
+  }
+
+  private logIgnoredKeys(request: DeployRequest): void {
+    const fresh = request.ignoredKeys.filter((key) => !this.loggedIgnoredKeys.has(key))
+    if (fresh.length === 0 || this.loggedIgnoredKeys.size >= LOGGED_KEYS_MAX) return
+    for (const key of fresh) this.loggedIgnoredKeys.add(key)
+    this.logger.warn({ instanceName: request.spec.instanceName, ignoredKeys: fresh.slice(0, 20) }, 'deploy override keys DTMA does not know were ignored (logged once per key)')
   }
 
   /** Pull only when missing (or asked); a failed pull falls back to a local copy. */
@@ -459,12 +501,22 @@ export class InstanceService {
       container_id: container?.id ?? '',
       container_name: container?.name ?? containerNameFor(instanceName),
       image: container?.image ?? record?.spec.image ?? '',
-      ports: container !== undefined && container.ports.length > 0 ? container.ports : (record?.spec.ports ?? []),
+      ports: publishedPorts(container !== undefined && container.ports.length > 0 ? container.ports : (record?.spec.ports ?? [])),
       created: container?.created ?? Math.floor((record?.updatedAt ?? 0) / 1000),
       status: container === undefined ? (desiredState === 'running' ? 'error' : 'stopped') : instanceStatus(dockerState, desiredState),
       desired_state: desiredState,
       docker_status: dockerState,
-      health: container?.health ?? 'none'
+      health: container?.health ?? 'none',
+      mcp: record?.spec.mcp ?? (container === undefined ? undefined : mcpFromLabels(container.labels)) ?? null,
+      limits: this.appliedLimits(record?.spec.limits)
     }
   }
+}
+
+/** The host port of the range that Docker found taken, when a deploy failed for that. */
+function takenHostPort(error: unknown, fromRange: ReadonlySet<number>): { host_port: number; protocol: string } | undefined {
+  if (!isDtmaError(error, 'port-conflict')) return undefined
+  // Docker names the address: "Bind for 0.0.0.0:30001 failed: port is already allocated".
+  const hostPort = [...error.message.matchAll(/:(\d{1,5})\b/g)].map((match) => Number(match[1])).find((port) => fromRange.has(port))
+  return hostPort === undefined ? undefined : { host_port: hostPort, protocol: /\budp\b/.test(error.message) ? 'udp' : 'tcp' }
 }

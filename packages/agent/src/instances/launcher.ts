@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { ContainerRuntime } from '../runtime/docker-runtime.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
+import { mcpLabels } from './mcp-labels.ts'
 
 export type LaunchTarget = Pick<InstanceRecord, 'containerName' | 'spec' | 'specHash'>
 
@@ -15,10 +16,12 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
     image: spec.image,
     env: spec.env,
     ports: spec.ports,
+    ...(spec.limits !== undefined && { limits: spec.limits }),
     labels: {
       [InstanceLabel.instanceName]: spec.instanceName,
       [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,
-      [InstanceLabel.specHash]: target.specHash
+      [InstanceLabel.specHash]: target.specHash,
+      ...mcpLabels(spec.mcp)
     }
   })
   if (!start) return containerId

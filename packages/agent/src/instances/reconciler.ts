@@ -11,6 +11,7 @@ import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import type { InstanceIndex } from './instance-index.ts'
 import { launchContainer } from './launcher.ts'
+import { mcpFromLabels } from './mcp-labels.ts'
 
 const DOWN_STATES = new Set(['exited', 'created', 'dead'])
 
@@ -103,13 +104,15 @@ export class Reconciler {
   }
 
   /** A labelled container the store does not know (lost or deleted store):
-   *  its spec is read back from Docker; what it does now is what is wanted. */
+   *  its spec is read back from Docker (metadata, which is on no label, is
+   *  lost with the store); what it does now is what is wanted. */
   private adopt(container: ContainerInfo, log: Logger): void {
     const instanceName = container.labels[InstanceLabel.instanceName]
     const specHash = container.labels[InstanceLabel.specHash]
     if (instanceName === undefined || specHash === undefined || container.env === undefined) {
       throw new DtmaError('docker-failed', `container ${container.id} lacks the labels DTMA needs to adopt it`)
     }
+    const mcp = mcpFromLabels(container.labels)
     this.options.store.put({
       instanceName,
       containerName: containerNameFor(instanceName),
@@ -118,7 +121,9 @@ export class Reconciler {
         accountToolInstanceId: container.labels[InstanceLabel.accountToolInstanceId] ?? '',
         image: container.image,
         env: container.env,
-        ports: container.ports
+        ports: container.ports,
+        ...(container.limits !== undefined && { limits: container.limits }),
+        ...(mcp !== undefined && { mcp })
       },
       specHash,
       desiredState: container.dockerState === 'running' || container.dockerState === 'restarting' ? 'running' : 'stopped'

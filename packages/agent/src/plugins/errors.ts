@@ -18,14 +18,32 @@ interface ValidationIssue {
   params: Record<string, unknown>
 }
 
-/** "body.baseConfigOverrideJson.HostConfig: unknown field 'Privileged'" */
+/** What one issue says about its field, without the field. */
+function issueText(issue: ValidationIssue): string {
+  if (issue.keyword === 'required') return `missing required field '${String(issue.params.missingProperty)}'`
+  if (issue.keyword === 'additionalProperties') return `unknown field '${String(issue.params.additionalProperty)}'`
+  return issue.message ?? 'is invalid'
+}
+
+/** "body.baseConfigOverrideJson.HostConfig: unknown field 'Privileged'".
+ *  A field that may take several shapes (a number or numeric text, a value
+ *  or null) fails each of them; the sentence names the field once with what
+ *  it may be, leaving out the "or null" every optional field allows. */
 export function describeValidation(context: string, issues: ValidationIssue[]): string {
-  return issues
-    .map((issue) => {
-      const path = [context, ...issue.instancePath.split('/').filter(Boolean)].join('.')
-      if (issue.keyword === 'required') return `${path}: missing required field '${String(issue.params.missingProperty)}'`
-      if (issue.keyword === 'additionalProperties') return `${path}: unknown field '${String(issue.params.additionalProperty)}'`
-      return `${path} ${issue.message ?? 'is invalid'}`
+  const byField = new Map<string, { texts: string[]; allowed: unknown[] }>()
+  for (const issue of issues) {
+    if (issue.keyword === 'anyOf' || (issue.keyword === 'type' && issue.params.type === 'null')) continue
+    const path = [context, ...issue.instancePath.split('/').filter(Boolean)].join('.')
+    const field = byField.get(path) ?? { texts: [], allowed: [] }
+    byField.set(path, field)
+    if (issue.keyword === 'const') field.allowed.push(issue.params.allowedValue)
+    else if (!field.texts.includes(issueText(issue))) field.texts.push(issueText(issue))
+  }
+  return [...byField]
+    .map(([path, { texts, allowed }]) => {
+      const all = allowed.length > 0 ? [...texts, `must be one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`] : texts
+      const separator = all.length === 1 && /^(missing|unknown)/.test(all[0] as string) ? ': ' : ' '
+      return `${path}${separator}${all.join(', or ')}`
     })
     .join('; ')
 }

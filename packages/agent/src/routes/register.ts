@@ -35,7 +35,11 @@ export function jsonText<T>(value: T): JsonText<T> {
 /** A success whose body is already JSON text. */
 type SerializedSuccess<S> = S extends { status: infer Status; body: infer Body } ? { status: Status; json: JsonText<Body> } : never
 
-type HandlerResult<R extends RouteDefinition> = R extends { readonly stream: true } ? StreamSuccess : RouteSuccess<R> | SerializedSuccess<RouteSuccess<R>>
+type HandlerResult<R extends RouteDefinition> = R extends { readonly stream: true }
+  ? StreamSuccess
+  : R extends { readonly stream: 'follow' }
+    ? RouteSuccess<R> | StreamSuccess
+    : RouteSuccess<R> | SerializedSuccess<RouteSuccess<R>>
 
 export type Handler<K extends RouteId> = (request: TypedRequest<Routes[K]>, reply: FastifyReply) => Promise<HandlerResult<Routes[K]>>
 export type Handlers = { [K in RouteId]: Handler<K> }
@@ -65,13 +69,16 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       },
       config: { routeId: id },
       onRequest: route.auth === 'bearer' ? app.requireBearer : undefined,
-      // Query values arrive as text and the validator does not coerce (it
-      // refuses "42" for a number in bodies): convert them by their schema.
-      preValidation: querystring
-        ? async (request) => {
-            request.query = Value.Convert(querystring, request.query)
-          }
-        : undefined,
+      preValidation:
+        querystring || route.body
+          ? async (request) => {
+              // Query values arrive as text and the validator does not coerce (it
+              // refuses "42" for a number in bodies): convert them by their schema.
+              if (querystring) request.query = Value.Convert(querystring, request.query)
+              // No body at all is judged as an empty one, so the 400 names the missing fields.
+              if (route.body && request.body === undefined) request.body = {}
+            }
+          : undefined,
       handler: async (request, reply) => {
         const result = await handler(request, reply)
         if (result.stream !== undefined) {
@@ -88,13 +95,14 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
 }
 
 /** Errors are always JSON; a success of a route that produces another type
- *  is declared under that type, so the OpenAPI document says so. */
+ *  is declared under that type (a 'follow' route: JSON, or the stream when
+ *  asked), so the OpenAPI document says so. */
 function responseSchemas(route: RouteDefinition): Record<number, unknown> {
   const produces = route.produces
   if (produces === undefined) return route.responses
-  return Object.fromEntries(
-    Object.entries(route.responses).map(([status, schema]) => [status, status.startsWith('2') ? { content: { [produces]: { schema } } } : schema])
-  )
+  const success = (schema: unknown) =>
+    route.stream === 'follow' ? { content: { 'application/json': { schema }, [produces]: { schema: route.streamReply } } } : { content: { [produces]: { schema } } }
+  return Object.fromEntries(Object.entries(route.responses).map(([status, schema]) => [status, status.startsWith('2') ? success(schema) : schema]))
 }
 
 /** Headers go out at once (a client waiting on a quiet stream must see the

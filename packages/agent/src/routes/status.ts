@@ -31,7 +31,7 @@ export function statusHandlers(config: Config, instances: InstanceService): Pick
           hasAuthToken: config.vmToken !== undefined,
           hasApiKey: config.backendApiKey !== undefined,
           hasApiBaseUrl: config.apiBaseUrl !== undefined,
-          port: config.port
+          port: String(config.port)
         }
       }
       const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
@@ -43,7 +43,13 @@ export function statusHandlers(config: Config, instances: InstanceService): Pick
         reply200.reason = (error as Error).message
         if (full) reply200.tool_instances = []
       }
-      if (full) reply200.system_metrics = readSystemMetrics()
+      if (full) {
+        const metrics = readSystemMetrics()
+        reply200.system_metrics = metrics
+        // Some readers take these two from the top level.
+        reply200.cpu_load_percent = metrics.cpu_load_percent
+        reply200.uptime_seconds = metrics.uptime_seconds
+      }
       return { status: 200, body: reply200 }
     }
   }

@@ -22,11 +22,13 @@ export function toolHandlers(instances: InstanceService): ToolHandlers {
     getTool: async (request) => ({ status: 200, body: { success: true, data: await instances.get(request.params.name) } }),
 
     deployTool: async (request) => {
-      const { created, data } = await instances.deploy(request.body)
+      const { created, data, warnings, reassignedPorts } = await instances.deploy(request.body)
       const name = data.instance_name_on_toolbox
       const fallback = data.image_source === 'local-after-failed-pull' ? ' (image pull failed; the local copy was deployed)' : ''
-      const message = created ? `Tool instance '${name}' deployed.${fallback}` : `Tool instance '${name}' already deployed with this spec.`
-      const body = { success: true as const, message, data }
+      // A reassigned port is news the caller must act on: said in the message, not only in warnings.
+      const ports = reassignedPorts.map((sentence) => ` ${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.`).join('')
+      const message = created ? `Tool instance '${name}' deployed.${fallback}${ports}` : `Tool instance '${name}' already deployed with this spec.`
+      const body = { success: true as const, message, data, ...(warnings.length > 0 && { warnings }) }
       return created ? { status: 201, body } : { status: 200, body }
     },
 

@@ -6,26 +6,41 @@
 import { pipeline } from 'node:stream'
 import { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import { ImageReference, type PortMapping } from '@dtma/contract'
+import { ImageReference } from '@dtma/contract'
 import { Value } from 'typebox/value'
 import { DtmaError } from '../errors.ts'
 import { InstanceLabel, MANAGED_LABEL, managedFilters, SCOPE_LABEL } from './labels.ts'
 import { LogDemuxer } from './log-demux.ts'
 
+/** A container port published on a host port (stored as written here). */
+export interface PortBinding {
+  container_port: number
+  protocol: string
+  host_ip: string
+  host_port: number
+}
+
+/** Memory, CPU and process limits of one container. */
+export interface ResourceLimits {
+  memoryBytes: number
+  nanoCpus: number
+  pidsLimit: number
+}
+
 export interface ContainerSpec {
   containerName: string
   image: string
   env: string[]
-  ports: PortMapping[]
+  ports: PortBinding[]
+  /** Within the sandbox's maxima; absent: the sandbox's own limits. */
+  limits?: ResourceLimits
   /** Instance labels; the managed label is always added here. */
   labels: Record<string, string>
 }
 
-/** What every tool container gets, whatever the request says. */
-export interface ToolSandbox {
-  memoryBytes: number
-  pidsLimit: number
-  nanoCpus: number
+/** What every tool container gets, whatever the request says; its limits
+ *  are the defaults and the most a deploy may ask. */
+export interface ToolSandbox extends ResourceLimits {
   /** Capabilities kept after dropping all. */
   capAdd: string[]
   readonlyRootfs: boolean
@@ -50,9 +65,10 @@ export interface ContainerInfo {
   health: string
   /** unix seconds */
   created: number
-  ports: PortMapping[]
+  ports: PortBinding[]
   /** Only from inspect: needed to adopt a container the store does not know. */
   env?: string[]
+  limits?: ResourceLimits
 }
 
 /** A Docker event about a managed container. */
@@ -85,8 +101,17 @@ export interface LogOptions {
   maxBytes: number
 }
 
+/** The engine as GET /system reports it. */
+export interface EngineInfo {
+  version: string
+  apiVersion: string
+  containers: { total: number; running: number; paused: number; stopped: number }
+  images: number
+}
+
 export interface ContainerRuntime {
   ping(): Promise<void>
+  engineInfo(): Promise<EngineInfo>
   listManaged(): Promise<ContainerInfo[]>
   /** undefined when no container has that name or id */
   inspect(nameOrId: string): Promise<ContainerInfo | undefined>
@@ -145,8 +170,8 @@ function healthFromStatusText(statusText: string): string {
   return match[1] === 'health: starting' ? 'starting' : (match[1] as string)
 }
 
-function portsFromBindings(bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | undefined): PortMapping[] {
-  const ports: PortMapping[] = []
+function portsFromBindings(bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | undefined): PortBinding[] {
+  const ports: PortBinding[] = []
   for (const [key, hostBindings] of Object.entries(bindings ?? {})) {
     const [containerPort, protocol = 'tcp'] = key.split('/') as [string, string?]
     for (const binding of hostBindings ?? []) {
@@ -161,9 +186,9 @@ function portsFromBindings(bindings: Record<string, Array<{ HostIp?: string; Hos
   return ports
 }
 
-function portsFromSummary(summaryPorts: Docker.Port[]): PortMapping[] {
+function portsFromSummary(summaryPorts: Docker.Port[]): PortBinding[] {
   const seen = new Set<string>()
-  const ports: PortMapping[] = []
+  const ports: PortBinding[] = []
   for (const port of summaryPorts) {
     if (port.PublicPort === undefined) continue
     const mapping = { container_port: port.PrivatePort, protocol: port.Type, host_ip: port.IP ?? '0.0.0.0', host_port: port.PublicPort }
@@ -208,6 +233,20 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async engineInfo(): Promise<EngineInfo> {
+    try {
+      const [info, version] = await Promise.all([this.docker.info(), this.docker.version()])
+      return {
+        version: version.Version,
+        apiVersion: version.ApiVersion,
+        containers: { total: info.Containers, running: info.ContainersRunning, paused: info.ContainersPaused, stopped: info.ContainersStopped },
+        images: info.Images
+      }
+    } catch (error) {
+      throw translateDockerError(error, 'read the Docker engine info')
+    }
+  }
+
   async listManaged(): Promise<ContainerInfo[]> {
     try {
       const summaries = await this.docker.listContainers({ all: true, filters: { label: managedFilters(this.scope) } })
@@ -242,7 +281,8 @@ export class DockerRuntime implements ContainerRuntime {
         health: info.State.Health?.Status ?? 'none',
         created: Math.floor(Date.parse(info.Created) / 1000),
         ports: portsFromBindings(info.HostConfig.PortBindings as Parameters<typeof portsFromBindings>[0]),
-        env: info.Config.Env ?? []
+        env: info.Config.Env ?? [],
+        limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 }
       }
     } catch (error) {
       if ((error as DockerApiError).statusCode === 404) return undefined
@@ -332,6 +372,12 @@ export class DockerRuntime implements ContainerRuntime {
       ;(portBindings[key] ??= []).push({ HostIp: port.host_ip, HostPort: String(port.host_port) })
     }
     const sandbox = this.sandbox
+    // The domain lowers an ask to the maxima already; the sandbox holds them whoever calls.
+    const limits = {
+      memoryBytes: Math.min(spec.limits?.memoryBytes ?? sandbox.memoryBytes, sandbox.memoryBytes),
+      nanoCpus: Math.min(spec.limits?.nanoCpus ?? sandbox.nanoCpus, sandbox.nanoCpus),
+      pidsLimit: Math.min(spec.limits?.pidsLimit ?? sandbox.pidsLimit, sandbox.pidsLimit)
+    }
     try {
       const container = await this.docker.createContainer({
         name: spec.containerName,
@@ -354,11 +400,11 @@ export class DockerRuntime implements ContainerRuntime {
           Mounts: [],
           Devices: [],
           IpcMode: 'private',
-          Memory: sandbox.memoryBytes,
+          Memory: limits.memoryBytes,
           // Swap would let a tool use twice its memory limit.
-          MemorySwap: sandbox.memoryBytes,
-          PidsLimit: sandbox.pidsLimit,
-          NanoCpus: sandbox.nanoCpus,
+          MemorySwap: limits.memoryBytes,
+          PidsLimit: limits.pidsLimit,
+          NanoCpus: limits.nanoCpus,
           LogConfig: TOOL_LOG_CONFIG
         }
       })

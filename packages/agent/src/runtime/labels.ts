@@ -15,5 +15,10 @@ export const InstanceLabel = {
   instanceName: `${LABEL_PREFIX}instance-name`,
   accountToolInstanceId: `${LABEL_PREFIX}account-tool-instance-id`,
   /** sha256 of the normalized spec: same hash, same deploy. */
-  specHash: `${LABEL_PREFIX}spec-hash`
+  specHash: `${LABEL_PREFIX}spec-hash`,
+  /** How the instance's MCP server is reached (absent: not an MCP server). */
+  mcpTransport: `${LABEL_PREFIX}mcp-transport`,
+  mcpEndpoint: `${LABEL_PREFIX}mcp-endpoint`,
+  mcpPort: `${LABEL_PREFIX}mcp-port`,
+  mcpCapabilities: `${LABEL_PREFIX}mcp-capabilities`
 } as const

@@ -12,6 +12,7 @@ import Docker from 'dockerode'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
+import { LogTail } from '../../src/log-tail.ts'
 import { createLogger } from '../../src/logger.ts'
 import { DockerRuntime, type ContainerRuntime } from '../../src/runtime/docker-runtime.ts'
 import { InstanceStore } from '../../src/store/instance-store.ts'
@@ -79,6 +80,8 @@ export interface TestAgentOptions {
   dataDir?: string
   /** Wait for the first reconcile (default); off for an unreachable Docker. */
   waitReady?: boolean
+  /** What POST /restart calls (the real process exits). */
+  restart?: () => void
 }
 
 export async function startTestAgent(t: TapLike, options: TestAgentOptions = {}): Promise<TestAgent> {
@@ -109,10 +112,11 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
       done()
     }
   })
-  const logger = createLogger('debug', logStream)
+  const logTail = new LogTail()
+  const logger = createLogger('debug', logStream, logTail)
   const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
   const store = new InstanceStore(dataDir)
-  const app = await buildApp({ config, runtime, store, logger })
+  const app = await buildApp({ config, runtime, store, logger, logTail, ...(options.restart !== undefined && { restart: options.restart }) })
   await app.listen({ port, host: '127.0.0.1' })
   if (options.waitReady !== false) await app.instances.whenReady()
   const baseUrl = `http://127.0.0.1:${port}`

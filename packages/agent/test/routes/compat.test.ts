@@ -43,7 +43,7 @@ t.test('the backend sequence with raw and percent-encoded names', async (t) => {
   t.equal(status.status, 200)
   const item = status.body.data.find((entry: { instance_name_on_toolbox: string }) => entry.instance_name_on_toolbox === name)
   t.same(Object.keys(item).sort(), [
-    'account_tool_instance_id', 'container_id', 'container_name', 'created', 'desired_state', 'docker_status', 'health', 'image', 'instance_name_on_toolbox', 'ports', 'status'
+    'account_tool_instance_id', 'container_id', 'container_name', 'created', 'desired_state', 'docker_status', 'health', 'image', 'instance_name_on_toolbox', 'limits', 'mcp', 'ports', 'status'
   ])
 
   const removed = await send(agent.baseUrl, 'DELETE', `/tools/${name}`, { headers: authHeaders() })
@@ -98,7 +98,7 @@ t.test('bad input is a clear 400 or 413 and touches nothing', async (t) => {
     ['bad env entry', JSON.stringify({ ...valid, baseConfigOverrideJson: { Env: ['no equals sign'] } }), jsonAuth, 400, /Env/],
     ['privileged override', JSON.stringify({ ...valid, baseConfigOverrideJson: { HostConfig: { Privileged: true } } }), jsonAuth, 400, /unknown field 'Privileged'/],
     ['host mounts', JSON.stringify({ ...valid, baseConfigOverrideJson: { HostConfig: { Binds: ['/:/host'] } } }), jsonAuth, 400, /unknown field 'Binds'/],
-    ['port out of range', JSON.stringify({ ...valid, baseConfigOverrideJson: { HostConfig: { PortBindings: { '8080/tcp': [{ HostPort: '70000' }] } } } }), jsonAuth, 400, /between 1 and 65535/],
+    ['port out of range', JSON.stringify({ ...valid, baseConfigOverrideJson: { HostConfig: { PortBindings: { '8080/tcp': [{ HostPort: '70000' }] } } } }), jsonAuth, 400, /host port must be between 0 and 65535/],
     ['wrong content type', 'dockerImageUrl=a', { ...authHeaders(), 'content-type': 'application/x-www-form-urlencoded' }, 400, /content type/i],
     ['body too large', JSON.stringify({ ...valid, padding: 'x'.repeat(1024 * 1024 + 10) }), jsonAuth, 413, /too large/]
   ]
@@ -114,8 +114,8 @@ t.test('bad input is a clear 400 or 413 and touches nothing', async (t) => {
   t.equal(list.status === 200 && list.body.data.some((item) => item.instance_name_on_toolbox === valid.instanceNameOnToolbox), false, 'nothing was deployed')
 })
 
-t.test('conflicts: another spec under the same name, taken host ports', async (t) => {
-  const agent = await startTestAgent(t)
+t.test('conflicts: another spec under the same name; taken host ports are moved to a free one', async (t) => {
+  const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '31600-31609' } })
   const name = uniqueName('Conflict')
   const hostPort = await freePort()
   const body = agent.deployBody(name, { hostPort })
@@ -125,10 +125,10 @@ t.test('conflicts: another spec under the same name, taken host ports', async (t
   t.match(otherSpec, { status: 409, body: { success: false, code: 'DTMA_CONFLICT', error: /already exists with a different spec/ } })
 
   const samePort = await agent.client.deployTool({ body: agent.deployBody(uniqueName('Second'), { hostPort }) })
-  t.match(samePort, { status: 409, body: { code: 'DTMA_PORT_CONFLICT', error: new RegExp(`already used by tool instance '${name}'`) } })
+  t.match(samePort, { status: 201, body: { message: new RegExp(`already used by tool instance '${name}': 8080/tcp is bound to 31600 instead`) } })
 
   const agentPort = await agent.client.deployTool({ body: agent.deployBody(uniqueName('Greedy'), { hostPort: agent.port }) })
-  t.match(agentPort, { status: 409, body: { code: 'DTMA_PORT_CONFLICT', error: /the DTMA agent's own port/ } })
+  t.match(agentPort, { status: 201, body: { message: /the DTMA agent's own port: 8080\/tcp is bound to 31601 instead/ } })
 })
 
 t.test('a port held by another process: 409, no half-made container, and a retry works', async (t) => {

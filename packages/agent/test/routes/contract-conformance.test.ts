@@ -7,6 +7,7 @@ import { createDtmaClient, routes, type DtmaClient, type RouteDefinition, type R
 import t, { type Test } from 'tap'
 import { Value } from 'typebox/value'
 import { startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 /** Declared statuses no test here can provoke without breaking the engine. */
 const NOT_PROVOKED: Record<string, string> = {
@@ -65,7 +66,8 @@ async function occupy(t: Test, port: number): Promise<void> {
 
 t.test('every route answers its declared statuses with bodies of the declared schemas', async (t) => {
   const seen: Seen = new Set()
-  const agent = await startTestAgent(t)
+  let restarts = 0
+  const agent = await startTestAgent(t, { restart: () => restarts++ })
   const client = clientFor(t, agent, seen, agent.config.apiTokens[0])
   const call = client as unknown as Record<RouteId, (args?: unknown) => Promise<{ status: number }>>
 
@@ -87,8 +89,18 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   }
 
   // Public routes.
-  for (const id of ['health', 'ready', 'status', 'openApi', 'docs'] as const) t.equal((await call[id]()).status, 200, id)
+  for (const id of ['health', 'ready', 'status', 'system', 'openApi', 'docs'] as const) t.equal((await call[id]()).status, 200, id)
   t.equal((await client.metrics()).status, 200)
+
+  // The agent's own routes.
+  t.equal((await client.agentLogs({ query: { tail: 5 } })).status, 200, 'agent log lines as JSON')
+  t.equal((await client.agentLogs({ query: { follow: true } })).status, 200, 'agent log lines followed')
+  t.equal((await client.agentLogs({ query: { tail: 10001 } })).status, 400)
+  t.equal((await client.redeployAgent()).status, 501)
+  t.equal((await client.restartAgent()).status, 202)
+  t.equal(await waitFor(() => (restarts === 1 ? restarts : undefined), 5000), 1, 'the restart ran once the answer had left')
+  const noSupervisor = await startTestAgent(t)
+  t.equal((await clientFor(t, noSupervisor, seen, noSupervisor.config.apiTokens[0]).restartAgent()).status, 503, 'an agent with no way to restart itself says so')
 
   // The lifecycle and its failures.
   const name = uniqueName('Conformance')

@@ -40,7 +40,10 @@ type Body = Record<string, unknown> & { baseConfigOverrideJson: { Env: unknown; 
 
 /** [what, body change, the text the error must name] */
 const cases: Array<[string, (body: Body) => void, RegExp]> = [
-  ['Privileged in baseConfigOverrideJson', (b) => Object.assign(b.baseConfigOverrideJson, { Privileged: true }), /baseConfigOverrideJson: unknown field 'Privileged'/],
+  ['Privileged in baseConfigOverrideJson', (b) => Object.assign(b.baseConfigOverrideJson, { Privileged: true }), /baseConfigOverrideJson\.Privileged: DTMA does not let a caller set this Docker field/],
+  ['Cmd in baseConfigOverrideJson', (b) => Object.assign(b.baseConfigOverrideJson, { Cmd: ['/bin/sh'] }), /baseConfigOverrideJson\.Cmd: DTMA does not let a caller set this Docker field/],
+  ['User in baseConfigOverrideJson', (b) => Object.assign(b.baseConfigOverrideJson, { User: '0:0' }), /baseConfigOverrideJson\.User: DTMA does not let a caller set this Docker field/],
+  ['Binds beside service keys', (b) => Object.assign(b.baseConfigOverrideJson, { environmentVariables: { A: 'b' }, Binds: ['/:/host'] }), /baseConfigOverrideJson\.Binds/],
   ['Privileged in HostConfig', (b) => Object.assign(b.baseConfigOverrideJson.HostConfig, { Privileged: true }), /HostConfig: unknown field 'Privileged'/],
   ['Binds', (b) => Object.assign(b.baseConfigOverrideJson.HostConfig, { Binds: ['/:/host'] }), /unknown field 'Binds'/],
   ['CapAdd', (b) => Object.assign(b.baseConfigOverrideJson.HostConfig, { CapAdd: ['SYS_ADMIN'] }), /unknown field 'CapAdd'/],
@@ -64,7 +67,12 @@ const cases: Array<[string, (body: Body) => void, RegExp]> = [
   ['env value with NUL', (b) => Object.assign(b.baseConfigOverrideJson, { Env: ['KEY=a\u0000b'] }), /Env\.0/],
   ['env entry over 32 KiB', (b) => Object.assign(b.baseConfigOverrideJson, { Env: [`BIG=${'x'.repeat(32768)}`] }), /Env\.0/],
   ['257 env entries', (b) => Object.assign(b.baseConfigOverrideJson, { Env: Array.from({ length: 257 }, (_, i) => `K${i}=v`) }), /Env/],
-  ['env over 256 KiB in all', (b) => Object.assign(b.baseConfigOverrideJson, { Env: Array.from({ length: 9 }, (_, i) => `K${i}=${'v'.repeat(30000)}`) }), /baseConfigOverrideJson\.Env: \d+ characters in all/],
+  ['env over 256 KiB in all', (b) => Object.assign(b.baseConfigOverrideJson, { Env: Array.from({ length: 9 }, (_, i) => `K${i}=${'v'.repeat(30000)}`) }), /baseConfigOverrideJson: the environment holds \d+ characters in all/],
+  ['env over 256 KiB in all, service-shaped', (b) => Object.assign(b.baseConfigOverrideJson, { environmentVariables: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`K${i}`, 'v'.repeat(30000)])) }), /the environment holds \d+ characters in all/],
+  ['environmentVariables value an object', (b) => Object.assign(b.baseConfigOverrideJson, { environmentVariables: { K: { nested: true } } }), /environmentVariables\.K/],
+  ['resourceLimits below Docker minimum', (b) => Object.assign(b.baseConfigOverrideJson, { resourceLimits: { memory: '1k' } }), /resourceLimits\.memory/],
+  ['mcpTransport unknown', (b) => Object.assign(b.baseConfigOverrideJson, { mcpTransport: 'carrier-pigeon' }), /mcpTransport must be one of "stdio", "http", "sse"/],
+  ['portMappings not a list', (b) => Object.assign(b.baseConfigOverrideJson, { portMappings: { containerPort: 8080 } }), /portMappings must be array/],
   ['env as a string', (b) => Object.assign(b.baseConfigOverrideJson, { Env: 'KEY=value' }), /Env/],
   ['container port 0', (b) => Object.assign(b.baseConfigOverrideJson.HostConfig, { PortBindings: { '0/tcp': [{ HostPort: '1' }] } }), /PortBindings/],
   ['protocol sctp', (b) => Object.assign(b.baseConfigOverrideJson.HostConfig, { PortBindings: { '8080/sctp': [{ HostPort: '1' }] } }), /PortBindings/],

@@ -18,7 +18,7 @@ t.test('deploy, repeat, get, list, stop, start, remove through the typed client'
   t.equal(data.image, TEST_IMAGE)
   t.equal(data.state, 'running')
   t.equal(data.image_source, 'local')
-  t.same(data.ports, [{ container_port: 8080, protocol: 'tcp', host_ip: '127.0.0.1', host_port: hostPort }])
+  t.same(data.ports, [{ container_port: 8080, protocol: 'tcp', host_ip: '127.0.0.1', host_port: hostPort, ip: '127.0.0.1', private_port: 8080, public_port: hostPort, type: 'tcp' }])
   t.equal(await fetchText(`http://127.0.0.1:${hostPort}/`), 'dtma-test-ok\n', 'the container really serves on its host port')
 
   const inspected = await docker.getContainer(data.container_id).inspect()

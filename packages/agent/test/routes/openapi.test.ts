@@ -78,9 +78,12 @@ t.test('the served OpenAPI document is the contract table', async (t) => {
     t.same(operation.requestBody?.content['application/json']?.schema, route.body && json(route.body), `${id}: body schema`)
     t.same(Object.keys(operation.responses).sort(), Object.keys(route.responses).sort(), `${id}: statuses`)
     for (const [status, schema] of Object.entries(route.responses)) {
-      // Errors are JSON; a success is JSON unless the route produces another type.
-      const type = status.startsWith('2') && route.produces !== undefined ? route.produces : 'application/json'
+      // Errors are JSON; a success is JSON unless the route produces another
+      // type, and a 'follow' route's success is both: JSON, or the stream.
+      const streamsWhenAsked = status.startsWith('2') && route.stream === 'follow'
+      const type = status.startsWith('2') && route.produces !== undefined && !streamsWhenAsked ? route.produces : 'application/json'
       t.same(operation.responses[status]?.content?.[type]?.schema, json(schema), `${id} ${status}: ${type} schema`)
+      if (streamsWhenAsked) t.same(operation.responses[status]?.content?.[route.produces as string]?.schema, json(route.streamReply), `${id} ${status}: streamed ${route.produces} schema`)
     }
   }
 })

@@ -1,0 +1,75 @@
+// Handlers of the routes about the agent process itself, as the DTMA console
+// calls them: its system view, its own log lines, a restart, and the
+// redeploy that this version does not offer yet.
+import { PassThrough } from 'node:stream'
+import type { SystemReply } from '@dtma/contract'
+import type { Config } from '../config.ts'
+import { DtmaError } from '../errors.ts'
+import type { InstanceService } from '../instances/instance-service.ts'
+import type { LogTail } from '../log-tail.ts'
+import { readSystemMetrics } from '../system/system-metrics.ts'
+import type { Handlers } from './register.ts'
+
+export interface AgentRouteDeps {
+  config: Config
+  instances: InstanceService
+  logTail: LogTail
+  /** Exits the process for its supervisor to start it again; absent: this agent cannot restart itself. */
+  restart?: () => void
+}
+
+/** Lines a log read answers when it names no tail. */
+const DEFAULT_TAIL = 100
+/** A following client that stops reading is dropped once this much waits for it. */
+const MAX_FOLLOW_BACKLOG_BYTES = 1024 * 1024
+
+export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | 'agentLogs' | 'restartAgent' | 'redeployAgent'> {
+  const { config, instances, logTail } = deps
+  return {
+    system: async (request, reply) => {
+      const body: SystemReply = { timestamp: new Date().toISOString() }
+      if (config.publicStatus === 'minimal' && !(await request.server.hasValidBearer(request, reply))) return { status: 200, body }
+      const { load_average, ...metrics } = readSystemMetrics()
+      const memory = process.memoryUsage()
+      return {
+        status: 200,
+        body: {
+          ...body,
+          ...metrics,
+          load_average,
+          docker: await instances.engine(),
+          agent: { version: config.version, uptime_seconds: Math.floor(process.uptime()), rss_bytes: memory.rss }
+        }
+      }
+    },
+
+    agentLogs: async (request) => {
+      const lines = logTail.tail(request.query.tail ?? DEFAULT_TAIL)
+      if (request.query.follow !== true) return { status: 200, body: { logs: lines, timestamp: new Date().toISOString() } }
+      const stream = new PassThrough()
+      for (const line of lines) stream.write(`${line}\n`)
+      const stop = logTail.follow((line) => {
+        if (stream.writableLength > MAX_FOLLOW_BACKLOG_BYTES) return void stream.destroy()
+        stream.write(`${line}\n`)
+      })
+      stream.once('close', stop)
+      return { status: 200, stream }
+    },
+
+    restartAgent: async (_request, reply) => {
+      const restart = deps.restart
+      if (restart === undefined) throw new DtmaError('not-ready', 'This DTMA process was started without a way to restart itself')
+      // Exit only once the answer has left, so the caller hears it.
+      reply.raw.once('finish', () => restart())
+      reply.log.info('restart requested: exiting for the supervisor to start DTMA again; tool containers keep running')
+      return { status: 202, body: { success: true, message: 'DTMA is restarting; it answers again in a few seconds. Tool containers keep running.' } }
+    },
+
+    redeployAgent: async () => {
+      throw new DtmaError(
+        'not-implemented',
+        'Redeploy (upgrading the agent in place) is not available in this DTMA version; restart it with POST /restart, or replace its container with the new image'
+      )
+    }
+  }
+}
