@@ -44,7 +44,7 @@ function send(port: number, agent: Agent, method: string, path: string, headers:
       req.destroy()
     }, 10_000)
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
-      if ((res.headers['content-type'] ?? '').startsWith('text/event-stream') || (res.statusCode === 200 && path.includes('follow=true'))) {
+      if ((res.headers['content-type'] ?? '').startsWith('text/event-stream') || (res.statusCode === 200 && /follow=(true|1)/.test(path))) {
         res.destroy()
         return done({ status: res.statusCode ?? 0, body: '' })
       }
