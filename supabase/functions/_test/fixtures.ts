@@ -8,33 +8,43 @@ import { SupabaseStandIn } from './supabase-stand-in.ts'
 export interface World {
   standIn: SupabaseStandIn
   db: SupabaseClient<Database>
+  userId: string
   userJwt: string
   otherUserJwt: string
   toolboxId: string
   catalogId: string
+  /** The catalog entry Agentopia's MCP services deploy every MCP server as. */
+  mcpCatalogId: string
   close(): Promise<void>
 }
 
 export const SERVICE_ROLE_KEY = 'service-role-key-for-tests'
+/** adminMCPService and the MCP service deploy every MCP server as this catalog tool. */
+export const MCP_CATALOG_ID = '00000000-0000-0000-0000-000000000001'
+/** The publishable key Agentopia's frontend sends as apikey. */
+export const ANON_KEY = 'anon-key-for-tests'
 
 export function createWorld(toolboxIp = '127.0.0.1'): World {
   const userJwt = `user-jwt-${crypto.randomUUID()}`
   const otherUserJwt = `other-jwt-${crypto.randomUUID()}`
   const userId = crypto.randomUUID()
-  const standIn = new SupabaseStandIn({ serviceRoleKey: SERVICE_ROLE_KEY, users: { [userJwt]: userId, [otherUserJwt]: crypto.randomUUID() } }).start()
+  const standIn = new SupabaseStandIn({ serviceRoleKey: SERVICE_ROLE_KEY, anonKey: ANON_KEY, users: { [userJwt]: userId, [otherUserJwt]: crypto.randomUUID() } }).start()
   const toolbox = standIn.seed('account_tool_environments', { user_id: userId, public_ip_address: toolboxIp, status: 'active' })
   const catalog = standIn.seed('tool_catalog', {
     name: 'Context7 MCP Server',
     docker_image_url: 'dtma-test/busybox:v1',
     package_identifier: '@upstash/context7-mcp'
   })
+  standIn.seed('tool_catalog', { id: MCP_CATALOG_ID, name: 'Generic MCP Server', docker_image_url: 'default-mcp-server:latest', package_identifier: null })
   return {
     standIn,
     db: createServiceClient(standIn.url, SERVICE_ROLE_KEY),
+    userId,
     userJwt,
     otherUserJwt,
     toolboxId: String(toolbox.id),
     catalogId: String(catalog.id),
+    mcpCatalogId: MCP_CATALOG_ID,
     close: () => standIn.close()
   }
 }

@@ -70,12 +70,13 @@ export async function createTestDatabase(t: TapLike, options: { migrate?: boolea
   }
 }
 
-/** An environment owned by `userId` with one tool instance per id given. */
+/** An environment owned by `userId` with one tool instance per id given,
+ *  each of its own catalog tool (a toolbox holds one instance per catalog tool). */
 export async function seedInstances(pool: pg.Pool, userId: string, instanceIds: string[]): Promise<{ environmentId: string }> {
-  const catalog = await pool.query<{ id: string }>(`insert into tool_catalog (name, docker_image_url) values ('test tool', 'dtma-test/busybox:v1') returning id`)
   const environment = await pool.query<{ id: string }>(`insert into account_tool_environments (user_id, status) values ($1, 'active') returning id`, [userId])
   const environmentId = environment.rows[0]!.id
   for (const id of instanceIds) {
+    const catalog = await pool.query<{ id: string }>(`insert into tool_catalog (name, docker_image_url) values ($1, 'dtma-test/busybox:v1') returning id`, [`test tool ${id}`])
     await pool.query(
       `insert into account_tool_instances (id, account_tool_environment_id, tool_catalog_id, instance_name_on_toolbox, status_on_toolbox)
        values ($1, $2, $3, $4, 'deploying')`,
