@@ -1,7 +1,7 @@
 // The way to one toolbox's DTMA agent: the typed contract client, its base
 // URL and deadlines, and the translation of agent failures into HttpErrors
 // that carry the agent's own reason.
-import { createDtmaClient, DtmaClientError, type DtmaClient } from '../../../packages/contract/src/index.ts'
+import { createDtmaClient, DtmaClientError, type DtmaClient, type StatusReply } from '../../../packages/contract/src/index.ts'
 import type { EnvironmentRow } from './database.ts'
 import { FunctionErrorCode, HttpError } from './http.ts'
 
@@ -67,4 +67,18 @@ export async function callAgent<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw agentCallError(error)
   }
+}
+
+/** GET /status. An answer that is not a 200 JSON object (an agent of another
+ *  build, a proxy's error page) is a failure like an unreachable agent. */
+export async function agentStatus(client: DtmaClient): Promise<StatusReply> {
+  const reply = await callAgent(() => client.status())
+  // The contract declares only 200; anything else can still arrive.
+  const status: number = reply.status
+  const body: unknown = reply.body
+  if (status !== 200) throw agentReplyError(status, body)
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(502, FunctionErrorCode.agentBadResponse, 'DTMA answered GET /status with something other than a JSON object')
+  }
+  return body as StatusReply
 }

@@ -28,8 +28,40 @@ export const INSTALLATION_STATUSES = [
 ] as const
 export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number]
 
-export const ENVIRONMENT_STATUSES = ['active', 'unresponsive', 'awaiting_heartbeat'] as const
+/** account_tool_environment_status_enum as Agentopia holds it (earlier values kept, provisioning values added). */
+export const ENVIRONMENT_STATUSES = [
+  'inactive',
+  'pending_creation',
+  'creating',
+  'active',
+  'error_creation',
+  'pending_deletion',
+  'deleting',
+  'error_deletion',
+  'unresponsive',
+  'scaling',
+  'pending_provision',
+  'provisioning',
+  'error_provisioning',
+  'pending_deprovision',
+  'deprovisioning',
+  'deprovisioned',
+  'error_deprovisioning',
+  'awaiting_heartbeat'
+] as const
 export type EnvironmentStatus = (typeof ENVIRONMENT_STATUSES)[number]
+
+/** Values the check constraints of account_tool_instances allow. */
+export type McpServerType = 'standard_tool' | 'mcp_server'
+export type McpTransportType = 'stdio' | 'http' | 'sse'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Ids are uuid columns: PostgreSQL refuses any other text in a filter with an
+ *  error, so a value from a caller is checked before it reaches a query. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value)
+}
 
 export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[]
 
@@ -63,6 +95,13 @@ export type InstanceRow = {
   base_config_override_json: Json | null
   last_heartbeat_from_dtma: string | null
   instance_error_message: string | null
+  created_at: string
+  updated_at: string
+  mcp_server_type: McpServerType | null
+  mcp_transport_type: McpTransportType | null
+  mcp_endpoint_path: string | null
+  mcp_server_capabilities: Json | null
+  mcp_discovery_metadata: Json | null
 }
 
 export type CatalogRow = {
@@ -90,6 +129,7 @@ export type Database = {
     Functions: { [_ in never]: never }
     Enums: {
       account_tool_installation_status_enum: InstallationStatus
+      account_tool_environment_status_enum: EnvironmentStatus
     }
     CompositeTypes: { [_ in never]: never }
   }

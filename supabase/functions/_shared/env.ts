@@ -15,13 +15,19 @@ function required(name: string): string {
   return value
 }
 
+/** Settings of the functions that call agents. */
 export function loadFunctionEnv(): FunctionEnv {
   const agentPort = Number(Deno.env.get('DTMA_AGENT_PORT') ?? DEFAULT_AGENT_PORT)
   if (!Number.isInteger(agentPort) || agentPort < 1 || agentPort > 65535) throw new Error('DTMA_AGENT_PORT must be a port number')
   return {
-    db: createServiceClient(required('SUPABASE_URL'), required('SUPABASE_SERVICE_ROLE_KEY')),
+    db: loadServiceClient(),
     agent: { token: required('BACKEND_TO_DTMA_API_KEY'), port: agentPort }
   }
+}
+
+/** The database alone, for a function that calls no agent (heartbeat). */
+export function loadServiceClient(): SupabaseClient<Database> {
+  return createServiceClient(required('SUPABASE_URL'), required('SUPABASE_SERVICE_ROLE_KEY'))
 }
 
 /** A server-side client: no session to persist or refresh. */
