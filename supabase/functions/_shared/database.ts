@@ -65,15 +65,6 @@ export function isUuid(value: string): boolean {
 
 export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[]
 
-/** What toolbox-tools stores in base_config_override_json: enough to
- *  deploy the same container again when the agent has lost it. */
-export interface StoredToolConfig {
-  dockerImage: string
-  containerPort: number
-  hostPort: number
-  environmentVariables: Record<string, string>
-}
-
 export type EnvironmentRow = {
   id: string
   user_id: string

@@ -1,32 +1,29 @@
-// The body of a deploy request from the frontend, validated before any row
-// is written or the agent is called. Names and images use the contract's own
-// schemas, so what passes here also passes the agent's validation.
+// The body of a deploy request from the frontend (adminMCPService sends
+// { toolCatalogId, instanceNameOnToolbox, baseConfigOverrideJson: { dockerImage,
+// environmentVariables, portMappings } }), validated before any row is
+// written or the agent is called. The name and the override use the
+// contract's own schemas, so what passes here is what the agent takes; the
+// agent judges the override's unknown keys (ignored and named in warnings,
+// or refused when they are Docker fields).
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
-import { ImageReference, InstanceName } from '../../../packages/contract/src/index.ts'
+import { BaseConfigOverride, ImageReference, InstanceName } from '../../../packages/contract/src/index.ts'
 import { FunctionErrorCode, HttpError } from '../_shared/http.ts'
-
-const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 })
+import { validated } from '../_shared/validation.ts'
 
 export const DeployRequest = Type.Object({
   toolCatalogId: Type.String({ minLength: 1, maxLength: 128 }),
   instanceNameOnToolbox: InstanceName,
-  baseConfigOverrideJson: Type.Optional(
-    Type.Object({
-      dockerImage: Type.Optional(ImageReference),
-      environmentVariables: Type.Optional(
-        Type.Record(EnvName, Type.String({ maxLength: 32768 }), { additionalProperties: false, maxProperties: 256 })
-      ),
-      /** The port the MCP server listens on inside its container. */
-      containerPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 }))
-    })
-  )
+  baseConfigOverrideJson: Type.Optional(Type.Union([BaseConfigOverride, Type.Null()]))
 })
 export type DeployRequest = Static<typeof DeployRequest>
 
 export function parseDeployRequest(body: unknown): DeployRequest {
-  if (Value.Check(DeployRequest, body)) return body
-  // Name the field and the rule, never the value: it may be a secret.
-  const problems = [...Value.Errors(DeployRequest, body)].map((problem) => `${problem.instancePath || 'body'}: ${problem.message}`)
-  throw new HttpError(400, FunctionErrorCode.badRequest, `Invalid deploy request: ${problems.join('; ')}`)
+  const request = validated(DeployRequest, body, 'deploy request')
+  // The override's image is the one that runs (the catalog's is the fallback), so it must be a Docker reference.
+  const image = request.baseConfigOverrideJson?.dockerImage
+  if (typeof image === 'string' && !Value.Check(ImageReference, image)) {
+    throw new HttpError(400, FunctionErrorCode.badRequest, 'Invalid deploy request: /baseConfigOverrideJson/dockerImage: must be a Docker image reference ([registry/]repository[:tag][@sha256:digest])')
+  }
+  return request
 }

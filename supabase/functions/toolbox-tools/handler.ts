@@ -1,68 +1,84 @@
 // toolbox-tools as a pure function of (request, deps): authenticate the
-// user, check they own the toolbox, run the operation, answer JSON. No
-// Supabase runtime needed, so tests call it directly.
+// user, read the route (from the path, or the body for the body-only forms),
+// check they own the toolbox, run the operation, answer JSON. No Supabase
+// runtime needed, so tests call it directly.
 import type { SupabaseClient } from '@supabase/supabase-js'
-import { agentClientFor, DEPLOY_TIMEOUT_MS, type AgentAccess } from '../_shared/agent.ts'
+import type { AgentAccess } from '../_shared/agent.ts'
 import { authenticateUser } from '../_shared/auth.ts'
-import type { Database } from '../_shared/database.ts'
+import type { Database, InstallationStatus } from '../_shared/database.ts'
 import { CORS_HEADERS, errorResponse, FunctionErrorCode, HttpError, json, readJsonObject } from '../_shared/http.ts'
 import { loadOwnedToolbox } from '../_shared/toolboxes.ts'
-import type { ToolboxContext } from './context.ts'
+import { toolboxContext, type ToolboxContext } from './context.ts'
 import { deployCatalogTool } from './deploy.ts'
 import { parseDeployRequest } from './deploy-request.ts'
-import { listInstances, loadInstance, publicInstance } from './instances.ts'
+import { listInstances, publicInstance } from './instances.ts'
 import { removeInstance, restartInstance, startInstance, stopInstance } from './lifecycle.ts'
-import { matchRoute, type ToolboxRoute } from './route.ts'
+import { liveInstanceList } from './live-list.ts'
+import { instanceLogs } from './logs.ts'
+import { resolveInstance } from './resolve.ts'
+import { matchPath, parseBodyForm, type ToolboxRoute } from './route.ts'
 
 export interface ToolboxToolsDeps {
   /** Service-role client: checks user JWTs and writes the rows (after the ownership check). */
   db: SupabaseClient<Database>
   agent: AgentAccess
+  now?: () => Date
 }
 
 export async function handleRequest(request: Request, deps: ToolboxToolsDeps): Promise<Response> {
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
   try {
-    const route = matchRoute(request.method, new URL(request.url))
-    if (!route) throw new HttpError(404, FunctionErrorCode.routeNotFound, 'Not Found')
+    const match = matchPath(request.method, new URL(request.url))
+    if (!match) throw new HttpError(404, FunctionErrorCode.routeNotFound, 'Not Found')
     const userId = await authenticateUser(request, deps.db)
+    const route = 'route' in match ? match.route : parseBodyForm(await readJsonObject(request), match.bodyForm.toolboxId)
     const toolbox = await loadOwnedToolbox(deps.db, route.toolboxId, userId)
-    const ctx: ToolboxContext = {
-      db: deps.db,
-      toolbox,
-      agent: agentClientFor(toolbox, deps.agent),
-      agentPort: deps.agent.port,
-      deployTimeoutMs: deps.agent.deployTimeoutMs ?? DEPLOY_TIMEOUT_MS
-    }
-    return await run(ctx, route, request)
+    return await run(toolboxContext(deps.db, toolbox, deps.agent), route, request, deps.now?.() ?? new Date())
   } catch (error) {
     return errorResponse(error)
   }
 }
 
-async function run(ctx: ToolboxContext, route: ToolboxRoute, request: Request): Promise<Response> {
+const DONE: Record<'start' | 'stop' | 'restart', string> = { start: 'started', stop: 'stopped', restart: 'restarted' }
+
+async function run(ctx: ToolboxContext, route: ToolboxRoute, request: Request, now: Date): Promise<Response> {
   switch (route.action) {
-    case 'list':
-      return json(200, { success: true, data: (await listInstances(ctx.db, ctx.toolbox.id)).map(publicInstance) })
+    case 'list-rows':
+      return json(200, (await listInstances(ctx.db, ctx.toolbox.id)).map(publicInstance))
+    case 'list-live':
+      return json(200, await liveInstanceList(ctx, now))
     case 'deploy': {
-      const deployed = await deployCatalogTool(ctx, parseDeployRequest(await readJsonObject(request)))
-      return json(201, { success: true, message: `Tool instance '${deployed.instance_name_on_toolbox}' deployed.`, data: publicInstance(deployed) })
+      const { row, agent } = await deployCatalogTool(ctx, parseDeployRequest(await readJsonObject(request)))
+      // The row at the top (adminMCPService reads deployment.id) and the earlier answer's keys.
+      return json(201, {
+        success: true,
+        ...publicInstance(row),
+        status: row.status_on_toolbox,
+        serverName: row.instance_name_on_toolbox,
+        message: agent.message,
+        warnings: agent.warnings,
+        data: agent.data
+      })
     }
-    case 'remove': {
-      const row = await loadInstance(ctx.db, ctx.toolbox.id, route.instanceId)
-      await removeInstance(ctx, row)
-      return json(200, { success: true, message: `Tool instance '${row.instance_name_on_toolbox}' removed.` })
-    }
+  }
+  const target = await resolveInstance(ctx, route.instanceId)
+  const answer = { success: true, instanceId: route.instanceId, action: route.action, timestamp: now.toISOString() }
+  switch (route.action) {
+    case 'logs':
+      return json(200, { ...answer, instanceName: target.name, logs: await instanceLogs(ctx, target, route.tail) })
+    case 'delete':
+      await removeInstance(ctx, target)
+      return json(200, { ...answer, message: `Tool instance '${target.name}' removed.` })
     case 'start':
     case 'stop':
     case 'restart': {
-      const row = await loadInstance(ctx.db, ctx.toolbox.id, route.instanceId)
       const operation = { start: startInstance, stop: stopInstance, restart: restartInstance }[route.action]
-      const status = await operation(ctx, row)
+      const status: InstallationStatus = await operation(ctx, target)
       return json(200, {
-        success: true,
-        message: `Tool instance '${row.instance_name_on_toolbox}' ${route.action === 'stop' ? 'stopped' : route.action + 'ed'}.`,
-        data: publicInstance({ ...row, status_on_toolbox: status })
+        ...answer,
+        message: `Tool instance '${target.name}' ${DONE[route.action]}.`,
+        status,
+        data: target.row ? publicInstance({ ...target.row, status_on_toolbox: status }) : null
       })
     }
   }

@@ -1,10 +1,15 @@
-// account_tool_instances rows of one toolbox: load, insert, status writes,
-// removal, and the public view returned to the frontend (no env values).
+// account_tool_instances rows of one toolbox: load, find, insert, status and
+// config writes, removal, and the public view returned to the frontend (no
+// env values).
 import type { SupabaseClient } from '@supabase/supabase-js'
-import type { Database, InstallationStatus, InstanceRow, Json, StoredToolConfig } from '../_shared/database.ts'
+import { isUuid, type Database, type InstallationStatus, type InstanceRow, type Json } from '../_shared/database.ts'
 import { databaseError, FunctionErrorCode, HttpError } from '../_shared/http.ts'
+import { configSummary } from './stored-config.ts'
 
 type Db = SupabaseClient<Database>
+
+/** PostgreSQL's unique_violation, as PostgREST reports it. */
+const UNIQUE_VIOLATION = '23505'
 
 export async function listInstances(db: Db, toolboxId: string): Promise<InstanceRow[]> {
   const { data, error } = await db.from('account_tool_instances').select('*').eq('account_tool_environment_id', toolboxId)
@@ -12,20 +17,30 @@ export async function listInstances(db: Db, toolboxId: string): Promise<Instance
   return data
 }
 
-export async function loadInstance(db: Db, toolboxId: string, instanceId: string): Promise<InstanceRow> {
-  const { data, error } = await db
-    .from('account_tool_instances')
-    .select('*')
-    .eq('id', instanceId)
-    .eq('account_tool_environment_id', toolboxId)
-    .maybeSingle()
-  if (error) throw databaseError('load tool instance', error)
-  if (!data) throw new HttpError(404, FunctionErrorCode.notFound, `Tool instance '${instanceId}' not found on toolbox '${toolboxId}'`)
-  return data
+/** The row of this toolbox with this id (a uuid) or else this instance name; null if none. */
+export async function findInstance(db: Db, toolboxId: string, idOrName: string): Promise<InstanceRow | null> {
+  const column = isUuid(idOrName) ? 'id' : 'instance_name_on_toolbox'
+  const { data, error } = await db.from('account_tool_instances').select('*').eq('account_tool_environment_id', toolboxId).eq(column, idOrName)
+  if (error) throw databaseError('find tool instance', error)
+  return data[0] ?? null
 }
 
-export async function insertInstance(db: Db, row: Database['public']['Tables']['account_tool_instances']['Insert']): Promise<InstanceRow> {
+export async function loadInstance(db: Db, toolboxId: string, instanceId: string): Promise<InstanceRow> {
+  const row = await findInstance(db, toolboxId, instanceId)
+  if (!row) throw new HttpError(404, FunctionErrorCode.notFound, `Tool instance '${instanceId}' not found on toolbox '${toolboxId}'`)
+  return row
+}
+
+export async function findInstanceOfCatalogTool(db: Db, toolboxId: string, toolCatalogId: string): Promise<InstanceRow | null> {
+  const { data, error } = await db.from('account_tool_instances').select('*').eq('account_tool_environment_id', toolboxId).eq('tool_catalog_id', toolCatalogId)
+  if (error) throw databaseError('find tool instance', error)
+  return data[0] ?? null
+}
+
+/** The new row, or null when the toolbox already holds an instance of this catalog tool. */
+export async function insertInstance(db: Db, row: Database['public']['Tables']['account_tool_instances']['Insert']): Promise<InstanceRow | null> {
   const { data, error } = await db.from('account_tool_instances').insert(row).select('*').single()
+  if (error?.code === UNIQUE_VIOLATION) return null
   if (error) throw databaseError('create tool instance', error)
   return data
 }
@@ -38,11 +53,8 @@ export async function setInstanceStatus(db: Db, instanceId: string, status: Inst
   if (error) throw databaseError('update tool instance status', error)
 }
 
-export async function saveToolConfig(db: Db, instanceId: string, config: StoredToolConfig): Promise<void> {
-  const { error } = await db
-    .from('account_tool_instances')
-    .update({ base_config_override_json: config as unknown as Json })
-    .eq('id', instanceId)
+export async function saveOverride(db: Db, instanceId: string, override: Json): Promise<void> {
+  const { error } = await db.from('account_tool_instances').update({ base_config_override_json: override }).eq('id', instanceId)
   if (error) throw databaseError('save tool config', error)
 }
 
@@ -51,26 +63,8 @@ export async function deleteInstance(db: Db, instanceId: string): Promise<void> 
   if (error) throw databaseError('delete tool instance', error)
 }
 
-/** The stored deploy config, or null for a row this function did not deploy. */
-export function storedToolConfig(row: InstanceRow): StoredToolConfig | null {
-  const value = row.base_config_override_json as Partial<StoredToolConfig> | null
-  if (!value || typeof value !== 'object' || typeof value.hostPort !== 'number' || typeof value.containerPort !== 'number') return null
-  return {
-    dockerImage: typeof value.dockerImage === 'string' ? value.dockerImage : row.docker_image_url,
-    containerPort: value.containerPort,
-    hostPort: value.hostPort,
-    environmentVariables: value.environmentVariables ?? {}
-  }
-}
-
-/** A row as the frontend sees it: ports and env keys, never env values. */
+/** A row as the frontend sees it: every column but the stored override, plus its ports and env keys. */
 export function publicInstance(row: InstanceRow): Record<string, unknown> {
   const { base_config_override_json: _secretBearing, ...rest } = row
-  const config = storedToolConfig(row)
-  return {
-    ...rest,
-    host_port: config?.hostPort ?? null,
-    container_port: config?.containerPort ?? null,
-    environment_variable_keys: Object.keys(config?.environmentVariables ?? {})
-  }
+  return { ...rest, ...configSummary(row) }
 }

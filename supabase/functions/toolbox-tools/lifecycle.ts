@@ -1,60 +1,69 @@
-// Start, stop, restart and remove of one deployed instance through its
-// agent, with status_on_toolbox moved around each call. A start that the
-// agent answers 404 (it lost the container) re-deploys and starts once.
+// Start, stop, restart and remove of one instance through its agent, with
+// status_on_toolbox moved around each call when the instance has a row. A
+// start that the agent answers 404 (it lost the container) re-deploys the
+// row's stored override and starts once.
 import { statusOnToolbox, type InstanceStatus } from '../../../packages/contract/src/index.ts'
 import { agentReplyError, callAgent } from '../_shared/agent.ts'
-import type { InstallationStatus, InstanceRow } from '../_shared/database.ts'
+import type { InstallationStatus } from '../_shared/database.ts'
 import type { ToolboxContext } from './context.ts'
 import { redeploy } from './deploy.ts'
 import { deleteInstance, setInstanceStatus } from './instances.ts'
+import type { Target } from './resolve.ts'
 import { settle, transition } from './transition.ts'
 
-export async function startInstance(ctx: ToolboxContext, row: InstanceRow): Promise<InstallationStatus> {
-  return await transition(ctx, row.id, 'starting', async () => statusOnToolbox(await startOnAgent(ctx, row)))
+export async function startInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
+  return await around(ctx, target, 'starting', () => startOnAgent(ctx, target))
 }
 
-export async function stopInstance(ctx: ToolboxContext, row: InstanceRow): Promise<InstallationStatus> {
-  return await transition(ctx, row.id, 'stopping', async () => statusOnToolbox(await stopOnAgent(ctx, row)))
+export async function stopInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
+  return await around(ctx, target, 'stopping', async () => {
+    const reply = await callAgent(() => ctx.agent().stopTool({ params: { name: target.name } }))
+    if (reply.status === 200) return reply.body.data.state
+    throw agentReplyError(reply.status, reply.body)
+  })
 }
 
 /** The agent's own restart; an instance the agent lost is re-deployed and
  *  started, as a start would. */
-export async function restartInstance(ctx: ToolboxContext, row: InstanceRow): Promise<InstallationStatus> {
-  return await transition(ctx, row.id, 'starting', async () => statusOnToolbox(await restartOnAgent(ctx, row)))
+export async function restartInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
+  return await around(ctx, target, 'starting', async () => {
+    const reply = await callAgent(() => ctx.agent().restartTool({ params: { name: target.name } }))
+    if (reply.status === 200) return reply.body.data.state
+    if (reply.status !== 404) throw agentReplyError(reply.status, reply.body)
+    return await startOnAgent(ctx, target)
+  })
 }
 
 /** pending_delete, then the row goes once the agent has no container left. */
-export async function removeInstance(ctx: ToolboxContext, row: InstanceRow): Promise<void> {
-  await setInstanceStatus(ctx.db, row.id, 'pending_delete', null)
-  await settle(ctx, row.id, async () => {
-    const reply = await callAgent(() => ctx.agent.removeTool({ params: { name: row.instance_name_on_toolbox } }))
+export async function removeInstance(ctx: ToolboxContext, target: Target): Promise<void> {
+  const removeOnAgent = async (): Promise<InstallationStatus> => {
+    const reply = await callAgent(() => ctx.agent().removeTool({ params: { name: target.name } }))
     // 404: already gone from the toolbox, which is what was asked.
     if (reply.status !== 200 && reply.status !== 404) throw agentReplyError(reply.status, reply.body)
     return 'pending_delete'
-  })
-  await deleteInstance(ctx.db, row.id)
+  }
+  if (!target.row) {
+    await removeOnAgent()
+    return
+  }
+  await setInstanceStatus(ctx.db, target.row.id, 'pending_delete', null)
+  await settle(ctx, target.row.id, removeOnAgent)
+  await deleteInstance(ctx.db, target.row.id)
 }
 
-async function startOnAgent(ctx: ToolboxContext, row: InstanceRow): Promise<InstanceStatus> {
-  const params = { name: row.instance_name_on_toolbox }
-  const first = await callAgent(() => ctx.agent.startTool({ params }))
+/** The agent's call with the row's status moved around it; an instance without a row has no status to move. */
+async function around(ctx: ToolboxContext, target: Target, during: InstallationStatus, call: () => Promise<InstanceStatus>): Promise<InstallationStatus> {
+  const operation = async () => statusOnToolbox(await call())
+  return target.row ? await transition(ctx, target.row.id, during, operation) : await operation()
+}
+
+async function startOnAgent(ctx: ToolboxContext, target: Target): Promise<InstanceStatus> {
+  const params = { name: target.name }
+  const first = await callAgent(() => ctx.agent().startTool({ params }))
   if (first.status === 200) return first.body.data.state
-  if (first.status !== 404) throw agentReplyError(first.status, first.body)
-  await redeploy(ctx, row)
-  const second = await callAgent(() => ctx.agent.startTool({ params }))
+  if (first.status !== 404 || !target.row) throw agentReplyError(first.status, first.body)
+  await redeploy(ctx, target.row)
+  const second = await callAgent(() => ctx.agent().startTool({ params }))
   if (second.status === 200) return second.body.data.state
   throw agentReplyError(second.status, second.body)
-}
-
-async function restartOnAgent(ctx: ToolboxContext, row: InstanceRow): Promise<InstanceStatus> {
-  const reply = await callAgent(() => ctx.agent.restartTool({ params: { name: row.instance_name_on_toolbox } }))
-  if (reply.status === 200) return reply.body.data.state
-  if (reply.status !== 404) throw agentReplyError(reply.status, reply.body)
-  return await startOnAgent(ctx, row)
-}
-
-async function stopOnAgent(ctx: ToolboxContext, row: InstanceRow): Promise<InstanceStatus> {
-  const reply = await callAgent(() => ctx.agent.stopTool({ params: { name: row.instance_name_on_toolbox } }))
-  if (reply.status === 200) return reply.body.data.state
-  throw agentReplyError(reply.status, reply.body)
 }
