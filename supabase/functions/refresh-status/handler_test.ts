@@ -1,55 +1,41 @@
 // refresh-status handler against the Supabase stand-in and a scripted agent:
 // a healthy agent is mirrored (environment and each instance, as enum
-// values), a silent one marks the toolbox unresponsive with the reason.
+// values); a silent agent, a non-2xx answer or one that is not a JSON object
+// marks the toolbox unresponsive with the reason; a toolbox without IP is
+// pending and one being taken down is skipped, neither called nor written.
 import * as assert from '../_test/assert.ts'
-import { fakeAgent, type AgentReply } from '../_test/fake-agent.ts'
-import { createWorld, request } from '../_test/fixtures.ts'
+import { agentReplies, fakeAgent, toolInstance, type AgentReply } from '../_test/fake-agent.ts'
+import { createWorld, request, type World } from '../_test/fixtures.ts'
 import { statusOnToolbox } from '../../../packages/contract/src/index.ts'
 import { handleRequest } from './handler.ts'
 
 const NOW = new Date('2025-06-19T10:00:00.000Z')
 
-function statusReply(instances: Array<{ id: string; status: string; docker: string }>): AgentReply {
-  return {
-    status: 200,
-    body: {
-      status: 'healthy',
-      service: 'DTMA',
-      version: '0.1.0',
-      dtma_version: '0.1.0',
-      timestamp: NOW.toISOString(),
-      environment: { hasAuthToken: true, hasApiKey: true, hasApiBaseUrl: false, port: 30000 },
-      tool_instances: instances.map((instance) => ({
-        account_tool_instance_id: instance.id,
-        instance_name_on_toolbox: `tool ${instance.id}`,
-        container_id: 'c0ffee',
-        container_name: 'dtma-tool',
-        image: 'dtma-test/busybox:v1',
-        ports: [],
-        created: 1750278276,
-        status: instance.status,
-        desired_state: 'running',
-        docker_status: instance.docker,
-        health: 'none'
-      }))
-    }
-  }
-}
-
-function seedInstance(world: ReturnType<typeof createWorld>, toolboxId: string, name: string): string {
+/** An instance of its own catalog tool (one instance per catalog tool per toolbox). */
+function seedInstance(world: World, toolboxId: string, name: string): string {
+  const catalog = world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
   return String(
     world.standIn.seed('account_tool_instances', {
       account_tool_environment_id: toolboxId,
-      tool_catalog_id: world.catalogId,
+      tool_catalog_id: catalog.id,
       instance_name_on_toolbox: name,
       status_on_toolbox: 'deploying',
-      docker_image_url: 'dtma-test/busybox:v1',
-      base_config_override_json: null,
-      last_heartbeat_from_dtma: null,
-      instance_error_message: null
+      docker_image_url: 'dtma-test/busybox:v1'
     }).id
   )
 }
+
+async function refresh(world: World, reply: () => AgentReply, body: Record<string, unknown> = { toolboxId: world.toolboxId }) {
+  const agent = fakeAgent(reply)
+  const response = await handleRequest(request('POST', '/refresh-status', world.userJwt, body), {
+    db: world.db,
+    agent: { token: 'k', port: 30000, fetch: agent.fetch, statusTimeoutMs: 100 },
+    now: () => NOW
+  })
+  return { status: response.status, body: await response.json(), agent }
+}
+
+const environmentOf = (world: World, id = world.toolboxId) => world.standIn.tables.account_tool_environments.find((row) => row.id === id)
 
 Deno.test('the six agent statuses map onto enum values only', () => {
   assert.deepEqual(
@@ -66,24 +52,21 @@ Deno.test('a healthy agent is mirrored into the environment and its instances', 
     // An instance of someone else's toolbox that a confused agent reports: left alone.
     const foreignToolbox = String(world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), public_ip_address: '10.0.0.9', status: 'active' }).id)
     const foreign = seedInstance(world, foreignToolbox, 'c')
-    const agent = fakeAgent(() =>
-      statusReply([
-        { id: running, status: 'running', docker: 'running' },
-        { id: died, status: 'error', docker: 'exited' },
-        { id: foreign, status: 'stopped', docker: 'exited' }
-      ])
+    world.standIn.tables.account_tool_environments[0]!.status = 'awaiting_heartbeat'
+    const { status, body, agent } = await refresh(world, () =>
+      agentReplies.status([
+        toolInstance({ account_tool_instance_id: running, instance_name_on_toolbox: 'a', status: 'running' }),
+        toolInstance({ account_tool_instance_id: died, instance_name_on_toolbox: 'b', status: 'error', docker_status: 'exited' }),
+        toolInstance({ account_tool_instance_id: foreign, instance_name_on_toolbox: 'c', status: 'stopped' }),
+        // Adopted without a row id: skipped, no query with a non-uuid id.
+        toolInstance({ account_tool_instance_id: '', instance_name_on_toolbox: 'd', status: 'running' })
+      ], NOW.toISOString())
     )
-    const response = await handleRequest(request('POST', '/refresh-status', world.userJwt, { toolboxId: world.toolboxId }), {
-      db: world.db,
-      agent: { token: 'k', port: 30000, fetch: agent.fetch },
-      now: () => NOW
-    })
-    const body = await response.json()
-    assert.equal(response.status, 200)
+    assert.equal(status, 200, JSON.stringify(body))
     assert.deepEqual(body.data, [{ toolboxId: world.toolboxId, status: 'active', dtmaVersion: '0.1.0', instancesUpdated: 2 }])
     assert.deepEqual(agent.calls.map((c) => `${c.method} ${c.path}`), ['GET /status'])
 
-    const environment = world.standIn.tables.account_tool_environments.find((row) => row.id === world.toolboxId)
+    const environment = environmentOf(world)
     assert.equal(environment?.status, 'active')
     assert.equal(environment?.last_heartbeat_at, NOW.toISOString())
     assert.equal(environment?.dtma_last_known_version, '0.1.0')
@@ -100,23 +83,60 @@ Deno.test('a healthy agent is mirrored into the environment and its instances', 
   }
 })
 
-Deno.test('a silent agent marks the toolbox unresponsive with the reason', async () => {
+Deno.test('a silent agent, a non-2xx answer and an answer that is no JSON object each make the toolbox unresponsive with the reason', async () => {
+  const cases: Array<[AgentReply, string, RegExp]> = [
+    ['hang', 'DTMA_AGENT_TIMEOUT', /within 100 ms/],
+    [agentReplies.error(503, 'DTMA_NOT_READY', 'DTMA is starting'), 'DTMA_NOT_READY', /DTMA is starting/],
+    [{ status: 200, text: '{"status":', contentType: 'application/json' }, 'DTMA_AGENT_BAD_RESPONSE', /invalid JSON/],
+    [{ status: 200, text: '<html>proxy</html>', contentType: 'text/html' }, 'DTMA_AGENT_BAD_RESPONSE', /not a JSON object|other than a JSON object/]
+  ]
+  for (const [reply, code, reason] of cases) {
+    const world = createWorld()
+    try {
+      const { status, body } = await refresh(world, () => reply, {})
+      assert.equal(status, 200)
+      assert.equal(body.data.length, 1)
+      assert.equal(body.data[0].status, 'unresponsive')
+      assert.equal(body.data[0].code, code)
+      const environment = environmentOf(world)
+      assert.equal(environment?.status, 'unresponsive')
+      assert.match(String((environment?.dtma_health_details_json as { error: string }).error), reason)
+    } finally {
+      await world.close()
+    }
+  }
+})
+
+Deno.test('a toolbox without IP is pending and one being taken down is skipped: neither called nor written', async () => {
   const world = createWorld()
   try {
-    const agent = fakeAgent(() => 'hang')
-    const response = await handleRequest(request('POST', '/refresh-status', world.userJwt, {}), {
-      db: world.db,
-      agent: { token: 'k', port: 30000, fetch: agent.fetch, statusTimeoutMs: 100 },
-      now: () => NOW
-    })
-    const body = await response.json()
-    assert.equal(response.status, 200)
-    assert.equal(body.data.length, 1)
-    assert.equal(body.data[0].status, 'unresponsive')
-    assert.equal(body.data[0].code, 'DTMA_AGENT_TIMEOUT')
-    const environment = world.standIn.tables.account_tool_environments[0]
-    assert.equal(environment?.status, 'unresponsive')
-    assert.match(String((environment?.dtma_health_details_json as { error: string }).error), /within 100 ms/)
+    const environment = environmentOf(world)!
+    environment.public_ip_address = null
+    environment.status = 'awaiting_heartbeat'
+    const gone = world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '10.0.0.7', status: 'deprovisioned' })
+    const going = world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '10.0.0.8', status: 'pending_deprovision' })
+    const { body, agent } = await refresh(world, () => agentReplies.status([]), {})
+    const byId = Object.fromEntries(body.data.map((refresh: { toolboxId: string }) => [refresh.toolboxId, refresh]))
+    assert.equal(byId[world.toolboxId].status, 'pending')
+    assert.match(byId[world.toolboxId].reason, /no IP address yet/)
+    assert.equal(byId[String(gone.id)].status, 'skipped')
+    assert.equal(byId[String(going.id)].status, 'skipped')
+    assert.equal(agent.calls.length, 0)
+    assert.equal(world.standIn.requests.filter((r) => r.method === 'PATCH').length, 0)
+    assert.equal(environment.status, 'awaiting_heartbeat')
+  } finally {
+    await world.close()
+  }
+})
+
+Deno.test('an answer from a toolbox being deprovisioned is recorded without making it active', async () => {
+  const world = createWorld()
+  try {
+    environmentOf(world)!.status = 'deprovisioning'
+    const { body } = await refresh(world, () => agentReplies.status([]))
+    assert.equal(body.data[0].status, 'active')
+    assert.equal(environmentOf(world)?.status, 'deprovisioning')
+    assert.equal(environmentOf(world)?.last_heartbeat_at, NOW.toISOString())
   } finally {
     await world.close()
   }
@@ -125,7 +145,7 @@ Deno.test('a silent agent marks the toolbox unresponsive with the reason', async
 Deno.test("refresh-status refuses a missing JWT and another user's toolbox", async () => {
   const world = createWorld()
   try {
-    const agent = fakeAgent(() => statusReply([]))
+    const agent = fakeAgent(() => agentReplies.status([]))
     const deps = { db: world.db, agent: { token: 'k', port: 30000, fetch: agent.fetch } }
     assert.equal((await handleRequest(request('POST', '/refresh-status', undefined, {}), deps)).status, 401)
     assert.equal((await handleRequest(request('POST', '/refresh-status', world.otherUserJwt, { toolboxId: world.toolboxId }), deps)).status, 404)
