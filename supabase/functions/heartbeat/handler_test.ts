@@ -1,0 +1,189 @@
+// heartbeat against the Supabase stand-in with the body a DTMA agent builds
+// (packages/agent/src/heartbeat/heartbeat-payload.ts, typed from the
+// contract's HeartbeatBody): the toolbox found by its DTMA_BEARER_TOKEN, only
+// existing columns written (the stand-in refuses any other), the toolbox made
+// active after its first heartbeat, instance ids of other toolboxes ignored,
+// the enum enforced by the schema, and wrong tokens or bodies refused
+// without a write.
+import { statusOnToolbox, type HeartbeatBody, type ToolInstance } from '../../../packages/contract/src/index.ts'
+import * as assert from '../_test/assert.ts'
+import { portMapping, toolInstance } from '../_test/fake-agent.ts'
+import { createWorld, type World } from '../_test/fixtures.ts'
+import { handleRequest } from './handler.ts'
+
+const NOW = new Date('2025-06-19T10:00:00.000Z')
+const TOKEN = 'dtma-bearer-token-of-this-toolbox'
+
+const SYSTEM_STATUS = {
+  cpu_load_percent: 3.5,
+  load_average: [0.1, 0.2, 0.3],
+  memory: { total_bytes: 2_000_000_000, free_bytes: 1_000_000_000, used_bytes: 1_000_000_000, active_bytes: 800_000_000 },
+  disk: { mount: '/', total_bytes: 50_000_000_000, used_bytes: 10_000_000_000, free_bytes: 40_000_000_000 },
+  uptime_seconds: 3600
+}
+
+/** What heartbeat-payload.ts makes of the agent's instances. */
+function agentHeartbeat(instances: ToolInstance[]): HeartbeatBody {
+  return {
+    dtma_version: '0.2.0',
+    system_status: SYSTEM_STATUS,
+    tool_statuses: instances
+      .filter((instance) => instance.account_tool_instance_id !== '')
+      .map((instance) => ({
+        account_tool_instance_id: instance.account_tool_instance_id,
+        instance_name_on_toolbox: instance.instance_name_on_toolbox,
+        status_on_toolbox: statusOnToolbox(instance.status),
+        runtime: {
+          container_id: instance.container_id,
+          image: instance.image,
+          created_at: new Date(instance.created * 1000).toISOString(),
+          docker_status: instance.docker_status,
+          ports: instance.ports
+        }
+      }))
+  }
+}
+
+function seedInstance(world: World, toolboxId: string, name: string): string {
+  const catalog = world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
+  return String(
+    world.standIn.seed('account_tool_instances', {
+      account_tool_environment_id: toolboxId,
+      tool_catalog_id: catalog.id,
+      instance_name_on_toolbox: name,
+      status_on_toolbox: 'deploying',
+      docker_image_url: 'dtma-test/busybox:v1'
+    }).id
+  )
+}
+
+async function beat(world: World, body: unknown, authorization: string | null = `Bearer ${TOKEN}`, method = 'POST') {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (authorization !== null) headers.authorization = authorization
+  const response = await handleRequest(
+    new Request('http://functions.test/functions/v1/heartbeat', { method, headers, ...(method === 'POST' && { body: JSON.stringify(body) }) }),
+    { db: world.db, now: () => NOW }
+  )
+  return { status: response.status, text: await response.text() }
+}
+
+function heartbeatWorld(status = 'awaiting_heartbeat') {
+  const world = createWorld()
+  Object.assign(world.standIn.tables.account_tool_environments[0]!, { status, dtma_bearer_token: TOKEN })
+  return world
+}
+
+const patches = (world: World) => world.standIn.requests.filter((r) => r.method === 'PATCH')
+
+Deno.test('a heartbeat is recorded on its toolbox and the instances of that toolbox only, in existing columns', async () => {
+  const world = heartbeatWorld()
+  try {
+    const running = seedInstance(world, world.toolboxId, 'a')
+    const stopped = seedInstance(world, world.toolboxId, 'b')
+    const otherToolbox = String(world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), status: 'active', dtma_bearer_token: 'other' }).id)
+    const foreign = seedInstance(world, otherToolbox, 'c')
+    const body = agentHeartbeat([
+      toolInstance({ account_tool_instance_id: running, instance_name_on_toolbox: 'a', status: 'running', ports: [portMapping(8080, 30001)] }),
+      toolInstance({ account_tool_instance_id: stopped, instance_name_on_toolbox: 'b', status: 'stopped' }),
+      toolInstance({ account_tool_instance_id: foreign, instance_name_on_toolbox: 'c', status: 'error' }),
+      toolInstance({ account_tool_instance_id: 'adopted-1', instance_name_on_toolbox: 'd', status: 'running' }),
+      toolInstance({ account_tool_instance_id: '', instance_name_on_toolbox: 'e', status: 'running' })
+    ])
+    assert.equal(body.tool_statuses.length, 4)
+    const reply = await beat(world, body)
+    assert.equal(reply.status, 204)
+    assert.equal(reply.text, '')
+
+    const environment = world.standIn.tables.account_tool_environments[0]!
+    assert.equal(environment.status, 'active', 'the first heartbeat makes an awaiting toolbox active')
+    assert.equal(environment.last_heartbeat_at, NOW.toISOString())
+    assert.equal(environment.dtma_last_known_version, '0.2.0')
+    assert.deepEqual(environment.dtma_health_details_json, SYSTEM_STATUS)
+    const byId = (id: string) => world.standIn.tables.account_tool_instances.find((row) => row.id === id)
+    assert.equal(byId(running)?.status_on_toolbox, 'running')
+    assert.equal(byId(running)?.last_heartbeat_from_dtma, NOW.toISOString())
+    assert.equal(byId(stopped)?.status_on_toolbox, 'stopped')
+    assert.equal(byId(foreign)?.status_on_toolbox, 'deploying', "another toolbox's instance is not this agent's to report")
+    assert.equal(byId(foreign)?.last_heartbeat_from_dtma, null)
+
+    // The token is looked up, then one write per toolbox and per reported row id; never runtime_details.
+    assert.deepEqual(patches(world).map((p) => Object.keys(p.body as object).sort()), [
+      ['dtma_health_details_json', 'dtma_last_known_version', 'last_heartbeat_at', 'status'],
+      ['last_heartbeat_from_dtma', 'status_on_toolbox'],
+      ['last_heartbeat_from_dtma', 'status_on_toolbox'],
+      ['last_heartbeat_from_dtma', 'status_on_toolbox']
+    ])
+    assert.deepEqual(world.standIn.violations, [])
+  } finally {
+    await world.close()
+  }
+})
+
+Deno.test('only a toolbox coming up becomes active; any other status is left as it is', async () => {
+  for (const [before, after] of [['provisioning', 'active'], ['active', 'active'], ['deprovisioning', 'deprovisioning'], ['unresponsive', 'unresponsive']]) {
+    const world = heartbeatWorld(before)
+    try {
+      assert.equal((await beat(world, agentHeartbeat([]))).status, 204)
+      assert.equal(world.standIn.tables.account_tool_environments[0]!.status, after, before)
+      assert.equal('status' in (patches(world)[0]?.body as object), before === 'provisioning', 'status is written only when it changes')
+    } finally {
+      await world.close()
+    }
+  }
+})
+
+Deno.test('a missing or unknown token is 401 and nothing is written', async () => {
+  const world = heartbeatWorld()
+  try {
+    for (const authorization of [null, 'Bearer not-the-token', `Basic ${TOKEN}`]) {
+      const reply = await beat(world, agentHeartbeat([]), authorization)
+      assert.equal(reply.status, 401, String(authorization))
+      assert.equal(JSON.parse(reply.text).code, 'DTMA_UNAUTHORIZED')
+      assert.ok(!reply.text.includes('not-the-token'))
+    }
+    assert.equal(patches(world).length, 0)
+    assert.equal(world.standIn.tables.account_tool_environments[0]!.status, 'awaiting_heartbeat')
+  } finally {
+    await world.close()
+  }
+})
+
+Deno.test('a body the contract refuses is a 400 naming the field, and nothing is written', async () => {
+  const world = heartbeatWorld()
+  try {
+    const id = seedInstance(world, world.toolboxId, 'a')
+    const valid = agentHeartbeat([toolInstance({ account_tool_instance_id: id, instance_name_on_toolbox: 'a', status: 'running' })])
+    const rawDockerState = structuredClone(valid) as unknown as { tool_statuses: Array<{ status_on_toolbox: string }> }
+    rawDockerState.tool_statuses[0]!.status_on_toolbox = 'exited'
+    const { dtma_version: _version, ...noVersion } = valid
+    const cases: Array<[unknown, RegExp]> = [
+      [rawDockerState, /\/tool_statuses\/0\/status_on_toolbox/],
+      [noVersion, /dtma_version/],
+      [{ ...valid, system_status: { cpu_load_percent: 'high' } }, /\/system_status/]
+    ]
+    for (const [body, field] of cases) {
+      const reply = await beat(world, body)
+      assert.equal(reply.status, 400)
+      const answer = JSON.parse(reply.text)
+      assert.equal(answer.success, false)
+      assert.equal(answer.code, 'DTMA_BAD_REQUEST')
+      assert.match(answer.error, field)
+    }
+    assert.equal((await beat(world, undefined, `Bearer ${TOKEN}`, 'GET')).status, 405)
+    assert.equal(patches(world).length, 0)
+    assert.equal(world.standIn.tables.account_tool_instances[0]!.status_on_toolbox, 'deploying')
+  } finally {
+    await world.close()
+  }
+})
+
+Deno.test('the stand-in refuses a write of a column that does not exist, as PostgREST does', async () => {
+  const world = heartbeatWorld()
+  try {
+    const { error } = await world.db.from('account_tool_instances').update({ runtime_details: {} } as never).eq('id', crypto.randomUUID())
+    assert.equal(error?.code, 'PGRST204')
+    assert.match(String(error?.message), /'runtime_details' column/)
+  } finally {
+    await world.close()
+  }
+})
