@@ -17,7 +17,8 @@ function freePort(): number {
   return port
 }
 
-export async function startAgent(): Promise<AgentProcess> {
+/** `settings` are added to (or replace) the defaults, e.g. the heartbeat's. */
+export async function startAgent(settings: Record<string, string> = {}): Promise<AgentProcess> {
   const port = freePort()
   const token = `e2e-${crypto.randomUUID()}`
   const dataDir = await Deno.makeTempDir({ prefix: 'dtma-e2e-' })
@@ -32,7 +33,8 @@ export async function startAgent(): Promise<AgentProcess> {
       HOST: '127.0.0.1',
       DTMA_TOOL_HOST_IP: '127.0.0.1',
       OFFLINE_MODE: 'true',
-      LOG_LEVEL: 'warn'
+      LOG_LEVEL: 'warn',
+      ...settings
     },
     stdout: 'piped',
     stderr: 'piped'
