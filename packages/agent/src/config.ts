@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
-import type { ToolSandbox } from './runtime/docker-runtime.ts'
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 })
 const Flag = Type.Boolean()
@@ -86,7 +85,7 @@ export interface Config {
   scope: string
   /** The sandbox every tool container gets (its limits are the defaults and
    *  the most a deploy may ask), where its ports bind, how long it may take to stop. */
-  tool: ToolSandbox & { hostIp: string; stopTimeoutSeconds: number }
+  tool: ToolSettings
   /** Host ports handed to tools that ask for none, or for one that is taken. */
   toolPorts: ToolPortPolicy
   pullTimeoutMs: number
@@ -115,6 +114,23 @@ export interface Config {
   heartbeat: { path: string; intervalMs: number }
   logLevel: string
   version: string
+}
+
+/** The settings of tool containers. The sandbox limits are the defaults and
+ *  the most a deploy may ask. (The runtime's ToolSandbox is this shape: the
+ *  composition root hands it over; config knows nothing of the runtime.) */
+export interface ToolSettings {
+  memoryBytes: number
+  nanoCpus: number
+  pidsLimit: number
+  /** Capabilities kept after dropping all. */
+  capAdd: string[]
+  readonlyRootfs: boolean
+  /** The tools' bridge network. */
+  network: string
+  /** Every tool port binds to this address. */
+  hostIp: string
+  stopTimeoutSeconds: number
 }
 
 export interface ToolPortPolicy {

@@ -1,16 +1,14 @@
 #!/usr/bin/env node
-// Runs DTMA: reads the config, builds the Docker runtime, the store and the
-// app, listens, and shuts down gracefully on SIGTERM/SIGINT: in-flight
+// Runs DTMA: reads the config, composes the agent (compose.ts), listens,
+// and shuts down gracefully on SIGTERM/SIGINT: in-flight
 // operations finish within DTMA_SHUTDOWN_TIMEOUT_S (the app's shutdown steps),
 // a hang past it exits 1, and a second signal exits at once. POST /restart
 // shuts down the same way and exits with RESTART_EXIT_CODE for the
 // supervisor (Docker's restart policy, systemd) to start DTMA again.
-import { buildApp } from './app.ts'
+import { composeAgent } from './compose.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { LogTail } from './log-tail.ts'
 import { createLogger } from './logger.ts'
-import { DockerRuntime } from './runtime/docker-runtime.ts'
-import { InstanceStore } from './store/instance-store.ts'
 
 const SHUTDOWN_GRACE_MS = 2000
 /** EX_TEMPFAIL: "exited to be started again"; a restart policy of `always`
@@ -28,13 +26,7 @@ async function main(): Promise<void> {
   }
   const logTail = new LogTail()
   const logger = createLogger(config.logLevel, undefined, logTail)
-  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
-  const store = new InstanceStore(config.dataDir)
-  const app = await buildApp({ config, runtime, store, logger, logTail, restart: () => shutdown('restart requested', RESTART_EXIT_CODE) })
-  // Last: the drained operations and the flush steps added before it use the store.
-  app.addShutdownStep('flush', 'close store', () => store.close())
-
-  await runtime.ping().catch((error: Error) => logger.warn({ err: error }, 'Docker engine not reachable yet'))
+  const { app } = await composeAgent({ config, logger, logTail, restart: () => shutdown('restart requested', RESTART_EXIT_CODE) })
 
   let closing = false
   const shutdown = (reason: string, exitCode = 0): void => {

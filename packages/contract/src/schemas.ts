@@ -65,6 +65,11 @@ export const PortMapping = Type.Object({
 })
 export type PortMapping = Static<typeof PortMapping>
 
+/** A bound port with the Docker-style names beside DTMA's own. */
+export function portMapping(port: { container_port: number; protocol: string; host_ip: string; host_port: number }): PortMapping {
+  return { ...port, ip: port.host_ip, private_port: port.container_port, public_port: port.host_port, type: port.protocol }
+}
+
 // ---- requests ---------------------------------------------------------------
 
 export const NameParams = Type.Object({ name: InstanceName })

@@ -7,7 +7,7 @@
 import type { HeartbeatBody } from '@dtma/contract'
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
-import type { InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { OutageLog } from '../outage-log.ts'
 import { heartbeatPayload } from './heartbeat-payload.ts'
@@ -87,7 +87,7 @@ export class Heartbeat {
 }
 
 /** The heartbeat of this agent, or undefined (logged once) when it must not or cannot run. */
-export function heartbeatFromConfig(deps: { config: Config; instances: InstanceService; logger: Logger; metrics: Metrics }): Heartbeat | undefined {
+export function heartbeatFromConfig(deps: { config: Config; instances: InstanceApi; logger: Logger; metrics: Metrics }): Heartbeat | undefined {
   const { config, instances } = deps
   const off = config.offlineMode
     ? 'OFFLINE_MODE is set'
@@ -104,7 +104,7 @@ export function heartbeatFromConfig(deps: { config: Config; instances: InstanceS
     url: `${(config.apiBaseUrl as string).replace(/\/+$/, '')}${config.heartbeat.path}`,
     token: config.vmToken as string,
     intervalMs: config.heartbeat.intervalMs,
-    payload: () => heartbeatPayload(config.version, instances.snapshot().flatMap((change) => change.instance ?? [])),
+    payload: () => heartbeatPayload(config.version, instances.snapshot().flatMap((change) => change.view ?? [])),
     whenReady: () => instances.whenReady(),
     logger: deps.logger,
     metrics: deps.metrics

@@ -5,10 +5,12 @@
 // does not apply is named in a warning, and a Docker field that would widen
 // the sandbox is refused with a 400 naming it.
 import { BaseConfigOverride, MAX_ENV_TOTAL_CHARS, ResourceLimitsRequest, type DeployToolBody, type McpInfo } from '@dtma/contract'
+import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
-import type { PortBinding, ResourceLimits } from '../runtime/docker-runtime.ts'
+import type { InstanceMetadata, InstanceSpec } from '../model/instance-spec.ts'
+import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
 import { limitsFromRequest } from './resource-limits.ts'
-import { specHash, type InstanceMetadata, type InstanceSpec } from './spec.ts'
+import { specHash } from './spec.ts'
 
 export interface DeployRequest {
   /** The spec as asked: a port's host_port is the asked one, 0 for "any port of the tool range". */
@@ -35,6 +37,8 @@ const NAMED_KEYS_MAX = 10
 const DEFAULT_MCP_ENDPOINT = '/mcp'
 
 const OVERRIDE = 'baseConfigOverrideJson'
+/** Ignored override keys are logged once each; past this many distinct keys, no more. */
+const LOGGED_KEYS_MAX = 256
 
 /** A key as a sentence may show it: short, printable, never a whole hostile string. */
 function shownKey(key: string): string {
@@ -155,4 +159,19 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
     ...(metadata !== undefined && { metadata })
   }
   return { spec, hash: specHash(spec), warnings, ignoredKeys: [...ignoredKeys, ...ignoredLimitKeys.map((key) => `resourceLimits.${key}`)], forcePull: body.forcePull === true }
+}
+
+/** Logs the override keys a deploy ignored, once per key: a caller's habit
+ *  is told once, not on every deploy. */
+export class IgnoredKeysLog {
+  private readonly logged = new Set<string>()
+
+  constructor(private readonly logger: Logger) {}
+
+  note(request: DeployRequest): void {
+    const fresh = request.ignoredKeys.filter((key) => !this.logged.has(key))
+    if (fresh.length === 0 || this.logged.size >= LOGGED_KEYS_MAX) return
+    for (const key of fresh) this.logged.add(key)
+    this.logger.warn({ instanceName: request.spec.instanceName, ignoredKeys: fresh.slice(0, 20) }, 'deploy override keys DTMA does not know were ignored (logged once per key)')
+  }
 }

@@ -4,7 +4,7 @@
 // Docker unavailable and reconnects with backoff. One log line per outage.
 import type { Logger } from 'pino'
 import { OutageLog } from '../outage-log.ts'
-import type { ContainerEvent, ContainerRuntime, EventSubscription } from '../runtime/docker-runtime.ts'
+import type { ContainerEvent, ContainerRuntime, EventSubscription } from '../runtime/types.ts'
 
 export interface DockerWatcherOptions {
   runtime: ContainerRuntime

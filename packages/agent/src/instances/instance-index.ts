@@ -1,7 +1,7 @@
 // The in-memory index of managed containers by instance name: rebuilt from
 // Docker at start and on every resync, kept current by Docker events and by
 // DTMA's own operations. It is a cache of Docker's truth, never the truth.
-import type { ContainerInfo, ContainerRuntime } from '../runtime/docker-runtime.ts'
+import type { ContainerInfo, ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import { containerNameFor } from './container-name.ts'
 

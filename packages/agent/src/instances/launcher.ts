@@ -2,7 +2,7 @@
 // create that succeeds followed by a start that fails removes the half-made
 // container, so a retry under the same name is not a conflict.
 import type { Logger } from 'pino'
-import type { ContainerRuntime } from '../runtime/docker-runtime.ts'
+import type { ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
 import { mcpLabels } from './mcp-labels.ts'

@@ -6,9 +6,19 @@
 // held by an instance for as long as its record exists, running or stopped,
 // so the store is the ledger: the allocation is read from it and written to
 // it in the same synchronous step, and concurrent deploys never share a port.
-import type { ToolPortPolicy } from '../config.ts'
 import { DtmaError } from '../errors.ts'
-import type { PortBinding } from '../runtime/docker-runtime.ts'
+import type { PortBinding } from '../runtime/types.ts'
+
+export interface PortPolicy {
+  /** The tool port range, both ends included. */
+  first: number
+  last: number
+  /** Replace an asked port that is the agent's own or another instance's
+   *  by a free one of the range; false: such an ask is a 409. */
+  reassign: boolean
+  /** The agent's own listen port: never handed to a tool. */
+  agentPort: number
+}
 
 export interface PortHolder {
   instanceName: string
@@ -31,7 +41,7 @@ export class PortAllocator {
   private readonly heldOutside = new Map<string, number>()
 
   constructor(
-    private readonly policy: ToolPortPolicy & { agentPort: number },
+    private readonly policy: PortPolicy,
     private readonly holders: () => Iterable<PortHolder>,
     private readonly now: () => number = Date.now
   ) {}

@@ -5,7 +5,7 @@
 // instance's lock.
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
-import type { ContainerInfo, ContainerRuntime } from '../runtime/docker-runtime.ts'
+import type { ContainerInfo, ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'

@@ -3,7 +3,7 @@
 // maxima: a larger ask is lowered and the caller is told.
 import type { ResourceLimitsRequest } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
-import type { ResourceLimits } from '../runtime/docker-runtime.ts'
+import type { ResourceLimits } from '../runtime/types.ts'
 
 const MIB = 1024 * 1024
 /** Docker refuses less memory than this. */

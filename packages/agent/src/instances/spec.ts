@@ -1,32 +1,8 @@
-// The normalized spec of an instance and its hash. Two deploy requests with
+// The hash of an instance's normalized spec. Two deploy requests with
 // the same normalized spec are the same deploy (idempotency); a different
 // spec under an existing name is a conflict.
 import { createHash } from 'node:crypto'
-import type { McpInfo } from '@dtma/contract'
-import type { PortBinding, ResourceLimits } from '../runtime/docker-runtime.ts'
-
-/** What the deploy keeps besides the container: never on a label, never in
- *  an answer (configuration may hold secrets). */
-export interface InstanceMetadata {
-  templateId?: unknown
-  environment?: unknown
-  configuration?: unknown
-}
-
-export interface InstanceSpec {
-  instanceName: string
-  accountToolInstanceId: string
-  image: string
-  env: string[]
-  /** The host ports the container is bound to (in a request: the asked
-   *  ones, host_port 0 for "any port of the tool range"). */
-  ports: PortBinding[]
-  /** How its MCP server is reached; absent: not an MCP server. */
-  mcp?: McpInfo
-  /** Asked limits within the agent's maxima; absent: the agent's defaults. */
-  limits?: ResourceLimits
-  metadata?: InstanceMetadata
-}
+import type { InstanceSpec } from '../model/instance-spec.ts'
 
 /** sha256 over the spec with a fixed key order. Env values are part of it, so
  *  the hash is one-way only: it goes on a label, the values never do. The

@@ -1,6 +1,6 @@
 // Domain metrics: instances by status (read at scrape time from the service's
 // current view) and what reconciling did (counted as it happens).
-import type { InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
 import type { ReconcileObserver } from '../instances/reconciler.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -15,15 +15,15 @@ export function reconcileMetrics(metrics: Metrics): ReconcileObserver {
 
 const STATUSES = ['pending', 'starting', 'running', 'stopping', 'stopped', 'error'] as const
 
-export function instanceStatusMetrics(metrics: Metrics, instances: InstanceService): void {
+export function instanceStatusMetrics(metrics: Metrics, instances: InstanceApi): void {
   metrics.gauge({
     name: 'instances',
     help: 'Managed tool instances by DTMA status',
     labelNames: ['status'] as const,
     collect() {
       const counts = new Map<string, number>(STATUSES.map((status) => [status, 0]))
-      for (const { instance } of instances.snapshot()) {
-        if (instance !== undefined) counts.set(instance.status, (counts.get(instance.status) ?? 0) + 1)
+      for (const { view } of instances.snapshot()) {
+        if (view !== undefined) counts.set(view.status, (counts.get(view.status) ?? 0) + 1)
       }
       for (const [status, count] of counts) this.set({ status }, count)
     }

@@ -1,7 +1,7 @@
 // Times every call into the Docker runtime by operation, so the runtime stays
 // the only Docker code and knows nothing of metrics or HTTP. A call's time is
 // until its promise settles: for logs and events, until the stream is open.
-import type { ContainerRuntime } from '../runtime/docker-runtime.ts'
+import type { ContainerRuntime } from '../runtime/types.ts'
 import type { Metrics } from './metrics.ts'
 
 export function instrumentRuntime(runtime: ContainerRuntime, metrics: Metrics): ContainerRuntime {

@@ -1,6 +1,7 @@
 // One dtma_container_registry row from the agent's view of an instance.
 // Env KEYS only: values are secrets and never leave the VM.
-import type { ToolInstance } from '@dtma/contract'
+import type { InstanceStatus } from '@dtma/contract'
+import type { InstanceView } from '../instances/view.ts'
 
 export interface RegistryRow {
   account_tool_instance_id: string
@@ -9,7 +10,7 @@ export interface RegistryRow {
   instance_name_on_toolbox: string
   docker_image_url: string
   container_id: string | null
-  dtma_status: ToolInstance['status']
+  dtma_status: InstanceStatus
   docker_status: string
   /** Docker's PortBindings shape, the one base_config_override_json uses. */
   port_bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>
@@ -18,24 +19,24 @@ export interface RegistryRow {
   last_seen_at: string
 }
 
-export function registryRow(instance: ToolInstance, envKeys: string[] | null, environmentId: string | undefined, seenAt: Date): RegistryRow {
+export function registryRow(view: InstanceView, environmentId: string | undefined, seenAt: Date): RegistryRow {
   const portBindings: RegistryRow['port_bindings'] = {}
-  for (const port of instance.ports) {
+  for (const port of view.ports) {
     const key = `${port.container_port}/${port.protocol}`
     ;(portBindings[key] ??= []).push({ HostIp: port.host_ip, HostPort: String(port.host_port) })
   }
   return {
-    account_tool_instance_id: instance.account_tool_instance_id,
+    account_tool_instance_id: view.accountToolInstanceId,
     // Left out rather than null when unknown, so an upsert never erases what the backend wrote.
     ...(environmentId !== undefined && { account_tool_environment_id: environmentId }),
-    container_name: instance.container_name,
-    instance_name_on_toolbox: instance.instance_name_on_toolbox,
-    docker_image_url: instance.image,
-    container_id: instance.container_id === '' ? null : instance.container_id,
-    dtma_status: instance.status,
-    docker_status: instance.docker_status,
+    container_name: view.containerName,
+    instance_name_on_toolbox: view.instanceName,
+    docker_image_url: view.image,
+    container_id: view.containerId === '' ? null : view.containerId,
+    dtma_status: view.status,
+    docker_status: view.dockerState,
     port_bindings: portBindings,
-    environment_variables: envKeys,
+    environment_variables: view.envKeys,
     last_seen_at: seenAt.toISOString()
   }
 }

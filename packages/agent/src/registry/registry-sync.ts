@@ -6,9 +6,8 @@
 // jitter) and logs once per outage; rows catch up when it returns.
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
-import { envKeys } from '../instances/spec.ts'
-import type { InstanceStore } from '../store/instance-store.ts'
-import type { InstanceChange, InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
+import type { InstanceChange } from '../instances/views.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { OutageLog } from '../outage-log.ts'
 import { RegistryOutbox, type OutboxEntry } from './outbox.ts'
@@ -20,13 +19,11 @@ const FIRST_RETRY_MS = 500
 const WRITE_TIMEOUT_MS = 10_000
 
 export interface RegistrySyncOptions {
-  instances: InstanceService
+  instances: InstanceApi
   outbox: RegistryOutbox
   target: RegistryTarget
   logger: Logger
   metrics: Metrics
-  /** Env keys of an instance from the store (null when unknown); never values. */
-  envKeysOf: (instanceName: string) => string[] | null
   environmentId?: string
   retryMaxMs: number
 }
@@ -77,11 +74,11 @@ export class RegistrySync {
     this.options.outbox.close()
   }
 
-  private record({ instanceName, instance }: InstanceChange): void {
-    if (instance === undefined) {
+  private record({ instanceName, view }: InstanceChange): void {
+    if (view === undefined) {
       this.options.outbox.remove(instanceName)
-    } else if (instance.account_tool_instance_id !== '') {
-      this.options.outbox.upsert(instanceName, registryRow(instance, this.options.envKeysOf(instanceName), this.options.environmentId, new Date()))
+    } else if (view.accountToolInstanceId !== '') {
+      this.options.outbox.upsert(instanceName, registryRow(view, this.options.environmentId, new Date()))
     }
     this.kick()
   }
@@ -148,23 +145,18 @@ export class RegistrySync {
 }
 
 /** The registry of this agent, or undefined (logged once) when Supabase is not configured. */
-export function registryFromConfig(deps: { config: Config; store: InstanceStore; instances: InstanceService; logger: Logger; metrics: Metrics }): RegistrySync | undefined {
+export function registryFromConfig(deps: { config: Config; storePath: string; instances: InstanceApi; logger: Logger; metrics: Metrics }): RegistrySync | undefined {
   const settings = deps.config.registry
   if (settings === undefined) {
     deps.logger.info('registry off: SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set')
     return undefined
   }
-  const { store } = deps
   return new RegistrySync({
     instances: deps.instances,
-    outbox: new RegistryOutbox(store.path),
+    outbox: new RegistryOutbox(deps.storePath),
     target: new SupabaseRegistryTarget({ url: settings.supabaseUrl, serviceRoleKey: settings.serviceRoleKey, timeoutMs: WRITE_TIMEOUT_MS }),
     logger: deps.logger,
     metrics: deps.metrics,
-    envKeysOf: (instanceName) => {
-      const record = store.get(instanceName)
-      return record === undefined ? null : envKeys(record.spec.env)
-    },
     ...(settings.environmentId !== undefined && { environmentId: settings.environmentId }),
     retryMaxMs: settings.retryMaxMs
   })

@@ -5,14 +5,15 @@ import { PassThrough } from 'node:stream'
 import type { SystemReply } from '@dtma/contract'
 import type { Config } from '../config.ts'
 import { DtmaError } from '../errors.ts'
-import type { InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
 import type { LogTail } from '../log-tail.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { Handlers } from './register.ts'
+import { dockerEngine } from './wire.ts'
 
 export interface AgentRouteDeps {
   config: Config
-  instances: InstanceService
+  instances: InstanceApi
   logTail: LogTail
   /** Exits the process for its supervisor to start it again; absent: this agent cannot restart itself. */
   restart?: () => void
@@ -37,7 +38,7 @@ export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | '
           ...body,
           ...metrics,
           load_average,
-          docker: await instances.engine(),
+          docker: dockerEngine(await instances.engine()),
           agent: { version: config.version, uptime_seconds: Math.floor(process.uptime()), rss_bytes: memory.rss }
         }
       }

@@ -3,11 +3,12 @@
 import type { StatusReply } from '@dtma/contract'
 import type { Config } from '../config.ts'
 import { DtmaError } from '../errors.ts'
-import type { InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { Handlers } from './register.ts'
+import { toolInstance } from './wire.ts'
 
-export function statusHandlers(config: Config, instances: InstanceService): Pick<Handlers, 'health' | 'ready' | 'status'> {
+export function statusHandlers(config: Config, instances: InstanceApi): Pick<Handlers, 'health' | 'ready' | 'status'> {
   return {
     health: async (_request, reply) => {
       reply.type('text/plain; charset=utf-8')
@@ -17,7 +18,7 @@ export function statusHandlers(config: Config, instances: InstanceService): Pick
     ready: async () => {
       const reason = instances.unavailableReason()
       if (reason !== undefined) throw new DtmaError('not-ready', reason)
-      return { status: 200, body: { ready: true, instances: (await instances.list()).length } }
+      return { status: 200, body: { ready: true, instances: instances.list().length } }
     },
 
     status: async (request, reply) => {
@@ -36,8 +37,8 @@ export function statusHandlers(config: Config, instances: InstanceService): Pick
       }
       const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
       try {
-        const toolInstances = await instances.list()
-        if (full) reply200.tool_instances = [...toolInstances]
+        const views = instances.list()
+        if (full) reply200.tool_instances = views.map(toolInstance)
       } catch (error) {
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message

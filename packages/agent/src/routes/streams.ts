@@ -4,15 +4,17 @@
 // every change after them (subscribe, then deploy: nothing is missed).
 import { PassThrough } from 'node:stream'
 import type { InstanceEvent } from '@dtma/contract'
-import type { InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
+import type { InstanceView } from '../instances/view.ts'
 import type { Handlers } from './register.ts'
+import { toolInstance } from './wire.ts'
 
 /** A client that stops reading is dropped once this much waits for it. */
 const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000
 
-export function streamHandlers(instances: InstanceService): Pick<Handlers, 'toolLogs' | 'events'> {
+export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs' | 'events'> {
   return {
     toolLogs: async (request) => ({ status: 200, stream: await instances.logs(request.params.name, request.query) }),
 
@@ -28,10 +30,10 @@ export function streamHandlers(instances: InstanceService): Pick<Handlers, 'tool
         }
         stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
       }
-      const instanceEvent = (instanceName: string, instance: InstanceEvent['instance'] | undefined): InstanceEvent => ({ instanceName, instance: instance ?? null })
+      const instanceEvent = (instanceName: string, view: InstanceView | undefined): InstanceEvent => ({ instanceName, instance: view === undefined ? null : toolInstance(view) })
 
-      for (const { instanceName, instance } of instances.snapshot()) send('instance', instanceName, instanceEvent(instanceName, instance))
-      const stopChanges = instances.onChange(({ instanceName, instance }) => send('instance', instanceName, instanceEvent(instanceName, instance)))
+      for (const { instanceName, view } of instances.snapshot()) send('instance', instanceName, instanceEvent(instanceName, view))
+      const stopChanges = instances.onChange(({ instanceName, view }) => send('instance', instanceName, instanceEvent(instanceName, view)))
       const stopPulls = instances.onPullProgress((event) => send('pull', event.instanceName, event))
       const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
       stream.once('close', () => {

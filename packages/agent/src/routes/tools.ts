@@ -1,28 +1,31 @@
 // Handlers of the /tools routes: thin translations between HTTP and the
 // instance service. Messages are the sentences Agentopia's backend knows.
 import type { ToolInstance } from '@dtma/contract'
-import type { InstanceService } from '../instances/instance-service.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
+import type { InstanceView } from '../instances/view.ts'
 import { jsonText, type Handlers, type JsonText } from './register.ts'
+import { deployData, toolInstance } from './wire.ts'
 
 type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'restartTool' | 'removeTool'>
 
-export function toolHandlers(instances: InstanceService): ToolHandlers {
+export function toolHandlers(instances: InstanceApi): ToolHandlers {
   // The backend polls the list every few seconds: it is serialized once per
   // change of the instances, not once per request.
-  let answered: { list: readonly ToolInstance[]; json: JsonText<{ success: true; data: ToolInstance[] }> } | undefined
+  let answered: { list: readonly InstanceView[]; json: JsonText<{ success: true; data: ToolInstance[] }> } | undefined
   const listAll = async () => {
-    const list = await instances.list()
-    if (answered?.list !== list) answered = { list, json: jsonText({ success: true as const, data: [...list] }) }
+    const list = instances.list()
+    if (answered?.list !== list) answered = { list, json: jsonText({ success: true as const, data: list.map(toolInstance) }) }
     return { status: 200 as const, json: answered.json }
   }
   return {
     listToolStatus: listAll,
     listTools: listAll,
 
-    getTool: async (request) => ({ status: 200, body: { success: true, data: await instances.get(request.params.name) } }),
+    getTool: async (request) => ({ status: 200, body: { success: true, data: toolInstance(instances.get(request.params.name)) } }),
 
     deployTool: async (request) => {
-      const { created, data, warnings, reassignedPorts } = await instances.deploy(request.body)
+      const { created, view, imageSource, warnings, reassignedPorts } = await instances.deploy(request.body)
+      const data = deployData(view, imageSource)
       const name = data.instance_name_on_toolbox
       const fallback = data.image_source === 'local-after-failed-pull' ? ' (image pull failed; the local copy was deployed)' : ''
       // A reassigned port is news the caller must act on: said in the message, not only in warnings.

@@ -9,7 +9,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { DesiredState } from '@dtma/contract'
-import type { InstanceSpec } from '../instances/spec.ts'
+import type { InstanceSpec } from '../model/instance-spec.ts'
 
 /** An operation in flight: written before it touches Docker, cleared after.
  *  A record still carrying one at start-up was interrupted by a crash. */

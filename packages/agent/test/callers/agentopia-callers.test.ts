@@ -120,9 +120,9 @@ async function redeployAfter404(t: Test, world: World): Promise<void> {
 async function instanceServiceSequences(t: Test, world: World): Promise<void> {
   const overrides: Array<[string, unknown]> = [
     ['null override', null],
-    ['admin MCP service override', adminServiceOverride(TEST_IMAGE, { API_KEY: 'sk-admin' })],
+    ['admin MCP service override', adminServiceOverride(TEST_IMAGE, { API_KEY: 'sk-admin' }, world.port)],
     ['MCP service override', mcpServiceOverride()],
-    ['mixed override', { ...adminServiceOverride(TEST_IMAGE, { A: '1' }), ...toolboxToolsOverride({ B: '2' }, world.port) }]
+    ['mixed override', { ...adminServiceOverride(TEST_IMAGE, { A: '1' }, world.port), ...toolboxToolsOverride({ B: '2' }, world.port) }]
   ]
   for (const [shape, override] of overrides) {
     const name = uniqueName(`Service ${shape.split(' ')[0]}`)

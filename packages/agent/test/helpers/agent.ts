@@ -10,12 +10,13 @@ import { Writable } from 'node:stream'
 import { createDtmaClient, type DtmaClient } from '@dtma/contract'
 import Docker from 'dockerode'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.ts'
+import { composeAgent } from '../../src/compose.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
+import type { InstanceService } from '../../src/instances/instance-service.ts'
 import { LogTail } from '../../src/log-tail.ts'
 import { createLogger } from '../../src/logger.ts'
-import { DockerRuntime, type ContainerRuntime } from '../../src/runtime/docker-runtime.ts'
-import { InstanceStore } from '../../src/store/instance-store.ts'
+import type { ContainerRuntime } from '../../src/runtime/types.ts'
+import type { InstanceStore } from '../../src/store/instance-store.ts'
 
 export const TEST_IMAGE = 'dtma-test/busybox:v1'
 export const TEST_IMAGE_V2 = 'dtma-test/busybox:v2'
@@ -57,6 +58,7 @@ export function tempDir(t: TapLike, prefix = 'dtma-test-'): string {
 
 export interface TestAgent {
   app: FastifyInstance
+  instances: InstanceService
   baseUrl: string
   port: number
   client: DtmaClient
@@ -114,20 +116,25 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
   })
   const logTail = new LogTail()
   const logger = createLogger('debug', logStream, logTail)
-  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
-  const store = new InstanceStore(dataDir)
-  const app = await buildApp({ config, runtime, store, logger, logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  const { app, instances, store } = await composeAgent({
+    config,
+    logger,
+    logTail,
+    ...(options.runtime !== undefined && { runtime: options.runtime }),
+    ...(options.restart !== undefined && { restart: options.restart })
+  })
   await app.listen({ port, host: '127.0.0.1' })
-  if (options.waitReady !== false) await app.instances.whenReady()
+  if (options.waitReady !== false) await instances.whenReady()
   const baseUrl = `http://127.0.0.1:${port}`
   const deployed = new Set<string>()
   t.teardown(async () => {
+    // Closing the app closes the store too (the composition's last shutdown step).
     await app.close()
-    store.close()
     await removeInstances([...deployed])
   })
   return {
     app,
+    instances,
     baseUrl,
     port,
     client: createDtmaClient({ baseUrl, token: TOKEN, timeoutMs: 60_000 }),

@@ -25,9 +25,10 @@ export function toolboxToolsOverride(env: Record<string, string>, agentPort = 30
   return { Env: Object.entries(env).map(([key, value]) => `${key}=${value}`), HostConfig: { PortBindings: { '8080/tcp': [{ HostPort: String(agentPort) }] } } }
 }
 
-/** What the admin MCP service stores and ToolInstanceService passes on. */
-export function adminServiceOverride(dockerImage: string, env: Record<string, string>): Record<string, unknown> {
-  return { dockerImage, environmentVariables: env, portMappings: [{ containerPort: 8080, hostPort: 30000 }] }
+/** What the admin MCP service stores and ToolInstanceService passes on:
+ *  host port 30000, the agent's own in production, by default. */
+export function adminServiceOverride(dockerImage: string, env: Record<string, string>, agentPort = 30000): Record<string, unknown> {
+  return { dockerImage, environmentVariables: env, portMappings: [{ containerPort: 8080, hostPort: agentPort }] }
 }
 
 /** What the MCP service stores: a dockerImage that differs from the catalog's, MCP keys, metadata. */

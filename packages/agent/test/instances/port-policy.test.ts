@@ -72,7 +72,6 @@ t.test('a stopped instance keeps its port, across an agent restart too', async (
   const other = await deployAsking(first, uniqueName('Other'), 31510)
   t.equal(other.status === 201 && other.body.data.ports[0]?.host_port, 31511, "the stopped instance's port is not handed out")
   await first.app.close()
-  first.store.close()
 
   const second = await startTestAgent(t, { env, dataDir: first.dataDir })
   const third = await deployAsking(second, uniqueName('Third'), 31510)

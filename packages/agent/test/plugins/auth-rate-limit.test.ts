@@ -6,7 +6,7 @@ import { request } from 'node:http'
 import { ErrorBody } from '@dtma/contract'
 import t from 'tap'
 import { Value } from 'typebox/value'
-import { AuthFailureLimiter } from '../../src/plugins/auth-failure-limiter.ts'
+import { AuthFailureLimiter } from '../../src/plugins/app/auth-failure-limiter.ts'
 import { startTestAgent, TOKEN } from '../helpers/agent.ts'
 
 /** GET from a chosen loopback source address (all of 127/8 reaches 127.0.0.1). */

@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { DtmaError, type ErrorKind } from '../../src/errors.ts'
 import { createLogger } from '../../src/logger.ts'
-import errorsPlugin from '../../src/plugins/errors.ts'
+import errorsPlugin from '../../src/plugins/app/errors.ts'
 
 async function levelOfFailure(t: Test, failure: Error): Promise<{ status: number; levels: number[] }> {
   const lines: string[] = []

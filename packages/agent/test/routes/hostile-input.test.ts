@@ -5,7 +5,8 @@
 import { ErrorBody } from '@dtma/contract'
 import t from 'tap'
 import { Value } from 'typebox/value'
-import { DockerRuntime, type ContainerRuntime } from '../../src/runtime/docker-runtime.ts'
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.ts'
+import type { ContainerRuntime } from '../../src/runtime/types.ts'
 import { authHeaders, scopeFor, startTestAgent, tempDir, TEST_IMAGE } from '../helpers/agent.ts'
 
 /** A real runtime that counts the calls made through it. */

@@ -88,7 +88,7 @@ t.test('with self-heal off, a tool that exits while it should run is reported er
   if (deployed.status !== 201) return
   // Stop it behind the agent's back: desired is still running.
   await docker.getContainer(deployed.body.data.container_id).stop({ t: 1 })
-  await agent.app.instances.whenReady()
+  await agent.instances.whenReady()
   // The stop event reaches the index asynchronously.
   let one = await agent.client.getTool({ params: { name } })
   for (let attempt = 0; attempt < 50 && one.status === 200 && one.body.data.docker_status !== 'exited'; attempt++) {

@@ -1,7 +1,7 @@
 // /status and /health never fail: a Docker outage is `degraded`, and the
 // Docker routes answer 503 with Retry-After instead of a 500.
 import t from 'tap'
-import { DockerRuntime } from '../../src/runtime/docker-runtime.ts'
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.ts'
 import { authHeaders, startTestAgent, tempDir, uniqueName } from '../helpers/agent.ts'
 import { waitFor } from '../helpers/wait.ts'
 

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
 import t from 'tap'
-import { specHash, type InstanceSpec } from '../../src/instances/spec.ts'
+import { specHash } from '../../src/instances/spec.ts'
+import type { InstanceSpec } from '../../src/model/instance-spec.ts'
 import { InstanceStore } from '../../src/store/instance-store.ts'
 import { tempDir } from '../helpers/agent.ts'
 

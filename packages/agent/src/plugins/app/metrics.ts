@@ -3,7 +3,7 @@
 // per instance) and status. Decorates the app with its Metrics registry.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../metrics/metrics.ts'
+import type { Metrics } from '../../metrics/metrics.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -5,7 +5,7 @@
 import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { DtmaError } from '../errors.ts'
+import { DtmaError } from '../../errors.ts'
 import { AuthFailureLimiter } from './auth-failure-limiter.ts'
 
 declare module 'fastify' {

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import { ErrorCode } from '@dtma/contract'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { DtmaError } from '../errors.ts'
+import { DtmaError } from '../../errors.ts'
 
 /** Retry-After of a 503 whose error names no time of its own. */
 const RETRY_AFTER_SECONDS = 5

@@ -11,7 +11,7 @@
 // which is why the order lives here.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { DtmaError } from '../errors.ts'
+import { DtmaError } from '../../errors.ts'
 
 export type ShutdownPhase = 'drain' | 'flush'
 

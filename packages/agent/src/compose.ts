@@ -1,0 +1,77 @@
+// The composition root: builds DTMA's services (Docker runtime, store,
+// domain, registry mirror, heartbeat, metrics), hands the domain to the HTTP
+// app, and ties their lifecycles to the app's: Docker is followed from the
+// moment the app is ready, the reporters start after the first reconcile,
+// and on shutdown operations finish, the outbox flushes, the store closes.
+// server.ts runs what this builds; tests build the same with a temp data dir.
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import dtmaApp from './app.ts'
+import type { Config } from './config.ts'
+import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
+import { createHttpServer } from './http-server.ts'
+import { InstanceService } from './instances/instance-service.ts'
+import type { LogTail } from './log-tail.ts'
+import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metrics.ts'
+import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
+import { Metrics } from './metrics/metrics.ts'
+import { registryFromConfig } from './registry/registry-sync.ts'
+import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
+import type { ContainerRuntime } from './runtime/types.ts'
+import { InstanceStore } from './store/instance-store.ts'
+
+export interface AgentOptions {
+  config: Config
+  logger: Logger
+  logTail: LogTail
+  /** The runtime to drive; the Docker engine of the config by default (tests hand a spy). */
+  runtime?: ContainerRuntime
+  /** POST /restart: exits for the supervisor to start the agent again. */
+  restart?: () => void
+}
+
+export interface Agent {
+  app: FastifyInstance
+  instances: InstanceService
+  store: InstanceStore
+}
+
+export function dockerRuntimeFor(config: Config): DockerRuntime {
+  return new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
+}
+
+export async function composeAgent(options: AgentOptions): Promise<Agent> {
+  const { config, logger } = options
+  const metrics = new Metrics()
+  const store = new InstanceStore(config.dataDir)
+  const instances = new InstanceService({
+    runtime: instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics),
+    store,
+    logger,
+    ports: { ...config.toolPorts, agentPort: config.port },
+    toolHostIp: config.tool.hostIp,
+    toolLimits: config.tool,
+    stopTimeoutSeconds: config.tool.stopTimeoutSeconds,
+    selfHeal: config.selfHeal,
+    resyncIntervalMs: config.resyncIntervalMs,
+    observer: reconcileMetrics(metrics)
+  })
+  instanceStatusMetrics(metrics, instances)
+  const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })
+  const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
+
+  const app = createHttpServer(config, logger)
+  await app.register(dtmaApp, { config, instances, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  app.addHook('onReady', async () => {
+    instances.connect()
+    // They report only what the first reconcile confirmed.
+    registry?.start()
+    heartbeat?.start()
+  })
+  app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
+  app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())
+  app.addShutdownStep('flush', 'registry outbox', () => registry?.close())
+  // Last: the drained operations and the outbox flush use the store.
+  app.addShutdownStep('flush', 'close store', () => store.close())
+  return { app, instances, store }
+}

@@ -1,0 +1,67 @@
+// What an instance is right now, as the domain tells it to everyone who
+// reports it (the routes, the event stream, the registry, the heartbeat,
+// metrics): its intent from the store beside its container as Docker has
+// it. Each reader projects it to its own wire shape.
+import type { DesiredState, InstanceStatus, McpInfo } from '@dtma/contract'
+import type { ContainerInfo, PortBinding, ResourceLimits } from '../runtime/types.ts'
+import type { InstanceRecord } from '../store/instance-store.ts'
+import { containerNameFor } from './container-name.ts'
+import { mcpFromLabels } from './mcp-labels.ts'
+import { envKeys } from './spec.ts'
+import { instanceStatus } from './status.ts'
+import { InstanceLabel } from '../runtime/labels.ts'
+
+export interface InstanceView {
+  instanceName: string
+  /** '' when unknown (a container adopted without the label). */
+  accountToolInstanceId: string
+  /** '' while the instance has no container. */
+  containerId: string
+  containerName: string
+  image: string
+  ports: PortBinding[]
+  /** unix seconds: the container's creation, or the record's last change without one. */
+  created: number
+  status: InstanceStatus
+  desiredState: DesiredState
+  /** Docker's own state word, `missing` without a container. */
+  dockerState: string
+  health: string
+  mcp: McpInfo | null
+  limits: ResourceLimits
+  /** Environment keys, never values; null when unknown. */
+  envKeys: string[] | null
+}
+
+/** docker_status of an instance whose container is gone. */
+const MISSING = 'missing'
+
+/** No record (or one being removed) and no container: the instance does not exist. */
+export function isGone(record: InstanceRecord | undefined, container: ContainerInfo | undefined): boolean {
+  return (record === undefined || record.pendingOperation === 'remove') && container === undefined
+}
+
+/** The view of an instance that exists (see isGone). defaultLimits: what a
+ *  container gets when its deploy asked for none. */
+export function instanceView(instanceName: string, record: InstanceRecord | undefined, container: ContainerInfo | undefined, defaultLimits: ResourceLimits): InstanceView {
+  // Without a stored intent, what Docker runs is taken as what is wanted.
+  const desiredState = record?.desiredState ?? (container?.dockerState === 'running' ? 'running' : 'stopped')
+  const dockerState = container?.dockerState ?? MISSING
+  return {
+    instanceName,
+    accountToolInstanceId: record?.spec.accountToolInstanceId ?? container?.labels[InstanceLabel.accountToolInstanceId] ?? '',
+    containerId: container?.id ?? '',
+    containerName: container?.name ?? containerNameFor(instanceName),
+    image: container?.image ?? record?.spec.image ?? '',
+    // A stopped container has no published ports in Docker's listing: report the ones it holds.
+    ports: container !== undefined && container.ports.length > 0 ? container.ports : (record?.spec.ports ?? []),
+    created: container?.created ?? Math.floor((record?.updatedAt ?? 0) / 1000),
+    status: container === undefined ? (desiredState === 'running' ? 'error' : 'stopped') : instanceStatus(dockerState, desiredState),
+    desiredState,
+    dockerState,
+    health: container?.health ?? 'none',
+    mcp: record?.spec.mcp ?? (container === undefined ? undefined : mcpFromLabels(container.labels)) ?? null,
+    limits: record?.spec.limits ?? defaultLimits,
+    envKeys: record === undefined ? null : envKeys(record.spec.env)
+  }
+}

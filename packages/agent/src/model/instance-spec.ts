@@ -1,0 +1,28 @@
+// The spec of an instance: what the store keeps and the domain deploys from.
+// A leaf, so the store and the domain both import it and no arrow points
+// from the store back up into the domain.
+import type { McpInfo } from '@dtma/contract'
+import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
+
+/** What the deploy keeps besides the container: never on a label, never in
+ *  an answer (configuration may hold secrets). */
+export interface InstanceMetadata {
+  templateId?: unknown
+  environment?: unknown
+  configuration?: unknown
+}
+
+export interface InstanceSpec {
+  instanceName: string
+  accountToolInstanceId: string
+  image: string
+  env: string[]
+  /** The host ports the container is bound to (in a request: the asked
+   *  ones, host_port 0 for "any port of the tool range"). */
+  ports: PortBinding[]
+  /** How its MCP server is reached; absent: not an MCP server. */
+  mcp?: McpInfo
+  /** Asked limits within the agent's maxima; absent: the agent's defaults. */
+  limits?: ResourceLimits
+  metadata?: InstanceMetadata
+}

@@ -1,0 +1,135 @@
+// Tool containers on the Docker engine: listing and inspecting this agent's
+// containers (as ContainerInfo), creating them inside the sandbox on the
+// tools' network, and starting, stopping, restarting and removing them.
+import type Docker from 'dockerode'
+import { MANAGED_LABEL, managedFilters, SCOPE_LABEL } from '../labels.ts'
+import { sandboxedContainer, toolNetworkOptions } from '../sandbox.ts'
+import type { ContainerInfo, ContainerSpec, PortBinding, ToolSandbox } from '../types.ts'
+import { statusOf, translateDockerError } from './errors.ts'
+
+export interface ContainerScope {
+  docker: Docker
+  /** Agent scope: only containers labelled with it are this agent's. */
+  scope: string
+  sandbox: ToolSandbox
+}
+
+/** "Up 3 minutes (healthy)" -> healthy; no health check -> none. */
+function healthFromStatusText(statusText: string): string {
+  const match = /\((healthy|unhealthy|health: starting)\)/.exec(statusText)
+  if (!match) return 'none'
+  return match[1] === 'health: starting' ? 'starting' : (match[1] as string)
+}
+
+function portsFromBindings(bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | undefined): PortBinding[] {
+  const ports: PortBinding[] = []
+  for (const [key, hostBindings] of Object.entries(bindings ?? {})) {
+    const [containerPort, protocol = 'tcp'] = key.split('/') as [string, string?]
+    for (const binding of hostBindings ?? []) {
+      ports.push({ container_port: Number(containerPort), protocol, host_ip: binding.HostIp || '0.0.0.0', host_port: Number(binding.HostPort) })
+    }
+  }
+  return ports
+}
+
+function portsFromSummary(summaryPorts: Docker.Port[]): PortBinding[] {
+  const seen = new Set<string>()
+  const ports: PortBinding[] = []
+  for (const port of summaryPorts) {
+    if (port.PublicPort === undefined) continue
+    const mapping = { container_port: port.PrivatePort, protocol: port.Type, host_ip: port.IP ?? '0.0.0.0', host_port: port.PublicPort }
+    // Docker lists a binding once per address family; report it once.
+    const key = `${mapping.container_port}/${mapping.protocol}:${mapping.host_port}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    ports.push(mapping)
+  }
+  return ports
+}
+
+function ownedByScope(labels: Record<string, string>, scope: string): boolean {
+  return labels[MANAGED_LABEL] === 'true' && labels[SCOPE_LABEL] === scope
+}
+
+export async function listManaged({ docker, scope }: ContainerScope): Promise<ContainerInfo[]> {
+  try {
+    const summaries = await docker.listContainers({ all: true, filters: { label: managedFilters(scope) } })
+    return summaries.map((summary) => ({
+      managed: true,
+      id: summary.Id,
+      name: (summary.Names[0] ?? '').replace(/^\//, ''),
+      image: summary.Image,
+      labels: summary.Labels,
+      dockerState: summary.State,
+      health: healthFromStatusText(summary.Status),
+      created: summary.Created,
+      // A stopped container has no published ports in the summary; the
+      // domain falls back to the requested bindings for it.
+      ports: portsFromSummary(summary.Ports)
+    }))
+  } catch (error) {
+    throw translateDockerError(error, 'list containers')
+  }
+}
+
+export async function inspectContainer({ docker, scope }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
+  try {
+    const info = await docker.getContainer(nameOrId).inspect()
+    return {
+      managed: ownedByScope(info.Config.Labels ?? {}, scope),
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      image: info.Config.Image,
+      labels: info.Config.Labels ?? {},
+      dockerState: info.State.Status,
+      health: info.State.Health?.Status ?? 'none',
+      created: Math.floor(Date.parse(info.Created) / 1000),
+      ports: portsFromBindings(info.HostConfig.PortBindings as Parameters<typeof portsFromBindings>[0]),
+      env: info.Config.Env ?? [],
+      limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 }
+    }
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined
+    throw translateDockerError(error, `inspect container ${nameOrId}`)
+  }
+}
+
+/** The id of the tools' network, made when missing. Several agents may race
+ *  to make it and Docker 20.10 allows duplicate names, so the oldest of that
+ *  name wins for everyone. */
+async function toolNetworkId(docker: Docker, name: string): Promise<string> {
+  const find = async () =>
+    (await docker.listNetworks({ filters: { name: [name] } }))
+      .filter((network) => network.Name === name)
+      .sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id))[0]?.Id
+  const existing = await find()
+  if (existing !== undefined) return existing
+  try {
+    const network = await docker.createNetwork(toolNetworkOptions(name, { [MANAGED_LABEL]: 'true' }))
+    return (await find()) ?? network.id
+  } catch (error) {
+    const raced = statusOf(error) === 409 ? await find() : undefined
+    if (raced !== undefined) return raced
+    throw error
+  }
+}
+
+export async function createContainer({ docker, scope, sandbox }: ContainerScope, spec: ContainerSpec): Promise<string> {
+  try {
+    const ownership = { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: scope }
+    const container = await docker.createContainer(sandboxedContainer(spec, sandbox, await toolNetworkId(docker, sandbox.network), ownership))
+    return container.id
+  } catch (error) {
+    throw translateDockerError(error, `create container ${spec.containerName}`)
+  }
+}
+
+/** Runs one container action; `ignored` statuses are answers that mean "already so". */
+export async function containerAction(docker: Docker, id: string, action: string, run: (container: Docker.Container) => Promise<unknown>, ignored: number[] = []): Promise<void> {
+  try {
+    await run(docker.getContainer(id))
+  } catch (error) {
+    if (ignored.includes(statusOf(error) ?? 0)) return
+    throw translateDockerError(error, `${action} container ${id}`)
+  }
+}

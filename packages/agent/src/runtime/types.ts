@@ -1,0 +1,117 @@
+// The container runtime as the rest of DTMA sees it: the interface the
+// domain calls and the types it speaks in. A leaf: it imports nothing of
+// DTMA's, so the store and the domain can share its types without an arrow
+// pointing back up. The Docker adapter (runtime/docker/) implements it.
+import type { Readable } from 'node:stream'
+
+/** A container port published on a host port (stored as written here). */
+export interface PortBinding {
+  container_port: number
+  protocol: string
+  host_ip: string
+  host_port: number
+}
+
+/** Memory, CPU and process limits of one container. */
+export interface ResourceLimits {
+  memoryBytes: number
+  nanoCpus: number
+  pidsLimit: number
+}
+
+/** What every tool container gets, whatever the request says; its limits
+ *  are the defaults and the most a deploy may ask. */
+export interface ToolSandbox extends ResourceLimits {
+  /** Capabilities kept after dropping all. */
+  capAdd: string[]
+  readonlyRootfs: boolean
+  /** User-defined bridge the tools join; made (inter-container traffic off) when missing. */
+  network: string
+}
+
+export interface ContainerSpec {
+  containerName: string
+  image: string
+  env: string[]
+  ports: PortBinding[]
+  /** Within the sandbox's maxima; absent: the sandbox's own limits. */
+  limits?: ResourceLimits
+  /** Instance labels; the managed label is always added here. */
+  labels: Record<string, string>
+}
+
+export interface ContainerInfo {
+  /** Carries this agent's managed and scope labels: DTMA may touch it. */
+  managed: boolean
+  id: string
+  name: string
+  image: string
+  labels: Record<string, string>
+  /** Docker's own state word: created, running, restarting, paused, exited, dead, removing */
+  dockerState: string
+  health: string
+  /** unix seconds */
+  created: number
+  ports: PortBinding[]
+  /** Only from inspect: needed to adopt a container the store does not know. */
+  env?: string[]
+  limits?: ResourceLimits
+}
+
+/** A Docker event about a managed container. */
+export interface ContainerEvent {
+  containerId: string
+  /** start, die, stop, kill, oom, destroy, health_status: healthy, ... */
+  action: string
+  instanceName?: string
+}
+
+export interface EventSubscription {
+  close(): void
+}
+
+export interface PullProgress {
+  status: string
+  id?: string
+  current?: number
+  total?: number
+}
+
+export interface LogOptions {
+  /** last N lines */
+  tail: number
+  /** unix seconds */
+  since?: number
+  /** keep streaming until the returned stream is destroyed */
+  follow: boolean
+  /** the stream ends after this many bytes */
+  maxBytes: number
+}
+
+/** The engine as GET /system reports it. */
+export interface EngineInfo {
+  version: string
+  apiVersion: string
+  containers: { total: number; running: number; paused: number; stopped: number }
+  images: number
+}
+
+export interface ContainerRuntime {
+  ping(): Promise<void>
+  engineInfo(): Promise<EngineInfo>
+  listManaged(): Promise<ContainerInfo[]>
+  /** undefined when no container has that name or id */
+  inspect(nameOrId: string): Promise<ContainerInfo | undefined>
+  hasImage(image: string): Promise<boolean>
+  pullImage(image: string, onProgress: (progress: PullProgress) => void): Promise<void>
+  create(spec: ContainerSpec): Promise<string>
+  start(id: string): Promise<void>
+  stop(id: string, timeoutSeconds: number): Promise<void>
+  restart(id: string, timeoutSeconds: number): Promise<void>
+  remove(id: string): Promise<void>
+  /** stdout and stderr as one text stream; destroying it closes Docker's. */
+  logs(id: string, options: LogOptions): Promise<Readable>
+  /** Streams events of managed containers until closed; onEnd fires once when
+   *  the stream breaks (daemon gone) and not after close(). */
+  subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription>
+}

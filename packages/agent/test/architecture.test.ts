@@ -1,0 +1,76 @@
+// docs/architecture.md kept true: the arrows that must never exist between
+// the agent's rooms are checked on every import of every source file, and
+// the packages that belong to one room are imported from that room only.
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, normalize, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url))
+
+function sourceFiles(dir = SRC): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name)
+    return entry.isDirectory() ? sourceFiles(path) : entry.name.endsWith('.ts') ? [relative(SRC, path)] : []
+  })
+}
+
+/** Every import of a file: relative ones as paths under src/, packages as their names. */
+function importsOf(file: string): { modules: string[]; packages: string[] } {
+  const text = readFileSync(join(SRC, file), 'utf8')
+  const specifiers = [...text.matchAll(/^(?:import|export)\b[^'"]*?from '([^']+)'/gm)].map((match) => match[1] as string)
+  return {
+    modules: specifiers.filter((s) => s.startsWith('.')).map((s) => normalize(join(dirname(file), s))),
+    packages: specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:'))
+  }
+}
+
+/** [the importing files, what they must never import, why] */
+const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
+  [/^runtime\//, /^(?!runtime\/|errors\.ts$)/, 'the runtime knows nothing of HTTP, the store or the domain'],
+  [/^model\//, /^(?!model\/|runtime\/types\.ts$)/, 'model holds leaf types'],
+  [/^store\//, /^(?!store\/|model\/|runtime\/types\.ts$)/, 'the store imports no domain module'],
+  [/^config\.ts$/, /./, 'config imports nothing of DTMA (no runtime type)'],
+  [/^(app\.ts|http-server\.ts|routes\/|plugins\/)/, /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$)/, 'the HTTP app holds no Docker type and builds no service'],
+  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|runtime\/docker\/|config\.ts$)/, 'the domain never reaches up, or into the Docker adapter'],
+  [/^(registry|heartbeat|metrics)\//, /^(routes\/|plugins\/|app\.ts$|compose\.ts$|runtime\/docker\/|store\/)/, 'the reporters observe the domain'],
+  [/^(?!compose\.ts$|runtime\/docker\/)/, /^runtime\/docker\//, 'only the composition root builds the Docker adapter'],
+  [/./, /^server\.ts$/, 'nothing imports the entry point']
+]
+
+/** Packages that belong to one room. */
+const PACKAGE_ROOMS: Array<[RegExp, RegExp]> = [
+  [/^dockerode$/, /^runtime\/docker\//],
+  [/^(fastify|fastify-plugin|@fastify\/.*)$/, /^(app\.ts|http-server\.ts|compose\.ts|routes\/|plugins\/)/],
+  [/^@supabase\/supabase-js$/, /^registry\//]
+]
+
+t.test('no source file imports across a forbidden arrow', async (t) => {
+  const files = sourceFiles()
+  t.ok(files.length > 40, `${files.length} source files read`)
+  const broken: string[] = []
+  for (const file of files) {
+    const { modules, packages } = importsOf(file)
+    for (const target of modules) {
+      for (const [from, to, why] of FORBIDDEN) if (from.test(file) && to.test(target)) broken.push(`${file} -> ${target}: ${why}`)
+    }
+    for (const name of packages) {
+      for (const [pkg, room] of PACKAGE_ROOMS) if (pkg.test(name) && !room.test(file)) broken.push(`${file} imports ${name}, which belongs to ${room}`)
+    }
+  }
+  t.same(broken, [])
+})
+
+t.test('the rule itself sees a broken arrow', async (t) => {
+  // A check that cannot fail proves nothing: the store importing the domain is caught.
+  const caught = FORBIDDEN.filter(([from, to]) => from.test('store/instance-store.ts') && to.test('instances/spec.ts'))
+  t.equal(caught.length, 1)
+})
+
+t.test('rooms stay small: no source file over 300 lines, the composition and app pieces under their bounds', async (t) => {
+  const lines = (file: string) => readFileSync(join(SRC, file), 'utf8').split('\n').length
+  for (const file of sourceFiles()) t.ok(lines(file) <= 300, `${file}: ${lines(file)} lines`)
+  t.ok(lines('app.ts') < 60, `app.ts: ${lines('app.ts')} lines`)
+  t.ok(lines('instances/instance-service.ts') < 200, `instance-service.ts: ${lines('instances/instance-service.ts')} lines`)
+  t.ok(lines('runtime/docker/docker-runtime.ts') < 200, `docker-runtime.ts: ${lines('runtime/docker/docker-runtime.ts')} lines`)
+})
