@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Makes a local stand-in for the base image `node:20-bookworm-slim` when no
+# Makes a local stand-in for the base image `node:24-bookworm-slim` when no
 # image registry is reachable (CI here), so docker/Dockerfile is built
-# unmodified. The stand-in is what the official image is: a minimal Debian
-# bookworm (debootstrap from the Debian mirror) with Node 20 under /usr/local
-# (node, npm, and the headers node-gyp compiles native addons against).
-# Node comes from this machine, so it must be Node 20. Does nothing when an
-# image of that tag is already present.
+# unmodified. The stand-in is what the official image is where the Dockerfile
+# relies on it: a minimal Debian bookworm (debootstrap from the Debian mirror)
+# with Node 24, npm and npx under /usr/local. Node is the one
+# scripts/ensure-node.sh puts first on PATH (this machine's when it is 24,
+# else the official binary from the npm registry); npm is this machine's.
+# No headers: nothing in the image compiles a native addon. Does nothing when
+# an image of that tag is already present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-TAG="${1:-node:20-bookworm-slim}"
+TAG="${1:-node:24-bookworm-slim}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 if docker image inspect "$TAG" >/dev/null 2>&1; then
@@ -16,11 +19,7 @@ if docker image inspect "$TAG" >/dev/null 2>&1; then
   exit 0
 fi
 
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" != 20 ]; then
-  echo "this machine runs Node $node_major; a stand-in for $TAG needs Node 20" >&2
-  exit 1
-fi
+. scripts/ensure-node.sh
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
 
 root="$(mktemp -d /tmp/node-standin.XXXXXX)"
@@ -28,21 +27,14 @@ trap 'rm -rf "$root"' EXIT
 
 debootstrap --variant=minbase bookworm "$root" "$MIRROR" >/dev/null
 
-# The official image's layout: node and npm under /usr/local, headers in
-# /usr/local/include/node (node-gyp finds them through npm_config_nodedir).
+# The official image's layout: node and npm under /usr/local.
 node_bin="$(readlink -f "$(command -v node)")"
 npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
-node_headers=""
-for dir in "$(node -p 'process.config.variables.node_prefix')/include/node" /usr/include/node /usr/local/include/node; do
-  if [ -f "$dir/node.h" ]; then node_headers="$dir"; break; fi
-done
 install -D -m 0755 "$node_bin" "$root/usr/local/bin/node"
-mkdir -p "$root/usr/local/lib/node_modules" "$root/usr/local/include"
+mkdir -p "$root/usr/local/lib/node_modules"
 cp -a "$npm_dir" "$root/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
-if [ -z "$node_headers" ]; then echo "no Node headers on this machine (node.h)" >&2; exit 1; fi
-cp -a "$node_headers" "$root/usr/local/include/node"
 # Node's shared libraries (ldd) that minbase lacks.
 for lib in $(ldd "$node_bin" | awk '$3 ~ /^\// { print $3 }'); do
   [ -e "$root$lib" ] || install -D "$lib" "$root$lib"

@@ -1,5 +1,5 @@
 // The agent image: docker/Dockerfile built unmodified by a real `docker
-// build` (on a local stand-in of node:20-bookworm-slim where no registry is
+// build` (on a local stand-in of node:24-bookworm-slim where no registry is
 // reachable), then run as the contract's production line (restart always,
 // the Docker socket mounted) and driven through it. Serial: the build is
 // heavy for a 2-core machine.
