@@ -4,7 +4,6 @@
 // RegistryWriteError saying whether a retry can help. The key never appears
 // in an error or a log line.
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
-import WebSocket from 'ws'
 import type { RegistryRow } from './registry-row.ts'
 
 export const REGISTRY_TABLE = 'dtma_container_registry'
@@ -42,9 +41,6 @@ export class SupabaseRegistryTarget implements RegistryTarget {
     }
     this.client = createClient(options.url, options.serviceRoleKey, {
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-      // Node 20 has no global WebSocket and supabase-js refuses to start
-      // without one, although the registry never opens a realtime channel.
-      realtime: { transport: WebSocket as unknown as NonNullable<NonNullable<Parameters<typeof createClient>[2]>['realtime']>['transport'] },
       global: { fetch: timedFetch }
     })
   }
