@@ -5,7 +5,8 @@
 // replaces an older one that was not sent (latest wins). It also remembers
 // which instance names are mirrored under which id, so a removal, even one
 // seen only after a restart, deletes the right row.
-import Database from 'better-sqlite3'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import { openDatabase, transaction } from '../store/sqlite.ts'
 import type { RegistryRow } from './registry-row.ts'
 
 export type OutboxEntry =
@@ -35,46 +36,59 @@ const SCHEMA = `
   );`
 
 export class RegistryOutbox {
-  private readonly db: Database.Database
+  private readonly db: DatabaseSync
+  private readonly statements: Record<'enqueue' | 'mirror' | 'unmirror' | 'mirroredId' | 'mirroredNames' | 'next' | 'settle' | 'retryLater' | 'pending', StatementSync>
   /** Orders entries and tells a sent entry from one replaced while it was in flight. */
   private seq: number
 
   constructor(storePath: string) {
-    this.db = new Database(storePath)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = FULL')
-    this.db.pragma('busy_timeout = 5000')
+    this.db = openDatabase(storePath)
     this.db.exec(SCHEMA)
+    this.statements = {
+      enqueue: this.db.prepare(
+        `INSERT INTO registry_outbox (account_tool_instance_id, operation, row_json, seq, attempts, enqueued_at) VALUES (?, ?, ?, ?, 0, ?)
+         ON CONFLICT (account_tool_instance_id) DO UPDATE SET operation = excluded.operation, row_json = excluded.row_json,
+           seq = excluded.seq, attempts = 0, enqueued_at = excluded.enqueued_at`
+      ),
+      mirror: this.db.prepare('INSERT OR REPLACE INTO registry_mirror (instance_name, account_tool_instance_id) VALUES (?, ?)'),
+      unmirror: this.db.prepare('DELETE FROM registry_mirror WHERE instance_name = ?'),
+      mirroredId: this.db.prepare('SELECT account_tool_instance_id FROM registry_mirror WHERE instance_name = ?'),
+      mirroredNames: this.db.prepare('SELECT instance_name FROM registry_mirror'),
+      next: this.db.prepare('SELECT * FROM registry_outbox ORDER BY seq LIMIT 1'),
+      settle: this.db.prepare('DELETE FROM registry_outbox WHERE account_tool_instance_id = ? AND seq = ?'),
+      retryLater: this.db.prepare('UPDATE registry_outbox SET attempts = attempts + 1, seq = ? WHERE account_tool_instance_id = ? AND seq = ?'),
+      pending: this.db.prepare('SELECT count(*) AS n FROM registry_outbox')
+    }
     this.seq = (this.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM registry_outbox').get() as { seq: number }).seq
   }
 
   /** Queues the row of an instance (and the delete of its old row if its id changed). */
   upsert(instanceName: string, row: RegistryRow, now = Date.now()): void {
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       const previous = this.mirroredId(instanceName)
       if (previous !== undefined && previous !== row.account_tool_instance_id) this.enqueue(previous, 'delete', null, now)
-      this.db.prepare('INSERT OR REPLACE INTO registry_mirror (instance_name, account_tool_instance_id) VALUES (?, ?)').run(instanceName, row.account_tool_instance_id)
+      this.statements.mirror.run(instanceName, row.account_tool_instance_id)
       this.enqueue(row.account_tool_instance_id, 'upsert', JSON.stringify(row), now)
-    })()
+    })
   }
 
   /** Queues the delete of an instance's row, if it was ever mirrored. */
   remove(instanceName: string, now = Date.now()): void {
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       const previous = this.mirroredId(instanceName)
       if (previous === undefined) return
       this.enqueue(previous, 'delete', null, now)
-      this.db.prepare('DELETE FROM registry_mirror WHERE instance_name = ?').run(instanceName)
-    })()
+      this.statements.unmirror.run(instanceName)
+    })
   }
 
   mirroredNames(): string[] {
-    return (this.db.prepare('SELECT instance_name FROM registry_mirror').all() as Array<{ instance_name: string }>).map((row) => row.instance_name)
+    return (this.statements.mirroredNames.all() as Array<{ instance_name: string }>).map((row) => row.instance_name)
   }
 
   /** The oldest pending entry. */
   next(): OutboxEntry | undefined {
-    const row = this.db.prepare('SELECT * FROM registry_outbox ORDER BY seq LIMIT 1').get() as EntryRow | undefined
+    const row = this.statements.next.get() as EntryRow | undefined
     if (row === undefined) return undefined
     const base = { accountToolInstanceId: row.account_tool_instance_id, seq: row.seq, attempts: row.attempts }
     return row.operation === 'upsert' ? { ...base, operation: 'upsert', row: JSON.parse(row.row_json as string) as RegistryRow } : { ...base, operation: 'delete' }
@@ -82,16 +96,16 @@ export class RegistryOutbox {
 
   /** The entry reached Supabase (or can never): gone, unless a newer change replaced it meanwhile. */
   settle(entry: OutboxEntry): void {
-    this.db.prepare('DELETE FROM registry_outbox WHERE account_tool_instance_id = ? AND seq = ?').run(entry.accountToolInstanceId, entry.seq)
+    this.statements.settle.run(entry.accountToolInstanceId, entry.seq)
   }
 
   /** A failed attempt; the entry moves behind the others so one bad row never blocks the rest. */
   retryLater(entry: OutboxEntry): void {
-    this.db.prepare('UPDATE registry_outbox SET attempts = attempts + 1, seq = ? WHERE account_tool_instance_id = ? AND seq = ?').run(++this.seq, entry.accountToolInstanceId, entry.seq)
+    this.statements.retryLater.run(++this.seq, entry.accountToolInstanceId, entry.seq)
   }
 
   pending(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM registry_outbox').get() as { n: number }).n
+    return (this.statements.pending.get() as { n: number }).n
   }
 
   close(): void {
@@ -99,17 +113,11 @@ export class RegistryOutbox {
   }
 
   private mirroredId(instanceName: string): string | undefined {
-    const row = this.db.prepare('SELECT account_tool_instance_id FROM registry_mirror WHERE instance_name = ?').get(instanceName) as { account_tool_instance_id: string } | undefined
+    const row = this.statements.mirroredId.get(instanceName) as { account_tool_instance_id: string } | undefined
     return row?.account_tool_instance_id
   }
 
   private enqueue(accountToolInstanceId: string, operation: 'upsert' | 'delete', rowJson: string | null, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO registry_outbox (account_tool_instance_id, operation, row_json, seq, attempts, enqueued_at) VALUES (?, ?, ?, ?, 0, ?)
-         ON CONFLICT (account_tool_instance_id) DO UPDATE SET operation = excluded.operation, row_json = excluded.row_json,
-           seq = excluded.seq, attempts = 0, enqueued_at = excluded.enqueued_at`
-      )
-      .run(accountToolInstanceId, operation, rowJson, ++this.seq, now)
+    this.statements.enqueue.run(accountToolInstanceId, operation, rowJson, ++this.seq, now)
   }
 }

@@ -1,15 +1,17 @@
 // The embedded durable store: what SHOULD exist (desired spec and run state of
-// every instance). One SQLite file under the data dir, written in WAL mode
-// with synchronous=FULL so a kill -9 at any moment leaves a readable store.
+// every instance). One SQLite file under the data dir (node:sqlite), written
+// in WAL mode with synchronous=FULL so a kill -9 at any moment leaves a
+// readable store.
 // Each record also journals the operation in flight on it, so an operation
 // cut by a crash is finished or rolled back at the next start.
 // It holds env values (needed to recreate a container), so the file is 0600
 // and its rows never reach logs, labels or API answers.
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { DesiredState } from '@dtma/contract'
 import type { InstanceSpec } from '../model/instance-spec.ts'
+import { openDatabase, transaction } from './sqlite.ts'
 
 /** An operation in flight: written before it touches Docker, cleared after.
  *  A record still carrying one at start-up was interrupted by a crash. */
@@ -26,7 +28,8 @@ export interface InstanceRecord {
   updatedAt: number
 }
 
-interface InstanceRow {
+/** A row as SQLite holds it (a type, not an interface: it binds as named parameters). */
+type InstanceRow = {
   instance_name: string
   container_name: string
   spec_json: string
@@ -64,15 +67,8 @@ function toRecord(row: InstanceRow): InstanceRecord {
 
 export class InstanceStore {
   readonly path: string
-  private readonly db: Database.Database
-  private readonly statements: {
-    get: Database.Statement<[string], InstanceRow>
-    list: Database.Statement<[], InstanceRow>
-    upsert: Database.Statement<[InstanceRow]>
-    setDesired: Database.Statement<[DesiredState, number, string]>
-    setPending: Database.Statement<[PendingOperation | null, number, string]>
-    remove: Database.Statement<[string]>
-  }
+  private readonly db: DatabaseSync
+  private readonly statements: Record<'get' | 'list' | 'upsert' | 'setDesired' | 'setPending' | 'remove', StatementSync>
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
@@ -80,10 +76,7 @@ export class InstanceStore {
     // Create the file with owner-only permissions before SQLite opens it.
     closeSync(openSync(this.path, 'a', 0o600))
     chmodSync(this.path, 0o600)
-    this.db = new Database(this.path)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = FULL')
-    this.db.pragma('busy_timeout = 5000')
+    this.db = openDatabase(this.path)
     this.migrate()
     this.statements = {
       get: this.db.prepare('SELECT * FROM instances WHERE instance_name = ?'),
@@ -102,26 +95,26 @@ export class InstanceStore {
   }
 
   private migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number
+    const { user_version: current } = this.db.prepare('PRAGMA user_version').get() as { user_version: number }
     const pending = MIGRATIONS.slice(current)
     if (pending.length === 0) return
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       for (const sql of pending) this.db.exec(sql)
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`)
-    })()
+      this.db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`)
+    })
   }
 
   get(instanceName: string): InstanceRecord | undefined {
-    const row = this.statements.get.get(instanceName)
+    const row = this.statements.get.get(instanceName) as InstanceRow | undefined
     return row ? toRecord(row) : undefined
   }
 
   list(): InstanceRecord[] {
-    return this.statements.list.all().map(toRecord)
+    return (this.statements.list.all() as InstanceRow[]).map(toRecord)
   }
 
   put(record: Omit<InstanceRecord, 'updatedAt' | 'pendingOperation'> & { pendingOperation?: PendingOperation | null }, now = Date.now()): void {
-    this.statements.upsert.run({
+    const row: InstanceRow = {
       instance_name: record.instanceName,
       container_name: record.containerName,
       spec_json: JSON.stringify(record.spec),
@@ -129,7 +122,8 @@ export class InstanceStore {
       desired_state: record.desiredState,
       pending_operation: record.pendingOperation ?? null,
       updated_at: now
-    })
+    }
+    this.statements.upsert.run(row)
   }
 
   setPendingOperation(instanceName: string, operation: PendingOperation | null, now = Date.now()): void {
