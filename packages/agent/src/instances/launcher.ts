@@ -1,6 +1,8 @@
 // Creates (and optionally starts) the container of an instance record. A
 // create that succeeds followed by a start that fails removes the half-made
-// container, so a retry under the same name is not a conflict.
+// container, so a retry under the same name is not a conflict. A container
+// that can no longer start (a stale task left by a Docker engine that died
+// while starting it) is made again from the record.
 import type { Logger } from 'pino'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
@@ -32,4 +34,22 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
     throw error
   }
   return containerId
+}
+
+/** Docker's answer for a container whose containerd task outlived a dying
+ *  engine: "... task <id>: already exists". Every later start fails alike. */
+const STALE_TASK = /\btask\b.*\balready exists\b/i
+
+/** Starts an existing container; one wedged by a stale task is removed and
+ *  made again from its record. Answers the id of the container that runs. */
+export async function startContainer(runtime: ContainerRuntime, target: LaunchTarget, containerId: string, log: Logger): Promise<string> {
+  try {
+    await runtime.start(containerId)
+    return containerId
+  } catch (error) {
+    if (!STALE_TASK.test((error as Error).message)) throw error
+    log.warn({ containerId, err: error }, 'container cannot start (a stale task of a dead engine): making it again from the store')
+    await runtime.remove(containerId)
+    return launchContainer(runtime, target, true, log)
+  }
 }

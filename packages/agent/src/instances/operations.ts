@@ -11,7 +11,7 @@ import type { InstanceRecord } from '../store/instance-store.ts'
 import { deployInstance, type DeployDeps, type DeployOutcome } from './deploy.ts'
 import type { DeployRequest } from './deploy-request.ts'
 import { KeyedLock } from './keyed-lock.ts'
-import { launchContainer } from './launcher.ts'
+import { launchContainer, startContainer } from './launcher.ts'
 import { instanceStatus } from './status.ts'
 import { isGone } from './view.ts'
 
@@ -59,6 +59,8 @@ export class InstanceOperations {
         await launchContainer(runtime, record as InstanceRecord, true, logger.child({ instanceName, operation: 'start' }))
       } else if (container.dockerState === 'running') {
         return { changed: false, state: 'running' }
+      } else if (record !== undefined) {
+        await startContainer(runtime, record, container.id, logger.child({ instanceName, operation: 'start' }))
       } else {
         await runtime.start(container.id)
       }

@@ -10,7 +10,7 @@ import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import type { InstanceIndex } from './instance-index.ts'
-import { launchContainer } from './launcher.ts'
+import { launchContainer, startContainer } from './launcher.ts'
 import { mcpFromLabels } from './mcp-labels.ts'
 
 const DOWN_STATES = new Set(['exited', 'created', 'dead'])
@@ -91,9 +91,9 @@ export class Reconciler {
     }
     if (!selfHeal) return
     if (record.desiredState === 'running' && DOWN_STATES.has(container.dockerState)) {
-      await runtime.start(container.id)
+      const containerId = await startContainer(runtime, record, container.id, log)
       await index.refresh(instanceName)
-      log.info({ containerId: container.id, was: container.dockerState }, 'restarted a container that should run')
+      log.info({ containerId, was: container.dockerState }, 'restarted a container that should run')
       this.options.observer?.repaired('restart')
     } else if (record.desiredState === 'stopped' && container.dockerState === 'running') {
       await runtime.stop(container.id, this.options.stopTimeoutSeconds)
