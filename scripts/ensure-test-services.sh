@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts what DTMA's tests drive for real, if it is not up yet: the Docker
-# engine, a loopback image registry for pull tests, the local test images,
+# engine, a loopback image registry for pull tests, the local test images
+# (busybox, and real MCP servers),
 # and PostgreSQL for the registry migration and writer tests. Safe to run
 # again; installs missing Debian packages as root.
 set -euo pipefail
@@ -45,3 +46,5 @@ fi
 su postgres -c "psql -qtAc \"alter user postgres password 'postgres'\"" >/dev/null
 
 bash test-images/build.sh
+# Real MCP servers from the npm registry on a locally made Node runtime (cached).
+bash test-images/mcp/build.sh

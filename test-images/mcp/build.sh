@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds DTMA's MCP test images, FROM scratch, from this machine's Node 24
+# (the binary and the libraries ldd lists), Debian's busybox-static and the
+# MCP servers of package.json installed from the npm registry; no image
+# registry is needed. Idempotent and cached: every image carries the hash of
+# its inputs and is built again only when they change.
+# Usage: bash test-images/mcp/build.sh   (needs Docker, busybox and npm)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../../scripts/ensure-node.sh"
+
+node_bin="$(readlink -f "$(command -v node)")"
+busybox_bin="$(readlink -f "$(command -v busybox)")"
+hash="$( (cd "$here" && cat package.json package-lock.json Dockerfile run.sh build.sh servers/*.mjs; "$node_bin" -v; sha256sum "$busybox_bin") | sha256sum | cut -c1-16)"
+base="dtma-test/mcp-base:$hash"
+label=dtma.test-images-hash
+server=node_modules/@modelcontextprotocol/server-everything/dist/index.js
+
+# tag, then the CMD of run.sh (the server and its arguments), then ENV lines
+images=(
+  "dtma-test/mcp-everything:stdio|\"$server\", \"stdio\"|"
+  "dtma-test/mcp-everything:http|\"$server\", \"streamableHttp\"|PORT=3001"
+  "dtma-test/mcp-everything:sse|\"$server\", \"sse\"|PORT=3001"
+  "dtma-test/mcp-tools:v1|\"servers/tools.mjs\", \"v1\"|"
+  "dtma-test/mcp-tools:v2|\"servers/tools.mjs\", \"v2\"|"
+  "dtma-test/mcp-hostile:flood|\"servers/hostile.mjs\", \"flood\"|"
+  "dtma-test/mcp-hostile:garbage|\"servers/hostile.mjs\", \"garbage\"|"
+  "dtma-test/mcp-hostile:silent|\"servers/hostile.mjs\", \"silent\"|"
+)
+
+# The legacy builder (the only one here) warns on every build: quiet unless it fails.
+build() { local out; out="$(DOCKER_BUILDKIT=0 docker build -q --label "$label=$hash" "$@" 2>&1)" || { echo "$out" >&2; return 1; }; }
+current() { docker image inspect --format "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null || true; }
+
+stale=0
+for entry in "${images[@]}"; do [ "$(current "${entry%%|*}")" = "$hash" ] || stale=1; done
+if [ "$stale" = 0 ]; then
+  echo "MCP test images up to date ($hash)"
+  exit 0
+fi
+
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  ctx="$(mktemp -d)"
+  trap 'rm -rf "$ctx"' EXIT
+  mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/app/servers"
+  cp "$node_bin" "$ctx/rootfs/usr/local/bin/node"
+  cp "$busybox_bin" "$ctx/rootfs/bin/busybox"
+  # The dynamic loader and every library node links against, at their paths.
+  for lib in $(ldd "$node_bin" | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /ld-linux/ {print $1}'); do
+    cp -L --parents "$lib" "$ctx/rootfs/"
+  done
+  cp "$here/package.json" "$here/package-lock.json" "$here/run.sh" "$ctx/app/"
+  cp "$here"/servers/*.mjs "$ctx/app/servers/"
+  (cd "$ctx/app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$here/Dockerfile" "$ctx/"
+  build -t "$base" "$ctx"
+fi
+
+for entry in "${images[@]}"; do
+  IFS='|' read -r tag cmd env <<<"$entry"
+  [ "$(current "$tag")" = "$hash" ] && continue
+  {
+    echo "FROM $base"
+    [ -n "$env" ] && echo "ENV $env" && echo "EXPOSE ${env#PORT=}"
+    echo "CMD [$cmd]"
+  } | build -t "$tag" -
+done
+echo "built the MCP test images ($hash)"
