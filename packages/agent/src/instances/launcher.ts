@@ -19,6 +19,8 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
     env: spec.env,
     ports: spec.ports,
     ...(spec.limits !== undefined && { limits: spec.limits }),
+    // A stdio MCP server is reached on its stdin and stdout (the agent attaches).
+    ...(spec.mcp?.transport === 'stdio' && { interactive: true }),
     labels: {
       [InstanceLabel.instanceName]: spec.instanceName,
       [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,

@@ -2,7 +2,7 @@
 // domain calls and the types it speaks in. A leaf: it imports nothing of
 // DTMA's, so the store and the domain can share its types without an arrow
 // pointing back up. The Docker adapter (runtime/docker/) implements it.
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 
 /** A container port published on a host port (stored as written here). */
 export interface PortBinding {
@@ -38,6 +38,8 @@ export interface ContainerSpec {
   limits?: ResourceLimits
   /** Instance labels; the managed label is always added here. */
   labels: Record<string, string>
+  /** stdin kept open for an attached client (a stdio MCP server), no TTY. */
+  interactive?: boolean
 }
 
 export interface ContainerInfo {
@@ -56,6 +58,19 @@ export interface ContainerInfo {
   /** Only from inspect: needed to adopt a container the store does not know. */
   env?: string[]
   limits?: ResourceLimits
+  /** Only from inspect: when the container last started (ISO 8601); a new value is a new process. */
+  startedAt?: string
+  /** Only from inspect: its address on the tools' network (reachable from the host). */
+  ipAddress?: string
+}
+
+/** A running container's standard streams, for one client (the agent). */
+export interface ContainerAttach {
+  stdin: Writable
+  stdout: Readable
+  stderr: Readable
+  /** Ends the attach; the container and its open stdin stay as they are. */
+  close(): void
 }
 
 /** A Docker event about a managed container. */
@@ -111,6 +126,10 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>
   /** stdout and stderr as one text stream; destroying it closes Docker's. */
   logs(id: string, options: LogOptions): Promise<Readable>
+  /** Attaches to the standard streams of a running interactive container;
+   *  they end when it stops. Its stdin stays open after a close, so the next
+   *  attach (after an agent restart) goes on where this one left. */
+  attach(id: string): Promise<ContainerAttach>
   /** Streams events of managed containers until closed; onEnd fires once when
    *  the stream breaks (daemon gone) and not after close(). */
   subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription>

@@ -86,7 +86,9 @@ export async function inspectContainer({ docker, scope }: ContainerScope, nameOr
       created: Math.floor(Date.parse(info.Created) / 1000),
       ports: portsFromBindings(info.HostConfig.PortBindings as Parameters<typeof portsFromBindings>[0]),
       env: info.Config.Env ?? [],
-      limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 }
+      limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 },
+      startedAt: info.State.StartedAt,
+      ipAddress: Object.values(info.NetworkSettings.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress
     }
   } catch (error) {
     if (statusOf(error) === 404) return undefined

@@ -4,7 +4,8 @@
 // into DtmaError kinds; each concern lives in a module of its own beside it.
 import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import type { ContainerEvent, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventSubscription, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
+import type { ContainerAttach, ContainerEvent, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventSubscription, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
+import { attachContainer } from './attach.ts'
 import { containerAction, createContainer, inspectContainer, listManaged, type ContainerScope } from './containers.ts'
 import { translateDockerError } from './errors.ts'
 import { containerLogs, subscribe } from './events-and-logs.ts'
@@ -93,6 +94,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   logs(id: string, options: LogOptions): Promise<Readable> {
     return containerLogs(this.docker, id, options)
+  }
+
+  attach(id: string): Promise<ContainerAttach> {
+    return attachContainer(this.docker, id)
   }
 
   subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription> {
