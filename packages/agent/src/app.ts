@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
 import type { InstanceApi } from './instances/instance-api.ts'
 import type { LogTail } from './log-tail.ts'
+import type { McpApi } from './mcp/mcp-api.ts'
 import type { Metrics } from './metrics/metrics.ts'
 import authPlugin from './plugins/app/auth.ts'
 import errorsPlugin from './plugins/app/errors.ts'
@@ -16,6 +17,7 @@ import shutdownPlugin from './plugins/app/shutdown.ts'
 import swaggerPlugin from './plugins/external/swagger.ts'
 import { agentHandlers } from './routes/agent.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
+import { mcpHandlers } from './routes/mcp.ts'
 import { metaHandlers } from './routes/meta.ts'
 import { registerRoutes } from './routes/register.ts'
 import { statusHandlers } from './routes/status.ts'
@@ -25,6 +27,7 @@ import { toolHandlers } from './routes/tools.ts'
 export interface AppOptions {
   config: Config
   instances: InstanceApi
+  mcp: McpApi
   metrics: Metrics
   /** The agent's own log lines, for GET /logs. */
   logTail: LogTail
@@ -33,7 +36,7 @@ export interface AppOptions {
 }
 
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, metrics } = options
+  const { config, instances, mcp, metrics } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
@@ -42,7 +45,8 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {
     ...statusHandlers(config, instances),
-    ...toolHandlers(instances),
+    ...toolHandlers(instances, mcp),
+    ...mcpHandlers(mcp, app),
     ...streamHandlers(instances),
     ...agentHandlers({ config, instances, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })

@@ -12,8 +12,11 @@ import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import type { LogTail } from './log-tail.ts'
+import { McpHealthBoard } from './mcp/health-board.ts'
+import { McpService } from './mcp/mcp-service.ts'
 import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metrics.ts'
 import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
+import { mcpMetrics } from './metrics/mcp-metrics.ts'
 import { Metrics } from './metrics/metrics.ts'
 import { registryFromConfig } from './registry/registry-sync.ts'
 import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
@@ -33,6 +36,7 @@ export interface AgentOptions {
 export interface Agent {
   app: FastifyInstance
   instances: InstanceService
+  mcp: McpService
   store: InstanceStore
 }
 
@@ -44,8 +48,12 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const { config, logger } = options
   const metrics = new Metrics()
   const store = new InstanceStore(config.dataDir)
+  const runtime = instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics)
+  // What the MCP monitors see goes into the instances' views (and from there to every reporter).
+  const mcpHealth = new McpHealthBoard()
   const instances = new InstanceService({
-    runtime: instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics),
+    runtime,
+    mcpHealth,
     store,
     logger,
     ports: { ...config.toolPorts, agentPort: config.port },
@@ -57,21 +65,35 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     observer: reconcileMetrics(metrics)
   })
   instanceStatusMetrics(metrics, instances)
+  mcpHealth.onChange((instanceName) => instances.republish(instanceName))
+  const mcp: McpService = new McpService({
+    instances,
+    runtime,
+    config: config.mcp,
+    selfHeal: config.selfHeal,
+    board: mcpHealth,
+    version: config.version,
+    logger,
+    observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount })
+  })
   const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })
   const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
 
   const app = createHttpServer(config, logger)
-  await app.register(dtmaApp, { config, instances, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  await app.register(dtmaApp, { config, instances, mcp, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
     instances.connect()
+    mcp.start()
     // They report only what the first reconcile confirmed.
     registry?.start()
     heartbeat?.start()
   })
+  // The links close; the servers and their open stdin stay for the next agent.
+  app.addShutdownStep('drain', 'MCP links and monitors', () => mcp.close())
   app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
   app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())
   app.addShutdownStep('flush', 'registry outbox', () => registry?.close())
   // Last: the drained operations and the outbox flush use the store.
   app.addShutdownStep('flush', 'close store', () => store.close())
-  return { app, instances, store }
+  return { app, instances, mcp, store }
 }

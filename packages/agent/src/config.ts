@@ -64,6 +64,15 @@ export const ConfigSchema = Type.Object({
   DTMA_REGISTRY_RETRY_MAX_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   DTMA_HEARTBEAT_PATH: Type.Optional(Type.String({ pattern: '^/[A-Za-z0-9/_.-]*$' })),
   DTMA_HEARTBEAT_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  DTMA_MCP_PING_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  DTMA_MCP_PING_FAILURES: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  DTMA_MCP_START_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  DTMA_MCP_RESTART_BACKOFF_MAX_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  DTMA_MCP_MAX_MESSAGE_BYTES: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024 })),
+  DTMA_MCP_MAX_SESSIONS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  DTMA_MCP_SESSION_IDLE_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+  /** Comma list of exact origins, `*`, or empty (none). */
+  DTMA_MCP_ALLOWED_ORIGINS: Type.Optional(Type.String({ maxLength: 4096 })),
   LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)))
   )
@@ -112,6 +121,7 @@ export interface Config {
     retryMaxMs: number
   }
   heartbeat: { path: string; intervalMs: number }
+  mcp: McpConfig
   logLevel: string
   version: string
 }
@@ -131,6 +141,25 @@ export interface ToolSettings {
   /** Every tool port binds to this address. */
   hostIp: string
   stopTimeoutSeconds: number
+}
+
+/** The MCP side: protocol health of every MCP instance, and its endpoint on the agent's port. */
+export interface McpConfig {
+  pingIntervalMs: number
+  /** Failed pings in a row that make a server unresponsive (its container is then restarted). */
+  pingFailures: number
+  /** How long a server may take to answer initialize after its container starts; also what waitForMcp waits at most. */
+  startTimeoutMs: number
+  /** Longest wait before restarting an unresponsive server again (the wait doubles from 2 s). */
+  restartBackoffMaxMs: number
+  /** Largest MCP message taken from a server; a longer line is dropped. */
+  maxMessageBytes: number
+  /** Open MCP sessions of all instances together; more are refused with a 503. */
+  maxSessions: number
+  /** A session nobody used for this long is ended. */
+  sessionIdleMs: number
+  /** Origin headers accepted on the MCP endpoint ('*': any); a request without Origin is always accepted. */
+  allowedOrigins: string[]
 }
 
 export interface ToolPortPolicy {
@@ -249,6 +278,17 @@ function toConfig(raw: RawConfig): Config {
         }
       }),
     heartbeat: { path: raw.DTMA_HEARTBEAT_PATH ?? '/heartbeat', intervalMs: (raw.DTMA_HEARTBEAT_INTERVAL_S ?? 60) * 1000 },
+    mcp: {
+      pingIntervalMs: (raw.DTMA_MCP_PING_INTERVAL_S ?? 15) * 1000,
+      pingFailures: raw.DTMA_MCP_PING_FAILURES ?? 3,
+      // npx and uvx servers download their package at start: give them time.
+      startTimeoutMs: (raw.DTMA_MCP_START_TIMEOUT_S ?? 120) * 1000,
+      restartBackoffMaxMs: (raw.DTMA_MCP_RESTART_BACKOFF_MAX_S ?? 300) * 1000,
+      maxMessageBytes: raw.DTMA_MCP_MAX_MESSAGE_BYTES ?? 4 * 1024 * 1024,
+      maxSessions: raw.DTMA_MCP_MAX_SESSIONS ?? 1000,
+      sessionIdleMs: (raw.DTMA_MCP_SESSION_IDLE_S ?? 1800) * 1000,
+      allowedOrigins: (raw.DTMA_MCP_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean)
+    },
     logLevel: raw.LOG_LEVEL ?? 'info',
     version: DTMA_VERSION
   }

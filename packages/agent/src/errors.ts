@@ -15,6 +15,14 @@ export type ErrorKind =
   | 'not-ready'
   | 'rate-limited'
   | 'not-implemented'
+  | 'not-mcp'
+  | 'mcp-unavailable'
+  | 'mcp-session-not-found'
+  | 'mcp-not-acceptable'
+  | 'mcp-origin-refused'
+  | 'mcp-too-large'
+  | 'mcp-upstream-failed'
+  | 'mcp-not-ready'
 
 const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   invalid: { status: 400, code: ErrorCode.badRequest },
@@ -28,7 +36,15 @@ const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   'pull-failed': { status: 502, code: ErrorCode.imagePullFailed },
   'not-ready': { status: 503, code: ErrorCode.notReady },
   'rate-limited': { status: 429, code: ErrorCode.rateLimited },
-  'not-implemented': { status: 501, code: ErrorCode.notImplemented }
+  'not-implemented': { status: 501, code: ErrorCode.notImplemented },
+  'not-mcp': { status: 409, code: ErrorCode.notMcp },
+  'mcp-unavailable': { status: 503, code: ErrorCode.mcpUnavailable },
+  'mcp-session-not-found': { status: 404, code: ErrorCode.mcpSessionNotFound },
+  'mcp-not-acceptable': { status: 406, code: ErrorCode.mcpNotAcceptable },
+  'mcp-origin-refused': { status: 403, code: ErrorCode.mcpOriginRefused },
+  'mcp-too-large': { status: 413, code: ErrorCode.payloadTooLarge },
+  'mcp-upstream-failed': { status: 502, code: ErrorCode.mcpUpstreamFailed },
+  'mcp-not-ready': { status: 504, code: ErrorCode.mcpNotReady }
 }
 
 export class DtmaError extends Error {

@@ -31,8 +31,14 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^model\//, /^(?!model\/|runtime\/types\.ts$)/, 'model holds leaf types'],
   [/^store\//, /^(?!store\/|model\/|runtime\/types\.ts$)/, 'the store imports no domain module'],
   [/^config\.ts$/, /./, 'config imports nothing of DTMA (no runtime type)'],
-  [/^(app\.ts|http-server\.ts|routes\/|plugins\/)/, /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$)/, 'the HTTP app holds no Docker type and builds no service'],
-  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|runtime\/docker\/|config\.ts$)/, 'the domain never reaches up, or into the Docker adapter'],
+  [/^(app\.ts|http-server\.ts|routes\/|plugins\/)/, /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$|mcp\/(?!mcp-api\.ts$|mux-session\.ts$))/, 'the HTTP app holds no Docker type and builds no service; of the MCP side it knows McpApi and the session pipe'],
+  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|runtime\/docker\/|config\.ts$)/, 'the domain never reaches up, or into the Docker adapter'],
+  [
+    /^mcp\//,
+    /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|config\.ts$|store\/|registry\/|heartbeat\/|metrics\/|runtime\/(?!types\.ts$)|instances\/(?!instance-api\.ts$|view\.ts$))/,
+    'the MCP side observes the domain (InstanceApi, views) and reaches containers only through the runtime interface'
+  ],
+  [/^(?!compose\.ts$|mcp\/)/, /^mcp\/mcp-service\.ts$/, 'only the composition root builds the MCP service'],
   // The registry's outbox shares the store's SQLite file (store/sqlite.ts opens it), never its records.
   [/^(registry|heartbeat|metrics)\//, /^(routes\/|plugins\/|app\.ts$|compose\.ts$|runtime\/docker\/|store\/(?!sqlite\.ts$))/, 'the reporters observe the domain'],
   [/^(?!compose\.ts$|runtime\/docker\/)/, /^runtime\/docker\//, 'only the composition root builds the Docker adapter'],
@@ -43,7 +49,8 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
 const PACKAGE_ROOMS: Array<[RegExp, RegExp]> = [
   [/^dockerode$/, /^runtime\/docker\//],
   [/^(fastify|fastify-plugin|@fastify\/.*)$/, /^(app\.ts|http-server\.ts|compose\.ts|routes\/|plugins\/)/],
-  [/^@supabase\/supabase-js$/, /^registry\//]
+  [/^@supabase\/supabase-js$/, /^registry\//],
+  [/^@modelcontextprotocol\/sdk(\/|$)/, /^(mcp\/|routes\/mcp)/]
 ]
 
 t.test('no source file imports across a forbidden arrow', async (t) => {
@@ -66,6 +73,10 @@ t.test('the rule itself sees a broken arrow', async (t) => {
   // A check that cannot fail proves nothing: the store importing the domain is caught.
   const caught = FORBIDDEN.filter(([from, to]) => from.test('store/instance-store.ts') && to.test('instances/spec.ts'))
   t.equal(caught.length, 1)
+  // And the MCP side reaching past the runtime's interface into the Docker adapter, or the domain into it.
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('mcp/stdio-link.ts') && to.test('runtime/docker/attach.ts')).length, 2)
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('instances/view.ts') && to.test('mcp/health-board.ts')).length, 1)
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('routes/mcp.ts') && to.test('mcp/http-proxy.ts')).length, 1)
 })
 
 t.test('rooms stay small: no source file over 300 lines, the composition and app pieces under their bounds', async (t) => {

@@ -25,6 +25,8 @@ export type CallArgs<R extends RouteDefinition> = Maybe<'params', RouteParams<R>
     timeoutMs?: number
     /** Aborts the call; the way to stop following a stream route */
     signal?: AbortSignal
+    /** More request headers (the MCP routes: Mcp-Session-Id, Mcp-Protocol-Version, Origin) */
+    headers?: Readonly<Record<string, string>>
   }
 
 /** A stream route answers its success as the open Response (read
@@ -35,7 +37,7 @@ export type StreamResponse<R extends RouteDefinition> =
   | Exclude<RouteResponse<R>, RouteSuccess<R>>
 
 /** A 'follow' route streams only when asked (follow=true), and answers its JSON body otherwise. */
-type ReplyOf<R extends RouteDefinition> = R extends { readonly stream: true }
+type ReplyOf<R extends RouteDefinition> = R extends { readonly stream: true } | { readonly raw: true }
   ? StreamResponse<R>
   : R extends { readonly stream: 'follow' }
     ? RouteResponse<R> | StreamResponse<R>
@@ -69,7 +71,7 @@ export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value))
     }
-    const headers: Record<string, string> = { accept: 'application/json' }
+    const headers: Record<string, string> = { accept: route.accept ?? 'application/json', ...(args.headers as Record<string, string> | undefined) }
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
     let body: string | undefined
     if (args.body !== undefined) {
@@ -88,7 +90,7 @@ export function createDtmaClient(options: DtmaClientOptions): DtmaClient {
     try {
       const response = await doFetch(url, { method: route.method, headers, body, signal: controller.signal })
       // The deadline covers the wait for an answer, not the life of a stream.
-      const streams = route.stream === true || (route.stream === 'follow' && query?.follow === true)
+      const streams = route.stream === true || route.raw === true || (route.stream === 'follow' && query?.follow === true)
       if (streams && response.ok) {
         streaming = true
         return { status: response.status, response }

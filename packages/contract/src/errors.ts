@@ -17,6 +17,13 @@ export const ErrorCode = {
   imagePullFailed: 'DTMA_IMAGE_PULL_FAILED',
   notReady: 'DTMA_NOT_READY',
   notImplemented: 'DTMA_NOT_IMPLEMENTED',
+  notMcp: 'DTMA_NOT_AN_MCP_SERVER',
+  mcpUnavailable: 'DTMA_MCP_UNAVAILABLE',
+  mcpSessionNotFound: 'DTMA_MCP_SESSION_NOT_FOUND',
+  mcpNotAcceptable: 'DTMA_MCP_NOT_ACCEPTABLE',
+  mcpOriginRefused: 'DTMA_MCP_ORIGIN_REFUSED',
+  mcpUpstreamFailed: 'DTMA_MCP_UPSTREAM_FAILED',
+  mcpNotReady: 'DTMA_MCP_NOT_READY',
   internal: 'DTMA_INTERNAL'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -2,11 +2,13 @@
 // written. The agent registers its routes from it and the client is typed
 // from it, so the two sides cannot disagree.
 import type { Static, TSchema } from 'typebox'
+import { mcpRoutes } from './mcp-routes.ts'
 import {
   AcceptedReply,
   AgentLogsQuery,
   AgentLogsReply,
   AgentLogsStreamReply,
+  DeployQuery,
   DeployToolBody,
   DeployToolReply,
   ErrorBody,
@@ -47,6 +49,12 @@ export interface RouteDefinition {
   readonly stream?: true | 'follow'
   /** With stream 'follow': the schema of the streamed text. */
   readonly streamReply?: TSchema
+  /** The agent answers on the raw response itself (the MCP endpoint: JSON or
+   *  server-sent events, as the MCP transport says); the client hands every
+   *  success back as the open Response. */
+  readonly raw?: true
+  /** The Accept header the client sends (default application/json). */
+  readonly accept?: string
   readonly params?: TSchema
   readonly querystring?: TSchema
   readonly body?: TSchema
@@ -113,6 +121,7 @@ export const routes = {
     summary:
       'Deploy a tool container (idempotent: the same request again answers 200). Host ports: 0, "" or none take a free port of the tool range; an asked port that is the agent\'s own or another instance\'s is replaced by a free one, said in the message and in warnings',
     body: DeployToolBody,
+    querystring: DeployQuery,
     responses: {
       200: DeployToolReply,
       201: DeployToolReply,
@@ -120,7 +129,9 @@ export const routes = {
       409: ErrorBody,
       413: ErrorBody,
       ...authErrors,
-      ...dockerErrors
+      ...dockerErrors,
+      // waitForMcp: the MCP server did not answer initialize in time (the instance stays deployed).
+      504: ErrorBody
     }
   },
   startTool: {
@@ -232,7 +243,8 @@ export const routes = {
     summary: 'Prometheus metrics: requests, Docker operations, instances, reconciles, outbox and heartbeats',
     produces: 'text/plain',
     responses: { 200: MetricsReply, ...authErrors }
-  }
+  },
+  ...mcpRoutes
 } as const satisfies Record<string, RouteDefinition>
 
 export type Routes = typeof routes

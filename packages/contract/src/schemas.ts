@@ -2,7 +2,8 @@
 // Shared by the agent (validation, serialization) and every client (types).
 // No Node-only imports: this file is also loaded by Deno.
 import Type, { type Static } from 'typebox'
-import { BaseConfigOverride, McpTransport } from './deploy-override.ts'
+import { BaseConfigOverride } from './deploy-override.ts'
+import { McpInfo } from './mcp.ts'
 
 // ---- bounded primitives: every string has a max length -------------------
 
@@ -83,11 +84,15 @@ export const DeployToolBody = Type.Object(
     instanceNameOnToolbox: InstanceName,
     accountToolInstanceId: AccountToolInstanceId,
     baseConfigOverrideJson: Type.Optional(Type.Union([BaseConfigOverride, Type.Null()], { description: 'null or absent: no override' })),
-    forcePull: Type.Optional(Type.Boolean({ description: 'Pull even when the image is present locally' }))
+    forcePull: Type.Optional(Type.Boolean({ description: 'Pull even when the image is present locally' })),
+    waitForMcp: Type.Optional(Type.Boolean({ description: "Answer only once the instance's MCP server answered initialize (its mcp object then carries the capabilities), or with a 504 that says it stays deployed" }))
   },
   { additionalProperties: false }
 )
 export type DeployToolBody = Static<typeof DeployToolBody>
+
+/** The query of POST /tools: waitForMcp as a flag, for callers that cannot change the body. */
+export const DeployQuery = Type.Object({ waitForMcp: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
 
 // ---- responses ----------------------------------------------------------------
 
@@ -97,16 +102,6 @@ export const ErrorBody = Type.Object({
   code: Type.String()
 })
 export type ErrorBody = Static<typeof ErrorBody>
-
-/** How an instance's MCP server is reached, from the deploy's mcp* keys;
- *  null for a container that is not an MCP server. */
-export const McpInfo = Type.Object({
-  transport: McpTransport,
-  endpoint: Type.String(),
-  port: Type.Union([Type.Integer(), Type.Null()], { description: 'container port of an http/sse server' }),
-  capabilities: Type.Array(Type.String())
-})
-export type McpInfo = Static<typeof McpInfo>
 
 /** The limits the container runs with (the agent's defaults, or what the deploy asked within its maxima). */
 export const AppliedLimits = Type.Object({
@@ -293,7 +288,7 @@ export const LogsReply = Type.String({ description: "the container's stdout and 
 export const EventsQuery = Type.Object({ name: Type.Optional(InstanceName) }, { additionalProperties: false })
 
 export const EventStreamReply = Type.String({
-  description: 'server-sent events: `instance` (InstanceEvent JSON) for the current view and every change, `pull` (PullProgressEvent JSON) while an image is pulled'
+  description: 'server-sent events: `instance` (InstanceEvent JSON) for the current view and every change, `pull` (PullProgressEvent JSON) while an image is pulled, `mcp` (McpEvent JSON) when an MCP server\'s status or tool fingerprint changes'
 })
 
 /** SSE `instance` event: an instance's view after a change; null: it is gone. */

@@ -4,7 +4,7 @@
 // shapes are merged, harmless sloppiness is accepted, every key the agent
 // does not apply is named in a warning, and a Docker field that would widen
 // the sandbox is refused with a 400 naming it.
-import { BaseConfigOverride, MAX_ENV_TOTAL_CHARS, ResourceLimitsRequest, type DeployToolBody, type McpInfo } from '@dtma/contract'
+import { BaseConfigOverride, MAX_ENV_TOTAL_CHARS, ResourceLimitsRequest, type DeployToolBody, type McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { InstanceMetadata, InstanceSpec } from '../model/instance-spec.ts'
@@ -117,7 +117,7 @@ function portsFromOverride(override: NonNullable<DeployToolBody['baseConfigOverr
   return [...ports.values()].sort((a, b) => a.host_port - b.host_port || a.protocol.localeCompare(b.protocol) || a.container_port - b.container_port)
 }
 
-function mcpFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, ports: PortBinding[], warnings: string[]): McpInfo | undefined {
+function mcpFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, ports: PortBinding[], warnings: string[]): McpSettings | undefined {
   if (override.mcpTransport === undefined || override.mcpTransport === null) {
     const orphans = (['mcpEndpoint', 'mcpPort', 'mcpCapabilities'] as const).filter((key) => override[key] !== undefined && override[key] !== null)
     if (orphans.length > 0) warnings.push(`${OVERRIDE}: ${orphans.join(', ')} ${orphans.length === 1 ? 'is' : 'are'} ignored without mcpTransport (the instance is not an MCP server)`)

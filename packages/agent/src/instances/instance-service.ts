@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream'
 import type { DeployToolBody, LogsQuery } from '@dtma/contract'
 import type { Logger } from 'pino'
+import type { McpHealthSource } from '../model/mcp-health.ts'
 import type { ContainerRuntime, ResourceLimits } from '../runtime/types.ts'
 import type { InstanceStore } from '../store/instance-store.ts'
 import { IgnoredKeysLog, parseDeployRequest } from './deploy-request.ts'
@@ -31,6 +32,8 @@ export interface InstanceServiceOptions {
   resyncIntervalMs: number
   /** Told what reconciling does (metrics); optional. */
   observer?: ReconcileObserver
+  /** What the MCP monitor last saw of each MCP server, for the views. */
+  mcpHealth?: McpHealthSource
 }
 
 export class InstanceService implements InstanceApi {
@@ -151,10 +154,16 @@ export class InstanceService implements InstanceApi {
     }
   }
 
+  /** Publishes an instance's view again (its MCP health changed); nothing for an unknown one. */
+  republish(instanceName: string): void {
+    if (this.views.get(instanceName) !== undefined) this.publish(instanceName)
+  }
+
   private viewOf(instanceName: string): InstanceView | undefined {
     const record = this.options.store.get(instanceName)
     const container = this.index.get(instanceName)
-    return isGone(record, container) ? undefined : instanceView(instanceName, record, container, this.options.toolLimits)
+    if (isGone(record, container)) return undefined
+    return instanceView(instanceName, record, container, this.options.toolLimits, this.options.mcpHealth?.health(instanceName))
   }
 
   private publish(instanceName: string): void {

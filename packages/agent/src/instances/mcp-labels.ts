@@ -1,10 +1,10 @@
 // An instance's MCP settings travel on its container's labels too, so an
 // instance adopted without its store record (a lost data dir) is still known
 // as the MCP server it is. None of them is secret.
-import type { McpInfo } from '@dtma/contract'
+import type { McpSettings } from '@dtma/contract'
 import { InstanceLabel } from '../runtime/labels.ts'
 
-export function mcpLabels(mcp: McpInfo | undefined): Record<string, string> {
+export function mcpLabels(mcp: McpSettings | undefined): Record<string, string> {
   if (mcp === undefined) return {}
   return {
     [InstanceLabel.mcpTransport]: mcp.transport,
@@ -14,7 +14,7 @@ export function mcpLabels(mcp: McpInfo | undefined): Record<string, string> {
   }
 }
 
-export function mcpFromLabels(labels: Record<string, string>): McpInfo | undefined {
+export function mcpFromLabels(labels: Record<string, string>): McpSettings | undefined {
   const transport = labels[InstanceLabel.mcpTransport]
   if (transport !== 'stdio' && transport !== 'http' && transport !== 'sse') return undefined
   const port = Number(labels[InstanceLabel.mcpPort])

@@ -2,7 +2,8 @@
 // reports it (the routes, the event stream, the registry, the heartbeat,
 // metrics): its intent from the store beside its container as Docker has
 // it. Each reader projects it to its own wire shape.
-import type { DesiredState, InstanceStatus, McpInfo } from '@dtma/contract'
+import type { DesiredState, InstanceStatus, McpSettings } from '@dtma/contract'
+import type { McpHealth } from '../model/mcp-health.ts'
 import type { ContainerInfo, PortBinding, ResourceLimits } from '../runtime/types.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
@@ -27,7 +28,8 @@ export interface InstanceView {
   /** Docker's own state word, `missing` without a container. */
   dockerState: string
   health: string
-  mcp: McpInfo | null
+  /** How its MCP server is reached and what the agent last saw of it; null: not an MCP server. */
+  mcp: (McpSettings & { health: McpHealth }) | null
   limits: ResourceLimits
   /** Environment keys, never values; null when unknown. */
   envKeys: string[] | null
@@ -41,9 +43,22 @@ export function isGone(record: InstanceRecord | undefined, container: ContainerI
   return (record === undefined || record.pendingOperation === 'remove') && container === undefined
 }
 
+/** An MCP server the monitor has not reported on yet. */
+function unseenHealth(dockerState: string): McpHealth {
+  const status = dockerState === 'running' ? 'starting' : 'stopped'
+  return { status, protocolVersion: null, serverInfo: null, serverCapabilities: null, lastPingMs: null, toolsCount: null, toolsFingerprint: null, checkedAt: null, lastError: null, tools: null }
+}
+
 /** The view of an instance that exists (see isGone). defaultLimits: what a
- *  container gets when its deploy asked for none. */
-export function instanceView(instanceName: string, record: InstanceRecord | undefined, container: ContainerInfo | undefined, defaultLimits: ResourceLimits): InstanceView {
+ *  container gets when its deploy asked for none; health: what the MCP
+ *  monitor last saw of its server. */
+export function instanceView(
+  instanceName: string,
+  record: InstanceRecord | undefined,
+  container: ContainerInfo | undefined,
+  defaultLimits: ResourceLimits,
+  health?: McpHealth
+): InstanceView {
   // Without a stored intent, what Docker runs is taken as what is wanted.
   const desiredState = record?.desiredState ?? (container?.dockerState === 'running' ? 'running' : 'stopped')
   const dockerState = container?.dockerState ?? MISSING
@@ -60,8 +75,13 @@ export function instanceView(instanceName: string, record: InstanceRecord | unde
     desiredState,
     dockerState,
     health: container?.health ?? 'none',
-    mcp: record?.spec.mcp ?? (container === undefined ? undefined : mcpFromLabels(container.labels)) ?? null,
+    mcp: mcpOf(record, container, health ?? unseenHealth(dockerState)),
     limits: record?.spec.limits ?? defaultLimits,
     envKeys: record === undefined ? null : envKeys(record.spec.env)
   }
+}
+
+function mcpOf(record: InstanceRecord | undefined, container: ContainerInfo | undefined, health: McpHealth): InstanceView['mcp'] {
+  const settings = record?.spec.mcp ?? (container === undefined ? undefined : mcpFromLabels(container.labels))
+  return settings === undefined ? null : { ...settings, health }
 }

@@ -1,7 +1,7 @@
 // The spec of an instance: what the store keeps and the domain deploys from.
 // A leaf, so the store and the domain both import it and no arrow points
 // from the store back up into the domain.
-import type { McpInfo } from '@dtma/contract'
+import type { McpSettings } from '@dtma/contract'
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
 
 /** What the deploy keeps besides the container: never on a label, never in
@@ -21,7 +21,7 @@ export interface InstanceSpec {
    *  ones, host_port 0 for "any port of the tool range"). */
   ports: PortBinding[]
   /** How its MCP server is reached; absent: not an MCP server. */
-  mcp?: McpInfo
+  mcp?: McpSettings
   /** Asked limits within the agent's maxima; absent: the agent's defaults. */
   limits?: ResourceLimits
   metadata?: InstanceMetadata

@@ -24,6 +24,12 @@ export interface StreamSuccess {
   stream: Readable
 }
 
+/** A raw route's answer: the handler hijacked the reply and answered on it
+ *  itself (the MCP endpoint, whose transport writes JSON or SSE as MCP says). */
+export interface RawAnswer {
+  raw: true
+}
+
 declare const jsonOf: unique symbol
 /** JSON text of a T, made by jsonText: sent as it is, checked as a T at compile time. */
 export type JsonText<T> = string & { readonly [jsonOf]: T }
@@ -35,7 +41,9 @@ export function jsonText<T>(value: T): JsonText<T> {
 /** A success whose body is already JSON text. */
 type SerializedSuccess<S> = S extends { status: infer Status; body: infer Body } ? { status: Status; json: JsonText<Body> } : never
 
-type HandlerResult<R extends RouteDefinition> = R extends { readonly stream: true }
+type HandlerResult<R extends RouteDefinition> = R extends { readonly raw: true }
+  ? RawAnswer
+  : R extends { readonly stream: true }
   ? StreamSuccess
   : R extends { readonly stream: 'follow' }
     ? RouteSuccess<R> | StreamSuccess
@@ -53,7 +61,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
   })
   for (const id of Object.keys(routes) as RouteId[]) {
     const route: RouteDefinition = routes[id]
-    const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body?: unknown; json?: string; stream?: Readable }>
+    const handler = handlers[id] as (request: FastifyRequest, reply: FastifyReply) => Promise<{ status: number; body?: unknown; json?: string; stream?: Readable; raw?: true }>
     const querystring = route.querystring
     app.route({
       method: route.method,
@@ -81,6 +89,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
           : undefined,
       handler: async (request, reply) => {
         const result = await handler(request, reply)
+        if (result.raw === true) return reply
         if (result.stream !== undefined) {
           const stream = result.stream
           openStreams.add(stream)

@@ -1,14 +1,26 @@
 // Handlers of the /tools routes: thin translations between HTTP and the
 // instance service. Messages are the sentences Agentopia's backend knows.
 import type { ToolInstance } from '@dtma/contract'
+import { DtmaError, isDtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
+import type { McpApi } from '../mcp/mcp-api.ts'
 import type { InstanceView } from '../instances/view.ts'
 import { jsonText, type Handlers, type JsonText } from './register.ts'
 import { deployData, toolInstance } from './wire.ts'
 
 type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'restartTool' | 'removeTool'>
 
-export function toolHandlers(instances: InstanceApi): ToolHandlers {
+/** waitForMcp: the deploy answers once the instance's MCP server answered initialize and was listed. */
+async function untilMcpReady(mcp: McpApi, instanceName: string): Promise<void> {
+  try {
+    await mcp.whenReady(instanceName, mcp.settings.startTimeoutMs)
+  } catch (error) {
+    if (!isDtmaError(error, 'mcp-not-ready')) throw error
+    throw new DtmaError('mcp-not-ready', `Tool instance '${instanceName}' is deployed, but ${error.message}; it stays deployed (GET /tools/${encodeURIComponent(instanceName)} reports it)`)
+  }
+}
+
+export function toolHandlers(instances: InstanceApi, mcp: McpApi): ToolHandlers {
   // The backend polls the list every few seconds: it is serialized once per
   // change of the instances, not once per request.
   let answered: { list: readonly InstanceView[]; json: JsonText<{ success: true; data: ToolInstance[] }> } | undefined
@@ -24,8 +36,13 @@ export function toolHandlers(instances: InstanceApi): ToolHandlers {
     getTool: async (request) => ({ status: 200, body: { success: true, data: toolInstance(instances.get(request.params.name)) } }),
 
     deployTool: async (request) => {
+      const waitForMcp = request.body.waitForMcp === true || request.query.waitForMcp === true
+      if (waitForMcp && (request.body.baseConfigOverrideJson?.mcpTransport ?? null) === null) {
+        throw new DtmaError('invalid', 'waitForMcp: baseConfigOverrideJson names no mcpTransport, so the instance is not an MCP server')
+      }
       const { created, view, imageSource, warnings, reassignedPorts } = await instances.deploy(request.body)
-      const data = deployData(view, imageSource)
+      if (waitForMcp) await untilMcpReady(mcp, view.instanceName)
+      const data = deployData(waitForMcp ? instances.get(view.instanceName) : view, imageSource)
       const name = data.instance_name_on_toolbox
       const fallback = data.image_source === 'local-after-failed-pull' ? ' (image pull failed; the local copy was deployed)' : ''
       // A reassigned port is news the caller must act on: said in the message, not only in warnings.

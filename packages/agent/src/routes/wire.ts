@@ -3,6 +3,7 @@
 import { portMapping, type DeployToolData, type DockerEngineInfo, type ToolInstance } from '@dtma/contract'
 import type { ImageSource } from '../instances/deploy.ts'
 import type { EngineState } from '../instances/instance-api.ts'
+import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
 
 function limits(applied: InstanceView['limits']): ToolInstance['limits'] {
@@ -22,7 +23,7 @@ export function toolInstance(view: InstanceView): ToolInstance {
     desired_state: view.desiredState,
     docker_status: view.dockerState,
     health: view.health,
-    mcp: view.mcp,
+    mcp: mcpInfo(view),
     limits: limits(view.limits)
   }
 }
@@ -36,7 +37,7 @@ export function deployData(view: InstanceView, imageSource: ImageSource): Deploy
     ports: view.ports.map(portMapping),
     state: view.status,
     image_source: imageSource,
-    mcp: view.mcp,
+    mcp: mcpInfo(view),
     limits: limits(view.limits)
   }
 }

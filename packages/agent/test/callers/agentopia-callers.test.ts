@@ -131,7 +131,7 @@ async function instanceServiceSequences(t: Test, world: World): Promise<void> {
     if (deployed === undefined) continue
     for (const port of deployed.data.ports) t.not(port.host_port, world.port, `${shape}: never the agent's own port`)
     if (shape === 'MCP service override') {
-      t.same(deployed.data.mcp, { transport: 'stdio', endpoint: '/mcp', port: 8080, capabilities: ['tools'] }, 'the MCP keys are kept and reported')
+      t.match(deployed.data.mcp, { transport: 'stdio', endpoint: '/mcp', port: 8080, capabilities: ['tools'], url_path: `/tools/${encodeURIComponent(name)}/mcp` }, 'the MCP keys are kept and reported')
       t.match(deployed.warnings, [/dockerImage "default-mcp-server:latest" differs/, /storage is not applied/])
       const inspected = await docker.getContainer(deployed.data.container_id).inspect()
       t.same([inspected.HostConfig.Memory, inspected.HostConfig.NanoCpus], [256 * 1024 * 1024, 0.2e9], 'resourceLimits applied')

@@ -7,7 +7,11 @@ import { createDtmaClient, routes, type DtmaClient, type RouteDefinition, type R
 import t, { type Test } from 'tap'
 import { Value } from 'typebox/value'
 import { startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { ensureMcpImages } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { provokeMcpStatuses } from './contract-conformance-mcp.ts'
+
+t.before(ensureMcpImages)
 
 /** Declared statuses no test here can provoke without breaking the engine. */
 const NOT_PROVOKED: Record<string, string> = {
@@ -37,7 +41,14 @@ function checkingClient(t: Test, client: DtmaClient, seen: Seen): DtmaClient {
         return reply
       }
       seen.add(`${id} ${reply.status}`)
-      if (reply.response !== undefined) {
+      if (reply.response !== undefined && route.raw === true) {
+        // MCP answers JSON or an event stream as it sees fit; an accepted notification or an ended session has no body.
+        const type = reply.response.headers.get('content-type') ?? ''
+        if (reply.status === 202 || (id === 'mcpEnd' && reply.status === 200)) t.equal(await reply.response.text(), '', `${id} ${reply.status}: no body`)
+        else t.match(type, new RegExp(`^(${route.produces ?? 'application/json|text/event-stream'})`), `${id} ${reply.status}: content type`)
+        // An event stream is the caller's to read or end (a session's GET stream stays open while it tests).
+        if (!type.startsWith('text/event-stream')) await reply.response.body?.cancel().catch(() => undefined)
+      } else if (reply.response !== undefined) {
         t.match(reply.response.headers.get('content-type'), new RegExp(`^${route.produces ?? 'application/json'}`), `${id} ${reply.status}: content type`)
         await reply.response.body?.cancel()
       } else if (!Value.Check(schema, reply.body)) {
@@ -137,12 +148,19 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.removeTool({ params: { name } })).status, 404)
   t.equal((await client.removeTool({ params: { name: bad } })).status, 400)
 
+  // The MCP routes, against real MCP servers.
+  const mcpAgent = await startTestAgent(t, { env: { DTMA_MCP_START_TIMEOUT_S: '2', DTMA_TOOL_PORT_RANGE: '43150-43199' } })
+  await provokeMcpStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, mcpAgent.config.apiTokens[0]))
+
   // Docker unreachable: the Docker routes are 503, /status degrades, /health/ready is 503.
   const offline = await startTestAgent(t, { env: { DOCKER_SOCKET: '/nonexistent/docker.sock' }, waitReady: false })
   const offlineCall = clientFor(t, offline, seen, offline.config.apiTokens[0]) as unknown as typeof call
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     if (route.responses[503] === undefined) continue
-    const args = id === 'deployTool' ? { body: offline.deployBody(uniqueName('Offline')) } : { ...(route.params && { params: { name } }) }
+    const args =
+      id === 'deployTool'
+        ? { body: offline.deployBody(uniqueName('Offline')) }
+        : { ...(route.params && { params: { name } }), ...(id === 'mcpPost' && { body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} } }) }
     t.equal((await offlineCall[id](args)).status, 503, `${id} with Docker away`)
   }
   t.equal((await offlineCall.status()).status, 200, 'status stays 200 (degraded)')

@@ -64,7 +64,7 @@ t.test('service-shaped and Docker-shaped keys are merged, applied and reported',
   t.same(bound, ['8080/tcp>31400', '9090/tcp>31401'], 'portMappings and PortBindings merged; "" and 0 take range ports, 8080 asked twice is bound once')
   t.same(data.ports.map((p: any) => [p.container_port, p.host_port, p.private_port, p.public_port, p.type]).sort(), [[8080, 31400, 8080, 31400, 'tcp'], [9090, 31401, 9090, 31401, 'tcp']])
 
-  t.same(data.mcp, { transport: 'http', endpoint: '/mcp', port: 8080, capabilities: ['tools', 'resources'] }, 'mcp port defaults to the first container port asked')
+  t.match(data.mcp, { transport: 'http', endpoint: '/mcp', port: 8080, capabilities: ['tools', 'resources'], url_path: `/tools/${encodeURIComponent(name)}/mcp`, status: 'starting' }, 'mcp port defaults to the first container port asked')
   t.same(data.limits, { memory_bytes: 256 * 1024 * 1024, cpus: 0.5, pids: agent.config.tool.pidsLimit })
   const warnings: string[] = reply.body.warnings
   t.ok(warnings.some((w) => /dockerImage "default-mcp-server:latest" differs from dockerImageUrl/.test(w)), 'the differing dockerImage is named')
@@ -78,7 +78,7 @@ t.test('service-shaped and Docker-shaped keys are merged, applied and reported',
   t.equal(agent.store.get(name)?.spec.metadata?.templateId, 'tmpl-1', 'metadata is kept in the store')
 
   const listed = await agent.client.getTool({ params: { name } })
-  t.match(listed, { status: 200, body: { data: { mcp: data.mcp, limits: data.limits, ports: data.ports } } }, 'reported by GET /tools/{name} too')
+  t.match(listed, { status: 200, body: { data: { mcp: { transport: 'http', endpoint: '/mcp', port: 8080, capabilities: ['tools', 'resources'] }, limits: data.limits, ports: data.ports } } }, 'reported by GET /tools/{name} too')
   t.notMatch(agent.logs.join('\n'), /sk-service-secret|config-secret-value/, 'no secret in the log')
 })
 

@@ -1,0 +1,138 @@
+// The MCP side of one instance, for one container: a stdio or sse server
+// gets a link and the multiplexer its sessions share; an http server gets
+// the address of its own endpoint, for the proxy. Either way a health monitor
+// watches it. The owner tells it when its container runs and when it does not.
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { McpSettings } from '@dtma/contract'
+import type { Logger } from 'pino'
+import { DtmaError } from '../errors.ts'
+import type { ContainerRuntime } from '../runtime/types.ts'
+import type { McpHealthBoard } from './health-board.ts'
+import type { LinkHandlers, LinkObserver, MessageLink } from './link.ts'
+import type { McpServiceSettings } from './mcp-api.ts'
+import { HealthMonitor, type MonitorObserver, type MonitorTarget } from './monitor.ts'
+import { Multiplexer, type MuxObserver } from './multiplexer.ts'
+import type { SessionPipe } from './mux-session.ts'
+import { PipeTransport } from './pipe-transport.ts'
+import { SseLink } from './sse-link.ts'
+import { StdioLink } from './stdio-link.ts'
+
+export type McpObserver = LinkObserver & MuxObserver & MonitorObserver
+
+export interface InstanceMcpOptions {
+  instanceName: string
+  settings: McpSettings
+  containerId: string
+  runtime: Pick<ContainerRuntime, 'attach' | 'inspect'>
+  config: McpServiceSettings
+  board: McpHealthBoard
+  version: string
+  logger: Logger
+  observer: McpObserver
+  unresponsive(reason: string): void
+}
+
+/** A multiplexed server's sessions stand for clients that may sample or elicit; the agent answers nothing itself. */
+const ON_BEHALF_OF_SESSIONS = { sampling: {}, elicitation: {} }
+
+export class InstanceMcp {
+  readonly containerId: string
+  readonly monitor: HealthMonitor
+  private readonly link: MessageLink | undefined
+  private readonly mux: Multiplexer | undefined
+  private address: string | undefined
+  private running = false
+
+  constructor(private readonly options: InstanceMcpOptions) {
+    const { settings, config } = options
+    this.containerId = options.containerId
+    const handlers: LinkHandlers = {
+      message: (message) => this.mux?.fromLink(message),
+      up: (fresh) => {
+        this.mux?.linkUp(fresh)
+        // A new server process the monitor is not already initializing (a restart behind its back).
+        if (fresh && this.running && !this.monitor.initializing) this.monitor.begin()
+      },
+      down: (reason) => this.mux?.linkDown(reason)
+    }
+    if (settings.transport === 'stdio') {
+      this.link = new StdioLink({ runtime: options.runtime, containerId: options.containerId, maxMessageBytes: config.maxMessageBytes, logger: options.logger, observer: options.observer, handlers })
+    } else if (settings.transport === 'sse') {
+      this.link = new SseLink({ url: () => this.url(), handlers })
+    }
+    if (this.link !== undefined) this.mux = new Multiplexer(this.link, { maxInFlight: 256, initializeWaitMs: config.startTimeoutMs, observer: options.observer })
+    this.monitor = new HealthMonitor({
+      instanceName: options.instanceName,
+      target: this.monitorTarget(),
+      board: options.board,
+      pingIntervalMs: config.pingIntervalMs,
+      pingFailures: config.pingFailures,
+      startTimeoutMs: config.startTimeoutMs,
+      version: options.version,
+      logger: options.logger,
+      observer: options.observer,
+      unresponsive: (reason) => options.unresponsive(reason)
+    })
+  }
+
+  get multiplexed(): boolean {
+    return this.mux !== undefined
+  }
+
+  get sessionCount(): number {
+    return this.mux?.sessionCount ?? 0
+  }
+
+  /** The container runs: (re)initialize its server, unless that was already under way. */
+  containerRunning(): void {
+    if (this.running) return
+    this.running = true
+    this.address = undefined
+    this.monitor.begin()
+  }
+
+  containerStopped(): void {
+    if (!this.running) return
+    this.running = false
+    this.monitor.stop()
+  }
+
+  openSession(): SessionPipe {
+    if (this.mux === undefined) throw new DtmaError('not-mcp', 'this MCP server is reached through its own endpoint')
+    return this.mux.openSession()
+  }
+
+  /** The server's own endpoint (http, sse), on the container's address on the tools' network. */
+  async url(): Promise<URL> {
+    const { settings, runtime, containerId } = this.options
+    if (this.address === undefined) {
+      const info = await runtime.inspect(containerId)
+      if (info?.dockerState !== 'running' || info.ipAddress === undefined) throw new DtmaError('mcp-unavailable', 'its container is not running')
+      this.address = info.ipAddress
+    }
+    if (settings.port === null) throw new DtmaError('mcp-unavailable', 'no MCP port is known for it (give mcpPort, or a container port)')
+    return new URL(`http://${this.address}:${settings.port}${settings.endpoint}`)
+  }
+
+  close(): void {
+    this.running = false
+    this.monitor.close()
+    this.mux?.closeAll()
+    this.link?.close()
+  }
+
+  private monitorTarget(): MonitorTarget {
+    const { link, mux } = this
+    if (link !== undefined && mux !== undefined) {
+      return { capabilities: ON_BEHALF_OF_SESSIONS, connect: () => link.connect(), transport: () => new PipeTransport(mux.openSession(true)) }
+    }
+    let url: URL | undefined
+    return {
+      capabilities: {},
+      connect: async () => {
+        url = await this.url()
+      },
+      transport: () => new StreamableHTTPClientTransport(url as URL)
+    }
+  }
+}

@@ -1,0 +1,35 @@
+// What the HTTP app needs of the MCP side: the way to an instance's server
+// (sessions of a multiplexed one, or the address of an http one's own
+// endpoint), what it last listed, and a wait for its readiness. The app is
+// built on this interface, like InstanceApi.
+import type { McpCapabilities } from '@dtma/contract'
+import type { ProxiedAnswer, ProxiedRequest } from './http-proxy.ts'
+import type { SessionPipe } from './mux-session.ts'
+
+export type { ProxiedAnswer, ProxiedRequest }
+
+export type McpEndpoint =
+  | { kind: 'sessions'; open(): SessionPipe }
+  /** Relays one request to the server's own endpoint; throws DTMA's error for its refusals. */
+  | { kind: 'proxy'; forward(request: ProxiedRequest): Promise<ProxiedAnswer> }
+
+/** The settings of the MCP side (config.ts reads them). */
+export interface McpServiceSettings {
+  pingIntervalMs: number
+  pingFailures: number
+  startTimeoutMs: number
+  restartBackoffMaxMs: number
+  maxMessageBytes: number
+  maxSessions: number
+  sessionIdleMs: number
+  allowedOrigins: string[]
+}
+
+export interface McpApi {
+  /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run). */
+  endpoint(instanceName: string): McpEndpoint
+  capabilities(instanceName: string): McpCapabilities
+  /** Resolves once the server answered initialize and was listed; rejects with a 504 after timeoutMs. */
+  whenReady(instanceName: string, timeoutMs: number): Promise<void>
+  readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }
+}

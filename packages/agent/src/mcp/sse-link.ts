@@ -1,0 +1,65 @@
+// The link to a legacy HTTP+SSE MCP server: one SDK SSEClientTransport (its
+// event stream for the server's messages, a POST per message to the endpoint
+// it names). Each new connection is a new session on the server, so it is
+// fresh to the multiplexer; a dropped one is made again on the next connect.
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import type { LinkHandlers, MessageLink } from './link.ts'
+
+export interface SseLinkOptions {
+  /** The server's SSE endpoint (its container's address may change with a restart). */
+  url(): Promise<URL>
+  handlers: LinkHandlers
+}
+
+export class SseLink implements MessageLink {
+  private transport: SSEClientTransport | undefined
+  private connecting: Promise<void> | undefined
+  private closed = false
+
+  constructor(private readonly options: SseLinkOptions) {}
+
+  get isUp(): boolean {
+    return this.transport !== undefined
+  }
+
+  send(message: JSONRPCMessage): boolean {
+    const transport = this.transport
+    if (transport === undefined) return false
+    transport.send(message).catch((error: Error) => this.lost(transport, error.message))
+    return true
+  }
+
+  connect(): Promise<void> {
+    if (this.transport !== undefined || this.closed) return Promise.resolve()
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined))
+    return this.connecting
+  }
+
+  close(): void {
+    this.closed = true
+    void this.transport?.close()
+    this.transport = undefined
+  }
+
+  private async open(): Promise<void> {
+    const transport = new SSEClientTransport(await this.options.url())
+    transport.onmessage = (message) => {
+      if (this.transport === transport) this.options.handlers.message(message)
+    }
+    // The event source would reconnect by itself into a new, uninitialized session: end it instead.
+    transport.onerror = (error) => this.lost(transport, error.message)
+    transport.onclose = () => this.lost(transport, 'the event stream closed')
+    await transport.start()
+    if (this.closed) return void transport.close()
+    this.transport = transport
+    this.options.handlers.up(true)
+  }
+
+  private lost(transport: SSEClientTransport, reason: string): void {
+    if (this.transport !== transport) return
+    this.transport = undefined
+    void transport.close()
+    this.options.handlers.down(reason)
+  }
+}

@@ -1,0 +1,130 @@
+// The callers' MCP sessions of multiplexed servers, on the HTTP side: one
+// Streamable HTTP server transport of the official SDK per session (it does
+// the transport's semantics: session ids, JSON or SSE answers, the GET
+// stream, DELETE), each wired to its session of the instance's multiplexer.
+// Bounded: sessions in all, an idle session is ended, and one whose caller
+// does not read what it is sent (its backlog grows past the bound) is ended.
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { FastifyBaseLogger } from 'fastify'
+import { DtmaError } from '../errors.ts'
+import type { SessionPipe } from '../mcp/mux-session.ts'
+
+export interface HttpSession {
+  id: string
+  instanceName: string
+  transport: StreamableHTTPServerTransport
+  /** Requests being answered now (an open stream counts until it ends). */
+  active: number
+  /** Open GET streams (the transport allows one). */
+  streams: number
+  lastUsed: number
+  /** Bytes handed to the transport, and bytes it wrote out: the difference waits in memory. */
+  queued: number
+  written: number
+}
+
+export interface SessionLimits {
+  maxSessions: number
+  idleMs: number
+  /** Bytes a session may leave unread before it is ended. */
+  backlogBytes: number
+}
+
+/** Bytes of SSE framing around a message's JSON ("event: message\ndata: ...\n\n"). */
+const SSE_FRAMING = 24
+
+export class McpHttpSessions {
+  private readonly sessions = new Map<string, HttpSession>()
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor(
+    private readonly limits: SessionLimits,
+    private readonly log: FastifyBaseLogger
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(limits.idleMs, 60_000))
+    this.sweeper.unref()
+  }
+
+  get size(): number {
+    return this.sessions.size
+  }
+
+  get(sessionId: string): HttpSession | undefined {
+    return this.sessions.get(sessionId)
+  }
+
+  /** A new session on a pipe of the instance's multiplexer; it joins the table once its initialize is taken. */
+  create(instanceName: string, open: () => SessionPipe): HttpSession {
+    if (this.sessions.size >= this.limits.maxSessions) {
+      throw new DtmaError('mcp-unavailable', `too many MCP sessions are open (${this.limits.maxSessions}): end one (DELETE) or try again later`, { retryAfterSeconds: 5 })
+    }
+    const pipe = open()
+    const session: HttpSession = { id: '', instanceName, transport: undefined as never, active: 0, streams: 0, lastUsed: Date.now(), queued: 0, written: 0 }
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        session.id = id
+        this.sessions.set(id, session)
+      }
+    })
+    session.transport = transport
+    transport.onmessage = (message) => pipe.send(message)
+    transport.onerror = () => undefined
+    transport.onclose = () => this.end(session, pipe)
+    pipe.onclose = () => void transport.close()
+    pipe.onmessage = (message, relatedRequestId) => this.deliver(session, pipe, message, relatedRequestId)
+    return session
+  }
+
+  /** Counts what goes out on one response of the session, and when it ends. */
+  track(session: HttpSession, response: ServerResponse, stream: boolean): void {
+    session.active += 1
+    session.lastUsed = Date.now()
+    if (stream) session.streams += 1
+    const write = response.write.bind(response) as (chunk: unknown, ...rest: unknown[]) => boolean
+    response.write = ((chunk: unknown, ...rest: unknown[]) => {
+      session.written += typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Buffer | undefined)?.length ?? 0)
+      return write(chunk, ...rest)
+    }) as ServerResponse['write']
+    response.once('close', () => {
+      session.active -= 1
+      session.lastUsed = Date.now()
+      if (stream) session.streams -= 1
+    })
+  }
+
+  closeAll(): Promise<void> {
+    clearInterval(this.sweeper)
+    return Promise.all([...this.sessions.values()].map((session) => session.transport.close())).then(() => undefined)
+  }
+
+  private deliver(session: HttpSession, pipe: SessionPipe, message: Parameters<StreamableHTTPServerTransport['send']>[0], relatedRequestId: string | number | undefined): void {
+    // Without a stream to carry it, the transport would drop it: not counted as waiting.
+    if (relatedRequestId === undefined && session.streams === 0) return
+    const size = JSON.stringify(message).length + SSE_FRAMING
+    if (session.queued + size - session.written > this.limits.backlogBytes) {
+      this.log.warn({ instanceName: session.instanceName, backlogBytes: session.queued - session.written }, 'MCP session does not read what it is sent: ended')
+      pipe.close()
+      return
+    }
+    session.queued += size
+    session.transport.send(message, relatedRequestId === undefined ? undefined : { relatedRequestId }).catch(() => {
+      // Its stream is gone (the caller went away): nothing waits for it.
+      session.queued -= size
+    })
+  }
+
+  private end(session: HttpSession, pipe: SessionPipe): void {
+    if (this.sessions.get(session.id) === session) this.sessions.delete(session.id)
+    pipe.close()
+  }
+
+  private sweep(): void {
+    const idleSince = Date.now() - this.limits.idleMs
+    for (const session of this.sessions.values()) {
+      if (session.active === 0 && session.lastUsed < idleSince) void session.transport.close()
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// Handlers of /tools/:name/mcp and /tools/:name/capabilities. Every MCP
+// server, whatever it speaks in its container, is reached here over MCP
+// Streamable HTTP behind the agent's auth and TLS: a multiplexed one (stdio,
+// sse) through the callers' sessions (mcp-sessions.ts), an http one through
+// the proxy to its own endpoint. What the MCP transport says a server must
+// refuse (a foreign Origin, a wrong Accept, a missing or unknown session, an
+// unsupported protocol version) is refused here, before the SDK's transport,
+// with DTMA's error body.
+import { pipeline } from 'node:stream/promises'
+import { McpHeaders } from '@dtma/contract'
+import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DtmaError } from '../errors.ts'
+import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
+import { contractErrorBodies } from './mcp-error-body.ts'
+import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
+import type { Handlers, RawAnswer } from './register.ts'
+
+type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities'>
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  if (Array.isArray(value)) throw new DtmaError('invalid', `${name}: give one value`)
+  return value
+}
+
+function checkOrigin(request: FastifyRequest, allowed: string[]): void {
+  const origin = header(request, 'origin')
+  if (origin === undefined || allowed.includes('*') || allowed.includes(origin)) return
+  throw new DtmaError('mcp-origin-refused', `Origin ${JSON.stringify(origin.slice(0, 100))} may not use the MCP endpoint (DTMA_MCP_ALLOWED_ORIGINS)`)
+}
+
+function checkAccept(request: FastifyRequest, types: string[]): void {
+  const accept = header(request, 'accept') ?? ''
+  const missing = types.filter((type) => !accept.includes(type))
+  if (missing.length > 0) throw new DtmaError('mcp-not-acceptable', `Accept must list ${types.join(' and ')} (MCP Streamable HTTP)`)
+}
+
+function checkProtocolVersion(request: FastifyRequest): void {
+  const version = header(request, McpHeaders.protocolVersion)
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+    throw new DtmaError('invalid', `MCP-Protocol-Version ${JSON.stringify(version.slice(0, 40))} is not supported (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`)
+  }
+}
+
+/** Relays a request to an http server's own endpoint and its answer back. */
+async function proxy(endpoint: Extract<McpEndpoint, { kind: 'proxy' }>, request: FastifyRequest, reply: FastifyReply): Promise<RawAnswer> {
+  const aborted = new AbortController()
+  reply.raw.once('close', () => aborted.abort())
+  const answer = await endpoint.forward({ method: request.method, headers: request.headers, body: request.method === 'POST' ? request.body : undefined, signal: aborted.signal })
+  reply.hijack()
+  reply.raw.writeHead(answer.status, answer.headers)
+  reply.raw.flushHeaders()
+  await pipeline(answer.body, reply.raw).catch(() => undefined)
+  return { raw: true }
+}
+
+export function mcpHandlers(mcp: McpApi, app: FastifyInstance): McpHandlers {
+  const { allowedOrigins, maxSessions, sessionIdleMs } = mcp.settings
+  const sessions = new McpHttpSessions({ maxSessions, idleMs: sessionIdleMs, backlogBytes: 16 * 1024 * 1024 }, app.log)
+  app.addShutdownStep('drain', 'MCP sessions', () => sessions.closeAll())
+
+  /** The caller's session of this instance, named by its header. */
+  const sessionOf = (request: FastifyRequest, name: string): HttpSession => {
+    const id = header(request, McpHeaders.session)
+    if (id === undefined) throw new DtmaError('invalid', 'Mcp-Session-Id header is required (POST initialize first to open a session)')
+    const session = sessions.get(id)
+    if (session === undefined || session.instanceName !== name) throw new DtmaError('mcp-session-not-found', 'MCP session not found (it ended, or the agent restarted): initialize a new one')
+    checkProtocolVersion(request)
+    return session
+  }
+
+  /** Hands the request to the session's SDK transport, which answers it. */
+  const answer = async (session: HttpSession, request: FastifyRequest, reply: FastifyReply, stream: boolean): Promise<RawAnswer> => {
+    reply.hijack()
+    // The transport builds a URL from Host, and would refuse an odd one with a bare 400.
+    request.raw.headers.host = 'localhost'
+    sessions.track(session, reply.raw, stream)
+    contractErrorBodies(reply.raw)
+    try {
+      await session.transport.handleRequest(request.raw, reply.raw, request.body)
+    } finally {
+      // An initialize that never got its session (the caller went away) leaves nothing open.
+      if (session.id === '') void session.transport.close()
+    }
+    return { raw: true }
+  }
+
+  const opened = (request: FastifyRequest, name: string, accept: string[]): McpEndpoint => {
+    checkOrigin(request, allowedOrigins)
+    checkAccept(request, accept)
+    return mcp.endpoint(name)
+  }
+
+  return {
+    mcpPost: async (request, reply) => {
+      const name = request.params.name
+      const endpoint = opened(request, name, ['application/json', 'text/event-stream'])
+      const messages = Array.isArray(request.body) ? request.body : [request.body]
+      if (messages.some((message) => !JSONRPCMessageSchema.safeParse(message).success)) throw new DtmaError('invalid', 'body: not a JSON-RPC 2.0 message (or batch) of MCP')
+      const initialize = messages.some((message) => message.method === 'initialize' && message.id !== undefined)
+      if (initialize && messages.length > 1) throw new DtmaError('invalid', 'initialize must be sent alone, not in a batch')
+      if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
+      if (!initialize) return answer(sessionOf(request, name), request, reply, false)
+      if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
+      return answer(sessions.create(name, endpoint.open), request, reply, false)
+    },
+
+    mcpStream: async (request, reply) => {
+      const name = request.params.name
+      const endpoint = opened(request, name, ['text/event-stream'])
+      if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
+      const session = sessionOf(request, name)
+      if (session.streams > 0) throw new DtmaError('conflict', 'this MCP session has its stream open already (one GET stream per session)')
+      return answer(session, request, reply, true)
+    },
+
+    mcpEnd: async (request, reply) => {
+      const name = request.params.name
+      checkOrigin(request, allowedOrigins)
+      // A session ends whether or not its server runs now.
+      const id = header(request, McpHeaders.session)
+      const open = id === undefined ? undefined : sessions.get(id)
+      if (open !== undefined && open.instanceName === name) return answer(open, request, reply, false)
+      const endpoint = mcp.endpoint(name)
+      if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
+      return answer(sessionOf(request, name), request, reply, false)
+    },
+
+    toolCapabilities: async (request) => ({ status: 200, body: { success: true, data: mcp.capabilities(request.params.name) } })
+  }
+}

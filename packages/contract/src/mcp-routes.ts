@@ -1,0 +1,60 @@
+// The routes of DTMA's MCP side, spread into the route table (routes.ts):
+// every instance's MCP server over Streamable HTTP on the agent's own port,
+// whatever transport it speaks in its container, and what it last listed.
+// The MCP routes are `raw`: the agent answers JSON or a stream of
+// server-sent events as the MCP transport says, and the client hands every
+// success back as the open Response. Every refusal of DTMA's is an ErrorBody.
+import { ErrorBody, NameParams } from './schemas.ts'
+import { McpAccepted, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply } from './mcp.ts'
+import type { RouteDefinition } from './routes.ts'
+
+const authErrors = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } as const
+/** 404: no such instance, or no such MCP session (start a new one); 409: the
+ *  instance is not an MCP server; 502: an http/sse server failed; 503: its
+ *  container does not run or its server cannot be reached now. */
+const mcpErrors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 502: ErrorBody, 503: ErrorBody, ...authErrors } as const
+const ACCEPT = 'application/json, text/event-stream'
+
+export const mcpRoutes = {
+  mcpPost: {
+    method: 'POST',
+    path: '/tools/:name/mcp',
+    auth: 'bearer',
+    summary:
+      "The instance's MCP server over Streamable HTTP: POST a JSON-RPC message or batch; the answer is JSON or server-sent events, as MCP says. initialize opens a session (Mcp-Session-Id); stdio, http and sse servers alike. An Origin header must be one of DTMA_MCP_ALLOWED_ORIGINS",
+    raw: true,
+    accept: ACCEPT,
+    params: NameParams,
+    body: McpPostBody,
+    responses: { 200: McpReply, 202: McpAccepted, 406: ErrorBody, 413: ErrorBody, ...mcpErrors }
+  },
+  mcpStream: {
+    method: 'GET',
+    path: '/tools/:name/mcp',
+    auth: 'bearer',
+    summary: "The session's stream of the server's own requests and notifications (server-sent events; one per session)",
+    raw: true,
+    accept: 'text/event-stream',
+    produces: 'text/event-stream',
+    params: NameParams,
+    responses: { 200: McpStreamReply, 406: ErrorBody, ...mcpErrors }
+  },
+  mcpEnd: {
+    method: 'DELETE',
+    path: '/tools/:name/mcp',
+    auth: 'bearer',
+    summary: 'End an MCP session (Mcp-Session-Id)',
+    raw: true,
+    accept: ACCEPT,
+    params: NameParams,
+    responses: { 200: McpSessionClosed, ...mcpErrors }
+  },
+  toolCapabilities: {
+    method: 'GET',
+    path: '/tools/:name/capabilities',
+    auth: 'bearer',
+    summary: "What the instance's MCP server announced and last listed: server info, capabilities, tools, resources, prompts, the tools' fingerprint",
+    params: NameParams,
+    responses: { 200: McpCapabilitiesReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }
+  }
+} as const satisfies Record<string, RouteDefinition>

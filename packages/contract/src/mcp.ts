@@ -1,0 +1,100 @@
+// An instance's MCP server as the API reports it: how it is reached (the
+// deploy's mcp* keys) beside what the agent last saw it answer (initialize,
+// ping, tools/list), and the bodies of the MCP endpoint. No Node-only
+// imports: this file is also loaded by Deno.
+import Type, { type Static } from 'typebox'
+import { McpTransport } from './deploy-override.ts'
+
+/** How an instance's MCP server is reached, from the deploy's mcp* keys (what the store keeps). */
+export const McpSettings = Type.Object({
+  transport: McpTransport,
+  endpoint: Type.String({ description: 'path of the MCP endpoint inside the container (http, sse)' }),
+  port: Type.Union([Type.Integer(), Type.Null()], { description: 'container port of an http/sse server' }),
+  capabilities: Type.Array(Type.String(), { description: 'what the deploy declared (mcpCapabilities)' })
+})
+export type McpSettings = Static<typeof McpSettings>
+
+export const McpStatus = Type.Union(
+  [Type.Literal('starting'), Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unresponsive'), Type.Literal('stopped')],
+  {
+    description:
+      'starting: the container runs and its server has not answered initialize yet; ready: initialized and its last ping answered; degraded: a ping or a list failed, fewer times in a row than the limit; unresponsive: the server does not answer (the container is restarted, with backoff); stopped: the container does not run'
+  }
+)
+export type McpStatus = Static<typeof McpStatus>
+
+export const McpServerInfo = Type.Object({ name: Type.String(), version: Type.String() }, { additionalProperties: true, description: 'serverInfo of its initialize answer' })
+
+/** The `mcp` object of an instance; null for a container that is not an MCP server. */
+export const McpInfo = Type.Object({
+  ...McpSettings.properties,
+  url_path: Type.String({ description: "where callers reach it: this path on the agent's own port (bearer token), e.g. /tools/My%20Tool/mcp" }),
+  status: McpStatus,
+  protocol_version: Type.Union([Type.String(), Type.Null()]),
+  server_info: Type.Union([McpServerInfo, Type.Null()]),
+  server_capabilities: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'the capabilities its initialize answer announced (tools, resources, prompts, logging, ...)' }),
+  last_ping_ms: Type.Union([Type.Number(), Type.Null()], { description: 'round trip of the last answered ping' }),
+  tools_count: Type.Union([Type.Integer(), Type.Null()]),
+  tools_fingerprint: Type.Union([Type.String(), Type.Null()], { description: 'sha256 of the tool names and schemas as last listed: a new one means the tools changed' }),
+  checked_at: Type.Union([Type.String(), Type.Null()], { description: 'when the server last answered (ISO 8601); refreshed in reports at least every minute' }),
+  last_error: Type.Union([Type.String(), Type.Null()])
+})
+export type McpInfo = Static<typeof McpInfo>
+
+// ---- the MCP endpoint: /tools/:name/mcp ------------------------------------------
+
+const JsonRpcId = Type.Union([Type.String({ maxLength: 256 }), Type.Integer()])
+
+/** One JSON-RPC 2.0 message: a request, a notification or a response. */
+export const JsonRpcMessage = Type.Object(
+  {
+    jsonrpc: Type.Literal('2.0'),
+    id: Type.Optional(JsonRpcId),
+    method: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    result: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    error: Type.Optional(Type.Object({ code: Type.Integer(), message: Type.String(), data: Type.Optional(Type.Unknown()) }))
+  },
+  { additionalProperties: true }
+)
+export type JsonRpcMessage = Static<typeof JsonRpcMessage>
+
+/** POST /tools/:name/mcp: a message or a batch (MCP Streamable HTTP). */
+export const McpPostBody = Type.Union([JsonRpcMessage, Type.Array(JsonRpcMessage, { minItems: 1, maxItems: 100 })])
+
+export const McpReply = Type.Unknown({
+  description: 'application/json: the JSON-RPC response (or batch); text/event-stream: the JSON-RPC messages of the request as server-sent events, its response last (MCP Streamable HTTP)'
+})
+export const McpAccepted = Type.String({ maxLength: 0, description: '202: notifications or responses only; no body' })
+export const McpStreamReply = Type.String({ description: "server-sent events: the server's requests and notifications that answer no request of the caller" })
+export const McpSessionClosed = Type.String({ maxLength: 0, description: 'the session is ended; no body' })
+
+export const McpHeaders = {
+  session: 'mcp-session-id',
+  protocolVersion: 'mcp-protocol-version'
+} as const
+
+// ---- GET /tools/:name/capabilities ----------------------------------------------------
+
+const Listed = Type.Union([Type.Array(Type.Record(Type.String(), Type.Unknown())), Type.Null()], { description: 'as the server last listed them; null: not listed yet, or not offered' })
+
+export const McpCapabilities = Type.Object({
+  instance_name_on_toolbox: Type.String(),
+  status: McpStatus,
+  protocol_version: Type.Union([Type.String(), Type.Null()]),
+  server_info: Type.Union([McpServerInfo, Type.Null()]),
+  server_capabilities: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: 'the capabilities object of its initialize answer' }),
+  instructions: Type.Union([Type.String(), Type.Null()]),
+  tools: Listed,
+  resources: Listed,
+  prompts: Listed,
+  tools_fingerprint: Type.Union([Type.String(), Type.Null()]),
+  checked_at: Type.Union([Type.String(), Type.Null()])
+})
+export type McpCapabilities = Static<typeof McpCapabilities>
+
+export const McpCapabilitiesReply = Type.Object({ success: Type.Literal(true), data: McpCapabilities })
+
+/** SSE `mcp` event: an instance's MCP status or tool fingerprint changed. */
+export const McpEvent = Type.Object({ instanceName: Type.String(), mcp: Type.Union([McpInfo, Type.Null()]) })
+export type McpEvent = Static<typeof McpEvent>
