@@ -3,6 +3,7 @@
 // edge function reads it typed from here, so a drift between the two is a
 // compile error. Loads in Node and Deno like the rest of the contract.
 import Type, { type Static } from 'typebox'
+import { McpInfo } from './mcp.ts'
 import { PortMapping, SystemMetrics } from './schemas.ts'
 
 export const StatusOnToolboxValue = Type.Union([Type.Literal('deploying'), Type.Literal('running'), Type.Literal('stopped'), Type.Literal('error')], {
@@ -22,7 +23,9 @@ export const HeartbeatToolStatus = Type.Object({
     created_at: Type.String({ description: "the container's creation time, ISO 8601" }),
     docker_status: Type.String(),
     ports: Type.Array(PortMapping)
-  })
+  }),
+  /** The MCP server's status and tools (null: not an MCP server); absent from earlier agents. */
+  mcp: Type.Optional(Type.Union([McpInfo, Type.Null()]))
 })
 export type HeartbeatToolStatus = Static<typeof HeartbeatToolStatus>
 

@@ -2,6 +2,7 @@
 // numbers and every instance's status as a value of the backend's
 // account_tool_installation_status_enum, never a raw Docker state.
 import { portMapping, statusOnToolbox, type HeartbeatBody } from '@dtma/contract'
+import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 
@@ -22,7 +23,8 @@ export function heartbeatPayload(version: string, views: readonly InstanceView[]
           created_at: new Date(view.created * 1000).toISOString(),
           docker_status: view.dockerState,
           ports: view.ports.map(portMapping)
-        }
+        },
+        mcp: mcpInfo(view)
       }))
   }
 }

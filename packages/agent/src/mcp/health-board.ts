@@ -12,9 +12,9 @@ export function initialHealth(status: McpHealth['status']): McpHealth {
   return { status, protocolVersion: null, serverInfo: null, serverCapabilities: null, lastPingMs: null, toolsCount: null, toolsFingerprint: null, checkedAt: null, lastError: null, tools: null }
 }
 
-/** Everything but the times: what makes a change worth telling at once. */
+/** Everything but the times (only whether there are any): what makes a change worth telling at once. */
 function significant(health: McpHealth): string {
-  return JSON.stringify({ ...health, lastPingMs: null, checkedAt: null })
+  return JSON.stringify({ ...health, lastPingMs: health.lastPingMs === null, checkedAt: health.checkedAt === null })
 }
 
 export class McpHealthBoard implements McpHealthSource {

@@ -1,6 +1,7 @@
 // One dtma_container_registry row from the agent's view of an instance.
 // Env KEYS only: values are secrets and never leave the VM.
-import type { InstanceStatus } from '@dtma/contract'
+import type { InstanceStatus, McpStatus, McpTransport } from '@dtma/contract'
+import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
 
 export interface RegistryRow {
@@ -17,6 +18,15 @@ export interface RegistryRow {
   /** null when the agent does not know them (a container it adopted). */
   environment_variables: string[] | null
   last_seen_at: string
+  /** What the agent last saw of its MCP server; all null when it is not one. */
+  mcp_status: McpStatus | null
+  mcp_transport: McpTransport | null
+  /** Where callers reach it: this path on the agent's port. */
+  mcp_endpoint_path: string | null
+  mcp_server_info: Record<string, unknown> | null
+  mcp_tools: Array<Record<string, unknown>> | null
+  mcp_tools_fingerprint: string | null
+  mcp_checked_at: string | null
 }
 
 export function registryRow(view: InstanceView, environmentId: string | undefined, seenAt: Date): RegistryRow {
@@ -37,6 +47,20 @@ export function registryRow(view: InstanceView, environmentId: string | undefine
     docker_status: view.dockerState,
     port_bindings: portBindings,
     environment_variables: view.envKeys,
-    last_seen_at: seenAt.toISOString()
+    last_seen_at: seenAt.toISOString(),
+    ...mcpColumns(view)
+  }
+}
+
+function mcpColumns(view: InstanceView): Pick<RegistryRow, `mcp_${string}` & keyof RegistryRow> {
+  const mcp = mcpInfo(view)
+  return {
+    mcp_status: mcp?.status ?? null,
+    mcp_transport: mcp?.transport ?? null,
+    mcp_endpoint_path: mcp?.url_path ?? null,
+    mcp_server_info: mcp?.server_info ?? null,
+    mcp_tools: view.mcp?.health.tools ?? null,
+    mcp_tools_fingerprint: mcp?.tools_fingerprint ?? null,
+    mcp_checked_at: mcp?.checked_at ?? null
   }
 }

@@ -3,8 +3,9 @@
 // before the answer starts, so a client that has the response headers sees
 // every change after them (subscribe, then deploy: nothing is missed).
 import { PassThrough } from 'node:stream'
-import type { InstanceEvent } from '@dtma/contract'
+import type { InstanceEvent, McpEvent } from '@dtma/contract'
 import type { InstanceApi } from '../instances/instance-api.ts'
+import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
 import type { Handlers } from './register.ts'
 import { toolInstance } from './wire.ts'
@@ -21,7 +22,7 @@ export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs
     events: async (request) => {
       const wanted = request.query.name
       const stream = new PassThrough()
-      const send = (event: 'instance' | 'pull', instanceName: string, data: unknown): void => {
+      const send = (event: 'instance' | 'pull' | 'mcp', instanceName: string, data: unknown): void => {
         if (wanted !== undefined && instanceName !== wanted) return
         if (stream.writableLength > MAX_EVENT_BACKLOG_BYTES) {
           request.log.warn({ backlogBytes: stream.writableLength }, 'event stream client is not reading: dropped')
@@ -32,8 +33,21 @@ export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs
       }
       const instanceEvent = (instanceName: string, view: InstanceView | undefined): InstanceEvent => ({ instanceName, instance: view === undefined ? null : toolInstance(view) })
 
-      for (const { instanceName, view } of instances.snapshot()) send('instance', instanceName, instanceEvent(instanceName, view))
-      const stopChanges = instances.onChange(({ instanceName, view }) => send('instance', instanceName, instanceEvent(instanceName, view)))
+      // An MCP server's status and tool fingerprint as last told, to send an `mcp` event when either changes.
+      const mcpSeen = new Map<string, string>()
+      const mcpKey = (view: InstanceView | undefined) => (view?.mcp == null ? '' : `${view.mcp.health.status} ${view.mcp.health.toolsFingerprint}`)
+      for (const { instanceName, view } of instances.snapshot()) {
+        mcpSeen.set(instanceName, mcpKey(view))
+        send('instance', instanceName, instanceEvent(instanceName, view))
+      }
+      const stopChanges = instances.onChange(({ instanceName, view }) => {
+        send('instance', instanceName, instanceEvent(instanceName, view))
+        const key = mcpKey(view)
+        if ((mcpSeen.get(instanceName) ?? '') === key) return
+        mcpSeen.set(instanceName, key)
+        const event: McpEvent = { instanceName, mcp: view === undefined ? null : mcpInfo(view) }
+        send('mcp', instanceName, event)
+      })
       const stopPulls = instances.onPullProgress((event) => send('pull', event.instanceName, event))
       const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
       stream.once('close', () => {

@@ -45,7 +45,17 @@ t.test('the migration applies twice without change', async (t) => {
   t.same(await describe(), before, 'schema unchanged by a second run')
   t.equal((await db.pool.query('select count(*)::int as n from dtma_container_registry')).rows[0].n, 1, 'rows survive a second run')
   t.match(before, {
-    constraints: ['dtma_container_registry_account_tool_instance_id_fkey', 'dtma_container_registry_env_keys_only', 'dtma_container_registry_instance_unique', 'dtma_container_registry_pkey', 'dtma_container_registry_port_bindings_object', 'dtma_container_registry_status_check'],
+    constraints: [
+      'dtma_container_registry_account_tool_instance_id_fkey',
+      'dtma_container_registry_env_keys_only',
+      'dtma_container_registry_instance_unique',
+      'dtma_container_registry_mcp_status_check',
+      'dtma_container_registry_mcp_tools_array',
+      'dtma_container_registry_mcp_transport_check',
+      'dtma_container_registry_pkey',
+      'dtma_container_registry_port_bindings_object',
+      'dtma_container_registry_status_check'
+    ],
     policies: ['dtma_container_registry_owner_read', 'dtma_container_registry_service_role_all'],
     triggers: ['dtma_container_registry_updated_at']
   })
