@@ -7,6 +7,7 @@ import type { McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
+import { boundedFetch } from './bounded-fetch.ts'
 import type { McpHealthBoard } from './health-board.ts'
 import type { LinkHandlers, LinkObserver, MessageLink } from './link.ts'
 import type { McpServiceSettings } from './mcp-api.ts'
@@ -42,6 +43,7 @@ export class InstanceMcp {
   private readonly mux: Multiplexer | undefined
   private address: string | undefined
   private running = false
+  private readonly closing = new AbortController()
 
   constructor(private readonly options: InstanceMcpOptions) {
     const { settings, config } = options
@@ -116,6 +118,7 @@ export class InstanceMcp {
 
   close(): void {
     this.running = false
+    this.closing.abort()
     this.monitor.close()
     this.mux?.closeAll()
     this.link?.close()
@@ -132,7 +135,7 @@ export class InstanceMcp {
       connect: async () => {
         url = await this.url()
       },
-      transport: () => new StreamableHTTPClientTransport(url as URL)
+      transport: () => new StreamableHTTPClientTransport(url as URL, { fetch: boundedFetch(this.closing.signal) })
     }
   }
 }

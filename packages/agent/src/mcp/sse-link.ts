@@ -4,6 +4,7 @@
 // fresh to the multiplexer; a dropped one is made again on the next connect.
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { boundedFetch } from './bounded-fetch.ts'
 import type { LinkHandlers, MessageLink } from './link.ts'
 
 export interface SseLinkOptions {
@@ -16,6 +17,8 @@ export class SseLink implements MessageLink {
   private transport: SSEClientTransport | undefined
   private connecting: Promise<void> | undefined
   private closed = false
+  private readonly closing = new AbortController()
+  private readonly fetch = boundedFetch(this.closing.signal)
 
   constructor(private readonly options: SseLinkOptions) {}
 
@@ -38,12 +41,13 @@ export class SseLink implements MessageLink {
 
   close(): void {
     this.closed = true
+    this.closing.abort()
     void this.transport?.close()
     this.transport = undefined
   }
 
   private async open(): Promise<void> {
-    const transport = new SSEClientTransport(await this.options.url())
+    const transport = new SSEClientTransport(await this.options.url(), { fetch: this.fetch, eventSourceInit: { fetch: this.fetch } })
     transport.onmessage = (message) => {
       if (this.transport === transport) this.options.handlers.message(message)
     }
