@@ -5,18 +5,19 @@
 // tells a new server process (initialize it) from the same one. What the
 // server writes is bounded (line length, bytes and messages per second: a
 // flood is paused, which stops the server's writes) and what is not JSON-RPC
-// is dropped, logged once per burst.
+// is dropped and counted, logged at most once a minute with the count.
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
-import { OutageLog } from '../outage-log.ts'
 import type { ContainerAttach, ContainerRuntime } from '../runtime/types.ts'
 import { JsonLineReader, type DropReason } from './json-lines.ts'
 import type { LinkHandlers, LinkObserver, MessageLink } from './link.ts'
 
 /** What one server may make the agent read per second before its output is paused. */
-const READ_BYTES_PER_S = 16 * 1024 * 1024
+const READ_BYTES_PER_S = 8 * 1024 * 1024
 const READ_MESSAGES_PER_S = 20_000
+/** What a server drops is logged at most this often. */
+const DROP_LOG_INTERVAL_MS = 60_000
 /** Quick attempts to attach again after an attach ends (a restart comes back within them). */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000]
 
@@ -36,14 +37,13 @@ export class StdioLink implements MessageLink {
   private closed = false
   private retry: NodeJS.Timeout | undefined
   private readonly reader: JsonLineReader
-  private readonly garbage: OutageLog
   private dropped = 0
+  private droppedLoggedAt = 0
   private window = { start: 0, bytes: 0, messages: 0 }
   private readonly stdinBacklogMax: number
 
   constructor(private readonly options: StdioLinkOptions) {
     this.stdinBacklogMax = Math.max(8 * 1024 * 1024, 2 * options.maxMessageBytes)
-    this.garbage = new OutageLog(options.logger, { down: 'MCP server writes what is not JSON-RPC (or too long a line): dropped', up: 'MCP server writes JSON-RPC again' })
     this.reader = new JsonLineReader(options.maxMessageBytes, (message) => this.received(message), (reason) => this.drop(reason))
   }
 
@@ -117,8 +117,6 @@ export class StdioLink implements MessageLink {
   }
 
   private received(message: JSONRPCMessage): void {
-    if (this.garbage.ongoing) this.garbage.recovered({ dropped: this.dropped })
-    this.dropped = 0
     this.window.messages += 1
     this.options.handlers.message(message)
   }
@@ -126,7 +124,11 @@ export class StdioLink implements MessageLink {
   private drop(reason: DropReason): void {
     this.dropped += 1
     this.options.observer.dropped(reason)
-    this.garbage.failed({ reason })
+    const now = Date.now()
+    if (now - this.droppedLoggedAt < DROP_LOG_INTERVAL_MS) return
+    this.options.logger.warn({ reason, dropped: this.dropped }, 'MCP server writes what is not JSON-RPC (or too long a line): dropped (logged at most once a minute)')
+    this.droppedLoggedAt = now
+    this.dropped = 0
   }
 
   /** Past the budget of this second, the server's output waits for the next. */
