@@ -55,11 +55,17 @@ export function mcpUrl(baseUrl: string, name: string): URL {
   return new URL(`${baseUrl}/tools/${encodeURIComponent(name)}/mcp`)
 }
 
-/** The SDK client, connected (initialize done) to an instance through the agent. */
-export async function mcpClient(baseUrl: string, name: string, options: { token?: string; clientName?: string } = {}): Promise<Client> {
-  const client = new Client({ name: options.clientName ?? 'dtma-test', version: '1.0.0' })
+/** The SDK client, connected (initialize done) to an instance through the
+ *  agent; its close() ends the session (DELETE) as a polite client does. */
+export async function mcpClient(baseUrl: string, name: string, options: { token?: string; clientName?: string; client?: Client } = {}): Promise<Client> {
+  const client = options.client ?? new Client({ name: options.clientName ?? 'dtma-test', version: '1.0.0' })
   const transport = new StreamableHTTPClientTransport(mcpUrl(baseUrl, name), { requestInit: { headers: { authorization: `Bearer ${options.token ?? TOKEN}` } } })
   await client.connect(transport)
+  const close = client.close.bind(client)
+  client.close = async () => {
+    await transport.terminateSession().catch(() => undefined)
+    await close()
+  }
   return client
 }
 
