@@ -1,7 +1,8 @@
 // Fuzz and chaos: thousands of generated malformed or hostile requests against
 // the real agent binary on a real port (random bodies, wrong types, huge
 // strings, path traversal, encoded slashes, unicode, duplicate headers, bad
-// framing, slow bodies). Asserted: no 5xx, no crash, every error body is the
+// framing, slow bodies, and MCP requests to a real stdio MCP server: real and
+// made-up sessions, wrong headers, valid and broken JSON-RPC). Asserted: no 5xx, no crash, every error body is the
 // contract's ErrorBody, and the agent's containers and store rows are the same
 // afterwards. Size and seed: DTMA_FUZZ_REQUESTS (default 10000), DTMA_FUZZ_SEED.
 import { randomBytes } from 'node:crypto'
@@ -13,7 +14,10 @@ import { Value } from 'typebox/value'
 import { InstanceStore } from '../../src/store/instance-store.ts'
 import { docker, freePort, scopeFor, tempDir, TEST_IMAGE, TOKEN } from '../helpers/agent.ts'
 import { spawnAgent } from '../helpers/agent-process.ts'
-import { authorization, CONTENT_TYPES, Dice, hostileDeployBody, hostilePath, METHODS, prng, randomJson, rawRequest } from './hostile-requests.ts'
+import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
+import { authorization, CONTENT_TYPES, Dice, hostileDeployBody, hostileMcpRequest, hostilePath, METHODS, prng, randomJson, rawRequest } from './hostile-requests.ts'
+
+t.before(ensureMcpImages)
 
 const TOTAL = Number(process.env.DTMA_FUZZ_REQUESTS ?? 10_000)
 const SEED = Number(process.env.DTMA_FUZZ_SEED ?? 20250611)
@@ -112,7 +116,10 @@ t.test(`fuzz: ${TOTAL} hostile requests against the real agent (seed ${SEED})`, 
     DTMA_PULL_TIMEOUT_MS: '2000',
     // The failed-auth limit would turn most of the run into 429s from
     // 127.0.0.1; it has its own test.
-    DTMA_AUTH_FAILURE_LIMIT: '1000000000'
+    DTMA_AUTH_FAILURE_LIMIT: '1000000000',
+    // Every fuzzed initialize opens a session: the session limit (a 503) has its own test.
+    DTMA_MCP_MAX_SESSIONS: '1000000',
+    DTMA_TOOL_PORT_RANGE: '43450-43499'
   })
   t.teardown(() => agentProcess.kill())
   await agentProcess.ready()
@@ -126,6 +133,24 @@ t.test(`fuzz: ${TOTAL} hostile requests against the real agent (seed ${SEED})`, 
   t.teardown(async () => {
     await docker.getContainer(deployed.body.data.container_id).remove({ force: true }).catch(() => undefined)
   })
+  // A real stdio MCP server, and a few real sessions of it for the MCP requests to use.
+  const mcpName = `Fuzz Mcp ${randomBytes(4).toString('hex')}`
+  const mcpDeployed = await agentProcess.client.deployTool({ body: { ...mcpDeployBody(mcpName, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true } })
+  if (mcpDeployed.status !== 201) throw new Error(`MCP baseline deploy answered ${mcpDeployed.status}`)
+  t.teardown(async () => {
+    await docker.getContainer(mcpDeployed.body.data.container_id).remove({ force: true }).catch(() => undefined)
+  })
+  const mcpPath = `/tools/${encodeURIComponent(mcpName)}/mcp`
+  const sessions: string[] = []
+  for (let i = 0; i < 4; i++) {
+    const opened = await fetch(`${agentProcess.baseUrl}${mcpPath}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } } })
+    })
+    sessions.push(opened.headers.get('mcp-session-id') ?? '')
+    await opened.body?.cancel()
+  }
   const scope = scopeFor(dataDir)
   const containersBefore = await scopeContainers(scope)
   const rowsBefore = storeRows(dataDir)
@@ -152,6 +177,12 @@ t.test(`fuzz: ${TOTAL} hostile requests against the real agent (seed ${SEED})`, 
       const method = dice.pick(['POST', 'POST', 'DELETE', 'PUT'])
       const path = dice.chance(0.7) ? '/tools' : hostilePath(dice)
       jobs.push(async () => ({ kind: 'random-body', what: `${method} ${path} ${body.slice(0, 200)}`, ...(await send(port, httpAgent, method, path, headers, body)) }))
+    } else if (roll < 62) {
+      const { method, headers, body } = hostileMcpRequest(dice, sessions)
+      const auth = dice.chance(0.95) ? `Bearer ${TOKEN}` : authorization(dice, TOKEN)
+      if (auth !== undefined) headers.authorization = auth as string
+      const path = dice.chance(0.9) ? mcpPath : `/tools/${encodeURIComponent(`Fuzz Nobody ${dice.int(1000)}`)}/mcp`
+      jobs.push(async () => ({ kind: 'mcp', what: `${method} ${path} ${JSON.stringify(headers).slice(0, 200)} ${body?.slice(0, 200) ?? ''}`, ...(await send(port, httpAgent, method, path, headers, body)) }))
     } else if (roll < 85) {
       const method = dice.pick(METHODS)
       const path = hostilePath(dice)

@@ -143,7 +143,7 @@ const HOSTILE_SEGMENTS = [
   '%F0%9F%9A%80%20rocket', '%E2%80%AE%20rtl', 'plus+name', '%252F', 'Context7%20MCP%20Server-1750278276605', 'x'.repeat(300), 'y'.repeat(6000),
   '%7B%22a%22%3A1%7D', '*', '~', ';', '%0D%0ASet-Cookie%3A%20x', 'name%3Fq%3D1', 'name%23frag'
 ]
-const ACTIONS = ['', '/start', '/stop', '/restart', '/logs', '/logs?tail=-1', '/logs?tail=abc', '/logs?follow=maybe', '/logs?since=1e99', '/logs?tail=1&tail=2', '/unknown', '/start/', '/%2e%2e']
+const ACTIONS = ['', '/start', '/stop', '/restart', '/mcp', '/capabilities', '/logs', '/logs?tail=-1', '/logs?tail=abc', '/logs?follow=maybe', '/logs?since=1e99', '/logs?tail=1&tail=2', '/unknown', '/start/', '/%2e%2e']
 // Not POST /restart: a valid one ends the process under test, by design; nor
 // POST /redeploy, whose declared answer in this version is a 501. Both have
 // their own tests.
@@ -204,4 +204,38 @@ export function rawRequest(dice: Dice, port: number, token: string): string {
     `${dice.text(200)}\r\n\r\n`,
     `\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003`
   ])
+}
+
+// ---- the MCP endpoint ------------------------------------------------------------
+
+const MCP_METHODS = ['initialize', 'tools/list', 'tools/call', 'ping', 'resources/list', 'prompts/list', 'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'logging/setLevel', 'completion/complete', 'sampling/createMessage', 'x/unknown', '']
+const ACCEPTS = ['application/json, text/event-stream', 'application/json, text/event-stream', 'application/json', 'text/event-stream', '*/*', '', 'text/html']
+const PROTOCOL_VERSIONS: Array<string | undefined> = [undefined, undefined, '2025-06-18', '2025-11-25', '1999-01-01', 'x'.repeat(300), '']
+
+function jsonRpcMessage(dice: Dice): Json {
+  const method = dice.pick(MCP_METHODS)
+  const message: { [key: string]: Json } = { jsonrpc: dice.chance(0.9) ? '2.0' : dice.pick<Json>(['1.0', 2, null]) }
+  if (dice.chance(0.8)) message.id = dice.pick<Json>([1, 2, 'a', 0, -1, 2 ** 53, 'x'.repeat(300), null, {}, 1.5])
+  if (method !== '' || dice.chance(0.5)) message.method = method
+  if (method === 'initialize') message.params = { protocolVersion: dice.pick(['2025-06-18', '2025-11-25', 'old']), capabilities: dice.chance(0.8) ? {} : randomJson(dice), clientInfo: { name: 'fuzz', version: '1' } }
+  else if (method === 'tools/call') message.params = { name: dice.pick(['echo', 'add', 'nope', '']), arguments: dice.chance(0.7) ? { text: dice.text(dice.int(50)) } : randomJson(dice), ...(dice.chance(0.3) && { _meta: { progressToken: dice.pick<Json>([1, 'p', null, {}]) } }) }
+  else if (dice.chance(0.5)) message.params = randomJson(dice)
+  if (dice.chance(0.1)) message.result = randomJson(dice)
+  if (dice.chance(0.05)) message.error = { code: dice.int(40000) - 33000, message: dice.text(10) }
+  return message
+}
+
+/** A request to an MCP instance's endpoint: sessions real or made up, headers right or wrong, bodies valid or not. */
+export function hostileMcpRequest(dice: Dice, sessions: readonly string[]): { method: string; headers: Record<string, string>; body: string | undefined } {
+  const method = dice.pick(['POST', 'POST', 'POST', 'POST', 'GET', 'DELETE', 'PUT'])
+  const headers: Record<string, string> = { accept: dice.pick(ACCEPTS) }
+  if (dice.chance(0.7)) headers['mcp-session-id'] = dice.chance(0.7) && sessions.length > 0 ? dice.pick(sessions) : dice.pick(['00000000-0000-0000-0000-000000000000', dice.text(20).replace(/[\u0000-\u001f\u007f-\uffff]/g, 'x'), ''])
+  const version = dice.pick(PROTOCOL_VERSIONS)
+  if (version !== undefined) headers['mcp-protocol-version'] = version
+  if (dice.chance(0.1)) headers.origin = dice.pick(['http://evil.example', 'null', 'http://127.0.0.1'])
+  if (method !== 'POST') return { method, headers, body: undefined }
+  headers['content-type'] = dice.chance(0.9) ? 'application/json' : dice.pick(CONTENT_TYPES)
+  const roll = dice.int(10)
+  const body = roll < 6 ? jsonRpcMessage(dice) : roll < 8 ? Array.from({ length: dice.pick([0, 1, 2, 5, 101]) }, () => jsonRpcMessage(dice)) : roll < 9 ? randomJson(dice) : undefined
+  return { method, headers, body: body === undefined ? dice.pick(['', '{', '{"jsonrpc":"2.0",', '[]', 'null']) : JSON.stringify(body) }
 }
