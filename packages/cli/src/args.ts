@@ -14,6 +14,9 @@ Commands:
   start|stop|restart|rm <name>        lifecycle of one instance
   logs <name> [-f] [--tail N] [--since UNIX_SECONDS]
                                       the container's output; -f follows it until Ctrl-C
+  mcp <name> tools                    the tools of the instance's MCP server (through the agent)
+  mcp <name> call <tool> [--arg K=V]...
+                                      call one of them; V is JSON when it parses (42, true, {"a":1}), else text
 
 Options:
   --url URL        agent address (env DTMA_URL; default http://127.0.0.1:30000)
@@ -40,7 +43,8 @@ const options = {
   pull: { type: 'boolean' },
   follow: { type: 'boolean', short: 'f' },
   tail: { type: 'string' },
-  since: { type: 'string' }
+  since: { type: 'string' },
+  arg: { type: 'string', multiple: true }
 } as const
 
 type OptionName = keyof typeof options
@@ -55,7 +59,8 @@ const COMMANDS = {
   stop: { positionals: [1, 1], options: [] },
   restart: { positionals: [1, 1], options: [] },
   rm: { positionals: [1, 1], options: [] },
-  logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] }
+  logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] },
+  mcp: { positionals: [2, 3], options: ['arg'] }
 } as const satisfies Record<string, { positionals: readonly [number, number]; options: readonly OptionName[] }>
 
 export type CommandName = keyof typeof COMMANDS
@@ -76,6 +81,7 @@ export interface Invocation {
   timeoutMs: number | undefined
   deploy: { name: string; env: string[]; ports: PortBinding[]; accountToolInstanceId: string | undefined; forcePull: boolean }
   logs: { follow: boolean; tail: number | undefined; since: number | undefined }
+  mcp: { action: 'tools' | 'call'; tool: string | undefined; args: Record<string, unknown> }
 }
 
 function isCommand(word: string | undefined): word is CommandName {
@@ -92,6 +98,32 @@ function parsePort(text: string): PortBinding {
   const match = /^([0-9]{1,5}(?:\/(?:tcp|udp))?)(?::([0-9]{1,5}))?$/.exec(text)
   if (!match) throw new UsageError(`--port takes CONTAINER[/tcp|udp][:HOST], e.g. 8080:30001 or 8080; got '${text}'`)
   return { containerPort: match[1] as string, hostPort: match[2] ?? '' }
+}
+
+/** --arg K=V: V as JSON when it parses (numbers, booleans, objects), else as text. */
+function parseToolArgs(entries: string[]): Record<string, unknown> {
+  const args: Record<string, unknown> = {}
+  for (const entry of entries) {
+    const eq = entry.indexOf('=')
+    if (eq < 1) throw new UsageError(`--arg takes KEY=VALUE, got '${entry}'`)
+    const text = entry.slice(eq + 1)
+    let value: unknown = text
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // Not JSON: the text itself.
+    }
+    args[entry.slice(0, eq)] = value
+  }
+  return args
+}
+
+function parseMcp(rest: string[], values: { arg?: string[] }): Invocation['mcp'] {
+  const [, action, tool] = rest
+  if (action !== 'tools' && action !== 'call') throw new UsageError(`'mcp' takes 'tools' or 'call', got '${action}'`)
+  if (action === 'tools' && (tool !== undefined || values.arg !== undefined)) throw new UsageError("'mcp NAME tools' takes nothing more")
+  if (action === 'call' && tool === undefined) throw new UsageError("'mcp NAME call' needs the tool's name")
+  return { action, tool, args: parseToolArgs(values.arg ?? []) }
 }
 
 function parseEnv(text: string, environment: NodeJS.ProcessEnv): string {
@@ -119,7 +151,8 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     json: values.json === true,
     timeoutMs: values.timeout === undefined ? undefined : (nonNegativeInteger('timeout', values.timeout) ?? 0) * 1000,
     deploy: { name: '', env: [], ports: [], accountToolInstanceId: undefined, forcePull: false },
-    logs: { follow: false, tail: undefined, since: undefined }
+    logs: { follow: false, tail: undefined, since: undefined },
+    mcp: { action: 'tools' as const, tool: undefined, args: {} }
   }
   if (values.help === true || word === undefined || word === 'help') return { ...base, command: 'help', target: undefined }
   if (!isCommand(word)) throw new UsageError(`unknown command '${word}'`)
@@ -130,6 +163,7 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     if (!allowed.has(key)) throw new UsageError(`'${word}' does not take --${key}`)
   }
   const [min, max] = spec.positionals
+  if (word === 'mcp' && (rest.length < min || rest.length > max)) throw new UsageError("'mcp' takes an instance name, then 'tools', or 'call' and a tool")
   if (rest.length < min || rest.length > max) {
     throw new UsageError(min === 0 && max === 0 ? `'${word}' takes no arguments` : `'${word}' takes ${min === max ? '' : 'at most '}one ${word === 'deploy' ? 'image' : 'instance name'}`)
   }
@@ -150,6 +184,7 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
       forcePull: values.pull === true
     }
   }
+  if (word === 'mcp') invocation.mcp = parseMcp(rest, values)
   if (word === 'logs') {
     invocation.logs = { follow: values.follow === true, tail: nonNegativeInteger('tail', values.tail), since: nonNegativeInteger('since', values.since) }
   }

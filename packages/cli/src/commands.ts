@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import { createDtmaClient, readServerSentEvents, type DtmaClient, type ErrorBody, type InstanceEvent, type PullProgressEvent } from '@dtma/contract'
 import type { Invocation } from './args.ts'
 import { RefusedError } from './errors.ts'
+import { mcpCommand } from './mcp-commands.ts'
 import { PullProgress } from './pull-progress.ts'
 import { agentDetail, formatPorts, instanceDetail, instanceTable } from './render.ts'
 
@@ -178,6 +179,8 @@ export async function runCommand(invocation: Invocation, io: Io): Promise<void> 
     }
     case 'logs':
       return logs(client, invocation, io)
+    case 'mcp':
+      return mcpCommand(invocation, io)
     case 'help':
       return
   }

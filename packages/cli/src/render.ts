@@ -30,11 +30,12 @@ export function instanceTable(instances: ToolInstance[]): string {
   if (instances.length === 0) return 'no managed instances\n'
   const sorted = [...instances].sort((a, b) => a.instance_name_on_toolbox.localeCompare(b.instance_name_on_toolbox))
   return table(
-    ['NAME', 'STATUS', 'DOCKER', 'IMAGE', 'PORTS', 'AGE', 'CONTAINER'],
+    ['NAME', 'STATUS', 'DOCKER', 'MCP', 'IMAGE', 'PORTS', 'AGE', 'CONTAINER'],
     sorted.map((instance) => [
       instance.instance_name_on_toolbox,
       instance.status,
       instance.docker_status,
+      instance.mcp === null ? '-' : `${instance.mcp.status}${instance.mcp.tools_count === null ? '' : ` (${instance.mcp.tools_count} tools)`}`,
       instance.image,
       formatPorts(instance.ports),
       age(instance.created),
@@ -57,6 +58,8 @@ export function instanceDetail(instance: ToolInstance): string {
     ['health', instance.health],
     ['image', instance.image],
     ['ports', formatPorts(instance.ports) || '-'],
+    ['mcp', instance.mcp === null ? '-' : `${instance.mcp.transport}, ${instance.mcp.status}${instance.mcp.last_error === null ? '' : ` (${instance.mcp.last_error})`}`],
+    ...(instance.mcp === null ? [] : ([['mcp endpoint', instance.mcp.url_path], ['mcp tools', instance.mcp.tools_count === null ? '-' : String(instance.mcp.tools_count)]] as Array<[string, string]>)),
     ['container', `${instance.container_name} (${instance.container_id.slice(0, 12)})`],
     ['account tool instance', instance.account_tool_instance_id],
     ['created', new Date(instance.created * 1000).toISOString()]

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { docker, dockerState, fetchText, freePort, startTestAgent, TEST_IMAGE, TOKEN, uniqueName, type TestAgent } from '../../agent/test/helpers/agent.ts'
 import { ensureChattyImage } from '../../agent/test/helpers/images.ts'
+import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../../agent/test/helpers/mcp.ts'
 
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 const REGISTRY = process.env.DTMA_TEST_REGISTRY ?? '127.0.0.1:5000'
@@ -58,9 +59,9 @@ t.test('deploy, ls, status, stop, start, restart, rm through the binary', async 
   const table = await dtma(agent, ['ls'])
   t.equal(table.code, 0)
   const [header, ...rows] = table.stdout.trimEnd().split('\n')
-  t.match(header, /^NAME\s+STATUS\s+DOCKER\s+IMAGE\s+PORTS\s+AGE\s+CONTAINER$/)
+  t.match(header, /^NAME\s+STATUS\s+DOCKER\s+MCP\s+IMAGE\s+PORTS\s+AGE\s+CONTAINER$/)
   const row = rows.find((line) => line.startsWith(name))
-  t.match(row, new RegExp(`running\\s+running\\s+${TEST_IMAGE}\\s+127\\.0\\.0\\.1:${hostPort}->8080/tcp`))
+  t.match(row, new RegExp(`running\\s+running\\s+-\\s+${TEST_IMAGE}\\s+127\\.0\\.0\\.1:${hostPort}->8080/tcp`), 'not an MCP server: - in the MCP column')
 
   const listed = await dtma(agent, ['ls', '--json'])
   const list = JSON.parse(listed.stdout) as { data: Array<{ instance_name_on_toolbox: string; container_id: string; status: string }> }
@@ -215,4 +216,44 @@ t.test('deploy --port CONTAINER lets the agent pick the host port; a reassigned 
   t.equal(reassigned.code, 0, reassigned.stderr)
   t.match(reassigned.stdout, /is the DTMA agent's own port: 8080\/tcp is bound to 317\d\d instead/)
   t.match(reassigned.stderr, /^warning: host port \d+ is the DTMA agent's own port/m, 'and warned on stderr')
+})
+
+t.test('mcp NAME tools and mcp NAME call TOOL --arg, through the agent; the MCP status in ls', async (t) => {
+  await ensureMcpImages()
+  const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '43500-43549' } })
+  const name = uniqueName('Cli Mcp')
+  agent.deployBody(name)
+  t.equal((await agent.client.deployTool({ body: { ...mcpDeployBody(name, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true } })).status, 201)
+
+  const tools = await dtma(agent, ['mcp', name, 'tools'])
+  t.equal(tools.code, 0, tools.stderr)
+  t.match(tools.stdout, /^TOOL\s+DESCRIPTION\n/)
+  t.match(tools.stdout, /\nadd\s+Adds two numbers\n/)
+  t.match(tools.stdout, /\necho\s+Echoes the text back\n/)
+  const listed = JSON.parse((await dtma(agent, ['mcp', name, 'tools', '--json'])).stdout) as { tools: Array<{ name: string }> }
+  t.same(listed.tools.map((tool) => tool.name).sort(), ['add', 'echo'], '--json prints the listed tools')
+
+  t.same(await dtma(agent, ['mcp', name, 'call', 'add', '--arg', 'a=2', '--arg', 'b=40']), { code: 0, stdout: '42\n', stderr: '' }, 'numbers are JSON')
+  t.same((await dtma(agent, ['mcp', name, 'call', 'echo', '--arg', 'text=hello world'])).stdout, 'hello world\n', 'text is text')
+  const failed = await dtma(agent, ['mcp', name, 'call', 'add', '--arg', 'a=x', '--arg', 'b=1'])
+  t.equal(failed.code, 1, "a tool's error is a refusal")
+  t.match(failed.stderr, /dtma: tool 'add' failed: .*number/i)
+
+  const table = await dtma(agent, ['ls'])
+  t.match(table.stdout.split('\n').find((line) => line.startsWith(name)), /running\s+running\s+ready \(2 tools\)/, 'ls shows the MCP status')
+  t.match((await dtma(agent, ['status', name])).stdout, /mcp:\s+stdio, ready/)
+
+  const plain = uniqueName('Cli Plain')
+  t.equal((await agent.client.deployTool({ body: agent.deployBody(plain) })).status, 201)
+  const notMcp = await dtma(agent, ['mcp', plain, 'tools'])
+  t.equal(notMcp.code, 1)
+  t.match(notMcp.stderr, /is not an MCP server/, "the agent's sentence")
+  const wrongToken = await dtma(agent, ['mcp', name, 'tools'], { DTMA_TOKEN: 'wrong' })
+  t.equal(wrongToken.code, 1)
+  t.match(wrongToken.stderr, /Forbidden: Invalid token/)
+  t.equal((await dtma(agent, ['mcp', name])).code, 2, 'usage: no action')
+  t.equal((await dtma(agent, ['mcp', name, 'call'])).code, 2, 'usage: no tool')
+  t.equal((await dtma(agent, ['mcp', name, 'tools', '--arg', 'a=1'])).code, 2, 'usage: tools takes no args')
+  t.equal((await dtma(agent, ['mcp', name, 'call', 'add', '--arg', 'nokey'])).code, 2, 'usage: --arg K=V')
+  t.equal((await dtma({ baseUrl: 'http://127.0.0.1:1' }, ['mcp', name, 'tools'])).code, 3, 'no agent there')
 })
