@@ -5,9 +5,11 @@
 // (status_on_toolbox as an enum value); an agent that cannot be reached,
 // answers non-2xx or no JSON object makes the toolbox 'unresponsive' with
 // the reason. A toolbox being taken down is left alone, and one without an
-// IP address yet is still coming up: neither is called nor written.
+// IP address yet is still coming up: neither is called nor written. An
+// instance's MCP server goes into its mcp_* columns (mcpColumns).
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { statusOnToolbox, type StatusReply } from '../../../packages/contract/src/index.ts'
+import { mcpColumns } from './mcp-columns.ts'
 import { agentCallError, agentClientFor, agentStatus, type AgentAccess } from './agent.ts'
 import { isUuid, type Database, type EnvironmentRow, type EnvironmentStatus, type Json } from './database.ts'
 import { databaseError, HttpError } from './http.ts'
@@ -64,16 +66,24 @@ async function updateToolbox(db: SupabaseClient<Database>, toolboxId: string, up
 /** Each reported instance's status, as an enum value, on its own row of this
  *  toolbox only; an instance without a row id (adopted, or of an earlier agent) is skipped. */
 async function mirrorInstances(db: SupabaseClient<Database>, toolboxId: string, reply: StatusReply, checkedAt: string): Promise<number> {
+  const instances = (reply.tool_instances ?? []).filter((instance) => typeof instance.account_tool_instance_id === 'string' && isUuid(instance.account_tool_instance_id))
+  // DTMA's part of mcp_discovery_metadata is merged into what the backend wrote there.
+  const discovery = new Map<string, Json | null>()
+  if (instances.some((instance) => instance.mcp != null)) {
+    const { data, error } = await db.from('account_tool_instances').select('id, mcp_discovery_metadata').eq('account_tool_environment_id', toolboxId)
+    if (error) throw databaseError('read tool instance MCP metadata', error)
+    for (const row of data) discovery.set(row.id, row.mcp_discovery_metadata)
+  }
   let updated = 0
-  for (const instance of reply.tool_instances ?? []) {
-    if (typeof instance.account_tool_instance_id !== 'string' || !isUuid(instance.account_tool_instance_id)) continue
+  for (const instance of instances) {
     const status = statusOnToolbox(String(instance.status))
     const { data, error } = await db
       .from('account_tool_instances')
       .update({
         status_on_toolbox: status,
         last_heartbeat_from_dtma: checkedAt,
-        instance_error_message: status === 'error' ? `DTMA reports ${instance.status} (docker: ${instance.docker_status})` : null
+        instance_error_message: status === 'error' ? `DTMA reports ${instance.status} (docker: ${instance.docker_status})` : null,
+        ...mcpColumns(instance.mcp, discovery.get(instance.account_tool_instance_id) ?? null, checkedAt)
       })
       .eq('id', instance.account_tool_instance_id)
       .eq('account_tool_environment_id', toolboxId)

@@ -154,3 +154,42 @@ Deno.test("refresh-status refuses a missing JWT and another user's toolbox", asy
     await world.close()
   }
 })
+
+Deno.test("an MCP server's state goes into the instance's mcp_* columns, keeping what the backend wrote", async () => {
+  const world = createWorld()
+  try {
+    const mcp = seedInstance(world, world.toolboxId, 'mcp')
+    const plain = seedInstance(world, world.toolboxId, 'plain')
+    const row = (id: string) => world.standIn.tables.account_tool_instances.find((r) => r.id === id)
+    // What adminMCPService wrote after its deploy.
+    Object.assign(row(mcp)!, { mcp_server_type: 'mcp_server', mcp_transport_type: 'stdio', mcp_endpoint_path: '/mcp', mcp_server_capabilities: ['tools'], mcp_discovery_metadata: { adminDeployed: true } })
+    const serverInfo = { name: 'context7', version: '1.0.0' }
+    const { status } = await refresh(world, () =>
+      agentReplies.status([
+        toolInstance({
+          account_tool_instance_id: mcp,
+          instance_name_on_toolbox: 'Context7 MCP Server-1',
+          status: 'running',
+          mcp: {
+            transport: 'stdio', endpoint: '/mcp', port: null, capabilities: ['tools'], url_path: '/tools/Context7%20MCP%20Server-1/mcp', status: 'ready', protocol_version: '2025-06-18',
+            server_info: serverInfo, server_capabilities: ['tools', 'logging'], last_ping_ms: 1.2, tools_count: 2, tools_fingerprint: 'f'.repeat(64), checked_at: NOW.toISOString(), last_error: null
+          }
+        }),
+        toolInstance({ account_tool_instance_id: plain, instance_name_on_toolbox: 'plain', status: 'running' })
+      ], NOW.toISOString())
+    )
+    assert.equal(status, 200)
+    assert.equal(row(mcp)?.mcp_transport_type, 'stdio')
+    assert.equal(row(mcp)?.mcp_endpoint_path, '/tools/Context7%20MCP%20Server-1/mcp', 'the path on the agent callers should use')
+    assert.deepEqual(row(mcp)?.mcp_server_capabilities, ['tools', 'logging'], 'what the server announced')
+    assert.equal(row(mcp)?.mcp_server_type, 'mcp_server', 'left as the backend wrote it')
+    const metadata = row(mcp)?.mcp_discovery_metadata as { adminDeployed: boolean; dtma: Record<string, unknown> }
+    assert.equal(metadata.adminDeployed, true, "the backend's metadata is kept")
+    assert.deepEqual({ status: metadata.dtma.status, tools_count: metadata.dtma.tools_count, server_info: metadata.dtma.server_info, refreshed_at: metadata.dtma.refreshed_at }, { status: 'ready', tools_count: 2, server_info: serverInfo, refreshed_at: NOW.toISOString() })
+    assert.equal(row(plain)?.mcp_discovery_metadata ?? null, null, 'an instance that is not an MCP server: untouched')
+    assert.equal(row(plain)?.mcp_transport_type, 'stdio', "its column's default, untouched")
+    assert.deepEqual(world.standIn.violations, [])
+  } finally {
+    await world.close()
+  }
+})
