@@ -4,8 +4,10 @@
 // is not JSON: a server that floods or writes garbage would take the agent's
 // memory or its link with it. Here a line longer than the limit is skipped to
 // its end without being kept, and what is not a JSON-RPC message is dropped
-// and counted, so the next good line still goes through.
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+// and counted, so the next good line still goes through. A message is judged
+// by its shape only (what routing needs; the caller's client checks the
+// rest): the SDK's schema costs more per message than the whole hop.
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 
 export type DropReason = 'too-long' | 'not-json' | 'not-json-rpc'
 
@@ -82,8 +84,20 @@ export class JsonLineReader {
       return this.onDrop('not-json')
     }
     for (const item of Array.isArray(value) ? value : [value]) {
-      if (JSONRPCMessageSchema.safeParse(item).success) this.onMessage(item as JSONRPCMessage)
+      if (isJsonRpcMessage(item)) this.onMessage(item)
       else this.onDrop('not-json-rpc')
     }
   }
+}
+
+const isId = (id: unknown): boolean => typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** A request or notification (a method, params an object when given), or a response (an id and a result object or an error). */
+export function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
+  if (!isObject(value) || value.jsonrpc !== '2.0') return false
+  if (typeof value.method === 'string') return (value.id === undefined || isId(value.id)) && (value.params === undefined || isObject(value.params))
+  if (!isId(value.id)) return false
+  if (isObject(value.result)) return value.error === undefined
+  return isObject(value.error) && typeof value.error.code === 'number' && typeof value.error.message === 'string'
 }

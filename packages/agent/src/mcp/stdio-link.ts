@@ -54,6 +54,11 @@ export class StdioLink implements MessageLink {
   send(message: JSONRPCMessage): boolean {
     const stdin = this.attached?.stdin
     if (stdin === undefined || stdin.writableLength > this.stdinBacklogMax) return false
+    // Messages of one tick go out in one write: a write to Docker's socket costs more than the message.
+    if (stdin.writableCorked === 0) {
+      stdin.cork()
+      process.nextTick(() => stdin.uncork())
+    }
     stdin.write(`${JSON.stringify(message)}\n`)
     return true
   }

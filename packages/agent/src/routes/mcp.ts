@@ -8,7 +8,7 @@
 // with DTMA's error body.
 import { pipeline } from 'node:stream/promises'
 import { McpHeaders } from '@dtma/contract'
-import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
@@ -96,8 +96,8 @@ export function mcpHandlers(mcp: McpApi, app: FastifyInstance): McpHandlers {
     mcpPost: async (request, reply) => {
       const name = request.params.name
       const endpoint = opened(request, name, ['application/json', 'text/event-stream'])
+      // The contract's schema checked the body's shape; the SDK's transport checks each message (and its refusal becomes DTMA's error body).
       const messages = Array.isArray(request.body) ? request.body : [request.body]
-      if (messages.some((message) => !JSONRPCMessageSchema.safeParse(message).success)) throw new DtmaError('invalid', 'body: not a JSON-RPC 2.0 message (or batch) of MCP')
       const initialize = messages.some((message) => message.method === 'initialize' && message.id !== undefined)
       if (initialize && messages.length > 1) throw new DtmaError('invalid', 'initialize must be sent alone, not in a batch')
       if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
