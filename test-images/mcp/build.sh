@@ -26,6 +26,7 @@ images=(
   "dtma-test/mcp-hostile:flood|\"servers/hostile.mjs\", \"flood\"|"
   "dtma-test/mcp-hostile:garbage|\"servers/hostile.mjs\", \"garbage\"|"
   "dtma-test/mcp-hostile:silent|\"servers/hostile.mjs\", \"silent\"|"
+  "dtma-test/mcp-hostile:chatty|\"servers/hostile.mjs\", \"chatty\"|"
 )
 
 # The legacy builder (the only one here) warns on every build: quiet unless it fails.

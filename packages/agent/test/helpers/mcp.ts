@@ -18,7 +18,8 @@ export const MCP_IMAGES = {
   toolsV2: 'dtma-test/mcp-tools:v2',
   flood: 'dtma-test/mcp-hostile:flood',
   garbage: 'dtma-test/mcp-hostile:garbage',
-  silent: 'dtma-test/mcp-hostile:silent'
+  silent: 'dtma-test/mcp-hostile:silent',
+  chatty: 'dtma-test/mcp-hostile:chatty'
 } as const
 
 const buildScript = fileURLToPath(new URL('../../../../test-images/mcp/build.sh', import.meta.url))

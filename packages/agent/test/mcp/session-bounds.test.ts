@@ -1,0 +1,61 @@
+// Sessions are bounded: one whose caller opened its stream and stopped
+// reading, while its server talks without end, is ended before its backlog
+// takes the agent's memory; one nobody used for DTMA_MCP_SESSION_IDLE_S is
+// ended; either way a later request gets a 404 (start a new session).
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { freePort, removeInstances, tempDir, TOKEN, uniqueName } from '../helpers/agent.ts'
+import { spawnAgent } from '../helpers/agent-process.ts'
+import { ensureMcpImages, MCP_IMAGES, mcpDeployBody, mcpUrl } from '../helpers/mcp.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+t.before(ensureMcpImages)
+
+const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })
+
+/** A session opened by hand: initialize, then initialized; no stream. */
+async function openSession(url: URL): Promise<string> {
+  const opened = await fetch(url, { method: 'POST', headers: HEADERS, body: INITIALIZE })
+  const id = opened.headers.get('mcp-session-id') ?? ''
+  await opened.text()
+  await fetch(url, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': id }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })
+  return id
+}
+
+const ping = (url: URL, id: string) => fetch(url, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': id }, body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }) }).then(async (r) => (await r.text(), r.status))
+
+const rssMb = (pid: number | undefined) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+
+t.test('a session that does not read is ended; an idle one is ended', async (t) => {
+  const agent = spawnAgent(tempDir(t), await freePort(), { DTMA_TOOL_PORT_RANGE: '43550-43599', DTMA_MCP_SESSION_IDLE_S: '2', LOG_LEVEL: 'warn' })
+  t.teardown(() => agent.kill())
+  await agent.ready()
+  const name = uniqueName('Chatty')
+  t.teardown(() => removeInstances([name]))
+  t.equal((await agent.client.deployTool({ body: { ...mcpDeployBody(name, MCP_IMAGES.chatty, 'stdio'), waitForMcp: true } })).status, 201)
+  const url = mcpUrl(agent.baseUrl, name)
+
+  const stalled = await openSession(url)
+  const rssBefore = rssMb(agent.child.pid)
+  // The stream is opened and never read: the server's chatter piles up for it.
+  const stream = await fetch(url, { headers: { ...HEADERS, accept: 'text/event-stream', 'mcp-session-id': stalled } })
+  t.equal(stream.status, 200)
+  t.teardown(() => stream.body?.cancel().catch(() => undefined))
+  let rssPeak = rssBefore
+  const ended = await waitFor(() => {
+    rssPeak = Math.max(rssPeak, rssMb(agent.child.pid))
+    return agent.output().includes('does not read what it is sent') ? true : undefined
+  }, 30_000)
+  t.ok(ended, 'the session that does not read is ended')
+  t.equal(await ping(url, stalled), 404, 'and gone')
+  t.ok(rssPeak - rssBefore < 100, `the agent's memory grew at most ${(rssPeak - rssBefore).toFixed(0)} MB (from ${rssBefore.toFixed(0)} MB), not without bound`)
+
+  const idle = await openSession(url)
+  t.equal(await ping(url, idle), 200, 'a session in use lives')
+  const gone = await waitFor(async () => ((await ping(url, idle)) === 404 ? true : undefined), 10_000, 1000)
+  t.notOk(gone, 'pinged every second, it is never idle')
+  const left = await openSession(url)
+  await new Promise((resolve) => setTimeout(resolve, 4500))
+  t.equal(await ping(url, left), 404, 'left alone past DTMA_MCP_SESSION_IDLE_S, it is ended')
+})
