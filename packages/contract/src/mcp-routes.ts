@@ -20,6 +20,8 @@ export const mcpRoutes = {
     method: 'POST',
     path: '/tools/:name/mcp',
     auth: 'bearer',
+    // A call of an agent is a request: logged like the polled routes, at warn.
+    quiet: true,
     summary:
       "The instance's MCP server over Streamable HTTP: POST a JSON-RPC message or batch; the answer is JSON or server-sent events, as MCP says. initialize opens a session (Mcp-Session-Id); stdio, http and sse servers alike. An Origin header must be one of DTMA_MCP_ALLOWED_ORIGINS",
     raw: true,
@@ -32,6 +34,7 @@ export const mcpRoutes = {
     method: 'GET',
     path: '/tools/:name/mcp',
     auth: 'bearer',
+    quiet: true,
     summary: "The session's stream of the server's own requests and notifications (server-sent events; one per session)",
     raw: true,
     accept: 'text/event-stream',
@@ -43,6 +46,7 @@ export const mcpRoutes = {
     method: 'DELETE',
     path: '/tools/:name/mcp',
     auth: 'bearer',
+    quiet: true,
     summary: 'End an MCP session (Mcp-Session-Id)',
     raw: true,
     accept: ACCEPT,
