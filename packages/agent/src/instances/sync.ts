@@ -5,21 +5,12 @@
 // done, or while Docker is away, it says why operations cannot be served.
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
-import type { ContainerEvent, ContainerRuntime } from '../runtime/types.ts'
-import type { InstanceStore } from '../store/instance-store.ts'
+import type { ContainerEvent } from '../runtime/types.ts'
 import { DockerWatcher } from './docker-watcher.ts'
-import type { InstanceIndex } from './instance-index.ts'
-import { needsReconcile, Reconciler, type ReconcileObserver } from './reconciler.ts'
+import { needsReconcile, Reconciler, type ReconcilerOptions } from './reconciler.ts'
 
-export interface InstanceSyncOptions {
-  runtime: ContainerRuntime
-  store: InstanceStore
-  index: InstanceIndex
-  logger: Logger
-  selfHeal: boolean
-  stopTimeoutSeconds: number
+export interface InstanceSyncOptions extends ReconcilerOptions {
   resyncIntervalMs: number
-  observer?: ReconcileObserver
   /** Runs work under an instance's lock (shared with the operations). */
   underLock: <T>(instanceName: string, work: () => Promise<T>) => Promise<T>
   /** Publishes an instance's view. */
