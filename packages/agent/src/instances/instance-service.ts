@@ -120,7 +120,10 @@ export class InstanceService implements InstanceApi {
     const request = parseDeployRequest(body, { hostIp: this.options.toolHostIp, maxima: this.options.toolLimits })
     this.ignoredKeys.note(request)
     const outcome = await this.operations.deploy(request)
-    return { ...outcome, view: this.views.get(request.spec.instanceName) ?? this.viewOf(request.spec.instanceName) as InstanceView }
+    // Published by the deploy; gone only if an operation queued behind it removed it already.
+    const view = this.views.get(request.spec.instanceName)
+    if (view === undefined) throw notFound(request.spec.instanceName)
+    return { ...outcome, view }
   }
 
   start(instanceName: string): Promise<StateChange> {

@@ -30,16 +30,13 @@ export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | '
     system: async (request, reply) => {
       const body: SystemReply = { timestamp: new Date().toISOString() }
       if (config.publicStatus === 'minimal' && !(await request.server.hasValidBearer(request, reply))) return { status: 200, body }
-      const { load_average, ...metrics } = readSystemMetrics()
-      const memory = process.memoryUsage()
       return {
         status: 200,
         body: {
           ...body,
-          ...metrics,
-          load_average,
+          ...readSystemMetrics(),
           docker: dockerEngine(await instances.engine()),
-          agent: { version: config.version, uptime_seconds: Math.floor(process.uptime()), rss_bytes: memory.rss }
+          agent: { version: config.version, uptime_seconds: Math.floor(process.uptime()), rss_bytes: process.memoryUsage().rss }
         }
       }
     },
