@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
+import type { FleetApi } from './fleet/fleet-api.ts'
 import type { InstanceApi } from './instances/instance-api.ts'
 import type { LogTail } from './log-tail.ts'
 import type { Metrics } from './metrics/metrics.ts'
@@ -15,6 +16,7 @@ import metricsPlugin from './plugins/app/metrics.ts'
 import shutdownPlugin from './plugins/app/shutdown.ts'
 import swaggerPlugin from './plugins/external/swagger.ts'
 import { agentHandlers } from './routes/agent.ts'
+import { fleetHandlers } from './routes/fleet.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
 import { metaHandlers } from './routes/meta.ts'
 import { registerRoutes } from './routes/register.ts'
@@ -25,6 +27,7 @@ import { toolHandlers } from './routes/tools.ts'
 export interface AppOptions {
   config: Config
   instances: InstanceApi
+  fleet: FleetApi
   metrics: Metrics
   /** The agent's own log lines, for GET /logs. */
   logTail: LogTail
@@ -43,7 +46,8 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   registerRoutes(app, {
     ...statusHandlers(config, instances),
     ...toolHandlers(instances),
-    ...streamHandlers(instances),
+    ...streamHandlers(instances, options.fleet),
+    ...fleetHandlers(options.fleet, instances),
     ...agentHandlers({ config, instances, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })

@@ -1,5 +1,6 @@
 // The composition root: builds DTMA's services (Docker runtime, store,
-// domain, registry mirror, heartbeat, metrics), hands the domain to the HTTP
+// domain, the fleet's take-over and upgrade, registry mirror, heartbeat,
+// metrics), hands the domain and the fleet to the HTTP
 // app, and ties their lifecycles to the app's: Docker is followed from the
 // moment the app is ready, the reporters start after the first reconcile,
 // and on shutdown operations finish, the outbox flushes, the store closes.
@@ -8,6 +9,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import dtmaApp from './app.ts'
 import type { Config } from './config.ts'
+import { FleetService } from './fleet/fleet-service.ts'
+import { EarlierAgentContainers } from './fleet/legacy/legacy-service.ts'
+import { Redeployer } from './fleet/upgrade/redeployer.ts'
 import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
@@ -44,8 +48,10 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const { config, logger } = options
   const metrics = new Metrics()
   const store = new InstanceStore(config.dataDir)
+  const runtime = instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics)
+  let legacy: EarlierAgentContainers | undefined
   const instances = new InstanceService({
-    runtime: instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics),
+    runtime,
     store,
     logger,
     ports: { ...config.toolPorts, agentPort: config.port },
@@ -54,16 +60,21 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     stopTimeoutSeconds: config.tool.stopTimeoutSeconds,
     selfHeal: config.selfHeal,
     resyncIntervalMs: config.resyncIntervalMs,
-    observer: reconcileMetrics(metrics)
+    observer: reconcileMetrics(metrics),
+    legacy: (domain) => (legacy = new EarlierAgentContainers(domain, { agentPort: config.port, adoptLabelled: config.adoptLabelled }))
   })
+  const redeployer = new Redeployer({ runtime, logger, agentContainer: config.upgrade.agentContainer, backupDir: config.upgrade.backupDir, dockerSocket: config.dockerSocket })
+  const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })
   const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
 
   const app = createHttpServer(config, logger)
-  await app.register(dtmaApp, { config, instances, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  await app.register(dtmaApp, { config, instances, fleet, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
     instances.connect()
+    // An upgrade that started (or rolled back to) this agent: its outcome.
+    void instances.whenReady().then(() => redeployer.collectAtStart())
     // They report only what the first reconcile confirmed.
     registry?.start()
     heartbeat?.start()

@@ -2,6 +2,7 @@
 // Sources: the process environment, then the optional /etc/dtma.conf
 // (KEY=value lines); the environment wins. Nothing else reads process.env.
 import { readFileSync } from 'node:fs'
+import { BUILD_INFO_FILE, parseBuildInfo, type BuildInfo } from '@dtma/contract'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
@@ -64,6 +65,12 @@ export const ConfigSchema = Type.Object({
   DTMA_REGISTRY_RETRY_MAX_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   DTMA_HEARTBEAT_PATH: Type.Optional(Type.String({ pattern: '^/[A-Za-z0-9/_.-]*$' })),
   DTMA_HEARTBEAT_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  /** At start, take over the containers an earlier agent labelled agentopia.mcp.*. */
+  DTMA_ADOPT_LABELLED: Type.Optional(Flag),
+  /** The agent's own container, for POST /redeploy; default the one whose id is the host name. */
+  DTMA_AGENT_CONTAINER: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$' })),
+  /** Host directory an upgrade writes its backups into. */
+  DTMA_BACKUP_DIR: Type.Optional(Type.String({ pattern: '^/[^:,]*$' })),
   LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)))
   )
@@ -112,8 +119,14 @@ export interface Config {
     retryMaxMs: number
   }
   heartbeat: { path: string; intervalMs: number }
+  /** POST /redeploy: the agent's own container (undefined: found by host name) and where backups go on the host. */
+  upgrade: { agentContainer?: string; backupDir: string }
+  /** At start, take over the containers an earlier agent labelled agentopia.mcp.*. */
+  adoptLabelled: boolean
   logLevel: string
+  /** What this build is: build-info.json of a release build, or the source tree's version. */
   version: string
+  commit: string
 }
 
 /** The settings of tool containers. The sandbox limits are the defaults and
@@ -142,6 +155,18 @@ export interface ToolPortPolicy {
 }
 
 export const DTMA_VERSION = '0.1.0'
+
+/** The release build's build-info.json at the root of the installed tree
+ *  (dist/config.js -> ../../../); a source tree has none. */
+function readBuildInfo(): BuildInfo {
+  let text: string | undefined
+  try {
+    text = readFileSync(new URL(`../../../${BUILD_INFO_FILE}`, import.meta.url), 'utf8')
+  } catch {
+    text = undefined
+  }
+  return parseBuildInfo(text, { version: DTMA_VERSION, commit: 'unknown' })
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -249,7 +274,9 @@ function toConfig(raw: RawConfig): Config {
         }
       }),
     heartbeat: { path: raw.DTMA_HEARTBEAT_PATH ?? '/heartbeat', intervalMs: (raw.DTMA_HEARTBEAT_INTERVAL_S ?? 60) * 1000 },
+    adoptLabelled: raw.DTMA_ADOPT_LABELLED ?? true,
+    upgrade: { ...(raw.DTMA_AGENT_CONTAINER !== undefined && { agentContainer: raw.DTMA_AGENT_CONTAINER }), backupDir: raw.DTMA_BACKUP_DIR ?? '/var/backups/dtma' },
     logLevel: raw.LOG_LEVEL ?? 'info',
-    version: DTMA_VERSION
+    ...readBuildInfo()
   }
 }

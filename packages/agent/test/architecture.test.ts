@@ -31,11 +31,14 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^model\//, /^(?!model\/|runtime\/types\.ts$)/, 'model holds leaf types'],
   [/^store\//, /^(?!store\/|model\/|runtime\/types\.ts$)/, 'the store imports no domain module'],
   [/^config\.ts$/, /./, 'config imports nothing of DTMA (no runtime type)'],
-  [/^(app\.ts|http-server\.ts|routes\/|plugins\/)/, /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$)/, 'the HTTP app holds no Docker type and builds no service'],
-  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|runtime\/docker\/|config\.ts$)/, 'the domain never reaches up, or into the Docker adapter'],
+  [/^(app\.ts|http-server\.ts|routes\/|plugins\/)/, /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$|fleet\/(?!fleet-api\.ts$))/, 'the HTTP app holds no Docker type and builds no service (of the fleet it knows only FleetApi)'],
+  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|runtime\/docker\/|config\.ts$|fleet\/)/, 'the domain never reaches up, into the fleet, or into the Docker adapter'],
+  // The fleet uses the domain (take-over) and the runtime's types; the upgrader is a program of its own.
+  [/^fleet\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|config\.ts$|instances\/instance-service\.ts$)/, 'the fleet never reaches up into the app or the composition root'],
+  [/^fleet\/upgrade\/(?!redeployer\.ts$)/, /^(instances\/|store\/)/, 'the upgrader drives Docker and HTTP, never the domain or the store'],
   // The registry's outbox shares the store's SQLite file (store/sqlite.ts opens it), never its records.
   [/^(registry|heartbeat|metrics)\//, /^(routes\/|plugins\/|app\.ts$|compose\.ts$|runtime\/docker\/|store\/(?!sqlite\.ts$))/, 'the reporters observe the domain'],
-  [/^(?!compose\.ts$|runtime\/docker\/)/, /^runtime\/docker\//, 'only the composition root builds the Docker adapter'],
+  [/^(?!compose\.ts$|fleet\/upgrade\/main\.ts$|runtime\/docker\/)/, /^runtime\/docker\//, "only the composition roots (the agent's, the upgrader's) build a Docker adapter"],
   [/./, /^server\.ts$/, 'nothing imports the entry point']
 ]
 

@@ -9,6 +9,7 @@ import type { InstanceStore } from '../store/instance-store.ts'
 import { IgnoredKeysLog, parseDeployRequest } from './deploy-request.ts'
 import type { DeployResult, EngineState, InstanceApi } from './instance-api.ts'
 import { InstanceIndex } from './instance-index.ts'
+import type { LegacyDomain, LegacyTakeover } from './legacy-port.ts'
 import { InstanceOperations, notFound, type StateChange } from './operations.ts'
 import { PortAllocator, type PortPolicy } from './port-allocator.ts'
 import { PullProgressHub, type PullProgressListener } from './pull-progress.ts'
@@ -31,6 +32,8 @@ export interface InstanceServiceOptions {
   resyncIntervalMs: number
   /** Told what reconciling does (metrics); optional. */
   observer?: ReconcileObserver
+  /** The take-over of an earlier agent's containers (fleet/), made with the domain it needs. */
+  legacy?: (domain: LegacyDomain) => LegacyTakeover
 }
 
 export class InstanceService implements InstanceApi {
@@ -52,6 +55,17 @@ export class InstanceService implements InstanceApi {
     this.pulls = new PullProgressHub(logger)
     this.ignoredKeys = new IgnoredKeysLog(logger)
     const ports = new PortAllocator(options.ports, () => store.list().map((record) => ({ instanceName: record.instanceName, ports: record.spec.ports })))
+    const legacy = options.legacy?.({
+      runtime,
+      store,
+      index: this.index,
+      logger,
+      stopTimeoutSeconds: options.stopTimeoutSeconds,
+      toolHostIp: options.toolHostIp,
+      underLock: (instanceName, work) => this.operations.underLock(instanceName, work),
+      publish: (instanceName) => this.publish(instanceName),
+      assertServing: () => this.sync.assertServing()
+    })
     this.operations = new InstanceOperations({
       runtime,
       store,
@@ -60,6 +74,7 @@ export class InstanceService implements InstanceApi {
       pulls: this.pulls,
       logger,
       stopTimeoutSeconds: options.stopTimeoutSeconds,
+      ...(legacy !== undefined && { legacy }),
       assertServing: () => this.sync.assertServing(),
       publish: (instanceName) => this.publish(instanceName),
       reportUnavailable: (error) => this.sync.reportUnavailable(error)
@@ -69,7 +84,8 @@ export class InstanceService implements InstanceApi {
       index: this.index,
       underLock: (instanceName, work) => this.operations.underLock(instanceName, work),
       publish: (instanceName) => this.publish(instanceName),
-      publishedNames: () => this.views.names()
+      publishedNames: () => this.views.names(),
+      ...(legacy !== undefined && { adoptAtStart: () => legacy.adoptAtStart() })
     })
   }
 

@@ -17,6 +17,8 @@ export interface InstanceSyncOptions extends ReconcilerOptions {
   publish: (instanceName: string) => void
   /** The names of the instances published now (a resync republishes them too). */
   publishedNames: () => string[]
+  /** Once, in the first resync (before ready): takes over what earlier agents labelled. */
+  adoptAtStart?: () => Promise<void>
 }
 
 export class InstanceSync {
@@ -24,6 +26,7 @@ export class InstanceSync {
   private readonly reconciler: Reconciler
   private readonly watcher: DockerWatcher
   private ready = false
+  private adoptedAtStart = false
 
   constructor(options: InstanceSyncOptions) {
     this.options = options
@@ -81,6 +84,10 @@ export class InstanceSync {
     const pending = [...names].filter((name) => needsReconcile(records.get(name), index.get(name)))
     await Promise.all(pending.map((name) => this.reconcileInBackground(name)))
     for (const name of new Set([...before, ...names])) this.options.publish(name)
+    if (!this.adoptedAtStart && this.options.adoptAtStart !== undefined) {
+      await this.options.adoptAtStart()
+      this.adoptedAtStart = true
+    }
   }
 
   private reconcileInBackground(instanceName: string): Promise<void> {

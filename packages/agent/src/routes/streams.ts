@@ -4,6 +4,7 @@
 // every change after them (subscribe, then deploy: nothing is missed).
 import { PassThrough } from 'node:stream'
 import type { InstanceEvent } from '@dtma/contract'
+import type { FleetApi } from '../fleet/fleet-api.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { InstanceView } from '../instances/view.ts'
 import type { Handlers } from './register.ts'
@@ -14,15 +15,16 @@ const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000
 
-export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs' | 'events'> {
+export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'onUpgrade' | 'lastUpgrade'>): Pick<Handlers, 'toolLogs' | 'events'> {
   return {
     toolLogs: async (request) => ({ status: 200, stream: await instances.logs(request.params.name, request.query) }),
 
     events: async (request) => {
       const wanted = request.query.name
       const stream = new PassThrough()
-      const send = (event: 'instance' | 'pull', instanceName: string, data: unknown): void => {
-        if (wanted !== undefined && instanceName !== wanted) return
+      const send = (event: 'instance' | 'pull' | 'upgrade', instanceName: string | undefined, data: unknown): void => {
+        // Upgrade events are about the agent: every client hears them.
+        if (wanted !== undefined && instanceName !== undefined && instanceName !== wanted) return
         if (stream.writableLength > MAX_EVENT_BACKLOG_BYTES) {
           request.log.warn({ backlogBytes: stream.writableLength }, 'event stream client is not reading: dropped')
           stream.destroy()
@@ -35,10 +37,14 @@ export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs
       for (const { instanceName, view } of instances.snapshot()) send('instance', instanceName, instanceEvent(instanceName, view))
       const stopChanges = instances.onChange(({ instanceName, view }) => send('instance', instanceName, instanceEvent(instanceName, view)))
       const stopPulls = instances.onPullProgress((event) => send('pull', event.instanceName, event))
+      const lastUpgrade = fleet.lastUpgrade()
+      if (lastUpgrade !== undefined) send('upgrade', undefined, lastUpgrade)
+      const stopUpgrades = fleet.onUpgrade((event) => send('upgrade', undefined, event))
       const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
       stream.once('close', () => {
         stopChanges()
         stopPulls()
+        stopUpgrades()
         clearInterval(keepAlive)
       })
       return { status: 200, stream }
