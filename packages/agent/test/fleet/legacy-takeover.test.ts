@@ -38,6 +38,7 @@ async function rejects(call: () => Promise<unknown>): Promise<CallerError | unde
 }
 
 t.test("the earlier agent's containers are taken over, never duplicated, and nothing else is touched", async (t) => {
+  // Each step removes what it made through the agent: while the agent runs, it makes again what should run.
   const unrelated = await earlierAgentTool(t, { name: legacyName('unrelated-cache'), hostPort: await freePort(), restartPolicy: 'no' })
   const labelled = await earlierAgentTool(t, { name: legacyName('mcp-group-tool'), hostPort: await freePort(), env: ['MCP_TOKEN=labelled-secret'], mcpLabels: { instanceName: `Labelled MCP Server-${Date.now()}` } })
   const unrelatedBefore = await docker.getContainer(unrelated.id).inspect()
@@ -50,6 +51,7 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
     t.equal((await docker.listContainers({ all: true, filters: { name: [labelled.name] } })).filter((c) => c.Names.includes(`/${labelled.name}`)).length, 0, 'the old container is gone')
     t.same(agent.store.get(labelled.instanceName)?.spec.env.filter((entry) => entry.startsWith('MCP_TOKEN=')), ['MCP_TOKEN=labelled-secret'], 'its env kept')
     await oneContainerOnItsPort(t, agent, labelled)
+    t.match(await agent.client.removeTool({ params: { name: labelled.instanceName } }), { status: 200 })
   })
 
   await t.test('toolbox-tools deploys a name the earlier agent ran: taken over, same port, env kept; its retry is the same deploy', async (t) => {
@@ -78,6 +80,7 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
     t.match(deployed, { success: true, data: { account_tool_instance_id: id, ports: [{ host_port: tool.hostPort }] } })
     t.match(await reported(agent, tool.name), { account_tool_instance_id: id })
     await oneContainerOnItsPort(t, agent, tool)
+    t.match(await callDTMA(agent.baseUrl, TOKEN, 'DELETE', `/tools/${enc(tool.name)}`), { success: true })
   })
 
   await t.test('ToolInstanceService stops, starts and deletes by the raw name', async (t) => {
@@ -123,6 +126,7 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
     t.match(adopted, { status: 200, body: { success: true, data: { instance_name_on_toolbox: tool.name, account_tool_instance_id: id, status: 'running' } } })
     await oneContainerOnItsPort(t, agent, tool)
     t.match(await agent.client.adoptLegacy({ params: { name: tool.name }, body: {} }), { status: 404 }, 'nothing left to adopt under that name')
+    t.match(await agent.client.removeTool({ params: { name: tool.name } }), { status: 200 })
     t.match(await agent.client.adoptLegacy({ params: { name: '../etc' }, body: {} }), { status: 400 })
   })
 

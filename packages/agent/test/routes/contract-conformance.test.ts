@@ -129,6 +129,7 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   const earlier = await earlierAgentTool(t, { name: legacyName('conformance'), hostPort: await freePort() })
   t.equal((await client.adoptLegacy({ params: { name: earlier.name }, body: { instanceNameOnToolbox: name } })).status, 409, 'adopt under a name that is taken')
   t.equal((await client.adoptLegacy({ params: { name: earlier.name }, body: {} })).status, 200, 'adopt')
+  t.equal((await client.removeTool({ params: { name: earlier.name } })).status, 200)
   for (const id of ['getTool', 'startTool', 'stopTool', 'restartTool', 'toolLogs'] as const) {
     t.equal((await call[id]({ params: { name } })).status, 200, `${id} 200`)
     t.equal((await call[id]({ params: { name: uniqueName('Nobody') } })).status, 404, `${id} 404`)
