@@ -14,6 +14,9 @@ Commands:
   start|stop|restart|rm <name>        lifecycle of one instance
   logs <name> [-f] [--tail N] [--since UNIX_SECONDS]
                                       the container's output; -f follows it until Ctrl-C
+  legacy                              containers an earlier agent left that the agent may take over, and why
+  adopt <container> [--id ID] [--name NAME]
+                                      take one over: made again under DTMA's labels with its image, env and ports
 
 Options:
   --url URL        agent address (env DTMA_URL; default http://127.0.0.1:30000)
@@ -21,6 +24,7 @@ Options:
   --json           machine-readable output on stdout
   --timeout SEC    deadline of one request (default 30; deploy 660, a pull may be slow)
   -h, --help       this text
+  --version        the CLI's version and commit
 
 --env KEY without "=" takes the value from this shell's environment.
 --port is CONTAINER[/tcp|udp][:HOST], e.g. 8080:30001 (container port 8080 on host port 30001);
@@ -33,6 +37,7 @@ const options = {
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
   name: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   port: { type: 'string', short: 'p', multiple: true },
@@ -44,7 +49,7 @@ const options = {
 } as const
 
 type OptionName = keyof typeof options
-const GLOBAL_OPTIONS: OptionName[] = ['url', 'token', 'json', 'timeout', 'help']
+const GLOBAL_OPTIONS: OptionName[] = ['url', 'token', 'json', 'timeout', 'help', 'version']
 
 /** Per command: how many positionals it takes and which own options. */
 const COMMANDS = {
@@ -55,7 +60,9 @@ const COMMANDS = {
   stop: { positionals: [1, 1], options: [] },
   restart: { positionals: [1, 1], options: [] },
   rm: { positionals: [1, 1], options: [] },
-  logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] }
+  logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] },
+  legacy: { positionals: [0, 0], options: [] },
+  adopt: { positionals: [1, 1], options: ['id', 'name'] }
 } as const satisfies Record<string, { positionals: readonly [number, number]; options: readonly OptionName[] }>
 
 export type CommandName = keyof typeof COMMANDS
@@ -67,7 +74,7 @@ export interface PortBinding {
 }
 
 export interface Invocation {
-  command: CommandName | 'help'
+  command: CommandName | 'help' | 'version'
   /** The image for deploy, the instance name for the others. */
   target: string | undefined
   url: string
@@ -76,6 +83,7 @@ export interface Invocation {
   timeoutMs: number | undefined
   deploy: { name: string; env: string[]; ports: PortBinding[]; accountToolInstanceId: string | undefined; forcePull: boolean }
   logs: { follow: boolean; tail: number | undefined; since: number | undefined }
+  adopt: { accountToolInstanceId: string | undefined; instanceName: string | undefined }
 }
 
 function isCommand(word: string | undefined): word is CommandName {
@@ -119,8 +127,10 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     json: values.json === true,
     timeoutMs: values.timeout === undefined ? undefined : (nonNegativeInteger('timeout', values.timeout) ?? 0) * 1000,
     deploy: { name: '', env: [], ports: [], accountToolInstanceId: undefined, forcePull: false },
-    logs: { follow: false, tail: undefined, since: undefined }
+    logs: { follow: false, tail: undefined, since: undefined },
+    adopt: { accountToolInstanceId: undefined, instanceName: undefined }
   }
+  if (values.version === true) return { ...base, command: 'version', target: undefined }
   if (values.help === true || word === undefined || word === 'help') return { ...base, command: 'help', target: undefined }
   if (!isCommand(word)) throw new UsageError(`unknown command '${word}'`)
 
@@ -131,7 +141,8 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
   }
   const [min, max] = spec.positionals
   if (rest.length < min || rest.length > max) {
-    throw new UsageError(min === 0 && max === 0 ? `'${word}' takes no arguments` : `'${word}' takes ${min === max ? '' : 'at most '}one ${word === 'deploy' ? 'image' : 'instance name'}`)
+    const what = word === 'deploy' ? 'image' : word === 'adopt' ? 'container name' : 'instance name'
+    throw new UsageError(min === 0 && max === 0 ? `'${word}' takes no arguments` : `'${word}' takes ${min === max ? '' : 'at most '}one ${what}`)
   }
   try {
     new URL(base.url)
@@ -149,6 +160,10 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
       accountToolInstanceId: values.id,
       forcePull: values.pull === true
     }
+  }
+  if (word === 'adopt') {
+    if (values.id === '' || values.name === '') throw new UsageError("'adopt' takes a non-empty --id and --name")
+    invocation.adopt = { accountToolInstanceId: values.id, instanceName: values.name }
   }
   if (word === 'logs') {
     invocation.logs = { follow: values.follow === true, tail: nonNegativeInteger('tail', values.tail), since: nonNegativeInteger('since', values.since) }

@@ -80,7 +80,18 @@ export const RedeployReply = Type.Object({
 })
 
 export const UpgradeStep = Type.Union(
-  ['check', 'pull', 'stop', 'backup', 'start', 'ready', 'smoke', 'cleanup', 'rollback', 'done'].map((step) => Type.Literal(step)),
+  [
+    Type.Literal('check'),
+    Type.Literal('pull'),
+    Type.Literal('stop'),
+    Type.Literal('backup'),
+    Type.Literal('start'),
+    Type.Literal('ready'),
+    Type.Literal('smoke'),
+    Type.Literal('cleanup'),
+    Type.Literal('rollback'),
+    Type.Literal('done')
+  ],
   { description: 'what the upgrade is doing' }
 )
 
@@ -89,7 +100,8 @@ export const UpgradeEvent = Type.Object({
   operation_id: Type.String(),
   step: UpgradeStep,
   status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('rolled-back'), Type.Literal('failed')], {
-    description: 'running while it goes on; the last event says succeeded, rolled-back (the previous agent runs again) or failed (neither answers: act by hand)'
+    description:
+      'running while it goes on; the last event (step done) says succeeded, rolled-back (the previous agent runs again) or failed (refused before anything changed, or the rollback failed too: its message says which)'
   }),
   message: Type.String(),
   elapsed_ms: Type.Integer({ minimum: 0 }),
