@@ -63,7 +63,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     observer: reconcileMetrics(metrics),
     legacy: (domain) => (legacy = new EarlierAgentContainers(domain, { agentPort: config.port, adoptLabelled: config.adoptLabelled }))
   })
-  const redeployer = new Redeployer({ runtime, logger, agentContainer: config.upgrade.agentContainer, backupDir: config.upgrade.backupDir, dockerSocket: config.dockerSocket })
+  const redeployer = new Redeployer({ runtime, logger, ...config.upgrade, dockerSocket: config.dockerSocket })
   const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })

@@ -69,6 +69,8 @@ export const ConfigSchema = Type.Object({
   DTMA_ADOPT_LABELLED: Type.Optional(Flag),
   /** The agent's own container, for POST /redeploy; default the one whose id is the host name. */
   DTMA_AGENT_CONTAINER: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$' })),
+  /** The named volume an upgrade keeps the store on. */
+  DTMA_DATA_VOLUME: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$' })),
   /** Host directory an upgrade writes its backups into. */
   DTMA_BACKUP_DIR: Type.Optional(Type.String({ pattern: '^/[^:,]*$' })),
   LOG_LEVEL: Type.Optional(
@@ -120,7 +122,7 @@ export interface Config {
   }
   heartbeat: { path: string; intervalMs: number }
   /** POST /redeploy: the agent's own container (undefined: found by host name) and where backups go on the host. */
-  upgrade: { agentContainer?: string; backupDir: string }
+  upgrade: { agentContainer?: string; backupDir: string; dataVolume: string }
   /** At start, take over the containers an earlier agent labelled agentopia.mcp.*. */
   adoptLabelled: boolean
   logLevel: string
@@ -275,7 +277,7 @@ function toConfig(raw: RawConfig): Config {
       }),
     heartbeat: { path: raw.DTMA_HEARTBEAT_PATH ?? '/heartbeat', intervalMs: (raw.DTMA_HEARTBEAT_INTERVAL_S ?? 60) * 1000 },
     adoptLabelled: raw.DTMA_ADOPT_LABELLED ?? true,
-    upgrade: { ...(raw.DTMA_AGENT_CONTAINER !== undefined && { agentContainer: raw.DTMA_AGENT_CONTAINER }), backupDir: raw.DTMA_BACKUP_DIR ?? '/var/backups/dtma' },
+    upgrade: { ...(raw.DTMA_AGENT_CONTAINER !== undefined && { agentContainer: raw.DTMA_AGENT_CONTAINER }), backupDir: raw.DTMA_BACKUP_DIR ?? '/var/backups/dtma', dataVolume: raw.DTMA_DATA_VOLUME ?? 'dtma-data' },
     logLevel: raw.LOG_LEVEL ?? 'info',
     ...readBuildInfo()
   }

@@ -25,9 +25,11 @@ export interface RedeployerOptions {
   runtime: ContainerRuntime
   logger: Logger
   /** The agent's own container (name or id); default the one whose id this host name is. */
-  agentContainer: string | undefined
+  agentContainer?: string
   /** Host directory the helper writes backups into. */
   backupDir: string
+  /** The named volume the store goes on. */
+  dataVolume: string
   /** The Docker socket as this agent sees it (its host side is mounted into the helper). */
   dockerSocket: string
 }
@@ -65,7 +67,7 @@ export class Redeployer {
       const helperId = await this.options.runtime.runHelper({
         containerName: `dtma-upgrade-${operationId.slice(0, 8)}`,
         image: self.image,
-        cmd: ['dtma-upgrade', '--json', '--container', self.name, '--image', image, '--pull', body.image === undefined ? 'always' : 'missing', '--timeout', String(body.timeoutSeconds ?? DEFAULT_TIMEOUT_S), '--operation-id', operationId],
+        cmd: ['dtma-upgrade', '--json', '--container', self.name, '--image', image, '--data-volume', this.options.dataVolume, '--pull', body.image === undefined ? 'always' : 'missing', '--timeout', String(body.timeoutSeconds ?? DEFAULT_TIMEOUT_S), '--operation-id', operationId],
         binds: [`${socket}:/var/run/docker.sock`, `${this.options.backupDir}:${HELPER_BACKUP_DIR}`],
         // The helper checks the new agent where its callers reach it: the host's published port.
         networkMode: 'host',

@@ -134,7 +134,7 @@ export class Upgrade {
       if (Date.now() > deadline) throw new StepFailed(`the new agent was not ready within ${this.options.timeoutMs / 1000} s`)
       const current = await host.inspect(this.newId as string)
       if (current === undefined) throw new StepFailed('the new agent container is gone')
-      if (current.state === 'exited' || current.state === 'dead' || current.restartCount > 0) throw new StepFailed(`the new agent exited (code ${current.exitCode})`)
+      if (current.state === 'exited' || current.state === 'dead' || current.restartCount > 0) throw new StepFailed(`the new agent exited (${current.state}, restarted ${current.restartCount} times, last exit code ${current.exitCode})`)
       ready = await answers(this.url, false)
       if (!ready) await sleep(POLL_MS)
     }
