@@ -1,21 +1,22 @@
 #!/bin/bash
 # DTMA on a new Agentopia toolbox: the droplet's user-data (cloud-init runs a
-# user-data that starts with #!). The backend fills every {{...}} with a
-# shell-quoted value (single quotes, a ' inside written '\''), then passes
-# the text as user-data. It installs Docker when missing, keeps the agent's
-# settings in a root-only env file, creates the store's named volume, runs
-# the agent as dtma_manager (restart always, the image's health check, log
-# limits, host networking) and waits until it is ready.
+# user-data that starts with #!). The backend replaces each double-braced
+# name in the assignments below with a shell-quoted value (single quotes, a '
+# inside written '\''), then passes the text as user-data. It installs Docker
+# when missing, keeps the agent's settings in a root-only env file, creates
+# the store's named volume, runs the agent as dtma_manager (restart always,
+# the image's health check, log limits, host networking) and waits until it
+# is ready.
 #
-#   {{DTMA_IMAGE}}                   the agent image, e.g. ghcr.io/OWNER/dtma-agent:0.2.0
-#   {{DTMA_BEARER_TOKEN}}            this toolbox's token
-#   {{BACKEND_TO_DTMA_API_KEY}}      the backend's key
-#   {{AGENTOPIA_API_BASE_URL}}       the functions URL the heartbeat goes to
-#   {{SUPABASE_URL}}                 optional ('' leaves the registry mirror off)
-#   {{SUPABASE_SERVICE_ROLE_KEY}}    optional, with SUPABASE_URL
-#   {{ACCOUNT_TOOL_ENVIRONMENT_ID}}  optional: this toolbox's account_tool_environments.id
-#   {{REGISTRY_USER}} {{REGISTRY_PASSWORD}}  optional: credentials of a private image registry
-#   {{DTMA_EXTRA_SETTINGS}}          optional: more KEY=value lines of the agent's settings (README.md)
+#   DTMA_IMAGE                   the agent image, e.g. ghcr.io/OWNER/dtma-agent:0.2.0
+#   DTMA_BEARER_TOKEN            this toolbox's token
+#   BACKEND_TO_DTMA_API_KEY      the backend's key
+#   AGENTOPIA_API_BASE_URL       the functions URL the heartbeat goes to
+#   SUPABASE_URL                 optional ('' leaves the registry mirror off)
+#   SUPABASE_SERVICE_ROLE_KEY    optional, with SUPABASE_URL
+#   ACCOUNT_TOOL_ENVIRONMENT_ID  optional: this toolbox's account_tool_environments.id
+#   REGISTRY_USER, REGISTRY_PASSWORD  optional: credentials of a private image registry
+#   DTMA_EXTRA_SETTINGS          optional: more KEY=value lines of the agent's settings (README.md)
 set -euo pipefail
 
 DTMA_IMAGE={{DTMA_IMAGE}}
