@@ -40,7 +40,9 @@ export interface Invocation {
   upgrade: UpgradeOptions
 }
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
 
 export function parseInvocation(argv: string[]): Invocation {
   let values
