@@ -1,7 +1,8 @@
 // Handlers of the stream routes: a container's logs, and the server-sent
-// event stream of instance changes and pull progress. Listeners are attached
-// before the answer starts, so a client that has the response headers sees
-// every change after them (subscribe, then deploy: nothing is missed).
+// event stream of instance changes, pull progress and the agent's upgrade.
+// Listeners are attached before the answer starts, so a client that has the
+// response headers sees every change after them (subscribe, then deploy:
+// nothing is missed).
 import { PassThrough } from 'node:stream'
 import type { InstanceEvent } from '@dtma/contract'
 import type { FleetApi } from '../fleet/fleet-api.ts'
