@@ -12,6 +12,7 @@ import type { DeployOutcome } from '../../instances/deploy.ts'
 import type { DeployRequest } from '../../instances/deploy-request.ts'
 import type { LegacyDomain, LegacyTakeover, LifecycleAction } from '../../instances/legacy-port.ts'
 import { isGone } from '../../instances/view.ts'
+import { LABEL_PREFIX } from '../../runtime/labels.ts'
 import type { ContainerInfo } from '../../runtime/types.ts'
 import type { InstanceRecord } from '../../store/instance-store.ts'
 import { AgentopiaMcpLabel, asLegacy, isDockerName, type LegacyContainer } from './earlier-agent.ts'
@@ -87,7 +88,8 @@ export class EarlierAgentContainers implements LegacyTakeover {
   /** Every container of an earlier agent this agent sees. */
   async candidates(): Promise<LegacyContainer[]> {
     this.domain.assertServing()
-    const others = (await this.domain.runtime.listAll()).filter((container) => !container.managed)
+    // DTMA's own containers, of any scope, are never candidates: not even inspected.
+    const others = (await this.domain.runtime.listAll()).filter((container) => !Object.keys(container.labels).some((key) => key.startsWith(LABEL_PREFIX)))
     const judged = await Promise.all(others.map((container) => this.judge(container.id)))
     return judged.filter((legacy): legacy is LegacyContainer => legacy !== undefined).sort((a, b) => a.container.name.localeCompare(b.container.name))
   }
