@@ -136,9 +136,9 @@ export const routes = {
     method: 'POST',
     path: '/tools/:name/stop',
     auth: 'bearer',
-    summary: 'Stop an instance',
+    summary: "Stop an instance (an earlier agent's container of that name is taken over first)",
     params: NameParams,
-    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
   },
   restartTool: {
     method: 'POST',

@@ -1,7 +1,7 @@
 // What the HTTP app needs of the fleet: the containers an earlier agent left
 // (listed, adopted) and the agent's upgrade of itself (started, followed).
 // The app is built on this interface; fleet/fleet-service.ts implements it.
-import type { LegacyReason, McpInfo, RedeployBody, UpgradeEvent } from '@dtma/contract'
+import type { LegacyReason, RedeployBody, UpgradeEvent } from '@dtma/contract'
 import type { PortBinding } from '../runtime/types.ts'
 
 /** A container of an earlier agent, as the API lists it. */
@@ -15,7 +15,6 @@ export interface LegacyView {
   /** unix seconds */
   created: number
   dockerState: string
-  mcp: McpInfo | undefined
   reasons: LegacyReason[]
 }
 

@@ -13,7 +13,7 @@ export class FleetService implements FleetApi {
   ) {}
 
   async legacyCandidates(): Promise<LegacyView[]> {
-    return (await this.legacy.candidates()).map(({ container, instanceName, accountToolInstanceId, mcp, reasons }) => ({
+    return (await this.legacy.candidates()).map(({ container, instanceName, accountToolInstanceId, reasons }) => ({
       containerName: container.name,
       containerId: container.id,
       instanceName,
@@ -22,7 +22,6 @@ export class FleetService implements FleetApi {
       ports: container.ports,
       created: container.created,
       dockerState: container.dockerState,
-      mcp,
       reasons
     }))
   }

@@ -58,7 +58,6 @@ export interface ContainerInfo {
   limits?: ResourceLimits
   /** Only from inspect: what tells an earlier agent's container from anything else. */
   restartPolicy?: string
-  networkMode?: string
   mounts?: ContainerMount[]
 }
 

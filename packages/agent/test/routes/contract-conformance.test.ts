@@ -130,6 +130,14 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.adoptLegacy({ params: { name: earlier.name }, body: { instanceNameOnToolbox: name } })).status, 409, 'adopt under a name that is taken')
   t.equal((await client.adoptLegacy({ params: { name: earlier.name }, body: {} })).status, 200, 'adopt')
   t.equal((await client.removeTool({ params: { name: earlier.name } })).status, 200)
+  // A stopped instance keeps its host port; an earlier agent's container bound to it cannot be taken over.
+  const holder = uniqueName('Port Holder')
+  const heldPort = await freePort()
+  t.equal((await client.deployTool({ body: agent.deployBody(holder, { hostPort: heldPort }) })).status, 201)
+  t.equal((await client.stopTool({ params: { name: holder } })).status, 200)
+  const squatter = await earlierAgentTool(t, { name: legacyName('squatter'), hostPort: heldPort })
+  t.equal((await client.stopTool({ params: { name: squatter.name } })).status, 409, "stop of an earlier agent's container on another instance's port")
+  t.equal((await client.removeTool({ params: { name: holder } })).status, 200)
   for (const id of ['getTool', 'startTool', 'stopTool', 'restartTool', 'toolLogs'] as const) {
     t.equal((await call[id]({ params: { name } })).status, 200, `${id} 200`)
     t.equal((await call[id]({ params: { name: uniqueName('Nobody') } })).status, 404, `${id} 404`)

@@ -97,7 +97,6 @@ export async function inspectContainer({ docker, scope }: ContainerScope, nameOr
       env: info.Config.Env ?? [],
       limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 },
       restartPolicy: info.HostConfig.RestartPolicy?.Name || 'no',
-      networkMode: info.HostConfig.NetworkMode ?? 'default',
       mounts: (info.Mounts ?? []).map((mount) => ({ type: mount.Type, source: mount.Name ?? mount.Source, destination: mount.Destination }))
     }
   } catch (error) {
