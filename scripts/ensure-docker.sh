@@ -3,19 +3,12 @@
 # Debian's docker.io when it is missing (as root, with apt) and starts
 # dockerd when it is not running. Safe to run again.
 set -euo pipefail
+. "$(dirname "$0")/apt-install.sh"
 
 engine_up() { docker info >/dev/null 2>&1; }
 engine_up && exit 0
 
-if ! command -v dockerd >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "dtma: no Docker engine here; install Docker (Debian: apt-get install docker.io) and start it" >&2
-    exit 1
-  fi
-  echo "dtma: installing Debian's docker.io"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
-fi
+command -v dockerd >/dev/null 2>&1 || dtma_apt_install docker.io
 
 if ! engine_up; then
   echo "dtma: starting dockerd (log: /var/log/dtma-dockerd.log)"

@@ -6,6 +6,7 @@
 # again; installs missing Debian packages as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/apt-install.sh
 
 bash scripts/ensure-docker.sh
 
@@ -13,11 +14,7 @@ missing=()
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v pg_ctlcluster >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "dtma: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+[ ${#missing[@]} -eq 0 ] || dtma_apt_install "${missing[@]}"
 
 registry_up() { (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; }
 if ! registry_up; then

@@ -5,16 +5,9 @@
 # busybox-static as root with apt when it is missing)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../scripts/apt-install.sh"
 # Debian's busybox-static: a static binary that runs in an empty image.
-if ! command -v busybox >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "dtma: busybox is missing; install it (Debian: apt-get install busybox-static)" >&2
-    exit 1
-  fi
-  echo "dtma: installing Debian's busybox-static"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >/dev/null
-fi
+command -v busybox >/dev/null 2>&1 || dtma_apt_install busybox-static
 busybox_bin="$(command -v busybox)"
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT

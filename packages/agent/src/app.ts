@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
+import type { FleetApi } from './fleet/fleet-api.ts'
 import type { InstanceApi } from './instances/instance-api.ts'
 import type { LogTail } from './log-tail.ts'
 import type { McpApi } from './mcp/mcp-api.ts'
@@ -16,6 +17,7 @@ import metricsPlugin from './plugins/app/metrics.ts'
 import shutdownPlugin from './plugins/app/shutdown.ts'
 import swaggerPlugin from './plugins/external/swagger.ts'
 import { agentHandlers } from './routes/agent.ts'
+import { fleetHandlers } from './routes/fleet.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
 import { mcpHandlers } from './routes/mcp.ts'
 import { metaHandlers } from './routes/meta.ts'
@@ -28,6 +30,7 @@ export interface AppOptions {
   config: Config
   instances: InstanceApi
   mcp: McpApi
+  fleet: FleetApi
   metrics: Metrics
   /** The agent's own log lines, for GET /logs. */
   logTail: LogTail
@@ -47,7 +50,8 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
     ...statusHandlers(config, instances),
     ...toolHandlers(instances, mcp),
     ...mcpHandlers(mcp, app),
-    ...streamHandlers(instances),
+    ...streamHandlers(instances, options.fleet),
+    ...fleetHandlers(options.fleet, instances),
     ...agentHandlers({ config, instances, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })

@@ -1,5 +1,6 @@
 // The composition root: builds DTMA's services (Docker runtime, store,
-// domain, registry mirror, heartbeat, metrics), hands the domain to the HTTP
+// domain, the MCP bridge and monitors, the fleet's take-over and upgrade,
+// registry mirror, heartbeat, metrics), hands the domain, MCP and the fleet to the HTTP
 // app, and ties their lifecycles to the app's: Docker is followed from the
 // moment the app is ready, the reporters start after the first reconcile,
 // and on shutdown operations finish, the outbox flushes, the store closes.
@@ -8,6 +9,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import dtmaApp from './app.ts'
 import type { Config } from './config.ts'
+import { FleetService } from './fleet/fleet-service.ts'
+import { EarlierAgentContainers } from './fleet/legacy/legacy-service.ts'
+import { Redeployer } from './fleet/upgrade/redeployer.ts'
 import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
@@ -51,6 +55,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const runtime = instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics)
   // What the MCP monitors see goes into the instances' views (and from there to every reporter).
   const mcpHealth = new McpHealthBoard()
+  let legacy: EarlierAgentContainers | undefined
   const instances = new InstanceService({
     runtime,
     mcpHealth,
@@ -62,8 +67,11 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     stopTimeoutSeconds: config.tool.stopTimeoutSeconds,
     selfHeal: config.selfHeal,
     resyncIntervalMs: config.resyncIntervalMs,
-    observer: reconcileMetrics(metrics)
+    observer: reconcileMetrics(metrics),
+    legacy: (domain) => (legacy = new EarlierAgentContainers(domain, { agentPort: config.port, adoptLabelled: config.adoptLabelled }))
   })
+  const redeployer = new Redeployer({ runtime, logger, ...config.upgrade, dockerSocket: config.dockerSocket })
+  const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   mcpHealth.onChange((instanceName) => instances.republish(instanceName))
   const mcp: McpService = new McpService({
@@ -80,10 +88,12 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
 
   const app = createHttpServer(config, logger)
-  await app.register(dtmaApp, { config, instances, mcp, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
     instances.connect()
     mcp.start()
+    // An upgrade that started (or rolled back to) this agent: its outcome.
+    void instances.whenReady().then(() => redeployer.collectAtStart())
     // They report only what the first reconcile confirmed.
     registry?.start()
     heartbeat?.start()

@@ -2,6 +2,7 @@
 // Sources: the process environment, then the optional /etc/dtma.conf
 // (KEY=value lines); the environment wins. Nothing else reads process.env.
 import { readFileSync } from 'node:fs'
+import { BUILD_INFO_FILE, parseBuildInfo, type BuildInfo } from '@dtma/contract'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
@@ -73,6 +74,14 @@ export const ConfigSchema = Type.Object({
   DTMA_MCP_SESSION_IDLE_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
   /** Comma list of exact origins, `*`, or empty (none). */
   DTMA_MCP_ALLOWED_ORIGINS: Type.Optional(Type.String({ maxLength: 4096 })),
+  /** At start, take over the containers an earlier agent labelled agentopia.mcp.*. */
+  DTMA_ADOPT_LABELLED: Type.Optional(Flag),
+  /** The agent's own container, for POST /redeploy; default the one whose id is the host name. */
+  DTMA_AGENT_CONTAINER: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$' })),
+  /** The named volume an upgrade keeps the store on. */
+  DTMA_DATA_VOLUME: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$' })),
+  /** Host directory an upgrade writes its backups into. */
+  DTMA_BACKUP_DIR: Type.Optional(Type.String({ pattern: '^/[^:,]*$' })),
   LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)))
   )
@@ -122,8 +131,14 @@ export interface Config {
   }
   heartbeat: { path: string; intervalMs: number }
   mcp: McpConfig
+  /** POST /redeploy: the agent's own container (undefined: found by host name) and where backups go on the host. */
+  upgrade: { agentContainer?: string; backupDir: string; dataVolume: string }
+  /** At start, take over the containers an earlier agent labelled agentopia.mcp.*. */
+  adoptLabelled: boolean
   logLevel: string
+  /** What this build is: build-info.json of a release build, or the source tree's version. */
   version: string
+  commit: string
 }
 
 /** The settings of tool containers. The sandbox limits are the defaults and
@@ -171,6 +186,18 @@ export interface ToolPortPolicy {
 }
 
 export const DTMA_VERSION = '0.1.0'
+
+/** The release build's build-info.json at the root of the installed tree
+ *  (dist/config.js -> ../../../); a source tree has none. */
+function readBuildInfo(): BuildInfo {
+  let text: string | undefined
+  try {
+    text = readFileSync(new URL(`../../../${BUILD_INFO_FILE}`, import.meta.url), 'utf8')
+  } catch {
+    text = undefined
+  }
+  return parseBuildInfo(text, { version: DTMA_VERSION, commit: 'unknown' })
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -289,7 +316,9 @@ function toConfig(raw: RawConfig): Config {
       sessionIdleMs: (raw.DTMA_MCP_SESSION_IDLE_S ?? 1800) * 1000,
       allowedOrigins: (raw.DTMA_MCP_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean)
     },
+    adoptLabelled: raw.DTMA_ADOPT_LABELLED ?? true,
+    upgrade: { ...(raw.DTMA_AGENT_CONTAINER !== undefined && { agentContainer: raw.DTMA_AGENT_CONTAINER }), backupDir: raw.DTMA_BACKUP_DIR ?? '/var/backups/dtma', dataVolume: raw.DTMA_DATA_VOLUME ?? 'dtma-data' },
     logLevel: raw.LOG_LEVEL ?? 'info',
-    version: DTMA_VERSION
+    ...readBuildInfo()
   }
 }

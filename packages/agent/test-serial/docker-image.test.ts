@@ -1,28 +1,29 @@
 // The agent image: docker/Dockerfile built unmodified by a real `docker
 // build` (on a local stand-in of node:24-bookworm-slim where no registry is
-// reachable), then run as the contract's production line (restart always,
-// the Docker socket mounted) and driven through it. Serial: the build is
-// heavy for a 2-core machine.
-import { execFile } from 'node:child_process'
+// reachable) with a version and commit baked in, then run as the contract's
+// production line (restart always, the Docker socket mounted) and driven
+// through it. Serial: the build is heavy for a 2-core machine.
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { createDtmaClient } from '@dtma/contract'
 import t from 'tap'
 import { docker, dockerState, freePort, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
+import { buildAgentImage, run, sourceCommit } from './helpers/agent-image.ts'
 
-const run = promisify(execFile)
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 const IMAGE = 'dtma-agent:test'
+/** What a release build bakes in; the image must report exactly this. */
+const VERSION = `0.1.0-ci.${randomBytes(3).toString('hex')}`
 
 t.setTimeout(900_000)
 
 t.test('the Dockerfile builds and the image runs the agent against the host engine', async (t) => {
-  await run('bash', ['docker/standin-node-image.sh'], { cwd: root })
-  await run('docker', ['build', '-f', 'docker/Dockerfile', '-t', IMAGE, '.'], { cwd: root, env: { ...process.env, DOCKER_BUILDKIT: '0' }, maxBuffer: 64 * 1024 * 1024 })
+  const commit = await sourceCommit()
+  await buildAgentImage(IMAGE, { version: VERSION, commit })
 
   const config = (await docker.getImage(IMAGE).inspect()).Config
   t.match(config.Healthcheck?.Test?.join(' '), '/health', 'the health check asks /health')
+  t.match(config.Labels, { 'org.opencontainers.image.version': VERSION, 'org.opencontainers.image.revision': commit }, 'OCI labels say the version and commit')
+  t.equal((await run('docker', ['run', '--rm', IMAGE, 'dtma', '--version'])).stdout.trim(), `dtma ${VERSION} (commit ${commit})`, 'the CLI in the image reports them')
+  t.match((await run('docker', ['run', '--rm', IMAGE, 'dtma-upgrade', '--help'])).stdout, /^Usage: dtma-upgrade --image IMAGE/, 'the upgrader is on PATH')
   const compilers = await run('docker', ['run', '--rm', '--entrypoint', 'sh', IMAGE, '-c', 'command -v g++ make python3 || true'])
   t.equal(compilers.stdout.trim(), '', 'the runtime stage carries no build toolchain')
 
@@ -47,6 +48,7 @@ t.test('the Dockerfile builds and the image runs the agent against the host engi
   while ((await client.ready().catch(() => undefined))?.status !== 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal((await client.health()).body, 'OK')
   t.equal((await client.ready()).status, 200, 'ready after its first reconcile with the host engine')
+  t.match(await client.status(), { status: 200, body: { version: VERSION, dtma_version: VERSION, commit } }, '/status reports the baked-in version and commit')
 
   const instanceName = uniqueName('Image')
   const deployed = await client.deployTool({ body: { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: instanceName, accountToolInstanceId: `ati-${randomBytes(6).toString('hex')}` } })

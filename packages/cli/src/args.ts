@@ -17,6 +17,9 @@ Commands:
   mcp <name> tools                    the tools of the instance's MCP server (through the agent)
   mcp <name> call <tool> [--arg K=V]...
                                       call one of them; V is JSON when it parses (42, true, {"a":1}), else text
+  legacy                              containers an earlier agent left that the agent may take over, and why
+  adopt <container> [--id ID] [--name NAME]
+                                      take one over: made again under DTMA's labels with its image, env and ports
 
 Options:
   --url URL        agent address (env DTMA_URL; default http://127.0.0.1:30000)
@@ -24,6 +27,7 @@ Options:
   --json           machine-readable output on stdout
   --timeout SEC    deadline of one request (default 30; deploy 660, a pull may be slow)
   -h, --help       this text
+  --version        the CLI's version and commit
 
 --env KEY without "=" takes the value from this shell's environment.
 --port is CONTAINER[/tcp|udp][:HOST], e.g. 8080:30001 (container port 8080 on host port 30001);
@@ -36,6 +40,7 @@ const options = {
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
   name: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   port: { type: 'string', short: 'p', multiple: true },
@@ -48,7 +53,7 @@ const options = {
 } as const
 
 type OptionName = keyof typeof options
-const GLOBAL_OPTIONS: OptionName[] = ['url', 'token', 'json', 'timeout', 'help']
+const GLOBAL_OPTIONS: OptionName[] = ['url', 'token', 'json', 'timeout', 'help', 'version']
 
 /** Per command: how many positionals it takes and which own options. */
 const COMMANDS = {
@@ -60,7 +65,9 @@ const COMMANDS = {
   restart: { positionals: [1, 1], options: [] },
   rm: { positionals: [1, 1], options: [] },
   logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] },
-  mcp: { positionals: [2, 3], options: ['arg'] }
+  mcp: { positionals: [2, 3], options: ['arg'] },
+  legacy: { positionals: [0, 0], options: [] },
+  adopt: { positionals: [1, 1], options: ['id', 'name'] }
 } as const satisfies Record<string, { positionals: readonly [number, number]; options: readonly OptionName[] }>
 
 export type CommandName = keyof typeof COMMANDS
@@ -72,7 +79,7 @@ export interface PortBinding {
 }
 
 export interface Invocation {
-  command: CommandName | 'help'
+  command: CommandName | 'help' | 'version'
   /** The image for deploy, the instance name for the others. */
   target: string | undefined
   url: string
@@ -82,6 +89,7 @@ export interface Invocation {
   deploy: { name: string; env: string[]; ports: PortBinding[]; accountToolInstanceId: string | undefined; forcePull: boolean }
   logs: { follow: boolean; tail: number | undefined; since: number | undefined }
   mcp: { action: 'tools' | 'call'; tool: string | undefined; args: Record<string, unknown> }
+  adopt: { accountToolInstanceId: string | undefined; instanceName: string | undefined }
 }
 
 function isCommand(word: string | undefined): word is CommandName {
@@ -152,8 +160,10 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     timeoutMs: values.timeout === undefined ? undefined : (nonNegativeInteger('timeout', values.timeout) ?? 0) * 1000,
     deploy: { name: '', env: [], ports: [], accountToolInstanceId: undefined, forcePull: false },
     logs: { follow: false, tail: undefined, since: undefined },
-    mcp: { action: 'tools' as const, tool: undefined, args: {} }
+    mcp: { action: 'tools' as const, tool: undefined, args: {} },
+    adopt: { accountToolInstanceId: undefined, instanceName: undefined }
   }
+  if (values.version === true) return { ...base, command: 'version', target: undefined }
   if (values.help === true || word === undefined || word === 'help') return { ...base, command: 'help', target: undefined }
   if (!isCommand(word)) throw new UsageError(`unknown command '${word}'`)
 
@@ -165,7 +175,8 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
   const [min, max] = spec.positionals
   if (word === 'mcp' && (rest.length < min || rest.length > max)) throw new UsageError("'mcp' takes an instance name, then 'tools', or 'call' and a tool")
   if (rest.length < min || rest.length > max) {
-    throw new UsageError(min === 0 && max === 0 ? `'${word}' takes no arguments` : `'${word}' takes ${min === max ? '' : 'at most '}one ${word === 'deploy' ? 'image' : 'instance name'}`)
+    const what = word === 'deploy' ? 'image' : word === 'adopt' ? 'container name' : 'instance name'
+    throw new UsageError(min === 0 && max === 0 ? `'${word}' takes no arguments` : `'${word}' takes ${min === max ? '' : 'at most '}one ${what}`)
   }
   try {
     new URL(base.url)
@@ -185,6 +196,10 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     }
   }
   if (word === 'mcp') invocation.mcp = parseMcp(rest, values)
+  if (word === 'adopt') {
+    if (values.id === '' || values.name === '') throw new UsageError("'adopt' takes a non-empty --id and --name")
+    invocation.adopt = { accountToolInstanceId: values.id, instanceName: values.name }
+  }
   if (word === 'logs') {
     invocation.logs = { follow: values.follow === true, tail: nonNegativeInteger('tail', values.tail), since: nonNegativeInteger('since', values.since) }
   }

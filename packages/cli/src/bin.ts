@@ -4,6 +4,7 @@
 // The token is never printed: errors carry the agent's words or the client's
 // (which name the URL, never headers).
 import { USAGE, parseInvocation } from './args.ts'
+import { buildInfo } from './build-info.ts'
 import { runCommand } from './commands.ts'
 import { ExitCode, RefusedError, UsageError, exitCodeOf } from './errors.ts'
 
@@ -16,6 +17,9 @@ try {
   json = invocation.json
   if (invocation.command === 'help') {
     process.stdout.write(USAGE + '\n')
+  } else if (invocation.command === 'version') {
+    const { version, commit } = buildInfo()
+    process.stdout.write(`dtma ${version} (commit ${commit})\n`)
   } else {
     await runCommand(invocation, {
       stdout: (text) => process.stdout.write(text),

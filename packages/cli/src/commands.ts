@@ -7,7 +7,7 @@ import type { Invocation } from './args.ts'
 import { RefusedError } from './errors.ts'
 import { mcpCommand } from './mcp-commands.ts'
 import { PullProgress } from './pull-progress.ts'
-import { agentDetail, formatPorts, instanceDetail, instanceTable } from './render.ts'
+import { agentDetail, formatPorts, instanceDetail, instanceTable, legacyTable } from './render.ts'
 
 export interface Io {
   stdout(text: string): void
@@ -181,7 +181,21 @@ export async function runCommand(invocation: Invocation, io: Io): Promise<void> 
       return logs(client, invocation, io)
     case 'mcp':
       return mcpCommand(invocation, io)
+    case 'legacy': {
+      const ok = expectOk(await client.listLegacy())
+      return invocation.json ? printJson(io, ok.body) : io.stdout(legacyTable(ok.body.data))
+    }
+    case 'adopt': {
+      const { accountToolInstanceId, instanceName } = invocation.adopt
+      const body = { ...(accountToolInstanceId !== undefined && { accountToolInstanceId }), ...(instanceName !== undefined && { instanceNameOnToolbox: instanceName }) }
+      const ok = expectOk(await client.adoptLegacy({ params: { name }, body }))
+      if (invocation.json) return printJson(io, ok.body)
+      io.stdout(`${ok.body.message}\n${instanceDetail(ok.body.data)}`)
+      for (const warning of ok.body.warnings ?? []) io.stderr(`warning: ${warning}\n`)
+      return
+    }
     case 'help':
+    case 'version':
       return
   }
 }

@@ -1,6 +1,6 @@
 // Text for people: aligned tables and key/value blocks. Scripts use --json,
 // so nothing here is a format anyone should parse.
-import type { PortMapping, StatusReply, ToolInstance } from '@dtma/contract'
+import type { LegacyCandidate, PortMapping, StatusReply, ToolInstance } from '@dtma/contract'
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -44,6 +44,23 @@ export function instanceTable(instances: ToolInstance[]): string {
   )
 }
 
+export function legacyTable(candidates: LegacyCandidate[]): string {
+  if (candidates.length === 0) return "no containers of an earlier agent\n"
+  return table(
+    ['CONTAINER', 'INSTANCE', 'ID', 'IMAGE', 'PORTS', 'DOCKER', 'AGE', 'WHY'],
+    candidates.map((candidate) => [
+      candidate.container_name,
+      candidate.instance_name,
+      candidate.account_tool_instance_id ?? '-',
+      candidate.image,
+      formatPorts(candidate.ports),
+      candidate.docker_status,
+      age(candidate.created),
+      candidate.reasons.join(',')
+    ])
+  )
+}
+
 function keyValues(pairs: Array<[string, string]>): string {
   const width = Math.max(...pairs.map(([key]) => key.length))
   return pairs.map(([key, value]) => `${(key + ':').padEnd(width + 1)} ${value}`).join('\n') + '\n'
@@ -70,7 +87,7 @@ export function agentDetail(status: StatusReply): string {
   const instances = status.tool_instances
   return keyValues([
     ['status', status.reason === undefined ? status.status : `${status.status} (${status.reason})`],
-    ['version', status.dtma_version],
+    ['version', `${status.dtma_version} (commit ${status.commit})`],
     ['time', status.timestamp],
     ['instances', instances === undefined ? 'hidden (minimal public status)' : String(instances.length)],
     ['running', instances === undefined ? '-' : String(instances.filter((instance) => instance.status === 'running').length)]

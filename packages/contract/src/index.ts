@@ -1,6 +1,7 @@
 // @dtma/contract: the DTMA API as data (schemas + route table) and a typed client.
 export * from './schemas.ts'
 export * from './mcp.ts'
+export * from './fleet.ts'
 export * from './deploy-override.ts'
 export * from './errors.ts'
 export * from './routes.ts'

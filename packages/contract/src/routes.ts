@@ -29,6 +29,7 @@ import {
   ToolListReply,
   ToolReply
 } from './schemas.ts'
+import { AdoptLegacyBody, AdoptLegacyReply, ContainerNameParams, LegacyListReply, RedeployBody, RedeployReply } from './fleet.ts'
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE'
 
@@ -146,9 +147,9 @@ export const routes = {
     method: 'POST',
     path: '/tools/:name/stop',
     auth: 'bearer',
-    summary: 'Stop an instance',
+    summary: "Stop an instance (an earlier agent's container of that name is taken over first)",
     params: NameParams,
-    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
+    responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
   },
   restartTool: {
     method: 'POST',
@@ -217,8 +218,26 @@ export const routes = {
     method: 'POST',
     path: '/redeploy',
     auth: 'bearer',
-    summary: 'Upgrade the agent in place (not available in this version: 501)',
-    responses: { 501: ErrorBody, ...authErrors }
+    summary:
+      'Upgrade the agent in place (the same image pulled again, or `image`): 202 with an operation id, then a helper container backs up the store, starts the new agent, checks it and rolls back on failure; progress and outcome as `upgrade` events. Tool containers keep running. 501: this agent does not run in a Docker container',
+    body: RedeployBody,
+    responses: { 202: RedeployReply, 400: ErrorBody, 409: ErrorBody, 501: ErrorBody, ...authErrors, ...dockerErrors }
+  },
+  listLegacy: {
+    method: 'GET',
+    path: '/tools/legacy',
+    auth: 'bearer',
+    summary: "Containers an earlier agent left that this agent may take over (name, image, ports, created, and why each looks like an earlier agent's); nothing else is listed or touched",
+    responses: { 200: LegacyListReply, ...authErrors, ...dockerErrors }
+  },
+  adoptLegacy: {
+    method: 'POST',
+    path: '/tools/legacy/:name/adopt',
+    auth: 'bearer',
+    summary: "Take over an earlier agent's container by its Docker name: made again under DTMA's labels with its image, env and host ports, then managed like any other instance",
+    params: ContainerNameParams,
+    body: AdoptLegacyBody,
+    responses: { 200: AdoptLegacyReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
   },
   openApi: {
     method: 'GET',

@@ -195,6 +195,7 @@ export const StatusReply = Type.Object({
   service: Type.Literal('DTMA'),
   version: Type.String(),
   dtma_version: Type.String(),
+  commit: Type.String({ description: "the source commit the agent was built from ('unknown' outside a release build)" }),
   timestamp: Type.String(),
   reason: Type.Optional(Type.String()),
   environment: Type.Object({
@@ -235,7 +236,7 @@ export const SystemReply = Type.Object({
   disk: Type.Optional(SystemMetrics.properties.disk),
   uptime_seconds: Type.Optional(Type.Integer()),
   docker: Type.Optional(DockerEngineInfo),
-  agent: Type.Optional(Type.Object({ version: Type.String(), uptime_seconds: Type.Integer(), rss_bytes: Type.Integer() }))
+  agent: Type.Optional(Type.Object({ version: Type.String(), commit: Type.String(), uptime_seconds: Type.Integer(), rss_bytes: Type.Integer() }))
 })
 export type SystemReply = Static<typeof SystemReply>
 
@@ -288,7 +289,8 @@ export const LogsReply = Type.String({ description: "the container's stdout and 
 export const EventsQuery = Type.Object({ name: Type.Optional(InstanceName) }, { additionalProperties: false })
 
 export const EventStreamReply = Type.String({
-  description: 'server-sent events: `instance` (InstanceEvent JSON) for the current view and every change, `pull` (PullProgressEvent JSON) while an image is pulled, `mcp` (McpEvent JSON) when an MCP server\'s status or tool fingerprint changes'
+  description:
+    'server-sent events: `instance` (InstanceEvent JSON) for the current view and every change, `pull` (PullProgressEvent JSON) while an image is pulled, `mcp` (McpEvent JSON) when an MCP server\'s status or tool fingerprint changes, `upgrade` (UpgradeEvent JSON) while the agent upgrades itself and its outcome'
 })
 
 /** SSE `instance` event: an instance's view after a change; null: it is gone. */

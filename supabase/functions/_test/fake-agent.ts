@@ -101,6 +101,7 @@ export const agentReplies = {
         service: 'DTMA',
         version: '0.1.0',
         dtma_version: '0.1.0',
+        commit: 'unknown',
         timestamp,
         environment: { hasAuthToken: true, hasApiKey: true, hasApiBaseUrl: false, port: '30000' },
         tool_instances: instances

@@ -59,3 +59,17 @@ export function request(method: string, path: string, jwt: string | undefined, b
     ...(body !== undefined ? { body: JSON.stringify(body) } : {})
   })
 }
+
+/** An instance of its own catalog tool (one instance per catalog tool per toolbox), as the backend writes it. */
+export function seedInstance(world: World, toolboxId: string, name: string): string {
+  const catalog = world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
+  return String(
+    world.standIn.seed('account_tool_instances', {
+      account_tool_environment_id: toolboxId,
+      tool_catalog_id: catalog.id,
+      instance_name_on_toolbox: name,
+      status_on_toolbox: 'deploying',
+      docker_image_url: 'dtma-test/busybox:v1'
+    }).id
+  )
+}

@@ -8,7 +8,7 @@
 import { statusOnToolbox, type HeartbeatBody, type ToolInstance } from '../../../packages/contract/src/index.ts'
 import * as assert from '../_test/assert.ts'
 import { portMapping, toolInstance } from '../_test/fake-agent.ts'
-import { createWorld, type World } from '../_test/fixtures.ts'
+import { createWorld, seedInstance, type World } from '../_test/fixtures.ts'
 import { handleRequest } from './handler.ts'
 
 const NOW = new Date('2025-06-19T10:00:00.000Z')
@@ -42,19 +42,6 @@ function agentHeartbeat(instances: ToolInstance[]): HeartbeatBody {
         }
       }))
   }
-}
-
-function seedInstance(world: World, toolboxId: string, name: string): string {
-  const catalog = world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
-  return String(
-    world.standIn.seed('account_tool_instances', {
-      account_tool_environment_id: toolboxId,
-      tool_catalog_id: catalog.id,
-      instance_name_on_toolbox: name,
-      status_on_toolbox: 'deploying',
-      docker_image_url: 'dtma-test/busybox:v1'
-    }).id
-  )
 }
 
 async function beat(world: World, body: unknown, authorization: string | null = `Bearer ${TOKEN}`, method = 'POST') {

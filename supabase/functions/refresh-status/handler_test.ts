@@ -5,25 +5,11 @@
 // pending and one being taken down is skipped, neither called nor written.
 import * as assert from '../_test/assert.ts'
 import { agentReplies, fakeAgent, toolInstance, type AgentReply } from '../_test/fake-agent.ts'
-import { createWorld, request, type World } from '../_test/fixtures.ts'
+import { createWorld, request, seedInstance, type World } from '../_test/fixtures.ts'
 import { statusOnToolbox } from '../../../packages/contract/src/index.ts'
 import { handleRequest } from './handler.ts'
 
 const NOW = new Date('2025-06-19T10:00:00.000Z')
-
-/** An instance of its own catalog tool (one instance per catalog tool per toolbox). */
-function seedInstance(world: World, toolboxId: string, name: string): string {
-  const catalog = world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
-  return String(
-    world.standIn.seed('account_tool_instances', {
-      account_tool_environment_id: toolboxId,
-      tool_catalog_id: catalog.id,
-      instance_name_on_toolbox: name,
-      status_on_toolbox: 'deploying',
-      docker_image_url: 'dtma-test/busybox:v1'
-    }).id
-  )
-}
 
 async function refresh(world: World, reply: () => AgentReply, body: Record<string, unknown> = { toolboxId: world.toolboxId }) {
   const agent = fakeAgent(reply)

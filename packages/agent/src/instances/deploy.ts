@@ -11,6 +11,7 @@ import { containerNameFor } from './container-name.ts'
 import type { DeployRequest } from './deploy-request.ts'
 import { ownedBy, type InstanceIndex } from './instance-index.ts'
 import { launchContainer } from './launcher.ts'
+import type { LegacyTakeover } from './legacy-port.ts'
 import type { PortAllocator } from './port-allocator.ts'
 import type { PullProgressHub } from './pull-progress.ts'
 import { envKeys } from './spec.ts'
@@ -24,6 +25,8 @@ export interface DeployOutcome {
   warnings: string[]
   /** Asked host ports that were replaced, one sentence each (also among the warnings). */
   reassignedPorts: string[]
+  /** One sentence when an earlier agent's container became this instance. */
+  takenOver?: string
 }
 
 export interface DeployDeps {
@@ -33,6 +36,8 @@ export interface DeployDeps {
   ports: PortAllocator
   pulls: PullProgressHub
   logger: Logger
+  /** An earlier agent's container of the same name is taken over, never duplicated. */
+  legacy?: LegacyTakeover
 }
 
 /** Tries of a deploy whose range-picked host port turns out taken outside DTMA. */
@@ -58,6 +63,8 @@ export async function deployInstance(deps: DeployDeps, request: DeployRequest): 
     throw new DtmaError('conflict', `Container name '${containerName}' is taken by a container DTMA does not manage`)
   }
   const stored = store.get(instanceName)
+  const takenOver = await deps.legacy?.deploy(request, { record: stored, container: existing })
+  if (takenOver !== undefined) return takenOver
   const knownHash = existing?.labels[InstanceLabel.specHash] ?? stored?.specHash
   if (knownHash !== undefined && knownHash !== hash) {
     throw new DtmaError('conflict', `Tool instance '${instanceName}' already exists with a different spec; remove it first`)

@@ -10,6 +10,7 @@ import type { InstanceStore } from '../store/instance-store.ts'
 import { IgnoredKeysLog, parseDeployRequest } from './deploy-request.ts'
 import type { DeployResult, EngineState, InstanceApi } from './instance-api.ts'
 import { InstanceIndex } from './instance-index.ts'
+import type { LegacyDomain, LegacyTakeover } from './legacy-port.ts'
 import { InstanceOperations, notFound, type StateChange } from './operations.ts'
 import { PortAllocator, type PortPolicy } from './port-allocator.ts'
 import { PullProgressHub, type PullProgressListener } from './pull-progress.ts'
@@ -34,6 +35,8 @@ export interface InstanceServiceOptions {
   observer?: ReconcileObserver
   /** What the MCP monitor last saw of each MCP server, for the views. */
   mcpHealth?: McpHealthSource
+  /** The take-over of an earlier agent's containers (fleet/), made with the domain it needs. */
+  legacy?: (domain: LegacyDomain) => LegacyTakeover
 }
 
 export class InstanceService implements InstanceApi {
@@ -55,6 +58,17 @@ export class InstanceService implements InstanceApi {
     this.pulls = new PullProgressHub(logger)
     this.ignoredKeys = new IgnoredKeysLog(logger)
     const ports = new PortAllocator(options.ports, () => store.list().map((record) => ({ instanceName: record.instanceName, ports: record.spec.ports })))
+    const legacy = options.legacy?.({
+      runtime,
+      store,
+      index: this.index,
+      logger,
+      stopTimeoutSeconds: options.stopTimeoutSeconds,
+      toolHostIp: options.toolHostIp,
+      underLock: (instanceName, work) => this.operations.underLock(instanceName, work),
+      publish: (instanceName) => this.publish(instanceName),
+      assertServing: () => this.sync.assertServing()
+    })
     this.operations = new InstanceOperations({
       runtime,
       store,
@@ -63,6 +77,7 @@ export class InstanceService implements InstanceApi {
       pulls: this.pulls,
       logger,
       stopTimeoutSeconds: options.stopTimeoutSeconds,
+      ...(legacy !== undefined && { legacy }),
       assertServing: () => this.sync.assertServing(),
       publish: (instanceName) => this.publish(instanceName),
       reportUnavailable: (error) => this.sync.reportUnavailable(error)
@@ -72,7 +87,8 @@ export class InstanceService implements InstanceApi {
       index: this.index,
       underLock: (instanceName, work) => this.operations.underLock(instanceName, work),
       publish: (instanceName) => this.publish(instanceName),
-      publishedNames: () => this.views.names()
+      publishedNames: () => this.views.names(),
+      ...(legacy !== undefined && { adoptAtStart: () => legacy.adoptAtStart() })
     })
   }
 
@@ -123,7 +139,10 @@ export class InstanceService implements InstanceApi {
     const request = parseDeployRequest(body, { hostIp: this.options.toolHostIp, maxima: this.options.toolLimits })
     this.ignoredKeys.note(request)
     const outcome = await this.operations.deploy(request)
-    return { ...outcome, view: this.views.get(request.spec.instanceName) ?? this.viewOf(request.spec.instanceName) as InstanceView }
+    // Published by the deploy; gone only if an operation queued behind it removed it already.
+    const view = this.views.get(request.spec.instanceName)
+    if (view === undefined) throw notFound(request.spec.instanceName)
+    return { ...outcome, view }
   }
 
   start(instanceName: string): Promise<StateChange> {

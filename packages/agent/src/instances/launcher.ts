@@ -25,6 +25,7 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
       [InstanceLabel.instanceName]: spec.instanceName,
       [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,
       [InstanceLabel.specHash]: target.specHash,
+      ...(spec.takenOverFrom !== undefined && { [InstanceLabel.takenOverFrom]: spec.takenOverFrom }),
       ...mcpLabels(spec.mcp)
     }
   })

@@ -12,6 +12,7 @@ import { deployInstance, type DeployDeps, type DeployOutcome } from './deploy.ts
 import type { DeployRequest } from './deploy-request.ts'
 import { KeyedLock } from './keyed-lock.ts'
 import { launchContainer, startContainer } from './launcher.ts'
+import type { LifecycleAction } from './legacy-port.ts'
 import { instanceStatus } from './status.ts'
 import { isGone } from './view.ts'
 
@@ -52,7 +53,10 @@ export class InstanceOperations {
       const { store, index, runtime, logger } = this.deps
       const record = store.get(instanceName)
       const container = index.get(instanceName) ?? (await index.refresh(instanceName))
-      if (record === undefined && container === undefined) throw notFound(instanceName)
+      if (record === undefined && container === undefined) {
+        await this.legacyOrNotFound(instanceName, 'start')
+        return { changed: true, state: await this.currentStatus(instanceName, 'running') }
+      }
       if (record !== undefined) store.setDesiredState(instanceName, 'running')
       if (container === undefined) {
         // Removed behind DTMA's back: the store still knows how to make it.
@@ -71,6 +75,10 @@ export class InstanceOperations {
 
   stop(instanceName: string): Promise<StateChange> {
     return this.operate(instanceName, async () => {
+      if (this.isUnknown(instanceName)) {
+        await this.legacyOrNotFound(instanceName, 'stop')
+        return { changed: true, state: await this.currentStatus(instanceName, 'stopped') }
+      }
       const { container } = this.require(instanceName)
       this.deps.store.setDesiredState(instanceName, 'stopped')
       if (container === undefined || !['running', 'restarting', 'paused'].includes(container.dockerState)) {
@@ -84,6 +92,10 @@ export class InstanceOperations {
 
   restart(instanceName: string): Promise<StateChange> {
     return this.operate(instanceName, async () => {
+      if (this.isUnknown(instanceName)) {
+        await this.legacyOrNotFound(instanceName, 'restart')
+        return { changed: true, state: await this.currentStatus(instanceName, 'running') }
+      }
       const { record, container } = this.require(instanceName)
       if (record !== undefined) this.deps.store.setDesiredState(instanceName, 'running')
       if (container === undefined) {
@@ -99,6 +111,7 @@ export class InstanceOperations {
   remove(instanceName: string): Promise<void> {
     return this.operate(instanceName, async () => {
       const { store, index, runtime, logger } = this.deps
+      if (this.isUnknown(instanceName)) return this.legacyOrNotFound(instanceName, 'remove')
       const { record, container } = this.require(instanceName)
       // Journal first: a crash mid-remove is finished at the next start, and
       // the destroy event below is not mistaken for a removal behind DTMA.
@@ -144,6 +157,16 @@ export class InstanceOperations {
     } finally {
       this.deps.publish(instanceName)
     }
+  }
+
+  private isUnknown(instanceName: string): boolean {
+    return isGone(this.deps.store.get(instanceName), this.deps.index.get(instanceName))
+  }
+
+  /** A name this agent does not know may be an earlier agent's container:
+   *  the fleet acts on it (see LegacyTakeover); otherwise it is a 404. */
+  private async legacyOrNotFound(instanceName: string, action: LifecycleAction): Promise<void> {
+    if (!(await this.deps.legacy?.lifecycle(instanceName, action))) throw notFound(instanceName)
   }
 
   private require(instanceName: string): { record: InstanceRecord | undefined; container: ContainerInfo | undefined } {

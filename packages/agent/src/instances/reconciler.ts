@@ -113,6 +113,7 @@ export class Reconciler {
       throw new DtmaError('docker-failed', `container ${container.id} lacks the labels DTMA needs to adopt it`)
     }
     const mcp = mcpFromLabels(container.labels)
+    const takenOverFrom = container.labels[InstanceLabel.takenOverFrom]
     this.options.store.put({
       instanceName,
       containerName: containerNameFor(instanceName),
@@ -123,7 +124,8 @@ export class Reconciler {
         env: container.env,
         ports: container.ports,
         ...(container.limits !== undefined && { limits: container.limits }),
-        ...(mcp !== undefined && { mcp })
+        ...(mcp !== undefined && { mcp }),
+        ...(takenOverFrom !== undefined && { takenOverFrom })
       },
       specHash,
       desiredState: container.dockerState === 'running' || container.dockerState === 'restarting' ? 'running' : 'stopped'

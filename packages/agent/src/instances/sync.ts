@@ -5,27 +5,20 @@
 // done, or while Docker is away, it says why operations cannot be served.
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
-import type { ContainerEvent, ContainerRuntime } from '../runtime/types.ts'
-import type { InstanceStore } from '../store/instance-store.ts'
+import type { ContainerEvent } from '../runtime/types.ts'
 import { DockerWatcher } from './docker-watcher.ts'
-import type { InstanceIndex } from './instance-index.ts'
-import { needsReconcile, Reconciler, type ReconcileObserver } from './reconciler.ts'
+import { needsReconcile, Reconciler, type ReconcilerOptions } from './reconciler.ts'
 
-export interface InstanceSyncOptions {
-  runtime: ContainerRuntime
-  store: InstanceStore
-  index: InstanceIndex
-  logger: Logger
-  selfHeal: boolean
-  stopTimeoutSeconds: number
+export interface InstanceSyncOptions extends ReconcilerOptions {
   resyncIntervalMs: number
-  observer?: ReconcileObserver
   /** Runs work under an instance's lock (shared with the operations). */
   underLock: <T>(instanceName: string, work: () => Promise<T>) => Promise<T>
   /** Publishes an instance's view. */
   publish: (instanceName: string) => void
   /** The names of the instances published now (a resync republishes them too). */
   publishedNames: () => string[]
+  /** Once, in the first resync (before ready): takes over what earlier agents labelled. */
+  adoptAtStart?: () => Promise<void>
 }
 
 export class InstanceSync {
@@ -33,6 +26,7 @@ export class InstanceSync {
   private readonly reconciler: Reconciler
   private readonly watcher: DockerWatcher
   private ready = false
+  private adoptedAtStart = false
 
   constructor(options: InstanceSyncOptions) {
     this.options = options
@@ -90,6 +84,10 @@ export class InstanceSync {
     const pending = [...names].filter((name) => needsReconcile(records.get(name), index.get(name)))
     await Promise.all(pending.map((name) => this.reconcileInBackground(name)))
     for (const name of new Set([...before, ...names])) this.options.publish(name)
+    if (!this.adoptedAtStart && this.options.adoptAtStart !== undefined) {
+      await this.options.adoptAtStart()
+      this.adoptedAtStart = true
+    }
   }
 
   private reconcileInBackground(instanceName: string): Promise<void> {

@@ -25,4 +25,7 @@ export interface InstanceSpec {
   /** Asked limits within the agent's maxima; absent: the agent's defaults. */
   limits?: ResourceLimits
   metadata?: InstanceMetadata
+  /** The earlier agent's container this instance was taken over from, until
+   *  a deploy names it (its id and request hash are then the instance's). */
+  takenOverFrom?: string
 }

@@ -1,6 +1,6 @@
 // Handlers of the routes about the agent process itself, as the DTMA console
-// calls them: its system view, its own log lines, a restart, and the
-// redeploy that this version does not offer yet.
+// calls them: its system view, its own log lines and a restart (its upgrade,
+// POST /redeploy, is a fleet route: routes/fleet.ts).
 import { PassThrough } from 'node:stream'
 import type { SystemReply } from '@dtma/contract'
 import type { Config } from '../config.ts'
@@ -24,22 +24,19 @@ const DEFAULT_TAIL = 100
 /** A following client that stops reading is dropped once this much waits for it. */
 const MAX_FOLLOW_BACKLOG_BYTES = 1024 * 1024
 
-export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | 'agentLogs' | 'restartAgent' | 'redeployAgent'> {
+export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | 'agentLogs' | 'restartAgent'> {
   const { config, instances, logTail } = deps
   return {
     system: async (request, reply) => {
       const body: SystemReply = { timestamp: new Date().toISOString() }
       if (config.publicStatus === 'minimal' && !(await request.server.hasValidBearer(request, reply))) return { status: 200, body }
-      const { load_average, ...metrics } = readSystemMetrics()
-      const memory = process.memoryUsage()
       return {
         status: 200,
         body: {
           ...body,
-          ...metrics,
-          load_average,
+          ...readSystemMetrics(),
           docker: dockerEngine(await instances.engine()),
-          agent: { version: config.version, uptime_seconds: Math.floor(process.uptime()), rss_bytes: memory.rss }
+          agent: { version: config.version, commit: config.commit, uptime_seconds: Math.floor(process.uptime()), rss_bytes: process.memoryUsage().rss }
         }
       }
     },
@@ -64,13 +61,6 @@ export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | '
       reply.raw.once('finish', () => restart())
       reply.log.info('restart requested: exiting for the supervisor to start DTMA again; tool containers keep running')
       return { status: 202, body: { success: true, message: 'DTMA is restarting; it answers again in a few seconds. Tool containers keep running.' } }
-    },
-
-    redeployAgent: async () => {
-      throw new DtmaError(
-        'not-implemented',
-        'Redeploy (upgrading the agent in place) is not available in this DTMA version; restart it with POST /restart, or replace its container with the new image'
-      )
     }
   }
 }

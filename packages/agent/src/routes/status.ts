@@ -27,6 +27,7 @@ export function statusHandlers(config: Config, instances: InstanceApi): Pick<Han
         service: 'DTMA',
         version: config.version,
         dtma_version: config.version,
+        commit: config.commit,
         timestamp: new Date().toISOString(),
         environment: {
           hasAuthToken: config.vmToken !== undefined,

@@ -1,9 +1,12 @@
 // Handlers of the stream routes: a container's logs, and the server-sent
-// event stream of instance changes and pull progress. Listeners are attached
-// before the answer starts, so a client that has the response headers sees
-// every change after them (subscribe, then deploy: nothing is missed).
+// event stream of instance changes, MCP status, pull progress and the
+// agent's upgrade.
+// Listeners are attached before the answer starts, so a client that has the
+// response headers sees every change after them (subscribe, then deploy:
+// nothing is missed).
 import { PassThrough } from 'node:stream'
 import type { InstanceEvent, McpEvent } from '@dtma/contract'
+import type { FleetApi } from '../fleet/fleet-api.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
@@ -15,15 +18,16 @@ const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000
 
-export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs' | 'events'> {
+export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'onUpgrade' | 'lastUpgrade'>): Pick<Handlers, 'toolLogs' | 'events'> {
   return {
     toolLogs: async (request) => ({ status: 200, stream: await instances.logs(request.params.name, request.query) }),
 
     events: async (request) => {
       const wanted = request.query.name
       const stream = new PassThrough()
-      const send = (event: 'instance' | 'pull' | 'mcp', instanceName: string, data: unknown): void => {
-        if (wanted !== undefined && instanceName !== wanted) return
+      const send = (event: 'instance' | 'pull' | 'mcp' | 'upgrade', instanceName: string | undefined, data: unknown): void => {
+        // Upgrade events are about the agent: every client hears them.
+        if (wanted !== undefined && instanceName !== undefined && instanceName !== wanted) return
         if (stream.writableLength > MAX_EVENT_BACKLOG_BYTES) {
           request.log.warn({ backlogBytes: stream.writableLength }, 'event stream client is not reading: dropped')
           stream.destroy()
@@ -49,10 +53,14 @@ export function streamHandlers(instances: InstanceApi): Pick<Handlers, 'toolLogs
         send('mcp', instanceName, event)
       })
       const stopPulls = instances.onPullProgress((event) => send('pull', event.instanceName, event))
+      const lastUpgrade = fleet.lastUpgrade()
+      if (lastUpgrade !== undefined) send('upgrade', undefined, lastUpgrade)
+      const stopUpgrades = fleet.onUpgrade((event) => send('upgrade', undefined, event))
       const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
       stream.once('close', () => {
         stopChanges()
         stopPulls()
+        stopUpgrades()
         clearInterval(keepAlive)
       })
       return { status: 200, stream }

@@ -40,14 +40,15 @@ export function toolHandlers(instances: InstanceApi, mcp: McpApi): ToolHandlers 
       if (waitForMcp && (request.body.baseConfigOverrideJson?.mcpTransport ?? null) === null) {
         throw new DtmaError('invalid', 'waitForMcp: baseConfigOverrideJson names no mcpTransport, so the instance is not an MCP server')
       }
-      const { created, view, imageSource, warnings, reassignedPorts } = await instances.deploy(request.body)
+      const { created, view, imageSource, warnings, reassignedPorts, takenOver } = await instances.deploy(request.body)
       if (waitForMcp) await untilMcpReady(mcp, view.instanceName)
       const data = deployData(waitForMcp ? instances.get(view.instanceName) : view, imageSource)
       const name = data.instance_name_on_toolbox
       const fallback = data.image_source === 'local-after-failed-pull' ? ' (image pull failed; the local copy was deployed)' : ''
       // A reassigned port is news the caller must act on: said in the message, not only in warnings.
       const ports = reassignedPorts.map((sentence) => ` ${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.`).join('')
-      const message = created ? `Tool instance '${name}' deployed.${fallback}${ports}` : `Tool instance '${name}' already deployed with this spec.`
+      const note = takenOver === undefined ? '' : ` ${takenOver}`
+      const message = created ? `Tool instance '${name}' deployed.${fallback}${ports}${note}` : `Tool instance '${name}' already deployed with this spec.${note}`
       const body = { success: true as const, message, data, ...(warnings.length > 0 && { warnings }) }
       return created ? { status: 201, body } : { status: 200, body }
     },

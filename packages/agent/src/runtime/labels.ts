@@ -20,5 +20,7 @@ export const InstanceLabel = {
   mcpTransport: `${LABEL_PREFIX}mcp-transport`,
   mcpEndpoint: `${LABEL_PREFIX}mcp-endpoint`,
   mcpPort: `${LABEL_PREFIX}mcp-port`,
-  mcpCapabilities: `${LABEL_PREFIX}mcp-capabilities`
+  mcpCapabilities: `${LABEL_PREFIX}mcp-capabilities`,
+  /** Made from an earlier agent's container of this name, before any deploy named it. */
+  takenOverFrom: `${LABEL_PREFIX}taken-over-from`
 } as const

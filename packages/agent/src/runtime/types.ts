@@ -62,6 +62,33 @@ export interface ContainerInfo {
   startedAt?: string
   /** Only from inspect: its address on the tools' network (reachable from the host). */
   ipAddress?: string
+  /** Only from inspect: what tells an earlier agent's container from anything else. */
+  restartPolicy?: string
+  mounts?: ContainerMount[]
+}
+
+/** A volume or host path mounted into a container. */
+export interface ContainerMount {
+  type: string
+  /** The host path, or the volume's name. */
+  source: string
+  destination: string
+}
+
+export interface ImageDefaults {
+  labels: Record<string, string>
+  env: string[]
+}
+
+/** A short-lived container that is not a tool: no sandbox, given what its job needs. */
+export interface HelperSpec {
+  containerName: string
+  image: string
+  cmd: string[]
+  /** `source:destination[:ro]` */
+  binds: string[]
+  networkMode: string
+  labels: Record<string, string>
 }
 
 /** A running container's standard streams, for one client (the agent). */
@@ -115,15 +142,22 @@ export interface ContainerRuntime {
   ping(): Promise<void>
   engineInfo(): Promise<EngineInfo>
   listManaged(): Promise<ContainerInfo[]>
+  /** Every container on the engine, whoever made it (from the listing: no env);
+   *  for finding an earlier agent's containers, which nothing touches unasked. */
+  listAll(): Promise<ContainerInfo[]>
   /** undefined when no container has that name or id */
   inspect(nameOrId: string): Promise<ContainerInfo | undefined>
   hasImage(image: string): Promise<boolean>
+  /** The labels and env an image sets (its containers inherit them); empty for an image that is gone. */
+  imageDefaults(image: string): Promise<ImageDefaults>
   pullImage(image: string, onProgress: (progress: PullProgress) => void): Promise<void>
   create(spec: ContainerSpec): Promise<string>
   start(id: string): Promise<void>
   stop(id: string, timeoutSeconds: number): Promise<void>
   restart(id: string, timeoutSeconds: number): Promise<void>
   remove(id: string): Promise<void>
+  /** Creates and starts a helper container (see HelperSpec); answers its id. */
+  runHelper(spec: HelperSpec): Promise<string>
   /** stdout and stderr as one text stream; destroying it closes Docker's. */
   logs(id: string, options: LogOptions): Promise<Readable>
   /** Attaches to the standard streams of a running interactive container;

@@ -175,7 +175,11 @@ async function readers(t: Test, world: World, runningName: string): Promise<void
     t.match(anonymous, { status: 401, body: { success: false, error: 'Unauthorized: Missing or invalid token format' } }, `console without a token: ${method} ${path} is 401`)
   }
   t.match(await consoleCall(world.base, 'GET', '/logs', TOKEN), { status: 200, body: { logs: Array, timestamp: String } }, 'console with the token: GET /logs')
-  t.match(await consoleCall(world.base, 'POST', '/redeploy', TOKEN), { status: 501, body: { success: false, code: 'DTMA_NOT_IMPLEMENTED', error: /not available in this DTMA version/ } }, 'console: POST /redeploy says it is not there yet')
+  t.match(
+    await consoleCall(world.base, 'POST', '/redeploy', TOKEN),
+    { status: 501, body: { success: false, code: 'DTMA_NOT_IMPLEMENTED', error: /does not run in a Docker container/ } },
+    'console: POST /redeploy of an agent outside a container says how to upgrade it instead'
+  )
 }
 
 t.test("Agentopia's callers, before and after an agent restart", async (t) => {

@@ -145,8 +145,8 @@ const HOSTILE_SEGMENTS = [
 ]
 const ACTIONS = ['', '/start', '/stop', '/restart', '/mcp', '/capabilities', '/logs', '/logs?tail=-1', '/logs?tail=abc', '/logs?follow=maybe', '/logs?since=1e99', '/logs?tail=1&tail=2', '/unknown', '/start/', '/%2e%2e']
 // Not POST /restart: a valid one ends the process under test, by design; nor
-// POST /redeploy, whose declared answer in this version is a 501. Both have
-// their own tests.
+// POST /redeploy, which upgrades the agent when it runs in a container. Both
+// have their own tests.
 const FIXED_PATHS = ['/', '/tools', '/tools/', '/tools//start', '/tools/status', '/status', '/status?x=%00', '/health', '/health/ready', '/metrics', '/openapi.json', '/docs', '/system', '/logs', '/logs?tail=3', '/logs?tail=-1', '/logs?tail=x', '/logs?follow=true', '/logs?follow=1&tail=2', '/logs?bogus=1', '/events?name=', '/events?name=%00', '/events?bogus=1', '/events?name=a&name=b', '//tools', '/TOOLS', '/tools/%2e%2e/status', '/.env', '/../../etc/passwd', '/tools?' + 'q'.repeat(3000)]
 export const METHODS = ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD']
 

@@ -35,6 +35,7 @@ export function spawnAgent(dataDir: string, port: number, env: Record<string, st
       DTMA_TOOL_HOST_IP: '127.0.0.1',
       DTMA_STOP_TIMEOUT_S: '2',
       DTMA_SCOPE: scopeFor(dataDir),
+      DTMA_ADOPT_LABELLED: 'false',
       LOG_LEVEL: 'info',
       ...env
     },

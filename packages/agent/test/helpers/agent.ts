@@ -105,6 +105,8 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     // Tests send wrong tokens on purpose, all from 127.0.0.1; the failed-auth
     // limit has its own test (plugins/auth-rate-limit.test.ts).
     DTMA_AUTH_FAILURE_LIMIT: '100000',
+    // Agents side by side on one engine: only the tests of the take-over take labelled containers over.
+    DTMA_ADOPT_LABELLED: 'false',
     ...options.env
   })
   const logs: string[] = []

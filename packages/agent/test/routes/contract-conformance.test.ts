@@ -6,7 +6,8 @@ import { createServer } from 'node:net'
 import { createDtmaClient, routes, type DtmaClient, type RouteDefinition, type RouteId } from '@dtma/contract'
 import t, { type Test } from 'tap'
 import { Value } from 'typebox/value'
-import { startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { freePort, startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { earlierAgentTool, legacyName } from '../helpers/earlier-agent.ts'
 import { ensureMcpImages } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { provokeMcpStatuses } from './contract-conformance-mcp.ts'
@@ -22,7 +23,12 @@ const NOT_PROVOKED: Record<string, string> = {
   'removeTool 502': 'Docker would have to fail a forced remove on a live engine',
   'toolLogs 502': 'Docker would have to fail a log read on a live engine',
   'startTool 502': 'Docker would have to fail a start for a reason other than a port',
-  'restartTool 502': 'Docker would have to fail a restart for a reason other than a port'
+  'restartTool 502': 'Docker would have to fail a restart for a reason other than a port',
+  'listLegacy 502': 'Docker would have to fail a listing on a live engine',
+  'adoptLegacy 502': 'Docker would have to fail a create or start for a reason other than a port',
+  'redeployAgent 202': 'needs the agent in a container: test-serial/fleet-redeploy.test.ts',
+  'redeployAgent 409': 'needs an upgrade running in a container: test-serial/fleet-redeploy.test.ts',
+  'redeployAgent 502': 'Docker would have to fail to start the helper on a live engine'
 }
 
 type Seen = Set<string>
@@ -107,7 +113,11 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.agentLogs({ query: { tail: 5 } })).status, 200, 'agent log lines as JSON')
   t.equal((await client.agentLogs({ query: { follow: true } })).status, 200, 'agent log lines followed')
   t.equal((await client.agentLogs({ query: { tail: 10001 } })).status, 400)
-  t.equal((await client.redeployAgent()).status, 501)
+  t.equal((await client.redeployAgent()).status, 501, 'an agent outside a container cannot upgrade itself')
+  t.equal((await call.redeployAgent({ body: { image: 'Not An Image' } })).status, 400)
+  t.equal((await client.listLegacy()).status, 200)
+  t.equal((await client.adoptLegacy({ params: { name: `nobody-${Date.now()}` }, body: {} })).status, 404)
+  t.equal((await call.adoptLegacy({ params: { name: '-bad name' }, body: {} })).status, 400)
   t.equal((await client.restartAgent()).status, 202)
   t.equal(await waitFor(() => (restarts === 1 ? restarts : undefined), 5000), 1, 'the restart ran once the answer had left')
   const noSupervisor = await startTestAgent(t)
@@ -127,6 +137,18 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.deployTool({ body: agent.deployBody(uniqueName('Unpullable'), { image: '127.0.0.1:5999/dtma-test/never:v1' }) })).status, 502)
 
   for (const id of ['listToolStatus', 'listTools'] as const) t.equal((await call[id]()).status, 200, id)
+  const earlier = await earlierAgentTool(t, { name: legacyName('conformance'), hostPort: await freePort() })
+  t.equal((await client.adoptLegacy({ params: { name: earlier.name }, body: { instanceNameOnToolbox: name } })).status, 409, 'adopt under a name that is taken')
+  t.equal((await client.adoptLegacy({ params: { name: earlier.name }, body: {} })).status, 200, 'adopt')
+  t.equal((await client.removeTool({ params: { name: earlier.name } })).status, 200)
+  // A stopped instance keeps its host port; an earlier agent's container bound to it cannot be taken over.
+  const holder = uniqueName('Port Holder')
+  const heldPort = await freePort()
+  t.equal((await client.deployTool({ body: agent.deployBody(holder, { hostPort: heldPort }) })).status, 201)
+  t.equal((await client.stopTool({ params: { name: holder } })).status, 200)
+  const squatter = await earlierAgentTool(t, { name: legacyName('squatter'), hostPort: heldPort })
+  t.equal((await client.stopTool({ params: { name: squatter.name } })).status, 409, "stop of an earlier agent's container on another instance's port")
+  t.equal((await client.removeTool({ params: { name: holder } })).status, 200)
   for (const id of ['getTool', 'startTool', 'stopTool', 'restartTool', 'toolLogs'] as const) {
     t.equal((await call[id]({ params: { name } })).status, 200, `${id} 200`)
     t.equal((await call[id]({ params: { name: uniqueName('Nobody') } })).status, 404, `${id} 404`)
@@ -157,10 +179,11 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   const offlineCall = clientFor(t, offline, seen, offline.config.apiTokens[0]) as unknown as typeof call
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     if (route.responses[503] === undefined) continue
+    const containerName = id === 'adoptLegacy' ? 'an-earlier-container' : name
     const args =
       id === 'deployTool'
         ? { body: offline.deployBody(uniqueName('Offline')) }
-        : { ...(route.params && { params: { name } }), ...(id === 'mcpPost' && { body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} } }) }
+        : { ...(route.params && { params: { name: containerName } }), ...(id === 'mcpPost' && { body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} } }) }
     t.equal((await offlineCall[id](args)).status, 503, `${id} with Docker away`)
   }
   t.equal((await offlineCall.status()).status, 200, 'status stays 200 (degraded)')

@@ -4,7 +4,7 @@
 import type Docker from 'dockerode'
 import { MANAGED_LABEL, managedFilters, SCOPE_LABEL } from '../labels.ts'
 import { sandboxedContainer, toolNetworkOptions } from '../sandbox.ts'
-import type { ContainerInfo, ContainerSpec, PortBinding, ToolSandbox } from '../types.ts'
+import type { ContainerInfo, ContainerSpec, HelperSpec, PortBinding, ToolSandbox } from '../types.ts'
 import { statusOf, translateDockerError } from './errors.ts'
 
 export interface ContainerScope {
@@ -51,11 +51,20 @@ function ownedByScope(labels: Record<string, string>, scope: string): boolean {
   return labels[MANAGED_LABEL] === 'true' && labels[SCOPE_LABEL] === scope
 }
 
-export async function listManaged({ docker, scope }: ContainerScope): Promise<ContainerInfo[]> {
+export async function listManaged(containers: ContainerScope): Promise<ContainerInfo[]> {
+  return listContainers(containers, { label: managedFilters(containers.scope) })
+}
+
+/** Every container of the engine; `managed` says which are this agent's. */
+export async function listAll(containers: ContainerScope): Promise<ContainerInfo[]> {
+  return listContainers(containers, {})
+}
+
+async function listContainers({ docker, scope }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
   try {
-    const summaries = await docker.listContainers({ all: true, filters: { label: managedFilters(scope) } })
+    const summaries = await docker.listContainers({ all: true, filters })
     return summaries.map((summary) => ({
-      managed: true,
+      managed: ownedByScope(summary.Labels ?? {}, scope),
       id: summary.Id,
       name: (summary.Names[0] ?? '').replace(/^\//, ''),
       image: summary.Image,
@@ -88,7 +97,9 @@ export async function inspectContainer({ docker, scope }: ContainerScope, nameOr
       env: info.Config.Env ?? [],
       limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 },
       startedAt: info.State.StartedAt,
-      ipAddress: Object.values(info.NetworkSettings.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress
+      ipAddress: Object.values(info.NetworkSettings.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress,
+      restartPolicy: info.HostConfig.RestartPolicy?.Name || 'no',
+      mounts: (info.Mounts ?? []).map((mount) => ({ type: mount.Type, source: mount.Name ?? mount.Source, destination: mount.Destination }))
     }
   } catch (error) {
     if (statusOf(error) === 404) return undefined
@@ -123,6 +134,23 @@ export async function createContainer({ docker, scope, sandbox }: ContainerScope
     return container.id
   } catch (error) {
     throw translateDockerError(error, `create container ${spec.containerName}`)
+  }
+}
+
+/** A helper container (not a tool: no sandbox), created and started. */
+export async function runHelper({ docker }: ContainerScope, spec: HelperSpec): Promise<string> {
+  try {
+    const container = await docker.createContainer({
+      name: spec.containerName,
+      Image: spec.image,
+      Cmd: spec.cmd,
+      Labels: spec.labels,
+      HostConfig: { Binds: spec.binds, NetworkMode: spec.networkMode, LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } } }
+    })
+    await container.start()
+    return container.id
+  } catch (error) {
+    throw translateDockerError(error, `run helper container ${spec.containerName}`)
   }
 }
 

@@ -4,12 +4,12 @@
 // into DtmaError kinds; each concern lives in a module of its own beside it.
 import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import type { ContainerAttach, ContainerEvent, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventSubscription, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
+import type { ContainerAttach, ContainerEvent, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventSubscription, HelperSpec, ImageDefaults, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
 import { attachContainer } from './attach.ts'
-import { containerAction, createContainer, inspectContainer, listManaged, type ContainerScope } from './containers.ts'
+import { containerAction, createContainer, inspectContainer, listAll, listManaged, runHelper, type ContainerScope } from './containers.ts'
 import { translateDockerError } from './errors.ts'
 import { containerLogs, subscribe } from './events-and-logs.ts'
-import { hasImage, pullImage } from './images.ts'
+import { hasImage, imageDefaults, pullImage } from './images.ts'
 
 export interface DockerRuntimeOptions {
   socketPath: string
@@ -59,12 +59,20 @@ export class DockerRuntime implements ContainerRuntime {
     return listManaged(this.containers)
   }
 
+  listAll(): Promise<ContainerInfo[]> {
+    return listAll(this.containers)
+  }
+
   inspect(nameOrId: string): Promise<ContainerInfo | undefined> {
     return inspectContainer(this.containers, nameOrId)
   }
 
   hasImage(image: string): Promise<boolean> {
     return hasImage(this.docker, image)
+  }
+
+  imageDefaults(image: string): Promise<ImageDefaults> {
+    return imageDefaults(this.docker, image)
   }
 
   pullImage(image: string, onProgress: (progress: PullProgress) => void): Promise<void> {
@@ -90,6 +98,10 @@ export class DockerRuntime implements ContainerRuntime {
   /** Forced; a container already gone is what was asked. */
   remove(id: string): Promise<void> {
     return containerAction(this.docker, id, 'remove', (container) => container.remove({ force: true }), [404])
+  }
+
+  runHelper(spec: HelperSpec): Promise<string> {
+    return runHelper(this.containers, spec)
   }
 
   logs(id: string, options: LogOptions): Promise<Readable> {

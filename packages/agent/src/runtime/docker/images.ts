@@ -5,7 +5,7 @@ import { ImageReference } from '@dtma/contract'
 import type Docker from 'dockerode'
 import { Value } from 'typebox/value'
 import { DtmaError } from '../../errors.ts'
-import type { PullProgress } from '../types.ts'
+import type { ImageDefaults, PullProgress } from '../types.ts'
 import { dockerMessage, isUnreachable, statusOf, translateDockerError, type DockerApiError } from './errors.ts'
 
 /** `../x` in an image name makes Docker answer a redirect that docker-modem
@@ -22,6 +22,16 @@ export async function hasImage(docker: Docker, image: string): Promise<boolean> 
     return true
   } catch (error) {
     if (statusOf(error) === 404) return false
+    throw translateDockerError(error, `inspect image ${image}`)
+  }
+}
+
+export async function imageDefaults(docker: Docker, image: string): Promise<ImageDefaults> {
+  try {
+    const config = (await docker.getImage(image).inspect()).Config
+    return { labels: config?.Labels ?? {}, env: config?.Env ?? [] }
+  } catch (error) {
+    if (statusOf(error) === 404) return { labels: {}, env: [] }
     throw translateDockerError(error, `inspect image ${image}`)
   }
 }

@@ -1,0 +1,75 @@
+// The new agent container, made from the running one: the same settings the
+// operator gave it (its env and labels less what its image set, port
+// bindings, mounts such as the Docker socket, restart policy, network, log
+// settings) with the new image, and the store on a named data volume (the
+// production line has none: the store would be lost with the container).
+// Pure: it reads the old container and says what to make, and where the
+// agent is reached.
+import type { AgentContainer, AgentContainerSpec, AgentImage } from '../../runtime/agent-host.ts'
+
+export const DEFAULT_DATA_DIR = '/var/lib/dtma'
+export const DEFAULT_AGENT_PORT = 30000
+
+/** An anonymous volume's name: what Docker makes for an image's VOLUME with no -v. */
+const ANONYMOUS_VOLUME = /^[0-9a-f]{64}$/
+
+export function envValue(env: readonly string[], key: string): string | undefined {
+  const entry = env.find((item) => item.startsWith(`${key}=`))
+  return entry === undefined ? undefined : entry.slice(key.length + 1)
+}
+
+/** The env the operator gave the container: its own less what its image sets. */
+export function operatorEnv(container: AgentContainer, image: AgentImage | undefined): string[] {
+  const set = new Set(image?.env ?? [])
+  return container.env.filter((entry) => !set.has(entry))
+}
+
+export function dataDirOf(container: AgentContainer): string {
+  return envValue(container.env, 'DTMA_DATA_DIR') ?? DEFAULT_DATA_DIR
+}
+
+/** Where the store lives: kept where the operator put it (a named volume or
+ *  a host directory), else on the named data volume. */
+export function dataMount(container: AgentContainer, volume: string): { bind: string; named: boolean } {
+  const dataDir = dataDirOf(container)
+  const mount = container.mounts.find((item) => item.destination === dataDir)
+  if (mount !== undefined && (mount.type === 'bind' || (mount.type === 'volume' && !ANONYMOUS_VOLUME.test(mount.source)))) {
+    return { bind: `${mount.source}:${dataDir}`, named: false }
+  }
+  return { bind: `${volume}:${dataDir}`, named: true }
+}
+
+export function newAgentSpec(old: AgentContainer, oldImage: AgentImage | undefined, newImage: AgentImage, reference: string, volume: string): AgentContainerSpec {
+  const dataDir = dataDirOf(old)
+  const imageLabels = oldImage?.labels ?? {}
+  const binds = old.binds.filter((bind) => bind.split(':')[1] !== dataDir)
+  return {
+    name: old.name,
+    image: reference,
+    env: operatorEnv(old, oldImage),
+    labels: Object.fromEntries(Object.entries(old.labels).filter(([key, value]) => imageLabels[key] !== value)),
+    exposedPorts: [...new Set([...newImage.exposedPorts, ...Object.keys(old.portBindings)])],
+    portBindings: old.portBindings,
+    binds: [...binds, dataMount(old, volume).bind],
+    restartPolicy: old.restartPolicy.Name === '' || old.restartPolicy.Name === 'no' ? { Name: 'always' } : old.restartPolicy,
+    networkMode: old.networkMode,
+    ...(old.logConfig !== undefined && { logConfig: old.logConfig })
+  }
+}
+
+/** Where the agent answers from this host: its published port, or its own
+ *  port on host networking. */
+export function agentUrl(container: AgentContainer): string {
+  const port = Number(envValue(container.env, 'PORT') ?? DEFAULT_AGENT_PORT)
+  const scheme = envValue(container.env, 'DTMA_TLS_CERT') === undefined ? 'http' : 'https'
+  if (container.networkMode === 'host') return `${scheme}://127.0.0.1:${port}`
+  const binding = container.portBindings[`${port}/tcp`]?.[0]
+  if (binding?.HostPort === undefined || binding.HostPort === '') throw new Error(`container ${container.name} publishes no host port for the agent's port ${port}/tcp: name the agent's address with --url`)
+  const host = binding.HostIp === undefined || binding.HostIp === '' || binding.HostIp === '0.0.0.0' ? '127.0.0.1' : binding.HostIp
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${binding.HostPort}`
+}
+
+/** A bearer token the agent accepts, from its own settings. */
+export function agentToken(container: AgentContainer): string | undefined {
+  return envValue(container.env, 'BACKEND_TO_DTMA_API_KEY') ?? envValue(container.env, 'DTMA_BEARER_TOKEN') ?? envValue(container.env, 'DTMA_AUTH_TOKEN')
+}

@@ -1,0 +1,131 @@
+// POST /redeploy: the agent upgrades itself through a short-lived helper
+// container of its own image that runs `dtma-upgrade` on the Docker socket
+// (the agent cannot do it in its own process: it is stopped on the way).
+// The agent follows the helper's JSON lines as `upgrade` events and log
+// lines while it runs; the agent that answers afterwards (the new one, or
+// the previous one after a rollback) finds the helper at its start, follows
+// it to its end, reports the outcome and removes it.
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { createInterface } from 'node:readline'
+import { UpgradeEvent, type RedeployBody } from '@dtma/contract'
+import type { Logger } from 'pino'
+import { Value } from 'typebox/value'
+import { DtmaError } from '../../errors.ts'
+import type { ContainerInfo, ContainerRuntime } from '../../runtime/types.ts'
+import type { UpgradeListener } from '../fleet-api.ts'
+
+/** Marks an upgrade helper container with its operation id. */
+export const UPGRADE_LABEL = 'dtma.upgrade-operation'
+/** Where the helper writes backups; the host side is DTMA_BACKUP_DIR. */
+export const HELPER_BACKUP_DIR = '/var/backups/dtma'
+const DEFAULT_TIMEOUT_S = 120
+
+export interface RedeployerOptions {
+  runtime: ContainerRuntime
+  logger: Logger
+  /** The agent's own container (name or id); default the one whose id this host name is. */
+  agentContainer?: string
+  /** Host directory the helper writes backups into. */
+  backupDir: string
+  /** The named volume the store goes on. */
+  dataVolume: string
+  /** The Docker socket as this agent sees it (its host side is mounted into the helper). */
+  dockerSocket: string
+}
+
+export class Redeployer {
+  private readonly listeners = new Set<UpgradeListener>()
+  private last: UpgradeEvent | undefined
+  private running: string | undefined
+  private readonly log: Logger
+
+  constructor(private readonly options: RedeployerOptions) {
+    this.log = options.logger.child({ component: 'upgrade' })
+  }
+
+  onUpgrade(listener: UpgradeListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  lastUpgrade(): UpgradeEvent | undefined {
+    return this.last
+  }
+
+  async redeploy(body: RedeployBody): Promise<{ operationId: string; message: string }> {
+    if (this.running !== undefined) throw new DtmaError('conflict', `An upgrade of this agent is running already (operation ${this.running}); follow it on GET /events`)
+    const self = await this.selfContainer()
+    if (self === undefined) {
+      throw new DtmaError('not-implemented', 'This DTMA agent does not run in a Docker container it can find (DTMA_AGENT_CONTAINER): upgrade it where it is installed (docs/operations.md)')
+    }
+    const operationId = randomUUID()
+    this.running = operationId
+    const image = body.image ?? self.image
+    const socket = self.mounts?.find((mount) => mount.destination === this.options.dockerSocket)?.source ?? '/var/run/docker.sock'
+    try {
+      const helperId = await this.options.runtime.runHelper({
+        containerName: `dtma-upgrade-${operationId.slice(0, 8)}`,
+        image: self.image,
+        cmd: ['dtma-upgrade', '--json', '--container', self.name, '--image', image, '--data-volume', this.options.dataVolume, '--pull', body.image === undefined ? 'always' : 'missing', '--timeout', String(body.timeoutSeconds ?? DEFAULT_TIMEOUT_S), '--operation-id', operationId],
+        binds: [`${socket}:/var/run/docker.sock`, `${this.options.backupDir}:${HELPER_BACKUP_DIR}`],
+        // The helper checks the new agent where its callers reach it: the host's published port.
+        networkMode: 'host',
+        labels: { [UPGRADE_LABEL]: operationId }
+      })
+      this.log.info({ operationId, helperId, image }, 'upgrade helper started')
+      void this.follow(helperId, operationId)
+    } catch (error) {
+      this.running = undefined
+      throw error
+    }
+    return { operationId, message: `DTMA is upgrading to ${image} (operation ${operationId}): it stops and answers again in a few seconds, or the previous agent does after a rollback. Tool containers keep running. Follow it on GET /events (upgrade).` }
+  }
+
+  /** At start: follows an upgrade helper left by the upgrade that started this agent (or rolled back to it). */
+  async collectAtStart(): Promise<void> {
+    try {
+      const helpers = (await this.options.runtime.listAll()).filter((container) => container.labels[UPGRADE_LABEL] !== undefined)
+      for (const helper of helpers) void this.follow(helper.id, helper.labels[UPGRADE_LABEL] as string)
+    } catch (error) {
+      this.log.warn({ err: error }, 'looking for upgrade helpers failed')
+    }
+  }
+
+  private async follow(helperId: string, operationId: string): Promise<void> {
+    this.running = operationId
+    try {
+      const stream = await this.options.runtime.logs(helperId, { tail: 10_000, follow: true, maxBytes: Number.POSITIVE_INFINITY })
+      for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) this.onLine(line)
+      const helper = await this.options.runtime.inspect(helperId)
+      if (helper !== undefined && helper.dockerState !== 'running') await this.options.runtime.remove(helperId)
+    } catch (error) {
+      this.log.warn({ err: error, operationId }, 'following the upgrade helper stopped')
+    } finally {
+      if (this.running === operationId) this.running = undefined
+    }
+  }
+
+  private onLine(line: string): void {
+    let event: unknown
+    try {
+      event = JSON.parse(line)
+    } catch {
+      return
+    }
+    if (!Value.Check(UpgradeEvent, event)) return
+    this.last = event
+    const level = event.status === 'failed' ? 'error' : event.status === 'rolled-back' ? 'warn' : 'info'
+    this.log[level]({ operationId: event.operation_id, step: event.step, status: event.status, elapsedMs: event.elapsed_ms }, `upgrade: ${event.message}`)
+    for (const listener of this.listeners) listener(event)
+  }
+
+  private async selfContainer(): Promise<ContainerInfo | undefined> {
+    const name = this.options.agentContainer ?? hostname()
+    const container = await this.options.runtime.inspect(name)
+    if (container === undefined) return undefined
+    // By host name: Docker names a container's host after its id.
+    if (this.options.agentContainer === undefined && !container.id.startsWith(name)) return undefined
+    return container
+  }
+}

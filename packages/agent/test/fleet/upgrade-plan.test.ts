@@ -1,0 +1,103 @@
+// The pure parts of the fleet: how an upgrade makes the new agent container
+// from the old one (settings carried over, image defaults left behind, the
+// store's mount, where the agent answers), how an earlier agent's container
+// is told from everything else, and how upgrade arguments are checked.
+import t from 'tap'
+import { asLegacy, neverLegacy } from '../../src/fleet/legacy/earlier-agent.ts'
+import { normalImage } from '../../src/fleet/legacy/deploy-take-over.ts'
+import { agentToken, agentUrl, dataMount, newAgentSpec } from '../../src/fleet/upgrade/agent-container.ts'
+import { parseInvocation } from '../../src/fleet/upgrade/args.ts'
+import { stamp } from '../../src/fleet/upgrade/backup.ts'
+import type { AgentContainer, AgentImage } from '../../src/runtime/agent-host.ts'
+import type { ContainerInfo } from '../../src/runtime/types.ts'
+
+const oldImage: AgentImage = { id: 'sha256:old', env: ['PATH=/usr/bin', 'NODE_VERSION=20.1.0', 'PORT=30000'], labels: { 'org.opencontainers.image.title': 'DTMA agent' }, exposedPorts: ['30000/tcp'] }
+const newImage: AgentImage = { id: 'sha256:new', env: ['PATH=/usr/local/bin', 'NODE_VERSION=24.0.0'], labels: {}, exposedPorts: ['30000/tcp'] }
+
+function production(overrides: Partial<AgentContainer> = {}): AgentContainer {
+  return {
+    id: 'c0ffee',
+    name: 'dtma_manager',
+    image: 'registry.example/dtma:1',
+    imageId: 'sha256:old',
+    state: 'running',
+    exitCode: 0,
+    restartCount: 0,
+    env: [...oldImage.env, 'DTMA_BEARER_TOKEN=vm-secret', 'BACKEND_TO_DTMA_API_KEY=key-secret'],
+    labels: { 'org.opencontainers.image.title': 'DTMA agent', 'owner': 'ops' },
+    portBindings: { '30000/tcp': [{ HostIp: '', HostPort: '30000' }] },
+    binds: ['/var/run/docker.sock:/var/run/docker.sock'],
+    mounts: [
+      { type: 'bind', source: '/var/run/docker.sock', destination: '/var/run/docker.sock' },
+      { type: 'volume', source: 'a'.repeat(64), destination: '/var/lib/dtma' }
+    ],
+    restartPolicy: { Name: 'always' },
+    networkMode: 'default',
+    inspect: {},
+    ...overrides
+  }
+}
+
+t.test('the new agent container carries the operator settings, not the old image defaults, and the store on the named volume', async (t) => {
+  const spec = newAgentSpec(production(), oldImage, newImage, 'registry.example/dtma:2', 'dtma-data')
+  t.same(spec.env, ['DTMA_BEARER_TOKEN=vm-secret', 'BACKEND_TO_DTMA_API_KEY=key-secret'], "the old image's PATH and NODE_VERSION stay behind")
+  t.same(spec.labels, { owner: 'ops' })
+  t.same(spec.binds, ['/var/run/docker.sock:/var/run/docker.sock', 'dtma-data:/var/lib/dtma'])
+  t.same(spec.portBindings, { '30000/tcp': [{ HostIp: '', HostPort: '30000' }] })
+  t.same(spec.restartPolicy, { Name: 'always' })
+  t.equal(spec.image, 'registry.example/dtma:2')
+  t.same(newAgentSpec(production({ restartPolicy: { Name: 'no' } }), oldImage, newImage, 'x:2', 'dtma-data').restartPolicy, { Name: 'always' }, 'an agent without a restart policy gets always')
+})
+
+t.test("the store stays where an operator put it; an anonymous volume's store moves to the named one", async (t) => {
+  t.same(dataMount(production(), 'dtma-data'), { bind: 'dtma-data:/var/lib/dtma', named: true })
+  t.same(dataMount(production({ mounts: [{ type: 'volume', source: 'my-store', destination: '/var/lib/dtma' }] }), 'dtma-data'), { bind: 'my-store:/var/lib/dtma', named: false })
+  t.same(dataMount(production({ mounts: [{ type: 'bind', source: '/srv/dtma', destination: '/var/lib/dtma' }] }), 'dtma-data'), { bind: '/srv/dtma:/var/lib/dtma', named: false })
+  t.same(dataMount(production({ env: ['DTMA_DATA_DIR=/data'], mounts: [] }), 'dtma-data'), { bind: 'dtma-data:/data', named: true })
+})
+
+t.test('where the agent answers, and with which token', async (t) => {
+  t.equal(agentUrl(production()), 'http://127.0.0.1:30000')
+  t.equal(agentUrl(production({ portBindings: { '30000/tcp': [{ HostIp: '10.0.0.5', HostPort: '31000' }] } })), 'http://10.0.0.5:31000')
+  t.equal(agentUrl(production({ networkMode: 'host', env: ['PORT=30100'] })), 'http://127.0.0.1:30100')
+  t.throws(() => agentUrl(production({ portBindings: {} })), /--url/)
+  t.equal(agentToken(production()), 'key-secret')
+  t.equal(agentToken(production({ env: ['DTMA_AUTH_TOKEN=conf'] })), 'conf')
+})
+
+function container(overrides: Partial<ContainerInfo>): ContainerInfo {
+  return { managed: false, id: 'id1', name: 'context7', image: 'mcp/context7', labels: {}, dockerState: 'running', health: 'none', created: 0, ports: [{ container_port: 8080, protocol: 'tcp', host_ip: '0.0.0.0', host_port: 30005 }], env: ['PATH=/bin', 'API_KEY=k'], restartPolicy: 'unless-stopped', mounts: [], ...overrides }
+}
+const judged = { agentPort: 30000, image: { labels: { maintainer: 'x' }, env: ['PATH=/bin'] } }
+
+t.test("an earlier agent's tool container, and what never is one", async (t) => {
+  t.match(asLegacy(container({}), judged), { instanceName: 'context7', env: ['API_KEY=k'], reasons: ['unlabelled', 'restart-unless-stopped', 'named-like-an-instance', 'publishes-ports'] })
+  t.ok(asLegacy(container({ labels: { maintainer: 'x' } }), judged), "its image's labels are not its own")
+  t.equal(asLegacy(container({ labels: { 'com.example.team': 'web' } }), judged), undefined, 'a label of its own: someone else made it')
+  t.equal(asLegacy(container({ restartPolicy: 'always' }), judged), undefined, 'another restart policy')
+  t.match(
+    asLegacy(container({ name: 'mcp-1', restartPolicy: 'no', labels: { 'agentopia.mcp.server': 'true', 'agentopia.mcp.instance_name': 'My MCP', 'agentopia.mcp.account_tool_instance_id': 'ati-1', 'agentopia.mcp.transport_type': 'sse' } }), judged),
+    { instanceName: 'My MCP', accountToolInstanceId: 'ati-1', mcp: { transport: 'sse', endpoint: '/mcp', port: 8080 }, reasons: ['agentopia-mcp-labels', 'publishes-ports'] }
+  )
+  t.match(neverLegacy(container({ name: 'dtma_manager' }), 30000), /agent container/)
+  t.match(neverLegacy(container({ labels: { 'dtma.managed': 'true', 'dtma.scope': 'other' } }), 30000), /DTMA's labels/)
+  t.match(neverLegacy(container({ mounts: [{ type: 'bind', source: '/var/run/docker.sock', destination: '/var/run/docker.sock' }] }), 30000), /Docker socket/)
+  t.match(neverLegacy(container({ ports: [{ container_port: 30000, protocol: 'tcp', host_ip: '0.0.0.0', host_port: 30000 }] }), 30000), /agent's port/)
+  t.match(neverLegacy(container({ labels: { 'org.opencontainers.image.title': 'DTMA agent' } }), 30000), /agent image/)
+  t.match(neverLegacy(container({ labels: { 'com.docker.compose.project': 'x' } }), 30000), /Compose/)
+})
+
+t.test('image references compare as Docker reads them', async (t) => {
+  t.equal(normalImage('busybox'), 'busybox:latest')
+  t.equal(normalImage('docker.io/library/busybox:latest'), 'busybox:latest')
+  t.equal(normalImage('registry.example:5000/x/y'), 'registry.example:5000/x/y:latest')
+  t.not(normalImage('x:1'), normalImage('x:2'))
+})
+
+t.test('dtma-upgrade arguments are checked before anything is touched', async (t) => {
+  t.match(parseInvocation(['--image', 'dtma:2']), { upgrade: { container: 'dtma_manager', image: 'dtma:2', pull: 'missing', timeoutMs: 120_000, backupDir: '/var/backups/dtma', dataVolume: 'dtma-data' } })
+  for (const argv of [[], ['--image', 'x', '--pull', 'sometimes'], ['--image', 'x', '--timeout', 'soon'], ['--image', 'x', '--url', 'not a url'], ['--image', 'x', '--bogus']]) {
+    t.throws(() => parseInvocation(argv), { name: 'UsageError' }, argv.join(' '))
+  }
+  t.match(stamp(new Date('2026-01-02T03:04:05.678Z')), '2026-01-02T03-04-05Z')
+})
