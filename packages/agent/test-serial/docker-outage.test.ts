@@ -65,13 +65,13 @@ t.test('Docker outage and return', async (t) => {
   startDockerd()
   t.ok(await until(dockerUp, 60_000), 'dockerd is back')
   t.ok(await until(async () => (await agent.client.ready()).status === 200, 60_000), 'the agent resynced and is ready')
-  t.ok(
-    await until(async () => {
-      const one = await agent.client.getTool({ params: { name } })
-      return one.status === 200 && one.body.data.docker_status === 'running'
-    }, 60_000),
-    'the instance runs again'
-  )
+  const runsAgain = await until(async () => {
+    const one = await agent.client.getTool({ params: { name } })
+    return one.status === 200 && one.body.data.docker_status === 'running'
+  }, 60_000)
+  t.ok(runsAgain, 'the instance runs again')
+  // What the agent warned about, to tell why when it does not.
+  if (!runsAgain) for (const line of agent.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 40).slice(-20)) t.comment(line)
   const outageLines = agent.logs.filter((line) => line.includes('Docker unavailable; reconnecting with backoff'))
   t.equal(outageLines.length, 1, 'one log line for the outage, not one per retry')
   t.ok(agent.logs.some((line) => line.includes('Docker is back; resynced')))

@@ -1,8 +1,11 @@
 // Keeps the domain in step with Docker: follows its events (speed) and
 // relists on every (re)connect and on an interval (truth), reconciling each
 // instance whose Docker state differs from its stored intent, under that
-// instance's lock, and publishing the result. Until the first reconcile is
-// done, or while Docker is away, it says why operations cannot be served.
+// instance's lock, and publishing the result. A reconcile that fails is tried
+// again soon, with backoff, rather than at the next resync only: the first try
+// after Docker comes back can meet an engine still restoring its containers.
+// Until the first reconcile is done, or while Docker is away, it says why
+// operations cannot be served.
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { ContainerEvent } from '../runtime/types.ts'
@@ -21,12 +24,18 @@ export interface InstanceSyncOptions extends ReconcilerOptions {
   adoptAtStart?: () => Promise<void>
 }
 
+/** The first retry of a failed reconcile; each next one waits twice as long, up to the resync interval. */
+const FIRST_RETRY_MS = 1000
+
 export class InstanceSync {
   private readonly options: InstanceSyncOptions
   private readonly reconciler: Reconciler
   private readonly watcher: DockerWatcher
   private ready = false
   private adoptedAtStart = false
+  private stopped = false
+  /** Instances whose last reconcile failed: how often in a row, and the timer of the next try. */
+  private readonly retries = new Map<string, { failures: number; timer: NodeJS.Timeout }>()
 
   constructor(options: InstanceSyncOptions) {
     this.options = options
@@ -71,6 +80,9 @@ export class InstanceSync {
   }
 
   stop(): void {
+    this.stopped = true
+    for (const { timer } of this.retries.values()) clearTimeout(timer)
+    this.retries.clear()
     this.watcher.stop()
   }
 
@@ -93,12 +105,36 @@ export class InstanceSync {
   private reconcileInBackground(instanceName: string): Promise<void> {
     return this.options
       .underLock(instanceName, () => this.reconciler.reconcile(instanceName))
-      .then(() => this.options.observer?.reconciled('ok'))
+      .then(() => {
+        this.options.observer?.reconciled('ok')
+        this.forgetRetry(instanceName)
+      })
       .catch((error: unknown) => {
         this.options.observer?.reconciled('failed')
-        this.options.logger.warn({ instanceName, err: error }, 'reconcile failed; the next resync retries')
+        const retryInMs = this.scheduleRetry(instanceName)
+        this.options.logger.warn({ instanceName, err: error, retryInMs }, 'reconcile failed; retrying')
       })
       .finally(() => this.options.publish(instanceName))
+  }
+
+  /** Schedules the next try of a failed reconcile; answers its delay. While
+   *  Docker is away the try is skipped: the resync after reconnecting does it. */
+  private scheduleRetry(instanceName: string): number {
+    const previous = this.retries.get(instanceName)
+    clearTimeout(previous?.timer)
+    const failures = (previous?.failures ?? 0) + 1
+    const delayMs = Math.min(FIRST_RETRY_MS * 2 ** (failures - 1), this.options.resyncIntervalMs)
+    const timer = setTimeout(() => {
+      if (!this.stopped && this.watcher.available) void this.reconcileInBackground(instanceName)
+    }, delayMs)
+    timer.unref()
+    this.retries.set(instanceName, { failures, timer })
+    return delayMs
+  }
+
+  private forgetRetry(instanceName: string): void {
+    clearTimeout(this.retries.get(instanceName)?.timer)
+    this.retries.delete(instanceName)
   }
 
   private onDockerEvent(event: ContainerEvent): void {

@@ -1,7 +1,8 @@
 // Docker events keep the index current and self-heal repairs what happens
 // behind DTMA's back: a removed container is recreated, a killed one runs again.
+import { createServer } from 'node:net'
 import t from 'tap'
-import { docker, startTestAgent, type TestAgent, uniqueName } from '../helpers/agent.ts'
+import { docker, freePort, startTestAgent, type TestAgent, uniqueName } from '../helpers/agent.ts'
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs
@@ -60,6 +61,30 @@ t.test('docker stop behind the agent: what should run runs again; what should no
   await docker.getContainer(b.body.data.container_id).start()
   const stoppedAgain = await waitFor(async () => ((await docker.getContainer(b.body.data.container_id).inspect()).State.Status === 'exited' ? true : undefined))
   t.ok(stoppedAgain, 'stopped again: desired is stopped')
+})
+
+t.test('a repair Docker refuses is tried again within seconds, not only at the next resync', async (t) => {
+  const hostPort = await freePort()
+  const first = await startTestAgent(t)
+  const name = uniqueName('Retried Repair')
+  const deployed = await first.client.deployTool({ body: first.deployBody(name, { hostPort }) })
+  if (deployed.status !== 201) return t.fail(`deploy answered ${deployed.status}`)
+  await first.app.close()
+  // While no agent runs, the container stops and something else takes its host port.
+  await docker.getContainer(deployed.body.data.container_id).stop({ t: 1 })
+  const squatter = createServer()
+  await new Promise<void>((resolve) => squatter.listen(hostPort, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())))
+
+  // A resync interval far beyond the test: only the retry can repair it.
+  const second = await startTestAgent(t, { dataDir: first.dataDir, env: { DTMA_RESYNC_INTERVAL_S: '3600' } })
+  const refused = await waitFor(async () => (second.logs.some((line) => line.includes('reconcile failed; retrying')) ? true : undefined))
+  t.ok(refused, 'the first repair failed: the port is taken')
+  t.not((await docker.getContainer(deployed.body.data.container_id).inspect()).State.Status, 'running')
+  await new Promise<void>((resolve) => squatter.close(() => resolve()))
+  t.ok(await waitFor(() => runningContainer(second, name)), 'running again once the port is free')
+  const retries = second.logs.filter((line) => line.includes('reconcile failed; retrying')).map((line) => (JSON.parse(line) as { retryInMs: number }).retryInMs)
+  t.same(retries, retries.map((_, i) => 1000 * 2 ** i), `backoff doubles (${retries.join(', ')} ms)`)
 })
 
 t.test('concurrent identical deploys give one container', async (t) => {
