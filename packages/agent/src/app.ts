@@ -1,7 +1,5 @@
-// DTMA's HTTP application as a Fastify plugin (fastify/demo style): external
-// plugins, the app's own plugins, then the routes of the contract table. It
-// holds no Docker type and builds no service: the composition root hands it
-// the domain (or a test hands it a fake) and runs it.
+// DTMA's HTTP application as a Fastify plugin (fastify/demo style): external plugins, its own plugins, then the
+// contract's routes. It holds no Docker type and builds no service: the composition root (or a test) hands it the domain.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
@@ -39,7 +37,7 @@ export interface AppOptions {
 }
 
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, mcp, metrics } = options
+  const { config, instances, mcp, fleet, metrics } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
@@ -50,8 +48,8 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
     ...statusHandlers(config, instances),
     ...toolHandlers(instances, mcp),
     ...mcpHandlers(mcp, app),
-    ...streamHandlers(instances, options.fleet),
-    ...fleetHandlers(options.fleet, instances),
+    ...streamHandlers(instances, fleet),
+    ...fleetHandlers(fleet, instances),
     ...agentHandlers({ config, instances, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })

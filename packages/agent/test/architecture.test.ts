@@ -30,21 +30,22 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^runtime\//, /^(?!runtime\/|errors\.ts$)/, 'the runtime knows nothing of HTTP, the store or the domain'],
   [/^model\//, /^(?!model\/|runtime\/types\.ts$)/, 'model holds leaf types'],
   [/^store\//, /^(?!store\/|model\/|runtime\/types\.ts$)/, 'the store imports no domain module'],
-  [/^config\.ts$/, /./, 'config imports nothing of DTMA (no runtime type)'],
+  [/^config\.ts$/, /^(?!config-schema\.ts$)/, 'config imports nothing of DTMA but its schema (no runtime type)'],
+  [/^config-schema\.ts$/, /./, 'the settings schema is a leaf'],
   [
     /^(app\.ts|http-server\.ts|routes\/|plugins\/)/,
     /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$|fleet\/(?!fleet-api\.ts$)|mcp\/(?!mcp-api\.ts$|mux-session\.ts$))/,
     'the HTTP app holds no Docker type and builds no service; of the fleet it knows FleetApi, of the MCP side McpApi and the session pipe'
   ],
-  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|runtime\/docker\/|config\.ts$|fleet\/)/, 'the domain never reaches up, into the fleet or MCP, or into the Docker adapter'],
+  [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|runtime\/docker\/|config(-schema)?\.ts$|fleet\/)/, 'the domain never reaches up, into the fleet or MCP, or into the Docker adapter'],
   [
     /^mcp\//,
-    /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|config\.ts$|store\/|registry\/|heartbeat\/|metrics\/|fleet\/|runtime\/(?!types\.ts$)|instances\/(?!instance-api\.ts$|view\.ts$))/,
+    /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|config(-schema)?\.ts$|store\/|registry\/|heartbeat\/|metrics\/|fleet\/|runtime\/(?!types\.ts$)|instances\/(?!instance-api\.ts$|view\.ts$))/,
     'the MCP side observes the domain (InstanceApi, views) and reaches containers only through the runtime interface'
   ],
   [/^(?!compose\.ts$|mcp\/)/, /^mcp\/mcp-service\.ts$/, 'only the composition root builds the MCP service'],
   // The fleet uses the domain (take-over) and the runtime's types; the upgrader is a program of its own.
-  [/^fleet\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|config\.ts$|instances\/instance-service\.ts$)/, 'the fleet never reaches up into the app, the composition root or the MCP side'],
+  [/^fleet\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|config(-schema)?\.ts$|instances\/instance-service\.ts$)/, 'the fleet never reaches up into the app, the composition root or the MCP side'],
   [/^fleet\/upgrade\/(?!redeployer\.ts$)/, /^(instances\/|store\/)/, 'the upgrader drives Docker and HTTP, never the domain or the store'],
   // The registry's outbox shares the store's SQLite file (store/sqlite.ts opens it), never its records.
   [/^(registry|heartbeat|metrics)\//, /^(routes\/|plugins\/|app\.ts$|compose\.ts$|runtime\/docker\/|store\/(?!sqlite\.ts$))/, 'the reporters observe the domain'],

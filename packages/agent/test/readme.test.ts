@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { routes } from '@dtma/contract'
 import t from 'tap'
-import { ConfigSchema } from '../src/config.ts'
+import { ConfigSchema } from '../src/config-schema.ts'
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
 
