@@ -65,7 +65,8 @@ t.teardown(() => removeImages([PREVIOUS, NEW, BROKEN, EARLIER]))
 
 t.test("from an earlier agent's dtma_manager: its tools keep answering, its labelled one is adopted, its config is backed up", async (t) => {
   const box = await newToolbox(t, 'earlier')
-  await runAgent(box, EARLIER)
+  // Flags an operator may have added to the production line: the upgrade keeps them.
+  await runAgent(box, EARLIER, ['--memory', '512m', '--cap-drop', 'NET_RAW', '--add-host', 'backend.internal:10.0.0.9', '--hostname', 'toolbox-earlier'])
   await waitReady(box.url, '/health')
   const unlabelled = await earlierAgentTool(t, { name: legacyName('earlier-tool'), hostPort: await freePort(), env: ['API_KEY=earlier'] })
   const labelled = await earlierAgentTool(t, { name: legacyName('earlier-mcp'), hostPort: await freePort(), mcpLabels: { instanceName: `Earlier MCP Server-${id}` } })
@@ -86,6 +87,11 @@ t.test("from an earlier agent's dtma_manager: its tools keep answering, its labe
   t.ok(info.Mounts.some((mount) => mount.Name === box.dataVolume && mount.Destination === '/var/lib/dtma'), 'the store is on the named volume now')
   t.equal(info.HostConfig.RestartPolicy?.Name, 'always', 'same restart policy')
   t.ok((info.Config.Env ?? []).includes(`BACKEND_TO_DTMA_API_KEY=${TOKEN}`), 'same settings')
+  t.match(
+    { memory: info.HostConfig.Memory, capDrop: info.HostConfig.CapDrop, extraHosts: info.HostConfig.ExtraHosts, hostname: info.Config.Hostname },
+    { memory: 512 * 1024 * 1024, capDrop: ['NET_RAW'], extraHosts: ['backend.internal:10.0.0.9'], hostname: 'toolbox-earlier' },
+    "the operator's limits, capabilities, hosts and host name"
+  )
   const backups = readdirSync(box.backupDir)
   t.match(backups, [new RegExp(`^${box.agentName}-\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ\\.container\\.json$`)], 'its container config, dated')
   t.equal(statSync(`${box.backupDir}/${backups[0]}`).mode & 0o777, 0o600, 'mode 0600: it holds tokens')
@@ -150,6 +156,8 @@ t.test('from our previous image through POST /redeploy, then to a broken image, 
   t.equal(rollbackPolls.failures, 0, `no failed poll through the rollback (${rollbackPolls.polls} polls)`)
   const rollbackStart = broken.events.find((event) => event.step === 'rollback')?.elapsed_ms ?? 0
   t.comment(`new -> broken, rolled back: ${rolledBack?.elapsed_ms} ms in all, rollback ${(rolledBack?.elapsed_ms ?? 0) - rollbackStart} ms, ${rollbackPolls.polls} polls, ${rollbackPolls.failures} failed`)
+  // The agent /redeploy started was stopped by this upgrade: it exited on its own, not after Docker's stop timeout.
+  t.notMatch((await run('docker', ['logs', box.agentName])).stdout, /shutdown took too long/, 'the stopped agent exited by itself')
   t.match(await agent.status(), { status: 200, body: { version: NEW_VERSION } }, 'the previous agent answers again')
   t.match(await agent.getTool({ params: { name } }), { status: 200, body: { data: { status: 'running' } } })
   t.match(await storeRecords(box.dataVolume), `[["${name}","template-kept"]]`, 'the store survived the rollback')

@@ -26,12 +26,31 @@ export interface AgentContainer {
   restartPolicy: { Name: string; MaximumRetryCount?: number }
   networkMode: string
   logConfig?: { Type: string; Config?: Record<string, string> }
+  /** The rest of what the operator's `docker run` set, as Docker keeps it. */
+  carried: CarriedSettings
   /** The whole inspect document: the backup of an agent without a store. */
   inspect: unknown
 }
 
+/** Settings an upgrade copies as they are: the HostConfig keys of CARRIED_HOST_KEYS, the user and the host name. */
+export interface CarriedSettings {
+  host: Record<string, unknown>
+  user: string
+  hostname: string
+}
+
+/** HostConfig keys that `docker run` flags set (--mount, --cap-add, --memory,
+ *  --add-host, --ulimit, ...) and that an upgrade keeps. */
+export const CARRIED_HOST_KEYS = [
+  'Mounts', 'CapAdd', 'CapDrop', 'Privileged', 'SecurityOpt', 'ReadonlyRootfs', 'Init', 'GroupAdd', 'UsernsMode', 'CgroupParent',
+  'Memory', 'MemorySwap', 'MemoryReservation', 'OomScoreAdj', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'Ulimits', 'ShmSize', 'Tmpfs', 'Sysctls', 'Devices',
+  'ExtraHosts', 'Dns', 'DnsSearch', 'DnsOptions'
+] as const
+
 export interface AgentImage {
   id: string
+  /** The image's USER ('' for root). */
+  user: string
   env: string[]
   labels: Record<string, string>
   exposedPorts: string[]
@@ -49,6 +68,10 @@ export interface AgentContainerSpec {
   restartPolicy: { Name: string; MaximumRetryCount?: number }
   networkMode: string
   logConfig?: { Type: string; Config?: Record<string, string> }
+  /** HostConfig keys copied from the old container. */
+  host: Record<string, unknown>
+  user?: string
+  hostname?: string
 }
 
 /** A running container, as a smoke test compares them. */

@@ -11,8 +11,8 @@ import { stamp } from '../../src/fleet/upgrade/backup.ts'
 import type { AgentContainer, AgentImage } from '../../src/runtime/agent-host.ts'
 import type { ContainerInfo } from '../../src/runtime/types.ts'
 
-const oldImage: AgentImage = { id: 'sha256:old', env: ['PATH=/usr/bin', 'NODE_VERSION=20.1.0', 'PORT=30000'], labels: { 'org.opencontainers.image.title': 'DTMA agent' }, exposedPorts: ['30000/tcp'] }
-const newImage: AgentImage = { id: 'sha256:new', env: ['PATH=/usr/local/bin', 'NODE_VERSION=24.0.0'], labels: {}, exposedPorts: ['30000/tcp'] }
+const oldImage: AgentImage = { id: 'sha256:old', user: 'node', env: ['PATH=/usr/bin', 'NODE_VERSION=20.1.0', 'PORT=30000'], labels: { 'org.opencontainers.image.title': 'DTMA agent' }, exposedPorts: ['30000/tcp'] }
+const newImage: AgentImage = { id: 'sha256:new', user: 'node', env: ['PATH=/usr/local/bin', 'NODE_VERSION=24.0.0'], labels: {}, exposedPorts: ['30000/tcp'] }
 
 function production(overrides: Partial<AgentContainer> = {}): AgentContainer {
   return {
@@ -33,6 +33,8 @@ function production(overrides: Partial<AgentContainer> = {}): AgentContainer {
     ],
     restartPolicy: { Name: 'always' },
     networkMode: 'default',
+    // What a plain `docker run` leaves: no limits, the image's user, the id as host name.
+    carried: { host: { Memory: 0, CapDrop: [] }, user: 'node', hostname: 'c0ffee' },
     inspect: {},
     ...overrides
   }
@@ -47,6 +49,31 @@ t.test('the new agent container carries the operator settings, not the old image
   t.same(spec.restartPolicy, { Name: 'always' })
   t.equal(spec.image, 'registry.example/dtma:2')
   t.same(newAgentSpec(production({ restartPolicy: { Name: 'no' } }), oldImage, newImage, 'x:2', 'dtma-data').restartPolicy, { Name: 'always' }, 'an agent without a restart policy gets always')
+})
+
+t.test('what else the operator set is carried: capabilities, limits, hosts, a --mount, the user and host name they chose', async (t) => {
+  const carried = {
+    host: {
+      CapDrop: ['NET_RAW'],
+      Memory: 536870912,
+      PidsLimit: 512,
+      ExtraHosts: ['backend.internal:10.0.0.9'],
+      Mounts: [
+        { Type: 'bind', Source: '/etc/dtma.conf', Target: '/etc/dtma.conf', ReadOnly: true },
+        { Type: 'volume', Source: 'old-store', Target: '/var/lib/dtma' }
+      ]
+    },
+    user: '0',
+    hostname: 'toolbox-7'
+  }
+  const spec = newAgentSpec(production({ carried }), oldImage, newImage, 'x:2', 'dtma-data')
+  t.same(spec.host, { CapDrop: ['NET_RAW'], Memory: 536870912, PidsLimit: 512, ExtraHosts: ['backend.internal:10.0.0.9'], Mounts: [{ Type: 'bind', Source: '/etc/dtma.conf', Target: '/etc/dtma.conf', ReadOnly: true }] }, "a --mount on the store's path gives way to the data mount")
+  t.equal(spec.user, '0', 'a user the operator chose over the image')
+  t.equal(spec.hostname, 'toolbox-7')
+  const plain = newAgentSpec(production(), oldImage, newImage, 'x:2', 'dtma-data')
+  t.equal(plain.user, undefined, "the image's own user is the new image's to choose")
+  t.equal(plain.hostname, undefined, 'a host name Docker made from the id is not carried')
+  t.equal(newAgentSpec(production({ networkMode: 'host', carried: { ...carried, hostname: 'the-vm' } }), oldImage, newImage, 'x:2', 'dtma-data').hostname, undefined, "on host networking the host's name is not set")
 })
 
 t.test("the store stays where an operator put it; an anonymous volume's store moves to the named one", async (t) => {

@@ -1,7 +1,8 @@
 // The new agent container, made from the running one: the same settings the
 // operator gave it (its env and labels less what its image set, port
 // bindings, mounts such as the Docker socket, restart policy, network, log
-// settings) with the new image, and the store on a named data volume (the
+// settings, capabilities, limits, extra hosts, DNS, user and host name) with
+// the new image, and the store on a named data volume (the
 // production line has none: the store would be lost with the container).
 // Pure: it reads the old container and says what to make, and where the
 // agent is reached.
@@ -53,8 +54,26 @@ export function newAgentSpec(old: AgentContainer, oldImage: AgentImage | undefin
     binds: [...binds, dataMount(old, volume).bind],
     restartPolicy: old.restartPolicy.Name === '' || old.restartPolicy.Name === 'no' ? { Name: 'always' } : old.restartPolicy,
     networkMode: old.networkMode,
-    ...(old.logConfig !== undefined && { logConfig: old.logConfig })
+    ...(old.logConfig !== undefined && { logConfig: old.logConfig }),
+    host: carriedHost(old, dataDir),
+    // A user the image sets is the new image's to choose.
+    ...(old.carried.user !== (oldImage?.user ?? '') && { user: old.carried.user }),
+    ...(hasOwnHostname(old) && { hostname: old.carried.hostname })
   }
+}
+
+/** The old container's carried HostConfig; a --mount on the store's path is replaced by the data mount. */
+function carriedHost(old: AgentContainer, dataDir: string): Record<string, unknown> {
+  const { Mounts: mounts, ...rest } = old.carried.host
+  const kept = ((mounts as Array<{ Target?: string }> | undefined) ?? []).filter((mount) => mount.Target !== dataDir)
+  return kept.length > 0 ? { ...rest, Mounts: kept } : rest
+}
+
+/** Docker names a container's host after its id unless told otherwise; on
+ *  host networking the host's name is not the container's to set. */
+function hasOwnHostname(old: AgentContainer): boolean {
+  const { hostname } = old.carried
+  return hostname !== '' && !old.id.startsWith(hostname) && old.networkMode !== 'host'
 }
 
 /** Where the agent answers from this host: its published port, or its own

@@ -2,7 +2,7 @@
 // and what an upgrade does to it. Errors are Docker's, translated.
 import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import type { AgentContainer, AgentContainerSpec, AgentHost, AgentImage, PortBindingMap, RunningContainer } from '../agent-host.ts'
+import { CARRIED_HOST_KEYS, type AgentContainer, type AgentContainerSpec, type AgentHost, type AgentImage, type PortBindingMap, type RunningContainer } from '../agent-host.ts'
 import { statusOf, translateDockerError } from './errors.ts'
 
 const NOT_MODIFIED = 304
@@ -52,6 +52,11 @@ export class DockerAgentHost implements AgentHost {
       restartPolicy: { Name: host.RestartPolicy?.Name ?? 'no', ...(host.RestartPolicy?.MaximumRetryCount !== undefined && { MaximumRetryCount: host.RestartPolicy.MaximumRetryCount }) },
       networkMode: host.NetworkMode ?? 'default',
       ...(host.LogConfig?.Type !== undefined && { logConfig: { Type: host.LogConfig.Type, Config: host.LogConfig.Config as Record<string, string> } }),
+      carried: {
+        host: Object.fromEntries(CARRIED_HOST_KEYS.flatMap((key) => ((host as Record<string, unknown>)[key] == null ? [] : [[key, (host as Record<string, unknown>)[key]]]))),
+        user: info.Config.User ?? '',
+        hostname: info.Config.Hostname ?? ''
+      },
       inspect: info
     }
   }
@@ -59,7 +64,7 @@ export class DockerAgentHost implements AgentHost {
   async image(reference: string): Promise<AgentImage | undefined> {
     const info = await orUndefined(this.docker.getImage(reference).inspect(), `inspect image ${reference}`)
     if (info === undefined) return undefined
-    return { id: info.Id, env: info.Config?.Env ?? [], labels: info.Config?.Labels ?? {}, exposedPorts: Object.keys(info.Config?.ExposedPorts ?? {}) }
+    return { id: info.Id, user: info.Config?.User ?? '', env: info.Config?.Env ?? [], labels: info.Config?.Labels ?? {}, exposedPorts: Object.keys(info.Config?.ExposedPorts ?? {}) }
   }
 
   async pull(reference: string): Promise<void> {
@@ -78,8 +83,11 @@ export class DockerAgentHost implements AgentHost {
         Image: spec.image,
         Env: spec.env,
         Labels: spec.labels,
+        ...(spec.user !== undefined && { User: spec.user }),
+        ...(spec.hostname !== undefined && { Hostname: spec.hostname }),
         ExposedPorts: Object.fromEntries(spec.exposedPorts.map((port) => [port, {}])),
         HostConfig: {
+          ...spec.host,
           PortBindings: spec.portBindings,
           Binds: spec.binds,
           RestartPolicy: spec.restartPolicy,
