@@ -2,9 +2,11 @@
 // stop of a tool that ignores SIGTERM, so Docker waits its whole stop timeout)
 // lets the operation finish and answer before a clean exit, and refuses new
 // requests with the contract's 503 meanwhile; a second signal exits at once;
-// an operation longer than the shutdown budget does not hold the exit.
+// an operation longer than the shutdown budget does not hold the exit, nor
+// does a connection whose request never ends.
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import { ErrorBody } from '@dtma/contract'
 import t from 'tap'
 import { Value } from 'typebox/value'
@@ -84,4 +86,25 @@ t.test('an operation longer than the shutdown budget does not hold the exit', as
   t.equal(code, 0, 'the flush steps still ran: exit 0')
   t.match(agent.output(), /shutdown step did not finish within the budget/)
   await stopping
+})
+
+t.test('a connection whose request never ends does not hold the exit', async (t) => {
+  const port = await freePort()
+  const agent = spawnAgent(tempDir(t), port)
+  t.teardown(() => agent.kill())
+  await agent.ready()
+  // Headers begun and never finished: Node counts the connection as busy, so
+  // closing the listener alone would wait for it until the request timeout (30 s).
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+  socket.on('error', () => undefined)
+  t.teardown(() => socket.destroy())
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const exited = exitOf(agent)
+  agent.child.kill('SIGTERM')
+  const { code, ms } = await exited
+  t.equal(code, 0, `a clean exit, in ${ms} ms`)
+  t.match(agent.output(), /"connections":1,"msg":"shutdown: closing the connections still open"/)
+  t.notMatch(agent.output(), /shutdown took too long/)
 })

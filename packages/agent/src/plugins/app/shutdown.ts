@@ -3,7 +3,11 @@
 // - `drain` steps run before the listener closes (preClose): new requests get
 //   a 503 from then on, in-flight operations finish, open streams end. When
 //   the budget runs out, the remaining connections are closed so the rest of
-//   the shutdown is not held by a request that will never finish.
+//   the shutdown is not held by a request that will never finish. After a
+//   drain, connections still open a moment later are closed too: the
+//   listener closes only the idle ones, and a keep-alive connection that a
+//   request used during the drain would otherwise hold the exit for as long
+//   as its client keeps it.
 // - `flush` steps run after the listener has closed (onClose): flush the
 //   registry outbox, close the store. They get what is left of the budget.
 // Steps run in the order they were added; a failing or late step is logged
@@ -24,6 +28,9 @@ declare module 'fastify' {
 export interface ShutdownOptions {
   timeoutMs: number
 }
+
+/** How long connections may finish on their own after the drain. */
+const LINGER_MS = 500
 
 interface Step {
   name: string
@@ -73,6 +80,13 @@ async function shutdownPlugin(app: FastifyInstance, options: ShutdownOptions): P
     const started = Date.now()
     if (!(await runPhase('drain'))) app.server.closeAllConnections()
     app.log.info({ ms: Date.now() - started }, 'shutdown: drained')
+    setTimeout(() => {
+      app.server.getConnections((_error, open) => {
+        if (open === 0) return
+        app.log.info({ connections: open }, 'shutdown: closing the connections still open')
+        app.server.closeAllConnections()
+      })
+    }, LINGER_MS).unref()
   })
 
   app.addHook('onClose', async () => {
