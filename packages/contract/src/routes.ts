@@ -266,6 +266,14 @@ export const routes = {
   ...mcpRoutes
 } as const satisfies Record<string, RouteDefinition>
 
+/** Instance names that a route of their own shadows: GET /tools/status is
+ *  the list, never an instance called "status", so no instance may be named
+ *  so (it could not be read, started or removed by name). */
+export const SHADOWED_INSTANCE_NAMES: readonly string[] = Object.values(routes as Record<string, RouteDefinition>).flatMap((route) => {
+  const segment = /^\/tools\/([^/:]+)$/.exec(route.path)?.[1]
+  return route.method === 'GET' && segment !== undefined ? [segment] : []
+})
+
 export type Routes = typeof routes
 export type RouteId = keyof Routes
 /** Routes whose success reply is a stream (logs that follow, events), always or with follow=true. */

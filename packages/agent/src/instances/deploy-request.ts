@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { InstanceMetadata, InstanceSpec } from '../model/instance-spec.ts'
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
+import { assertReachableName } from './instance-name.ts'
 import { limitsFromRequest } from './resource-limits.ts'
 import { specHash } from './spec.ts'
 
@@ -135,6 +136,7 @@ function metadataFromOverride(override: NonNullable<DeployToolBody['baseConfigOv
 }
 
 export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): DeployRequest {
+  assertReachableName(body.instanceNameOnToolbox)
   const override = body.baseConfigOverrideJson ?? {}
   const ignoredKeys = unknownOverrideKeys(override)
   const ignoredLimitKeys = Object.keys(override.resourceLimits ?? {}).filter((key) => !LIMIT_KEYS.has(key))

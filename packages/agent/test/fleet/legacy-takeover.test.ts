@@ -121,6 +121,8 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
     )
     t.notOk(names.includes(unrelated.name), 'a container with another restart policy is not listed')
     t.notOk(listed.body.data.some((candidate) => candidate.container_name.startsWith('dtma-')), "DTMA's own containers are not listed")
+    const shadowed = await agent.client.adoptLegacy({ params: { name: tool.name }, body: { instanceNameOnToolbox: 'status' } })
+    t.match(shadowed, { status: 400, body: { error: /GET \/tools\/status is a route of its own/ } }, 'not under a name a route shadows')
     const id = randomUUID()
     const adopted = await agent.client.adoptLegacy({ params: { name: tool.name }, body: { accountToolInstanceId: id } })
     t.match(adopted, { status: 200, body: { success: true, data: { instance_name_on_toolbox: tool.name, account_tool_instance_id: id, status: 'running' } } })

@@ -59,6 +59,9 @@ const cases: Array<[string, (body: Body) => void, RegExp]> = [
   ['name over 128 characters', (b) => Object.assign(b, { instanceNameOnToolbox: 'n'.repeat(129) }), /instanceNameOnToolbox/],
   ['empty name', (b) => Object.assign(b, { instanceNameOnToolbox: '' }), /instanceNameOnToolbox/],
   ['name of the wrong type', (b) => Object.assign(b, { instanceNameOnToolbox: 42 }), /instanceNameOnToolbox/],
+  // GET /tools/status and GET /tools/legacy would shadow it: never readable by name.
+  ['name a route shadows (status)', (b) => Object.assign(b, { instanceNameOnToolbox: 'status' }), /instanceNameOnToolbox 'status' cannot be used: GET \/tools\/status is a route of its own/],
+  ['name a route shadows (legacy)', (b) => Object.assign(b, { instanceNameOnToolbox: 'legacy' }), /GET \/tools\/legacy is a route of its own/],
   ['upper-case image repository', (b) => Object.assign(b, { dockerImageUrl: 'Busybox:latest' }), /dockerImageUrl/],
   ['image with a space', (b) => Object.assign(b, { dockerImageUrl: 'busybox latest' }), /dockerImageUrl/],
   ['image with a short digest', (b) => Object.assign(b, { dockerImageUrl: 'busybox@sha256:abc' }), /dockerImageUrl/],

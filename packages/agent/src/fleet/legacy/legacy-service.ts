@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import { DtmaError } from '../../errors.ts'
 import type { DeployOutcome } from '../../instances/deploy.ts'
 import type { DeployRequest } from '../../instances/deploy-request.ts'
+import { assertReachableName } from '../../instances/instance-name.ts'
 import type { LegacyDomain, LegacyTakeover, LifecycleAction } from '../../instances/legacy-port.ts'
 import { isGone } from '../../instances/view.ts'
 import { LABEL_PREFIX } from '../../runtime/labels.ts'
@@ -100,6 +101,7 @@ export class EarlierAgentContainers implements LegacyTakeover {
     const legacy = await this.byDockerName(containerName)
     if (legacy === undefined) throw new DtmaError('not-found', `No container of an earlier agent is named '${containerName}' (GET /tools/legacy lists them)`)
     const instanceName = options.instanceNameOnToolbox ?? legacy.instanceName
+    assertReachableName(instanceName)
     const accountToolInstanceId = options.accountToolInstanceId ?? legacy.accountToolInstanceId
     const warnings = accountToolInstanceId === undefined ? [`no account tool instance id: the first deploy of '${instanceName}' brings it`] : []
     await this.domain.underLock(instanceName, async () => {
