@@ -30,7 +30,7 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^runtime\//, /^(?!runtime\/|errors\.ts$)/, 'the runtime knows nothing of HTTP, the store or the domain'],
   [/^model\//, /^(?!model\/|runtime\/types\.ts$)/, 'model holds leaf types'],
   [/^store\//, /^(?!store\/|model\/|runtime\/types\.ts$)/, 'the store imports no domain module'],
-  [/^config\.ts$/, /^(?!config-schema\.ts$)/, 'config imports nothing of DTMA but its schema (no runtime type)'],
+  [/^config\.ts$/, /^(?!config-schema\.ts$|model\/mcp-config\.ts$)/, 'config imports nothing of DTMA but its schema and the MCP settings leaf (no runtime type)'],
   [/^config-schema\.ts$/, /./, 'the settings schema is a leaf'],
   [
     /^(app\.ts|http-server\.ts|routes\/|plugins\/)/,

@@ -6,11 +6,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
+import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import { boundedFetch } from './bounded-fetch.ts'
 import type { McpHealthBoard } from './health-board.ts'
 import type { LinkHandlers, LinkObserver, MessageLink } from './link.ts'
-import type { McpServiceSettings } from './mcp-api.ts'
 import { HealthMonitor, type MonitorObserver, type MonitorTarget } from './monitor.ts'
 import { Multiplexer, type MuxObserver } from './multiplexer.ts'
 import type { SessionPipe } from './mux-session.ts'
@@ -25,7 +25,7 @@ export interface InstanceMcpOptions {
   settings: McpSettings
   containerId: string
   runtime: Pick<ContainerRuntime, 'attach' | 'inspect'>
-  config: McpServiceSettings
+  config: McpConfig
   board: McpHealthBoard
   version: string
   logger: Logger

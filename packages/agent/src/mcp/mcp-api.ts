@@ -13,18 +13,6 @@ export type McpEndpoint =
   /** Relays one request to the server's own endpoint; throws DTMA's error for its refusals. */
   | { kind: 'proxy'; forward(request: ProxiedRequest): Promise<ProxiedAnswer> }
 
-/** The settings of the MCP side (config.ts reads them). */
-export interface McpServiceSettings {
-  pingIntervalMs: number
-  pingFailures: number
-  startTimeoutMs: number
-  restartBackoffMaxMs: number
-  maxMessageBytes: number
-  maxSessions: number
-  sessionIdleMs: number
-  allowedOrigins: string[]
-}
-
 export interface McpApi {
   /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run). */
   endpoint(instanceName: string): McpEndpoint

@@ -8,17 +8,18 @@ import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { InstanceView } from '../instances/view.ts'
+import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import type { McpHealthBoard } from './health-board.ts'
 import { InstanceMcp, type McpObserver } from './instance-mcp.ts'
 import { proxyToServer } from './http-proxy.ts'
-import type { McpApi, McpEndpoint, McpServiceSettings } from './mcp-api.ts'
+import type { McpApi, McpEndpoint } from './mcp-api.ts'
 import { McpSelfHeal, type RestartObserver } from './self-heal.ts'
 
 export interface McpServiceOptions {
   instances: InstanceApi
   runtime: Pick<ContainerRuntime, 'attach' | 'inspect'>
-  config: McpServiceSettings
+  config: McpConfig
   selfHeal: boolean
   board: McpHealthBoard
   version: string
