@@ -3,7 +3,7 @@
 // (KEY=value lines); the environment wins. Nothing else reads process.env.
 // What each setting may be is in config-schema.ts.
 import { readFileSync } from 'node:fs'
-import { BUILD_INFO_FILE, parseBuildInfo, type BuildInfo } from '@dtma/contract'
+import { readBuildInfo } from '@dtma/contract/build-info'
 import { Value } from 'typebox/value'
 import { ConfigSchema, DEFAULT_CAP_ADD, type RawConfig } from './config-schema.ts'
 import type { McpConfig } from './model/mcp-config.ts'
@@ -86,20 +86,6 @@ export interface ToolPortPolicy {
   /** Replace a requested host port that is the agent's own or another
    *  instance's by a free one of the range; off: such a request is a 409. */
   reassign: boolean
-}
-
-export const DTMA_VERSION = '0.1.0'
-
-/** The release build's build-info.json at the root of the installed tree
- *  (dist/config.js -> ../../../); a source tree has none. */
-function readBuildInfo(): BuildInfo {
-  let text: string | undefined
-  try {
-    text = readFileSync(new URL(`../../../${BUILD_INFO_FILE}`, import.meta.url), 'utf8')
-  } catch {
-    text = undefined
-  }
-  return parseBuildInfo(text, { version: DTMA_VERSION, commit: 'unknown' })
 }
 
 export class ConfigError extends Error {

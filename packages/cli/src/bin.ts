@@ -4,7 +4,7 @@
 // The token is never printed: errors carry the agent's words or the client's
 // (which name the URL, never headers).
 import { USAGE, parseInvocation } from './args.ts'
-import { buildInfo } from './build-info.ts'
+import { readBuildInfo } from '@dtma/contract/build-info'
 import { runCommand } from './commands.ts'
 import { ExitCode, RefusedError, UsageError, exitCodeOf } from './errors.ts'
 
@@ -18,7 +18,7 @@ try {
   if (invocation.command === 'help') {
     process.stdout.write(USAGE + '\n')
   } else if (invocation.command === 'version') {
-    const { version, commit } = buildInfo()
+    const { version, commit } = readBuildInfo()
     process.stdout.write(`dtma ${version} (commit ${commit})\n`)
   } else {
     await runCommand(invocation, {
