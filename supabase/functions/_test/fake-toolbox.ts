@@ -5,7 +5,7 @@
 // answered as the contract declares. `lose` forgets an instance the way a
 // VM rebuilt behind the agent's back would. The end-to-end test runs the
 // real agent instead.
-import type { DeployToolBody, InstanceStatus, PortMapping, ToolInstance } from '../../../packages/contract/src/index.ts'
+import { instanceNotFoundMessage, type DeployToolBody, type InstanceStatus, type PortMapping, type ToolInstance } from '../../../packages/contract/src/index.ts'
 import { agentReplies, fakeAgent, portMapping, toolInstance, type AgentCall, type AgentReply } from './fake-agent.ts'
 
 export const AGENT_PORT = 30000
@@ -60,7 +60,7 @@ export function fakeToolbox() {
     if (call.method === 'POST' && call.path === '/tools') return deploy(call.body as DeployToolBody)
     const match = /^\/tools\/([^/]+)(?:\/(start|stop|restart|logs))?$/.exec(call.path)
     const instance = match ? instances.get(match[1] as string) : undefined
-    if (!match || !instance) return agentReplies.error(404, 'DTMA_NOT_FOUND', `Tool instance '${match?.[1]}' not found or not managed by this DTMA.`)
+    if (!match || !instance) return agentReplies.error(404, 'DTMA_NOT_FOUND', instanceNotFoundMessage(String(match?.[1])))
     const [, name, verb] = match as unknown as [string, string, string | undefined]
     if (call.method === 'DELETE' && verb === undefined) {
       instances.delete(name)

@@ -4,7 +4,7 @@
 // Docker (through the runtime and the index) is the truth for what exists,
 // the store for what should; every operation publishes the view it leaves.
 import type { Readable } from 'node:stream'
-import type { DesiredState, InstanceStatus, LogsQuery } from '@dtma/contract'
+import { instanceNotFoundMessage, type DesiredState, type InstanceStatus, type LogsQuery } from '@dtma/contract'
 import { DtmaError, isDtmaError } from '../errors.ts'
 import type { ContainerInfo } from '../runtime/types.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
@@ -36,7 +36,7 @@ const DEFAULT_LOG_TAIL = 100
 const MAX_LOG_BYTES = 4 * 1024 * 1024
 
 export function notFound(instanceName: string): DtmaError {
-  return new DtmaError('not-found', `Tool instance '${instanceName}' not found or not managed by this DTMA.`)
+  return new DtmaError('not-found', instanceNotFoundMessage(instanceName))
 }
 
 export class InstanceOperations {
