@@ -3,16 +3,7 @@
 import { createServer } from 'node:net'
 import t from 'tap'
 import { docker, freePort, startTestAgent, type TestAgent, uniqueName } from '../helpers/agent.ts'
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = await probe()
-    if (value !== undefined) return value
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return undefined
-}
+import { waitFor } from '../helpers/wait.ts'
 
 async function runningContainer(agent: TestAgent, name: string, notId?: string): Promise<string | undefined> {
   const one = await agent.client.getTool({ params: { name } })
