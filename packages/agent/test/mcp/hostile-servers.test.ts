@@ -5,11 +5,22 @@
 // the API stays fast, memory stays bounded, garbage is dropped, counted and
 // logged at most once a minute, and a caller of a hostile server gets an error, not
 // a hang. None of the hostile servers is ever reported ready.
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { startTestAgent, uniqueName } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, textOf } from '../helpers/mcp.ts'
 
 t.before(ensureMcpImages)
+
+// What the agent holds, not the garbage a flood leaves until the next
+// collection: the resident set is read after a full garbage collection.
+setFlagsFromString('--expose-gc')
+const collectGarbage = runInNewContext('gc') as () => void
+const rssAfterGc = (): number => {
+  collectGarbage()
+  return process.memoryUsage().rss
+}
 
 t.test('a flooding, a garbage-writing and a silent server cannot hurt the agent or a good server', async (t) => {
   const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '43400-43449', DTMA_MCP_PING_INTERVAL_S: '1', DTMA_MCP_START_TIMEOUT_S: '4', DTMA_MCP_MAX_MESSAGE_BYTES: '65536' } })
@@ -17,7 +28,7 @@ t.test('a flooding, a garbage-writing and a silent server cannot hurt the agent 
   const hostile = { flood: uniqueName('Flood'), garbage: uniqueName('Garbage'), silent: uniqueName('Silent') }
   for (const name of [good, ...Object.values(hostile)]) agent.deployBody(name)
   t.equal((await agent.client.deployTool({ body: { ...mcpDeployBody(good, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true } })).status, 201)
-  const rssBefore = process.memoryUsage().rss
+  const rssBefore = rssAfterGc()
   for (const [kind, name] of Object.entries(hostile)) {
     t.equal((await agent.client.deployTool({ body: mcpDeployBody(name, MCP_IMAGES[kind as keyof typeof hostile], 'stdio') })).status, 201, `${kind} deployed`)
   }
@@ -40,7 +51,7 @@ t.test('a flooding, a garbage-writing and a silent server cannot hurt the agent 
   t.same(wrong, [], 'the good server answered every call rightly')
   t.ok(slowest.call < 1000, `slowest call through the agent: ${slowest.call.toFixed(1)} ms`)
   t.ok(slowest.status < 1000, `slowest GET /status: ${slowest.status.toFixed(1)} ms`)
-  const grown = (process.memoryUsage().rss - rssBefore) / 1024 / 1024
+  const grown = (rssAfterGc() - rssBefore) / 1024 / 1024
   t.ok(grown < 150, `memory grew ${grown.toFixed(0)} MB`)
 
   for (const [kind, name] of Object.entries(hostile)) t.not(agent.instances.get(name).mcp?.health.status, 'ready', `${kind}: never ready`)
