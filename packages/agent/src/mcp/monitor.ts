@@ -27,6 +27,8 @@ export interface MonitorTarget {
   capabilities: ClientCapabilities
   /** Makes sure the way to the server is there (a stdio server's attach); rejects with why not. */
   connect(): Promise<void>
+  /** The server did not answer: forget what is cached of the way to it (its address), read it again next time. */
+  lost?(): void
 }
 
 export interface MonitorObserver {
@@ -169,6 +171,7 @@ export class HealthMonitor {
       return true
     } catch (error) {
       void client.close().catch(() => undefined)
+      target.lost?.()
       if (generation === this.generation) this.update({ lastError: `initialize: ${(error as Error).message}` })
       return false
     } finally {
