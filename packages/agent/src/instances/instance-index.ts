@@ -31,13 +31,23 @@ export class InstanceIndex {
     return [...this.byName.values()]
   }
 
-  /** Replace everything with one listing of Docker's managed containers. */
-  replaceAll(containers: ContainerInfo[]): void {
+  /** Replace everything with one listing of Docker's managed containers.
+   *  A listing does not say when a container started: what an inspect or an
+   *  event said of the same container in the same state is kept, and a
+   *  running container not known yet is inspected for it. */
+  async replaceAll(containers: ContainerInfo[]): Promise<void> {
+    const before = new Map(this.byName)
     this.byName.clear()
+    const unknown: string[] = []
     for (const container of containers) {
       const name = instanceNameOf(container)
-      if (name !== undefined && ownedBy(container, name)?.name === containerNameFor(name)) this.byName.set(name, container)
+      if (name === undefined || ownedBy(container, name)?.name !== containerNameFor(name)) continue
+      const known = before.get(name)
+      const startedAt = container.startedAt ?? (known?.id === container.id && known.dockerState === container.dockerState ? known.startedAt : undefined)
+      this.byName.set(name, startedAt === undefined ? container : { ...container, startedAt })
+      if (startedAt === undefined && container.dockerState === 'running') unknown.push(name)
     }
+    await Promise.all(unknown.map((name) => this.startTimeOf(name)))
   }
 
   /** Ask Docker about one instance and remember the answer. */
@@ -46,6 +56,15 @@ export class InstanceIndex {
     if (container === undefined) this.byName.delete(instanceName)
     else this.byName.set(instanceName, container)
     return container
+  }
+
+  /** Fills in when a listed container started; a failed inspect leaves it unknown until the next event or resync. */
+  private async startTimeOf(instanceName: string): Promise<void> {
+    const listed = this.byName.get(instanceName)
+    const inspected = await this.runtime.inspect(listed?.id ?? '').catch(() => undefined)
+    if (listed !== undefined && inspected?.startedAt !== undefined && this.byName.get(instanceName) === listed) {
+      this.byName.set(instanceName, { ...listed, startedAt: inspected.startedAt })
+    }
   }
 
   delete(instanceName: string): void {

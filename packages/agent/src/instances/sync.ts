@@ -90,7 +90,7 @@ export class InstanceSync {
   private async resync(): Promise<void> {
     const { runtime, store, index } = this.options
     const before = new Set(this.options.publishedNames())
-    index.replaceAll(await runtime.listManaged())
+    await index.replaceAll(await runtime.listManaged())
     const records = new Map(store.list().map((record) => [record.instanceName, record]))
     const names = new Set([...records.keys(), ...index.names()])
     const pending = [...names].filter((name) => needsReconcile(records.get(name), index.get(name)))

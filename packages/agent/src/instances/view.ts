@@ -23,6 +23,9 @@ export interface InstanceView {
   ports: PortBinding[]
   /** unix seconds: the container's creation, or the record's last change without one. */
   created: number
+  /** When its container last started (ISO 8601, Docker's word); null: not known yet, or no container.
+   *  A restart (by DTMA, by self-heal or by `docker restart` behind DTMA) changes it, so the view is published. */
+  startedAt: string | null
   status: InstanceStatus
   desiredState: DesiredState
   /** Docker's own state word, `missing` without a container. */
@@ -71,6 +74,7 @@ export function instanceView(
     // A stopped container has no published ports in Docker's listing: report the ones it holds.
     ports: container !== undefined && container.ports.length > 0 ? container.ports : (record?.spec.ports ?? []),
     created: container?.created ?? Math.floor((record?.updatedAt ?? 0) / 1000),
+    startedAt: container?.startedAt ?? null,
     status: container === undefined ? (desiredState === 'running' ? 'error' : 'stopped') : instanceStatus(dockerState, desiredState),
     desiredState,
     dockerState,

@@ -1,7 +1,9 @@
 // The MCP side of one instance, for one container: a stdio or sse server
 // gets a link and the multiplexer its sessions share; an http server gets
 // the address of its own endpoint, for the proxy. Either way a health monitor
-// watches it. The owner tells it when its container runs and when it does not.
+// watches it. The owner tells it when its container runs (and since when) and
+// when it does not: a new start time is a restart, behind the agent's back or
+// not, and the server is initialized again at an address read again.
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
@@ -43,6 +45,8 @@ export class InstanceMcp {
   private readonly mux: Multiplexer | undefined
   private address: string | undefined
   private running = false
+  /** When the container last started, as its view said; null: not known. */
+  private startedAt: string | null = null
   private readonly closing = new AbortController()
 
   constructor(private readonly options: InstanceMcpOptions) {
@@ -55,7 +59,11 @@ export class InstanceMcp {
         // A new server process the monitor is not already initializing (a restart behind its back).
         if (fresh && this.running && !this.monitor.initializing) this.monitor.begin()
       },
-      down: (reason) => this.mux?.linkDown(reason)
+      down: (reason) => {
+        // The server may be back elsewhere (a restart on the tools' network may give a new address).
+        this.address = undefined
+        this.mux?.linkDown(reason)
+      }
     }
     if (settings.transport === 'stdio') {
       this.link = new StdioLink({ runtime: options.runtime, containerId: options.containerId, maxMessageBytes: config.maxMessageBytes, logger: options.logger, observer: options.observer, handlers })
@@ -85,9 +93,12 @@ export class InstanceMcp {
     return this.mux?.sessionCount ?? 0
   }
 
-  /** The container runs: (re)initialize its server, unless that was already under way. */
-  containerRunning(): void {
-    if (this.running) return
+  /** The container runs, started at startedAt (null: not known): (re)initialize
+   *  its server, unless it was already running since then. */
+  containerRunning(startedAt: string | null = null): void {
+    const restarted = this.running && startedAt !== null && this.startedAt !== null && startedAt !== this.startedAt
+    if (startedAt !== null) this.startedAt = startedAt
+    if (this.running && !restarted) return
     this.running = true
     this.address = undefined
     this.monitor.begin()
@@ -132,6 +143,9 @@ export class InstanceMcp {
     let url: URL | undefined
     return {
       capabilities: {},
+      lost: () => {
+        this.address = undefined
+      },
       connect: async () => {
         url = await this.url()
       },

@@ -145,7 +145,7 @@ export class McpService implements McpApi {
       })
       this.servers.set(instanceName, server)
     }
-    if (view.dockerState === 'running') server.containerRunning()
+    if (view.dockerState === 'running') server.containerRunning(view.startedAt)
     else server.containerStopped()
   }
 }

@@ -4,7 +4,9 @@
 // lists again on the server's list_changed notifications, and pings on an
 // interval. A failed ping first tries a new initialize (a server that lost
 // the agent's session, or restarted, is not a dead one); N failures in a row
-// make the server unresponsive, and the owner restarts its container.
+// make the server unresponsive, and the owner restarts its container. Every
+// failure after that says so again (the owner's backoff decides when to
+// restart again), until the server answers or its container starts anew.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js'
@@ -27,6 +29,8 @@ export interface MonitorTarget {
   capabilities: ClientCapabilities
   /** Makes sure the way to the server is there (a stdio server's attach); rejects with why not. */
   connect(): Promise<void>
+  /** The server did not answer: forget what is cached of the way to it (its address), read it again next time. */
+  lost?(): void
 }
 
 export interface MonitorObserver {
@@ -169,6 +173,7 @@ export class HealthMonitor {
       return true
     } catch (error) {
       void client.close().catch(() => undefined)
+      target.lost?.()
       if (generation === this.generation) this.update({ lastError: `initialize: ${(error as Error).message}` })
       return false
     } finally {
@@ -238,6 +243,7 @@ export class HealthMonitor {
     if (this.failures < pingFailures) return this.update({ status: 'degraded', lastError: `ping failed (${this.failures} of ${pingFailures}): ${error.message}` })
     const reason = `no answer to ${this.failures} pings in a row: ${error.message}`
     this.update({ status: 'unresponsive', lastError: reason })
-    if (this.failures === pingFailures) this.options.unresponsive(reason)
+    // Again after every failure: a restart that did not help, or failed, is followed by another.
+    this.options.unresponsive(reason)
   }
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { TOKEN } from './agent.ts'
+import { docker, TOKEN } from './agent.ts'
 
 export const MCP_IMAGES = {
   everythingStdio: 'dtma-test/mcp-everything:stdio',
@@ -74,4 +74,11 @@ export async function mcpClient(baseUrl: string, name: string, options: { token?
 export function textOf(result: unknown): string | undefined {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content
   return content?.find((item) => item.type === 'text')?.text
+}
+
+/** Runs a shell script inside a running container (as a crash or an operator would act there) and waits for it to end. */
+export async function execIn(containerId: string, script: string): Promise<void> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: ['sh', '-c', script], AttachStdout: true, AttachStderr: true })
+  const stream = await exec.start({})
+  await new Promise((resolve) => stream.on('end', resolve).resume())
 }

@@ -5,16 +5,12 @@
 // and it is ready again; a client then works again through the agent.
 import t from 'tap'
 import { docker, startTestAgent, uniqueName } from '../helpers/agent.ts'
-import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, textOf } from '../helpers/mcp.ts'
+import { ensureMcpImages, execIn, MCP_IMAGES, mcpClient, mcpDeployBody, textOf } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
 
-async function killServerProcess(containerId: string): Promise<void> {
-  const exec = await docker.getContainer(containerId).exec({ Cmd: ['sh', '-c', 'kill -9 $(pidof node)'], AttachStdout: true, AttachStderr: true })
-  const stream = await exec.start({})
-  await new Promise((resolve) => stream.on('end', resolve).resume())
-}
+const killServerProcess = (containerId: string) => execIn(containerId, 'kill -9 $(pidof node)')
 
 t.test('a server that stops answering in a running container is unresponsive, restarted and ready again', async (t) => {
   const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '43250-43299', DTMA_MCP_PING_INTERVAL_S: '1', DTMA_MCP_PING_FAILURES: '2' } })

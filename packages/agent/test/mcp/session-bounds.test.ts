@@ -25,10 +25,17 @@ async function openSession(url: URL): Promise<string> {
 
 const ping = (url: URL, id: string) => fetch(url, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': id }, body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }) }).then(async (r) => (await r.text(), r.status))
 
+/** Open sessions of multiplexed servers, as /metrics counts them. */
+async function bridgeSessions(client: ReturnType<typeof spawnAgent>['client']): Promise<number | undefined> {
+  const metrics = await client.metrics()
+  const value = /^dtma_mcp_bridge_sessions (\d+)$/m.exec(metrics.status === 200 ? String(metrics.body) : '')?.[1]
+  return value === undefined ? undefined : Number(value)
+}
+
 const rssMb = (pid: number | undefined) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
 t.test('a session that does not read is ended; an idle one is ended', async (t) => {
-  const agent = spawnAgent(tempDir(t), await freePort(), { DTMA_TOOL_PORT_RANGE: '43550-43599', DTMA_MCP_SESSION_IDLE_S: '2', LOG_LEVEL: 'warn' })
+  const agent = spawnAgent(tempDir(t), await freePort(), { DTMA_TOOL_PORT_RANGE: '43550-43599', DTMA_MCP_SESSION_IDLE_S: '3', LOG_LEVEL: 'warn' })
   t.teardown(() => agent.kill())
   await agent.ready()
   const name = uniqueName('Chatty')
@@ -53,9 +60,16 @@ t.test('a session that does not read is ended; an idle one is ended', async (t) 
 
   const idle = await openSession(url)
   t.equal(await ping(url, idle), 200, 'a session in use lives')
-  const gone = await waitFor(async () => ((await ping(url, idle)) === 404 ? true : undefined), 10_000, 1000)
-  t.notOk(gone, 'pinged every second, it is never idle')
+  // Pinged four times an idle period (3 s): a slow turn of the machine cannot make it look idle.
+  const gone = await waitFor(async () => ((await ping(url, idle)) === 404 ? true : undefined), 10_000, 750)
+  t.notOk(gone, 'pinged every 750 ms, it is never idle')
   const left = await openSession(url)
-  await new Promise((resolve) => setTimeout(resolve, 4500))
-  t.equal(await ping(url, left), 404, 'left alone past DTMA_MCP_SESSION_IDLE_S, it is ended')
+  const leftAt = Date.now()
+  // Watched through the open sessions gauge, which does not touch the session (a ping would).
+  const swept = await waitFor(async () => ((await bridgeSessions(agent.client)) === 0 ? true : undefined), 30_000, 250)
+  const endedAfterS = (Date.now() - leftAt) / 1000
+  t.ok(swept, 'left alone past DTMA_MCP_SESSION_IDLE_S, it is ended')
+  t.comment(`the session left alone was ended after ${endedAfterS.toFixed(1)} s (idle limit 3 s, swept every 3 s)`)
+  t.ok(endedAfterS >= 2.5, `not at once, but after the idle limit (${endedAfterS.toFixed(1)} s)`)
+  t.equal(await ping(url, left), 404, 'and gone')
 })
