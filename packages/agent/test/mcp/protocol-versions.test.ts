@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { CreateMessageRequestSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { Client as Client122 } from 'mcp-sdk-1-22/client/index.js'
 import { StreamableHTTPClientTransport as Transport122 } from 'mcp-sdk-1-22/client/streamableHttp.js'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { authHeaders, startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, mcpUrl, textOf } from '../helpers/mcp.ts'
 
@@ -20,7 +20,7 @@ const env = { DTMA_TOOL_PORT_RANGE: '43150-43169', DTMA_MCP_PING_INTERVAL_S: '5'
 
 type Any = Record<string, any>
 
-async function deploy(t: Tap.Test, agent: TestAgent, label: string, image: string): Promise<string> {
+async function deploy(t: Test, agent: TestAgent, label: string, image: string): Promise<string> {
   const name = uniqueName(label)
   agent.deployBody(name)
   const deployed = await agent.client.deployTool({ body: { ...mcpDeployBody(name, image, 'stdio'), waitForMcp: true } })
@@ -66,11 +66,11 @@ t.test('every supported protocol version is served as asked, and what it does no
     seen[version] = { tools: listed.answer?.result?.tools ?? [], call: structured.answer?.result ?? {}, serverInfo: init.answer?.result?.serverInfo }
     await fetch(url, { method: 'DELETE', headers: { ...authHeaders(), ...headers } })
   }
-  const tool = (version: string) => (seen[version]?.tools as Any[] | undefined)?.find((item) => item.name === 'get-structured-content')
+  const tool = (version: string): Any => (seen[version]?.tools as Any[] | undefined)?.find((item) => item.name === 'get-structured-content') ?? {}
   t.ok(tool('2025-11-25')?.title && tool('2025-11-25')?.outputSchema && tool('2025-11-25')?.annotations, 'the latest version gets titles, output schemas, annotations')
   t.ok(tool('2025-06-18')?.title && tool('2025-06-18')?.outputSchema, '2025-06-18: titles and output schemas')
-  t.ok(tool('2025-03-26')?.annotations && !('title' in tool('2025-03-26')) && !('outputSchema' in tool('2025-03-26')), '2025-03-26: annotations, no title, no output schema')
-  t.ok(tool('2024-11-05') && !('annotations' in tool('2024-11-05')) && !('title' in tool('2024-11-05')), '2024-11-05: no annotations, no title')
+  t.ok(tool('2025-03-26').annotations && !('title' in tool('2025-03-26')) && !('outputSchema' in tool('2025-03-26')), '2025-03-26: annotations, no title, no output schema')
+  t.ok(tool('2024-11-05').name && !('annotations' in tool('2024-11-05')) && !('title' in tool('2024-11-05')), '2024-11-05: no annotations, no title')
   t.same(seen['2025-06-18']?.call.structuredContent, { temperature: 36, conditions: 'Light rain / drizzle', humidity: 82 }, '2025-06-18: structured content')
   t.notOk('structuredContent' in (seen['2025-03-26']?.call ?? {}), 'none before 2025-06-18')
   t.match(textOf(seen['2025-03-26']?.call), /temperature/, 'the text content carries it still')
