@@ -135,7 +135,6 @@ export class Multiplexer implements SessionHost {
     this.toSession(target.session, { ...message, id: visibleId }, target.related)
   }
 
-
   private serverNotified(message: Message): void {
     const params = message.params ?? {}
     if (message.method === 'notifications/progress') {

@@ -3,7 +3,7 @@
 // than the server's), what its version does not know is left out of what it
 // is sent, the server's requests go only to a session that declared it can
 // answer them, and log messages and resource updates only to the sessions
-// they belong to. (The real-server side: protocol-versions.test.ts.)
+// they belong to. (Through the agent, with real servers and clients: protocol-versions.test.ts.)
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import t from 'tap'
