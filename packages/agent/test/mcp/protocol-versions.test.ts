@@ -16,7 +16,7 @@ import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, mcpUrl, textOf }
 
 t.before(ensureMcpImages)
 
-const env = { DTMA_TOOL_PORT_RANGE: '43150-43169', DTMA_MCP_PING_INTERVAL_S: '5' }
+const env = { DTMA_TOOL_PORT_RANGE: '43700-43719', DTMA_MCP_PING_INTERVAL_S: '5' }
 
 type Any = Record<string, any>
 

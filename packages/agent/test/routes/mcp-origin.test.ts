@@ -20,7 +20,7 @@ import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
 
 t.before(ensureMcpImages)
 
-const env = { DTMA_TOOL_PORT_RANGE: '43170-43179' }
+const env = { DTMA_TOOL_PORT_RANGE: '43720-43729' }
 const conformanceCli = fileURLToPath(new URL('../../../../node_modules/@modelcontextprotocol/conformance/dist/index.js', import.meta.url))
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'origin-test', version: '1' } } })
 
