@@ -6,10 +6,13 @@
 // it. The SDK 1.22 client (protocol 2025-06-18, what many hosts ship) lists
 // and calls tools. The server's sampling request goes only to a session that
 // declared sampling; with none, the tool fails at once, not on a timeout.
+// The agent declares to the server form elicitation and sampling only, and a
+// 2025-06-18 client answers an elicitation of the server.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { CreateMessageRequestSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { Client as Client122 } from 'mcp-sdk-1-22/client/index.js'
 import { StreamableHTTPClientTransport as Transport122 } from 'mcp-sdk-1-22/client/streamableHttp.js'
+import { ElicitRequestSchema as ElicitRequestSchema122 } from 'mcp-sdk-1-22/types.js'
 import t, { type Test } from 'tap'
 import { authHeaders, startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, mcpUrl, textOf } from '../helpers/mcp.ts'
@@ -123,4 +126,24 @@ t.test("the server's sampling request goes only to a session that declared sampl
   t.match(textOf(sampled), /sampled by the sampler/, "the sampler's own call is sampled by it")
   t.equal(asked.length, 1)
   t.match(asked[0], /from the sampler/)
+})
+
+t.test('the agent declares form elicitation and sampling, not URL elicitation or roots; a 2025-06-18 client answers an elicitation', async (t) => {
+  const agent = await startTestAgent(t, { env })
+  const name = await deploy(t, agent, 'Elicitation', MCP_IMAGES.everythingStdio)
+  const asked: Any[] = []
+  const { client, close } = await client122(agent, name, { capabilities: { elicitation: {} } })
+  t.teardown(close)
+  client.setRequestHandler(ElicitRequestSchema122, async (request) => {
+    asked.push(request.params)
+    return { action: 'accept', content: { name: 'Ada', check: true } }
+  })
+  const names = (await client.listTools()).tools.map((tool) => tool.name)
+  t.ok(names.includes('trigger-elicitation-request') && names.includes('trigger-sampling-request'), 'the tools for form elicitation and sampling are offered')
+  t.notOk(names.includes('trigger-url-elicitation'), 'URL elicitation is not declared: 2025-06-18 sessions could not answer it')
+  t.notOk(names.includes('get-roots-list'), 'roots are not declared: they are one client\'s')
+  const result = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} })
+  t.equal(asked.length, 1, 'the session that called and declared elicitation was asked')
+  t.match(asked[0], { message: /.+/, requestedSchema: { type: 'object' } })
+  t.match(JSON.stringify(result.content), /Ada/, 'its answer reached the server')
 })
