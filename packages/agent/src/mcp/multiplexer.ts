@@ -4,17 +4,15 @@
 // to (session, its own id) when the answer comes; progress tokens and
 // cancellations are rewritten the same way. Each session is served the
 // protocol version it asked for (protocol-version.ts: what its version does
-// not know is left out of what it is sent). A request of the server
-// (sampling, elicitation, roots) goes, under an id of the agent's, to a
-// session that declared it can answer (session-terms.ts): the one whose
-// request is in flight most recently among those, or, when no caller waits
-// on the server, any; with none, the server is refused at once. The server's
-// ping is answered here. Notifications that belong to a session go to it
-// only: progress (by token), log messages (by the level each session asked
-// for; the server is asked for the most verbose), resource updates (to the
-// sessions subscribed). Others go to every session whose version knows
-// them. A session's requests in flight are bounded; when it closes they are
-// cancelled and late answers are dropped. See init-gate.ts for initialize.
+// not know is left out). A request of the server (sampling, elicitation,
+// roots) goes, under an id of the agent's, to a session that declared it can
+// answer (session-terms.ts), the waiting one first; with none, the server is
+// refused at once. The server's ping is answered here. Notifications that
+// belong to a session go to it only: progress (by token), log messages (by
+// the level it asked for; the server is asked for the most verbose),
+// resource updates (to the subscribed); others to every session whose
+// version knows them. A session's requests in flight are bounded; when it
+// closes they are cancelled and late answers are dropped. See init-gate.ts.
 import { ErrorCode, type ClientCapabilities, type InitializeResult, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js'
 import { InitGate } from './init-gate.ts'
 import type { MessageLink } from './link.ts'
@@ -186,10 +184,15 @@ export class Multiplexer implements SessionHost {
       this.serverRequests.delete(visibleId)
       this.toLink({ jsonrpc: '2.0', id: request.serverId, error: { code: ErrorCode.ConnectionClosed, message: 'the client session ended' } })
     }
-    // What only it subscribed to, the server need not send any more (the answer is dropped: no request has its id).
-    for (const uri of session.subscriptions) {
-      if (!this.subscribed(uri)) this.toLink({ jsonrpc: '2.0', id: `${PREFIX}${this.nextId++}`, method: 'resources/unsubscribe', params: { uri } })
-    }
+    // What only it asked for, the server need not send any more.
+    for (const uri of session.subscriptions) if (!this.subscribed(uri)) this.ownRequest('resources/unsubscribe', { uri })
+    const level = serverLogLevel([...this.sessions].map((other) => other.logLevel))
+    if (session.logLevel !== undefined && level !== undefined && logSeverity(level) > logSeverity(session.logLevel)) this.ownRequest('logging/setLevel', { level })
+  }
+
+  /** A request of the agent's own to the server: its answer is dropped (no request in flight has its id). */
+  private ownRequest(method: string, params: Record<string, unknown>): void {
+    this.toLink({ jsonrpc: '2.0', id: `${PREFIX}${this.nextId++}`, method, params })
   }
 
   /** Served from the server's one answer, at the version the session can be served. */

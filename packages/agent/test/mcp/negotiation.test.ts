@@ -133,18 +133,27 @@ t.test('log messages go by the level each session asked for; resource updates to
   t.same(logs(verbose), ['debug', 'info', 'error', 'critical'])
   t.same(logs(quiet), ['error', 'critical'], 'error and above only')
   t.same(logs(silent), ['debug', 'info', 'error', 'critical'], 'a session that set no level gets what the server sends')
+  const sent = ctx.toServer.length
+  ctx.join('2025-06-18').send({ id: 1, method: 'logging/setLevel', params: { level: 'warning' } })
+  t.same(ctx.toServer.at(-1)?.params, { level: 'debug' }, 'a less verbose level: the server stays at the most verbose')
+  ctx.fromServer({ id: ctx.toServer.at(-1)?.id, result: {} })
+  t.equal(ctx.toServer.length, sent + 1)
 
   verbose.send({ id: 2, method: 'resources/subscribe', params: { uri: 'res://a' } })
   quiet.send({ id: 2, method: 'resources/subscribe', params: { uri: 'res://a' } })
   ctx.fromServer({ method: 'notifications/resources/updated', params: { uri: 'res://a' } })
   const updates = (caller: ReturnType<typeof ctx.join>) => caller.got.filter((g) => g.message.method === 'notifications/resources/updated').length
   t.same([updates(verbose), updates(quiet), updates(silent)], [1, 1, 0], 'only to the subscribers')
-  const sent = ctx.toServer.length
+  const before = ctx.toServer.length
   quiet.send({ id: 3, method: 'resources/unsubscribe', params: { uri: 'res://a' } })
-  t.equal(ctx.toServer.length, sent, 'another session still subscribes: not sent to the server')
+  t.equal(ctx.toServer.length, before, 'another session still subscribes: not sent to the server')
   t.same(quiet.got.at(-1)?.message, { jsonrpc: '2.0', id: 3, result: {} }, 'answered here')
   verbose.session.close()
-  t.match(ctx.toServer.at(-1), { method: 'resources/unsubscribe', params: { uri: 'res://a' } }, 'the last subscriber gone: the server is told')
-  ctx.fromServer({ id: ctx.toServer.at(-1)?.id, result: {} })
-  t.equal(ctx.mux.sessionCount, 2)
+  t.match(ctx.toServer.slice(-2), [
+    { method: 'resources/unsubscribe', params: { uri: 'res://a' } },
+    { method: 'logging/setLevel', params: { level: 'warning' } }
+  ], 'the last subscriber gone, the server is told; the most verbose level gone, the server is asked for the next')
+  for (const own of ctx.toServer.slice(-2)) ctx.fromServer({ id: own.id, result: {} })
+  t.equal(ctx.mux.sessionCount, 3)
+  t.same(logs(quiet), ['error', 'critical'], "the agent's own requests are answered to nobody")
 })
