@@ -1,7 +1,7 @@
 // Real stdio servers (the official "everything" server, DTMA's tools server)
 // through /tools/{name}/mcp, at every protocol version the official SDK
 // supports: each initialize gets the version it asked for, later requests
-// carry it in MCP-Protocol-Version, and what a version does not know (tool
+// carry it in MCP-Protocol-Version (from 2025-06-18 on), and what a version does not know (tool
 // titles, annotations, output schemas, structured content) is not sent to
 // it. The SDK 1.22 client (protocol 2025-06-18, what many hosts ship) lists
 // and calls tools. The server's sampling request goes only to a session that
@@ -62,7 +62,8 @@ t.test('every supported protocol version is served as asked, and what it does no
     const init = await post(url, { id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })
     t.equal(init.answer?.result?.protocolVersion, version, `initialize asking ${version} gets ${version}`)
     if (init.session === null) continue
-    const headers = { 'mcp-session-id': init.session, 'mcp-protocol-version': version }
+    // MCP-Protocol-Version came with 2025-06-18: clients of earlier versions do not send it.
+    const headers: Record<string, string> = { 'mcp-session-id': init.session, ...(version >= '2025-06-18' && { 'mcp-protocol-version': version }) }
     t.equal((await post(url, { method: 'notifications/initialized' }, headers)).status, 202)
     const listed = await post(url, { id: 2, method: 'tools/list' }, headers)
     const structured = await post(url, { id: 3, method: 'tools/call', params: { name: 'get-structured-content', arguments: { location: 'Chicago' } } }, headers)
