@@ -2,14 +2,15 @@
 // (DTMA_MCP_ALLOWED_ORIGINS empty), on a real stdio server: no Origin is
 // accepted, the request's own origin is when its Host cannot be a rebinding
 // name (an IP address, localhost), any other is a 403; a listed one is
-// accepted. And the official conformance suite's DNS-rebinding scenario,
-// run as its CLI runs it. The scenario sends no credential (it stands for
+// accepted; over TLS its own origin is accepted by any name. And the
+// official conformance suite's DNS-rebinding scenario, run as its CLI runs it. The scenario sends no credential (it stands for
 // unauthenticated local servers), so it reaches the agent through a hop that
 // adds the bearer token and changes nothing else (Host and Origin pass as
 // sent).
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, request, type IncomingHttpHeaders } from 'node:http'
+import { request as tlsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,29 +25,35 @@ const env = { DTMA_TOOL_PORT_RANGE: '43720-43729' }
 const conformanceCli = fileURLToPath(new URL('../../../../node_modules/@modelcontextprotocol/conformance/dist/index.js', import.meta.url))
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'origin-test', version: '1' } } })
 
-async function deploy(t: Test, agent: TestAgent): Promise<string> {
+/** Deploys the tools server (over TLS when given the agent's certificate: the typed client speaks plain HTTP here). */
+async function deploy(t: Test, agent: TestAgent, ca?: Buffer): Promise<string> {
   const name = uniqueName('Origin')
   agent.deployBody(name)
-  const deployed = await agent.client.deployTool({ body: { ...mcpDeployBody(name, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true } })
-  t.equal(deployed.status, 201, 'deployed')
+  const body = { ...mcpDeployBody(name, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true }
+  const status = ca === undefined ? (await agent.client.deployTool({ body })).status : (await post(agent.port, '/tools', `127.0.0.1:${agent.port}`, undefined, JSON.stringify(body), ca)).status
+  t.equal(status, 201, 'deployed')
   return name
 }
 
 /** An initialize POSTed with exactly these Host and Origin headers (fetch would not send Host as given). */
-function initialize(port: number, path: string, host: string, origin: string | undefined): Promise<{ status: number; body: string }> {
+function initialize(port: number, path: string, host: string, origin: string | undefined, ca?: Buffer): Promise<{ status: number; body: string }> {
+  return post(port, path, host, origin, INITIALIZE, ca)
+}
+
+function post(port: number, path: string, host: string, origin: string | undefined, body: string, ca?: Buffer): Promise<{ status: number; body: string }> {
   const headers: Record<string, string> = { host, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
   if (origin !== undefined) headers.origin = origin
   return new Promise((resolve, reject) => {
-    const sent = request({ host: '127.0.0.1', port, path, method: 'POST', headers }, (answer) => {
-      let body = ''
+    const sent = (ca === undefined ? request : tlsRequest)({ host: '127.0.0.1', port, path, method: 'POST', headers, ...(ca !== undefined && { ca }) }, (answer) => {
+      let text = ''
       answer.setEncoding('utf8')
-      answer.on('data', (chunk: string) => (body += chunk))
+      answer.on('data', (chunk: string) => (text += chunk))
       // An accepted initialize answers on an event stream: its first event is enough.
-      answer.on('data', () => body.includes('\n\n') && answer.destroy())
-      answer.on('close', () => resolve({ status: answer.statusCode ?? 0, body }))
+      answer.on('data', () => text.includes('\n\n') && answer.destroy())
+      answer.on('close', () => resolve({ status: answer.statusCode ?? 0, body: text }))
     })
     sent.on('error', reject)
-    sent.end(INITIALIZE)
+    sent.end(body)
   })
 }
 
@@ -83,6 +90,21 @@ t.test('Origin matrix with the default settings, and with a listed origin', asyn
   t.equal((await initialize(listingPort, listedPath, `127.0.0.1:${listingPort}`, 'https://app.example')).status, 200, 'from any host')
   t.equal((await initialize(listingPort, listedPath, `127.0.0.1:${listingPort}`, `http://127.0.0.1:${listingPort}`)).status, 200, 'its own origin still')
   t.equal((await initialize(listingPort, listedPath, `127.0.0.1:${listingPort}`, 'http://evil.example')).status, 403, 'an unlisted one is not')
+})
+
+t.test('over TLS the own origin is accepted under any name (the browser checked the certificate for it)', async (t) => {
+  const dir = tempDir(t)
+  const [certFile, keyFile] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
+  const names = 'subjectAltName=DNS:toolbox.example.com,IP:127.0.0.1'
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=toolbox.example.com', '-addext', names, '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' })
+  const ca = readFileSync(certFile)
+  const agent = await startTestAgent(t, { env: { ...env, DTMA_TLS_CERT: certFile, DTMA_TLS_KEY: keyFile } })
+  const name = await deploy(t, agent, ca)
+  const path = `/tools/${encodeURIComponent(name)}/mcp`
+  const host = `toolbox.example.com:${agent.port}`
+  t.equal((await initialize(agent.port, path, host, `https://${host}`, ca)).status, 200, 'its own origin by name, over TLS')
+  t.equal((await initialize(agent.port, path, host, `http://${host}`, ca)).status, 403, 'the same name in plain HTTP is another origin')
+  t.equal((await initialize(agent.port, path, host, 'https://evil.example', ca)).status, 403, 'another name')
 })
 
 /** Forwards every request to the agent with the bearer token added, headers and body otherwise as sent. */
