@@ -23,7 +23,7 @@ export const mcpRoutes = {
     // A call of an agent is a request: logged like the polled routes, at warn.
     quiet: true,
     summary:
-      "The instance's MCP server over Streamable HTTP: POST a JSON-RPC message or batch; the answer is JSON or server-sent events, as MCP says. initialize opens a session (Mcp-Session-Id); stdio, http and sse servers alike. An Origin header must be one of DTMA_MCP_ALLOWED_ORIGINS",
+      "The instance's MCP server over Streamable HTTP: POST a JSON-RPC message or batch; the answer is JSON or server-sent events, as MCP says. initialize opens a session (Mcp-Session-Id); stdio, http and sse servers alike. An Origin header must be the request's own (over TLS, or by IP address or localhost) or one of DTMA_MCP_ALLOWED_ORIGINS",
     raw: true,
     accept: ACCEPT,
     params: NameParams,

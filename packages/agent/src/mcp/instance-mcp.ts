@@ -17,6 +17,7 @@ import { HealthMonitor, type MonitorObserver, type MonitorTarget } from './monit
 import { Multiplexer, type MuxObserver } from './multiplexer.ts'
 import type { SessionPipe } from './mux-session.ts'
 import { PipeTransport } from './pipe-transport.ts'
+import { AGENT_CLIENT_CAPABILITIES } from './session-terms.ts'
 import { SseLink } from './sse-link.ts'
 import { StdioLink } from './stdio-link.ts'
 
@@ -34,9 +35,6 @@ export interface InstanceMcpOptions {
   observer: McpObserver
   unresponsive(reason: string): void
 }
-
-/** A multiplexed server's sessions stand for clients that may sample or elicit; the agent answers nothing itself. */
-const ON_BEHALF_OF_SESSIONS = { sampling: {}, elicitation: {} }
 
 export class InstanceMcp {
   readonly containerId: string
@@ -138,7 +136,7 @@ export class InstanceMcp {
   private monitorTarget(): MonitorTarget {
     const { link, mux } = this
     if (link !== undefined && mux !== undefined) {
-      return { capabilities: ON_BEHALF_OF_SESSIONS, connect: () => link.connect(), transport: () => new PipeTransport(mux.openSession(true)) }
+      return { capabilities: AGENT_CLIENT_CAPABILITIES, connect: () => link.connect(), transport: () => new PipeTransport(mux.openSession(true)) }
     }
     let url: URL | undefined
     return {

@@ -2,17 +2,23 @@
 // (a stdio server's attach, a legacy SSE connection). Correctness rests on
 // rewriting: every request of a session gets a link-unique id, mapped back
 // to (session, its own id) when the answer comes; progress tokens and
-// cancellations are rewritten the same way; a request of the server
-// (sampling, elicitation, ...) goes to the session with the most recent
-// request in flight, under an id of the agent's, and its answer is mapped
-// back; the server's ping is answered here; notifications that name no
-// request go to every session. A session's requests in flight are bounded;
-// when it closes they are cancelled and late answers are dropped. See
-// init-gate.ts for initialize.
-import { ErrorCode, type InitializeResult, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js'
+// cancellations are rewritten the same way. Each session is served the
+// protocol version it asked for (protocol-version.ts: what its version does
+// not know is left out). A request of the server (sampling, elicitation,
+// roots) goes, under an id of the agent's, to a session that declared it can
+// answer (session-terms.ts), the waiting one first; with none, the server is
+// refused at once. The server's ping is answered here. Notifications that
+// belong to a session go to it only: progress (by token), log messages (by
+// the level it asked for; the server is asked for the most verbose),
+// resource updates (to the subscribed); others to every session whose
+// version knows them. A session's requests in flight are bounded; when it
+// closes they are cancelled and late answers are dropped. See init-gate.ts.
+import { ErrorCode, type ClientCapabilities, type InitializeResult, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js'
 import { InitGate } from './init-gate.ts'
 import type { MessageLink } from './link.ts'
 import { MuxSession, type SessionHost } from './mux-session.ts'
+import { knowsMethod, negotiateVersion, notificationFor, resultFor } from './protocol-version.ts'
+import { answererOf, logSeverity, serverLogLevel } from './session-terms.ts'
 
 export interface MuxObserver {
   message(direction: 'to-server' | 'to-client'): void
@@ -27,13 +33,14 @@ export interface MultiplexerOptions {
 }
 
 type Message = Record<string, unknown> & { jsonrpc: '2.0'; id?: RequestId; method?: string; params?: Record<string, unknown> }
+type Request = Message & { id: RequestId; method: string }
 
 interface InFlight {
   session: MuxSession
   id: RequestId
+  method: string
   /** The progress token the session chose, under the link's token `p<link id>`. */
   progressToken?: string | number
-  initialize: boolean
 }
 
 const PREFIX = 'dtma-'
@@ -106,28 +113,34 @@ export class Multiplexer implements SessionHost {
     if (entry === undefined) return
     this.inFlight.delete(linkId)
     entry.session.inFlight.delete(entry.id)
-    if (entry.initialize && message.result !== undefined) this.gate.open(message.result as InitializeResult)
-    this.toSession(entry.session, { ...message, id: entry.id }, entry.id)
+    if (entry.method === 'initialize' && message.result !== undefined) this.gate.open(message.result as InitializeResult)
+    const version = entry.session.terms?.protocolVersion
+    const result = version === undefined || message.result === undefined ? {} : { result: resultFor(entry.method, message.result, version) }
+    this.toSession(entry.session, { ...message, id: entry.id, ...result }, entry.id)
   }
 
   private serverAsked(message: Message): void {
     if (message.method === 'ping') return void this.toLink({ jsonrpc: '2.0', id: message.id as RequestId, result: {} })
-    // The session that asked last is the one the server is working for.
-    const target = [...this.inFlight.values()].reverse().find((entry) => !entry.session.control)
+    // The server works for the callers waiting on it (the one that asked last first); with none waiting, it asks of its own accord.
+    const callers = [...this.inFlight.values()].reverse().filter((entry) => !entry.session.control)
+    const target = answererOf(callers, [...this.sessions].reverse(), message.method as string, message.params)
     if (target === undefined) {
-      return void this.toLink({ jsonrpc: '2.0', id: message.id as RequestId, error: { code: ErrorCode.InvalidRequest, message: 'no client session is waiting on this server' } })
+      const error = { code: ErrorCode.MethodNotFound, message: `no client session that can answer ${message.method} is connected to this server` }
+      return void this.toLink({ jsonrpc: '2.0', id: message.id as RequestId, error })
     }
     const visibleId = `${PREFIX}${this.nextId++}`
     this.serverRequests.set(visibleId, { session: target.session, serverId: message.id as RequestId })
-    this.toSession(target.session, { ...message, id: visibleId }, target.id)
+    this.toSession(target.session, { ...message, id: visibleId }, target.related)
   }
 
   private serverNotified(message: Message): void {
     const params = message.params ?? {}
     if (message.method === 'notifications/progress') {
       const entry = this.inFlight.get(linkIdOfToken(params.progressToken))
-      if (entry?.progressToken !== undefined) this.toSession(entry.session, { ...message, params: { ...params, progressToken: entry.progressToken } }, entry.id)
-      return
+      if (entry?.progressToken === undefined) return
+      const version = entry.session.terms?.protocolVersion
+      const own = { ...params, progressToken: entry.progressToken }
+      return this.toSession(entry.session, { ...message, params: version === undefined ? own : notificationFor(message.method, own, version) }, entry.id)
     }
     if (message.method === 'notifications/cancelled') {
       const visible = [...this.serverRequests].find(([, request]) => request.serverId === params.requestId)
@@ -135,7 +148,15 @@ export class Multiplexer implements SessionHost {
       this.serverRequests.delete(visible[0])
       return this.toSession(visible[1].session, { ...message, params: { ...params, requestId: visible[0] } })
     }
-    for (const session of this.sessions) this.toSession(session, message)
+    for (const session of this.sessions) if (this.wants(session, message.method as string, params)) this.toSession(session, message)
+  }
+
+  /** Whether a notification of the server that names no request is the session's. */
+  private wants(session: MuxSession, method: string, params: Record<string, unknown>): boolean {
+    if (session.terms !== undefined && !knowsMethod(session.terms.protocolVersion, method)) return false
+    if (method === 'notifications/message') return session.logLevel === undefined || logSeverity(params.level) >= logSeverity(session.logLevel)
+    if (method === 'notifications/resources/updated') return session.subscriptions.has(String(params.uri))
+    return true
   }
 
   // ---- from the sessions -------------------------------------------------------------
@@ -143,7 +164,7 @@ export class Multiplexer implements SessionHost {
   fromSession(session: MuxSession, raw: JSONRPCMessage): void {
     const message = raw as Message
     if (!session.control) {
-      if (message.method === 'initialize' && message.id !== undefined) return this.answerInitialize(session, message.id)
+      if (message.method === 'initialize' && message.id !== undefined) return this.answerInitialize(session, message)
       if (message.method === 'notifications/initialized') return
       if (this.gate.answer === undefined) return this.gate.hold(session, raw)
     }
@@ -163,25 +184,65 @@ export class Multiplexer implements SessionHost {
       this.serverRequests.delete(visibleId)
       this.toLink({ jsonrpc: '2.0', id: request.serverId, error: { code: ErrorCode.ConnectionClosed, message: 'the client session ended' } })
     }
+    // What only it asked for, the server need not send any more.
+    for (const uri of session.subscriptions) if (!this.subscribed(uri)) this.ownRequest('resources/unsubscribe', { uri })
+    const level = serverLogLevel([...this.sessions].map((other) => other.logLevel))
+    if (session.logLevel !== undefined && level !== undefined && logSeverity(level) > logSeverity(session.logLevel)) this.ownRequest('logging/setLevel', { level })
   }
 
-  private answerInitialize(session: MuxSession, id: RequestId): void {
+  /** A request of the agent's own to the server: its answer is dropped (no request in flight has its id). */
+  private ownRequest(method: string, params: Record<string, unknown>): void {
+    this.toLink({ jsonrpc: '2.0', id: `${PREFIX}${this.nextId++}`, method, params })
+  }
+
+  /** Served from the server's one answer, at the version the session can be served. */
+  private answerInitialize(session: MuxSession, message: Message): void {
     const answer = this.gate.answer
-    if (answer === undefined) return this.gate.hold(session, { jsonrpc: '2.0', id, method: 'initialize' })
-    this.toSession(session, { jsonrpc: '2.0', id, result: answer }, id)
+    if (answer === undefined) return this.gate.hold(session, message as JSONRPCMessage)
+    const params = message.params ?? {}
+    const protocolVersion = negotiateVersion(params.protocolVersion, answer.protocolVersion)
+    session.terms = { protocolVersion, capabilities: (params.capabilities ?? {}) as ClientCapabilities }
+    const id = message.id as RequestId
+    this.toSession(session, { jsonrpc: '2.0', id, result: { ...(resultFor('initialize', answer, protocolVersion) as object), protocolVersion } }, id)
+  }
+
+  private subscribed(uri: string): boolean {
+    for (const session of this.sessions) if (session.subscriptions.has(uri)) return true
+    return false
+  }
+
+  /** A session's request about what it is sent: its log level, its subscriptions. Returns the request to forward, or none when answered here. */
+  private interest(session: MuxSession, message: Request): Request | undefined {
+    const params = message.params ?? {}
+    if (message.method === 'logging/setLevel' && typeof params.level === 'string') {
+      session.logLevel = params.level
+      return { ...message, params: { ...params, level: serverLogLevel([...this.sessions].map((other) => other.logLevel)) } }
+    }
+    if (message.method === 'resources/subscribe' && typeof params.uri === 'string') session.subscriptions.add(params.uri)
+    if (message.method === 'resources/unsubscribe' && typeof params.uri === 'string') {
+      session.subscriptions.delete(params.uri)
+      // Another session still wants its updates: the server keeps sending them.
+      if (this.subscribed(params.uri)) return void this.toSession(session, { jsonrpc: '2.0', id: message.id, result: {} }, message.id)
+    }
+    return message
   }
 
   private forward(session: MuxSession, message: Message): void {
     if (session.isClosed) return
-    if (message.method === 'initialize' && !session.control) return this.answerInitialize(session, message.id as RequestId)
+    if (message.method === 'initialize' && !session.control) return this.answerInitialize(session, message)
     if (message.method === undefined) return this.sessionAnswered(session, message)
     if (message.id === undefined) return this.sessionNotified(session, message)
     if (session.inFlight.size >= this.options.maxInFlight) return this.refuse(session, message, `more than ${this.options.maxInFlight} requests of this session are in flight`)
+    const request = session.control ? (message as Request) : this.interest(session, message as Request)
+    if (request !== undefined) this.request(session, request)
+  }
+
+  private request(session: MuxSession, message: Request): void {
     const linkId = this.nextId++
     const meta = message.params?._meta as Record<string, unknown> | undefined
     const progressToken = meta?.progressToken as string | number | undefined
     const params = progressToken === undefined ? message.params : { ...message.params, _meta: { ...meta, progressToken: `p${linkId}` } }
-    const entry: InFlight = { session, id: message.id, initialize: message.method === 'initialize', ...(progressToken !== undefined && { progressToken }) }
+    const entry: InFlight = { session, id: message.id, method: message.method, ...(progressToken !== undefined && { progressToken }) }
     this.inFlight.set(linkId, entry)
     session.inFlight.set(message.id, linkId)
     if (!this.toLink({ ...message, id: linkId, ...(params !== undefined && { params }) })) {

@@ -4,6 +4,7 @@
 // Streamable HTTP transport, and the agent's own health monitor ("session 0",
 // the control session), are both callers of this shape.
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
+import type { SessionTerms } from './session-terms.ts'
 
 export interface SessionPipe {
   /** Caller -> server. */
@@ -25,6 +26,12 @@ export class MuxSession implements SessionPipe {
   onclose?: () => void
   /** The caller's id -> the link's id, of its requests in flight. */
   readonly inFlight = new Map<RequestId, number>()
+  /** What its initialize declared and was given (none yet, or the control session). */
+  terms: SessionTerms | undefined
+  /** The log level it asked for (logging/setLevel); none: every log message of the server. */
+  logLevel: string | undefined
+  /** The resources it subscribed to: their updates are its own. */
+  readonly subscriptions = new Set<string>()
   private closed = false
 
   constructor(

@@ -6,6 +6,7 @@
 // refuse (a foreign Origin, a wrong Accept, a missing or unknown session, an
 // unsupported protocol version) is refused here, before the SDK's transport,
 // with DTMA's error body.
+import { isIP } from 'node:net'
 import { pipeline } from 'node:stream/promises'
 import { McpHeaders } from '@dtma/contract'
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
@@ -24,10 +25,32 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return value
 }
 
+/**
+ * The MCP transport's Origin rule: no Origin (not a browser) is accepted, and
+ * so is a listed one; an unlisted one only when it is the request's own
+ * origin (scheme, host and port as its Host says) and that Host cannot be a
+ * DNS-rebinding name: over TLS (the browser checked the agent's certificate
+ * for that name), or an IP address or localhost. A name over plain HTTP may
+ * point anywhere (a page of evil.example rebound to the agent is "same
+ * origin" to its browser): such names go in DTMA_MCP_ALLOWED_ORIGINS.
+ */
 function checkOrigin(request: FastifyRequest, allowed: string[]): void {
   const origin = header(request, 'origin')
-  if (origin === undefined || allowed.includes('*') || allowed.includes(origin)) return
+  if (origin === undefined || allowed.includes('*') || allowed.includes(origin) || isOwnOrigin(request, origin)) return
   throw new DtmaError('mcp-origin-refused', `Origin ${JSON.stringify(origin.slice(0, 100))} may not use the MCP endpoint (DTMA_MCP_ALLOWED_ORIGINS)`)
+}
+
+function isOwnOrigin(request: FastifyRequest, origin: string): boolean {
+  let own: URL
+  let asked: URL
+  try {
+    own = new URL(`${request.protocol}://${header(request, 'host') ?? ''}`)
+    asked = new URL(origin)
+  } catch {
+    return false
+  }
+  if (asked.origin !== own.origin || own.username !== '' || own.pathname !== '/') return false
+  return own.protocol === 'https:' || own.hostname === 'localhost' || isIP(own.hostname.replace(/^\[(.*)\]$/, '$1')) !== 0
 }
 
 function checkAccept(request: FastifyRequest, types: string[]): void {

@@ -3,8 +3,9 @@
 // and mapped back, a session's initialize answered from the server's one
 // answer and held until it exists, progress and cancellations rewritten, the
 // server's ping answered here, its requests sent to the session with the
-// most recent request in flight (or refused), late answers dropped, a closed
+// most recent request in flight that can answer (or refused), late answers dropped, a closed
 // session's requests cancelled, a lost link failing what was in flight.
+// (Versions, capabilities and notifications per session: negotiation.test.ts.)
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import t from 'tap'
 import type { MessageLink } from '../../src/mcp/link.ts'
@@ -97,16 +98,24 @@ t.test('progress tokens and cancellations are rewritten both ways', async (t) =>
   t.same(a.got, [], 'a cancelled request is not answered')
 })
 
+/** A caller session, initialized with these capabilities. */
+function join(ctx: ReturnType<typeof setup>, capabilities: Any = { sampling: {}, elicitation: {} }) {
+  const joined = ctx.open()
+  ctx.send(joined.session, { id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities } })
+  joined.got.length = 0
+  return joined
+}
+
 t.test("the server's ping is answered here; its requests go to the most recent caller or are refused", async (t) => {
   const ctx = setup()
   initialize(ctx)
   ctx.fromServer({ jsonrpc: '2.0', id: 99, method: 'ping' })
   t.same(ctx.toServer.at(-1), { jsonrpc: '2.0', id: 99, result: {} })
   ctx.fromServer({ jsonrpc: '2.0', id: 100, method: 'sampling/createMessage', params: {} })
-  t.match(ctx.toServer.at(-1), { id: 100, error: { message: /no client session is waiting/ } }, 'nobody waits: refused')
+  t.match(ctx.toServer.at(-1), { id: 100, error: { code: -32601, message: /no client session that can answer sampling\/createMessage/ } }, 'nobody can answer: refused')
 
-  const a = ctx.open()
-  const b = ctx.open()
+  const a = join(ctx)
+  const b = join(ctx)
   ctx.send(a.session, { id: 1, method: 'tools/call', params: {} })
   ctx.send(b.session, { id: 5, method: 'tools/call', params: {} })
   ctx.fromServer({ jsonrpc: '2.0', id: 101, method: 'sampling/createMessage', params: { x: 1 } })
@@ -122,7 +131,7 @@ t.test("the server's ping is answered here; its requests go to the most recent c
 t.test('a closed session: its requests are cancelled on the server, late answers dropped, its server requests refused', async (t) => {
   const ctx = setup()
   initialize(ctx)
-  const a = ctx.open()
+  const a = join(ctx)
   ctx.send(a.session, { id: 1, method: 'tools/call', params: {} })
   const forwarded = ctx.toServer.at(-1) as Any
   ctx.fromServer({ jsonrpc: '2.0', id: 200, method: 'elicitation/create', params: {} })

@@ -1,0 +1,143 @@
+// The Origin rule of /tools/{name}/mcp with the default settings
+// (DTMA_MCP_ALLOWED_ORIGINS empty), on a real stdio server: no Origin is
+// accepted, the request's own origin is when its Host cannot be a rebinding
+// name (an IP address, localhost), any other is a 403; a listed one is
+// accepted; over TLS its own origin is accepted by any name. And the
+// official conformance suite's DNS-rebinding scenario, run as its CLI runs it. The scenario sends no credential (it stands for
+// unauthenticated local servers), so it reaches the agent through a hop that
+// adds the bearer token and changes nothing else (Host and Origin pass as
+// sent).
+import { execFile, execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createServer, request, type IncomingHttpHeaders } from 'node:http'
+import { request as tlsRequest } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import t, { type Test } from 'tap'
+import { startTestAgent, tempDir, TOKEN, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
+
+t.before(ensureMcpImages)
+
+const env = { DTMA_TOOL_PORT_RANGE: '43720-43729' }
+const conformanceCli = fileURLToPath(new URL('../../../../node_modules/@modelcontextprotocol/conformance/dist/index.js', import.meta.url))
+const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'origin-test', version: '1' } } })
+
+/** Deploys the tools server (over TLS when given the agent's certificate: the typed client speaks plain HTTP here). */
+async function deploy(t: Test, agent: TestAgent, ca?: Buffer): Promise<string> {
+  const name = uniqueName('Origin')
+  agent.deployBody(name)
+  const body = { ...mcpDeployBody(name, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true }
+  const status = ca === undefined ? (await agent.client.deployTool({ body })).status : (await post(agent.port, '/tools', `127.0.0.1:${agent.port}`, undefined, JSON.stringify(body), ca)).status
+  t.equal(status, 201, 'deployed')
+  return name
+}
+
+/** An initialize POSTed with exactly these Host and Origin headers (fetch would not send Host as given). */
+function initialize(port: number, path: string, host: string, origin: string | undefined, ca?: Buffer): Promise<{ status: number; body: string }> {
+  return post(port, path, host, origin, INITIALIZE, ca)
+}
+
+function post(port: number, path: string, host: string, origin: string | undefined, body: string, ca?: Buffer): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = { host, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  if (origin !== undefined) headers.origin = origin
+  return new Promise((resolve, reject) => {
+    const sent = (ca === undefined ? request : tlsRequest)({ host: '127.0.0.1', port, path, method: 'POST', headers, ...(ca !== undefined && { ca }) }, (answer) => {
+      let text = ''
+      answer.setEncoding('utf8')
+      answer.on('data', (chunk: string) => (text += chunk))
+      // An accepted initialize answers on an event stream: its first event is enough.
+      answer.on('data', () => text.includes('\n\n') && answer.destroy())
+      answer.on('close', () => resolve({ status: answer.statusCode ?? 0, body: text }))
+    })
+    sent.on('error', reject)
+    sent.end(body)
+  })
+}
+
+t.test('Origin matrix with the default settings, and with a listed origin', async (t) => {
+  const agent = await startTestAgent(t, { env })
+  const name = await deploy(t, agent)
+  const port = Number(new URL(agent.baseUrl).port)
+  const path = `/tools/${encodeURIComponent(name)}/mcp`
+  const own = `127.0.0.1:${port}`
+  const cases: Array<[label: string, host: string, origin: string | undefined, status: number]> = [
+    ['no Origin (not a browser)', own, undefined, 200],
+    ['its own origin by IP', own, `http://${own}`, 200],
+    ['its own origin as localhost', `localhost:${port}`, `http://localhost:${port}`, 200],
+    ['its own origin by IPv6', `[::1]:${port}`, `http://[::1]:${port}`, 200],
+    ['another port', own, `http://127.0.0.1:${port + 1}`, 403],
+    ['another scheme', own, `https://${own}`, 403],
+    ['another host', own, 'http://evil.example', 403],
+    ['a rebound name (Host and Origin agree)', 'evil.example.com', 'http://evil.example.com', 403],
+    ['a rebound name with a port', `evil.example.com:${port}`, `http://evil.example.com:${port}`, 403],
+    ['the opaque origin', own, 'null', 403],
+    ['a malformed origin', own, 'http://', 403]
+  ]
+  for (const [label, host, origin, status] of cases) {
+    const answer = await initialize(port, path, host, origin)
+    t.equal(answer.status, status, `${label}: ${status}`)
+    if (status === 403) t.match(answer.body, /Origin .* may not use the MCP endpoint/, `${label}: says why`)
+  }
+
+  const listing = await startTestAgent(t, { env: { ...env, DTMA_MCP_ALLOWED_ORIGINS: 'http://evil.example.com, https://app.example' } })
+  const listed = await deploy(t, listing)
+  const listingPort = Number(new URL(listing.baseUrl).port)
+  const listedPath = `/tools/${encodeURIComponent(listed)}/mcp`
+  t.equal((await initialize(listingPort, listedPath, 'evil.example.com', 'http://evil.example.com')).status, 200, 'a listed origin is accepted')
+  t.equal((await initialize(listingPort, listedPath, `127.0.0.1:${listingPort}`, 'https://app.example')).status, 200, 'from any host')
+  t.equal((await initialize(listingPort, listedPath, `127.0.0.1:${listingPort}`, `http://127.0.0.1:${listingPort}`)).status, 200, 'its own origin still')
+  t.equal((await initialize(listingPort, listedPath, `127.0.0.1:${listingPort}`, 'http://evil.example')).status, 403, 'an unlisted one is not')
+})
+
+t.test('over TLS the own origin is accepted under any name (the browser checked the certificate for it)', async (t) => {
+  const dir = tempDir(t)
+  const [certFile, keyFile] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
+  const names = 'subjectAltName=DNS:toolbox.example.com,IP:127.0.0.1'
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=toolbox.example.com', '-addext', names, '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' })
+  const ca = readFileSync(certFile)
+  const agent = await startTestAgent(t, { env: { ...env, DTMA_TLS_CERT: certFile, DTMA_TLS_KEY: keyFile } })
+  const name = await deploy(t, agent, ca)
+  const path = `/tools/${encodeURIComponent(name)}/mcp`
+  const host = `toolbox.example.com:${agent.port}`
+  t.equal((await initialize(agent.port, path, host, `https://${host}`, ca)).status, 200, 'its own origin by name, over TLS')
+  t.equal((await initialize(agent.port, path, host, `http://${host}`, ca)).status, 403, 'the same name in plain HTTP is another origin')
+  t.equal((await initialize(agent.port, path, host, 'https://evil.example', ca)).status, 403, 'another name')
+})
+
+/** Forwards every request to the agent with the bearer token added, headers and body otherwise as sent. */
+async function credentialHop(t: Test, agentPort: number): Promise<number> {
+  const hop = createServer((incoming, outgoing) => {
+    const headers: IncomingHttpHeaders = { ...incoming.headers, authorization: `Bearer ${TOKEN}` }
+    const upstream = request({ host: '127.0.0.1', port: agentPort, method: incoming.method, path: incoming.url, headers }, (answer) => {
+      outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(outgoing)
+    })
+    upstream.on('error', () => outgoing.destroy())
+    incoming.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => hop.close(resolve)).then(() => hop.closeAllConnections()))
+  return (hop.address() as AddressInfo).port
+}
+
+t.test("the official conformance suite's DNS-rebinding scenario passes with the default settings", async (t) => {
+  const agent = await startTestAgent(t, { env })
+  const name = await deploy(t, agent)
+  const hopPort = await credentialHop(t, Number(new URL(agent.baseUrl).port))
+  const out = tempDir(t, 'dtma-conformance-')
+  const url = `http://127.0.0.1:${hopPort}/tools/${encodeURIComponent(name)}/mcp`
+  const run = await promisify(execFile)(process.execPath, [conformanceCli, 'server', '--url', url, '--scenario', 'dns-rebinding-protection', '-o', out], { cwd: out, timeout: 120_000 }).then(
+    () => ({ code: 0 }),
+    (error: { code?: number; stdout?: string }) => ({ code: error.code ?? -1, stdout: error.stdout })
+  )
+  const runDir = readdirSync(out).find((entry) => entry.startsWith('server-dns-rebinding-protection'))
+  t.ok(runDir, 'the suite wrote its checks')
+  if (runDir === undefined) return
+  const checks = JSON.parse(readFileSync(join(out, runDir, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string; details?: unknown }>
+  t.same(checks.map((check) => check.id).sort(), ['localhost-host-rebinding-rejected', 'localhost-host-valid-accepted'], 'both checks ran')
+  for (const check of checks) t.equal(check.status, 'SUCCESS', `${check.id}${check.errorMessage ? `: ${check.errorMessage}` : ''}`)
+  t.equal(run.code, 0, 'the conformance CLI exits 0')
+})
