@@ -26,9 +26,9 @@ const NOT_PROVOKED: Record<string, string> = {
   'restartTool 502': 'Docker would have to fail a restart for a reason other than a port',
   'listLegacy 502': 'Docker would have to fail a listing on a live engine',
   'adoptLegacy 502': 'Docker would have to fail a create or start for a reason other than a port',
-  'redeployAgent 202': 'needs the agent in a container: test-serial/fleet-redeploy.test.ts',
-  'redeployAgent 409': 'needs an upgrade running in a container: test-serial/fleet-redeploy.test.ts',
-  'redeployAgent 502': 'Docker would have to fail to start the helper on a live engine'
+  'redeployAgent 202': 'needs the agent in a container: test/fleet/redeploy.test.ts',
+  'redeployAgent 409': 'needs an upgrade running in a container: test/fleet/redeploy.test.ts',
+  'redeployAgent 502': 'needs the agent in a container whose image cannot run the helper: test/fleet/redeploy.test.ts'
 }
 
 type Seen = Set<string>
