@@ -40,6 +40,8 @@ export interface Config {
   /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
   shutdownTimeoutMs: number
   publicStatus: 'full' | 'minimal'
+  /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
+  eventsMaxClients: number
   /** The dtma_container_registry mirror; absent when Supabase is not configured. */
   registry?: {
     supabaseUrl: string
@@ -197,6 +199,7 @@ function toConfig(raw: RawConfig): Config {
     // Below the 10 s a `docker stop` of the agent's own container waits.
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
+    eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
     ...(raw.SUPABASE_URL !== undefined &&
       raw.SUPABASE_SERVICE_ROLE_KEY !== undefined && {
         registry: {

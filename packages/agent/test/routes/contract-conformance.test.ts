@@ -26,6 +26,7 @@ const NOT_PROVOKED: Record<string, string> = {
   'restartTool 502': 'Docker would have to fail a restart for a reason other than a port',
   'listLegacy 502': 'Docker would have to fail a listing on a live engine',
   'adoptLegacy 502': 'Docker would have to fail a create or start for a reason other than a port',
+  'events 503': 'needs DTMA_EVENTS_MAX_CLIENTS streams held open: test/routes/events.test.ts',
   'redeployAgent 202': 'needs the agent in a container: test/fleet/redeploy.test.ts',
   'redeployAgent 409': 'needs an upgrade running in a container: test/fleet/redeploy.test.ts',
   'redeployAgent 502': 'needs the agent in a container whose image cannot run the helper: test/fleet/redeploy.test.ts'
