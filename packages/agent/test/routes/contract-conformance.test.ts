@@ -179,7 +179,8 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   const offline = await startTestAgent(t, { env: { DOCKER_SOCKET: '/nonexistent/docker.sock' }, waitReady: false })
   const offlineCall = clientFor(t, offline, seen, offline.config.apiTokens[0]) as unknown as typeof call
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
-    if (route.responses[503] === undefined) continue
+    // /events needs no Docker to stream: its 503 is the cap on clients.
+    if (route.responses[503] === undefined || id === 'events') continue
     const containerName = id === 'adoptLegacy' ? 'an-earlier-container' : name
     const args =
       id === 'deployTool'
