@@ -9,8 +9,8 @@
 # is ready.
 #
 #   DTMA_IMAGE                   the agent image, e.g. ghcr.io/OWNER/dtma-agent:0.2.0
-#   DTMA_BEARER_TOKEN            this toolbox's token
-#   BACKEND_TO_DTMA_API_KEY      the backend's key
+#   DTMA_BEARER_TOKEN            this toolbox's token (32 characters or more)
+#   BACKEND_TO_DTMA_API_KEY      the backend's key (32 characters or more)
 #   AGENTOPIA_API_BASE_URL       the functions URL the heartbeat goes to
 #   SUPABASE_URL                 optional ('' leaves the registry mirror off)
 #   SUPABASE_SERVICE_ROLE_KEY    optional, with SUPABASE_URL

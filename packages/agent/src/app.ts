@@ -48,7 +48,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
     ...statusHandlers(config, instances),
     ...toolHandlers(instances, mcp),
     ...mcpHandlers(mcp, app),
-    ...streamHandlers(instances, fleet),
+    ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }),
     ...fleetHandlers(fleet, instances),
     ...agentHandlers({ config, instances, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })

@@ -54,6 +54,8 @@ export const ConfigSchema = Type.Object({
   DTMA_SHUTDOWN_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
   DTMA_SELF_HEAL: Type.Optional(Flag),
   DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** GET /events clients at once; one more gets a 503 with Retry-After. */
+  DTMA_EVENTS_MAX_CLIENTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
   SUPABASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   SUPABASE_SERVICE_ROLE_KEY: Type.Optional(Type.String({ minLength: 1 })),

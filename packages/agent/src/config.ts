@@ -8,7 +8,6 @@ import { Value } from 'typebox/value'
 import { ConfigSchema, DEFAULT_CAP_ADD, type RawConfig } from './config-schema.ts'
 import type { McpConfig } from './model/mcp-config.ts'
 
-
 export interface Config {
   port: number
   host: string
@@ -41,6 +40,8 @@ export interface Config {
   /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
   shutdownTimeoutMs: number
   publicStatus: 'full' | 'minimal'
+  /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
+  eventsMaxClients: number
   /** The dtma_container_registry mirror; absent when Supabase is not configured. */
   registry?: {
     supabaseUrl: string
@@ -131,6 +132,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return toConfig(converted as RawConfig)
 }
 
+/** Shorter tokens could be guessed; with the limiter serving valid tokens from any address, length is the defence. */
+export const MIN_TOKEN_LENGTH = 32
+
+function refuseShortTokens(raw: RawConfig): void {
+  for (const setting of ['BACKEND_TO_DTMA_API_KEY', 'DTMA_BEARER_TOKEN', 'DTMA_AUTH_TOKEN'] as const) {
+    const token = raw[setting]
+    // Its length is named, never its value.
+    if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+      throw new ConfigError(`${setting} is too short (${token.length} characters): an API token needs at least ${MIN_TOKEN_LENGTH}; make one with \`openssl rand -hex 32\``)
+    }
+  }
+}
+
 function toConfig(raw: RawConfig): Config {
   const vmToken = raw.DTMA_BEARER_TOKEN ?? raw.DTMA_AUTH_TOKEN
   const apiTokens = [raw.BACKEND_TO_DTMA_API_KEY, vmToken].filter((token): token is string => token !== undefined)
@@ -139,6 +153,7 @@ function toConfig(raw: RawConfig): Config {
       'no API token configured: set BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf); DTMA refuses to run without authentication'
     )
   }
+  refuseShortTokens(raw)
   if ((raw.SUPABASE_URL === undefined) !== (raw.SUPABASE_SERVICE_ROLE_KEY === undefined)) {
     throw new ConfigError('SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both for the registry, or neither')
   }
@@ -184,6 +199,7 @@ function toConfig(raw: RawConfig): Config {
     // Below the 10 s a `docker stop` of the agent's own container waits.
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
+    eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
     ...(raw.SUPABASE_URL !== undefined &&
       raw.SUPABASE_SERVICE_ROLE_KEY !== undefined && {
         registry: {

@@ -23,6 +23,7 @@ export type ErrorKind =
   | 'mcp-too-large'
   | 'mcp-upstream-failed'
   | 'mcp-not-ready'
+  | 'too-many-streams'
 
 const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   invalid: { status: 400, code: ErrorCode.badRequest },
@@ -44,7 +45,8 @@ const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   'mcp-origin-refused': { status: 403, code: ErrorCode.mcpOriginRefused },
   'mcp-too-large': { status: 413, code: ErrorCode.payloadTooLarge },
   'mcp-upstream-failed': { status: 502, code: ErrorCode.mcpUpstreamFailed },
-  'mcp-not-ready': { status: 504, code: ErrorCode.mcpNotReady }
+  'mcp-not-ready': { status: 504, code: ErrorCode.mcpNotReady },
+  'too-many-streams': { status: 503, code: ErrorCode.tooManyStreams }
 }
 
 export class DtmaError extends Error {

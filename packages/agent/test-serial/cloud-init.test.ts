@@ -38,7 +38,7 @@ t.test('the user-data template runs the agent ready, with its volume, restart po
   const volume = `dtma-data-cloudinit-${id}`
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'dtma-cloudinit-'))
-  const tokens = { DTMA_BEARER_TOKEN: `vm-'quoted'-${id}`, BACKEND_TO_DTMA_API_KEY: `key-${id}` }
+  const tokens = { DTMA_BEARER_TOKEN: `vm-'quoted'-${id}-${randomBytes(16).toString('hex')}`, BACKEND_TO_DTMA_API_KEY: `key-${id}-${randomBytes(16).toString('hex')}` }
   t.teardown(async () => {
     await docker.getContainer(name).remove({ force: true }).catch(() => undefined)
     const tools = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=cloudinit-${id}`] } })

@@ -44,5 +44,5 @@ t.test('HTTPS with a self-signed certificate; plain HTTP is not served', async (
 })
 
 t.test('DTMA_TLS_CERT without DTMA_TLS_KEY is a config error', async (t) => {
-  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k', DTMA_CONFIG_FILE: '/dev/null', DTMA_TLS_CERT: '/x.pem' }), /DTMA_TLS_CERT and DTMA_TLS_KEY go together/)
+  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', DTMA_TLS_CERT: '/x.pem' }), /DTMA_TLS_CERT and DTMA_TLS_KEY go together/)
 })

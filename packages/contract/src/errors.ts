@@ -24,6 +24,7 @@ export const ErrorCode = {
   mcpOriginRefused: 'DTMA_MCP_ORIGIN_REFUSED',
   mcpUpstreamFailed: 'DTMA_MCP_UPSTREAM_FAILED',
   mcpNotReady: 'DTMA_MCP_NOT_READY',
+  tooManyStreams: 'DTMA_TOO_MANY_STREAMS',
   internal: 'DTMA_INTERNAL'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -186,7 +186,7 @@ export const routes = {
     produces: 'text/event-stream',
     stream: true,
     querystring: EventsQuery,
-    responses: { 200: EventStreamReply, 400: ErrorBody, ...authErrors }
+    responses: { 200: EventStreamReply, 400: ErrorBody, ...authErrors, 503: ErrorBody }
   },
   system: {
     method: 'GET',

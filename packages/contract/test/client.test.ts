@@ -33,7 +33,7 @@ t.test('every route has a unique method and path', async (t) => {
 
 t.test('client sends method, encoded path, bearer token and JSON body', async (t) => {
   const recorded: Recorded[] = []
-  const client = createDtmaClient({ baseUrl: 'http://agent.test:30000/', token: 'tok', fetch: recordingFetch(201, { success: true }, recorded) })
+  const client = createDtmaClient({ baseUrl: 'http://agent.test:30000/', token: 'tok-0123456789abcdef0123456789abcdef', fetch: recordingFetch(201, { success: true }, recorded) })
   const deployBody = { dockerImageUrl: 'a/b:1', instanceNameOnToolbox: 'My Tool', accountToolInstanceId: 'id-1' }
   const deployed = await client.deployTool({ body: deployBody })
   t.equal(deployed.status, 201)
@@ -45,7 +45,7 @@ t.test('client sends method, encoded path, bearer token and JSON body', async (t
       ['POST', 'http://agent.test:30000/tools/My%20Tool/stop']
     ]
   )
-  t.equal(recorded[0]?.headers.authorization, 'Bearer tok')
+  t.equal(recorded[0]?.headers.authorization, 'Bearer tok-0123456789abcdef0123456789abcdef')
   t.equal(recorded[0]?.headers['content-type'], 'application/json')
   t.same(JSON.parse(recorded[0]?.body ?? '{}'), deployBody)
   t.equal(recorded[1]?.body, undefined)

@@ -21,7 +21,7 @@ const CONFIG: McpServerConfig = {
 function setup() {
   const world = createWorld()
   const agent = fakeToolbox()
-  serveFunctions(world, { token: 'backend-to-dtma-key', port: 30000, fetch: agent.fetch, statusTimeoutMs: 200 })
+  serveFunctions(world, { token: 'backend-to-dtma-key-0123456789abcdef', port: 30000, fetch: agent.fetch, statusTimeoutMs: 200 })
   return { world, agent, frontend: new AgentopiaFrontend(world, world.userJwt) }
 }
 
@@ -170,7 +170,7 @@ Deno.test('the refresh at toolboxes-user: a toolbox without IP stays pending, a 
 
     const silent = createWorld()
     try {
-      serveFunctions(silent, { token: 'k', port: 30000, fetch: fakeToolboxThatHangs(), statusTimeoutMs: 50 })
+      serveFunctions(silent, { token: 'backend-key-0123456789abcdef0123', port: 30000, fetch: fakeToolboxThatHangs(), statusTimeoutMs: 50 })
       const reply = await new AgentopiaFrontend(silent, silent.userJwt).refreshToolboxStatus(silent.toolboxId)
       assert.equal(reply.data?.status, 'unresponsive')
       assert.match(String((reply.data?.dtma_health_details_json as { error: string }).error), /within 50 ms/)

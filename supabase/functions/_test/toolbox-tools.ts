@@ -4,7 +4,7 @@ import { handleRequest } from '../toolbox-tools/handler.ts'
 import { fakeAgent, type AgentCall, type AgentReply } from './fake-agent.ts'
 import { createWorld, request } from './fixtures.ts'
 
-export const AGENT_TOKEN = 'backend-to-dtma-key'
+export const AGENT_TOKEN = 'backend-to-dtma-key-0123456789abcdef'
 export const NOW = new Date('2025-06-19T10:00:00.000Z')
 
 export function toolboxTools(script: (call: AgentCall) => AgentReply, toolboxIp = '127.0.0.1') {

@@ -15,7 +15,7 @@ async function refresh(world: World, reply: () => AgentReply, body: Record<strin
   const agent = fakeAgent(reply)
   const response = await handleRequest(request('POST', '/refresh-status', world.userJwt, body), {
     db: world.db,
-    agent: { token: 'k', port: 30000, fetch: agent.fetch, statusTimeoutMs: 100 },
+    agent: { token: 'backend-key-0123456789abcdef0123', port: 30000, fetch: agent.fetch, statusTimeoutMs: 100 },
     now: () => NOW
   })
   return { status: response.status, body: await response.json(), agent }
@@ -132,7 +132,7 @@ Deno.test("refresh-status refuses a missing JWT and another user's toolbox", asy
   const world = createWorld()
   try {
     const agent = fakeAgent(() => agentReplies.status([]))
-    const deps = { db: world.db, agent: { token: 'k', port: 30000, fetch: agent.fetch } }
+    const deps = { db: world.db, agent: { token: 'backend-key-0123456789abcdef0123', port: 30000, fetch: agent.fetch } }
     assert.equal((await handleRequest(request('POST', '/refresh-status', undefined, {}), deps)).status, 401)
     assert.equal((await handleRequest(request('POST', '/refresh-status', world.otherUserJwt, { toolboxId: world.toolboxId }), deps)).status, 404)
     assert.equal(agent.calls.length, 0)

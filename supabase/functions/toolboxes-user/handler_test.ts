@@ -13,7 +13,7 @@ async function call(world: World, script: () => AgentReply, method: string, path
   const agent = fakeAgent(script)
   const response = await handleRequest(request(method, `/toolboxes-user${path}`, jwt ?? undefined), {
     db: world.db,
-    agent: { token: 'k', port: 30000, fetch: agent.fetch, statusTimeoutMs: 100 },
+    agent: { token: 'backend-key-0123456789abcdef0123', port: 30000, fetch: agent.fetch, statusTimeoutMs: 100 },
     now: () => NOW
   })
   return { status: response.status, body: await response.json(), agent }
@@ -22,7 +22,7 @@ async function call(world: World, script: () => AgentReply, method: string, path
 Deno.test('refresh-status at the toolboxes-user path answers the refreshed row without its token', async () => {
   const world = createWorld()
   try {
-    Object.assign(world.standIn.tables.account_tool_environments[0]!, { status: 'awaiting_heartbeat', dtma_bearer_token: 'dtma-token-secret' })
+    Object.assign(world.standIn.tables.account_tool_environments[0]!, { status: 'awaiting_heartbeat', dtma_bearer_token: 'dtma-token-secret-0123456789abcdef' })
     const reply = await call(world, () => agentReplies.status([]), 'POST', `/${world.toolboxId}/refresh-status`)
     assert.equal(reply.status, 200)
     assert.equal(reply.body.id, world.toolboxId)
@@ -30,7 +30,7 @@ Deno.test('refresh-status at the toolboxes-user path answers the refreshed row w
     assert.equal(reply.body.dtma_last_known_version, '0.1.0')
     assert.equal(reply.body.last_heartbeat_at, NOW.toISOString())
     assert.ok(!('dtma_bearer_token' in reply.body))
-    assert.ok(!JSON.stringify(reply.body).includes('dtma-token-secret'))
+    assert.ok(!JSON.stringify(reply.body).includes('dtma-token-secret-0123456789abcdef'))
     assert.deepEqual(reply.agent.calls.map((c) => `${c.method} ${c.path}`), ['GET /status'])
   } finally {
     await world.close()

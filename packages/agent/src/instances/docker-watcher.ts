@@ -1,7 +1,8 @@
 // Keeps DTMA connected to Docker: follows the event stream of managed
 // containers, runs a full resync after every (re)connect and periodically
 // (events for speed, relist for truth), and when the daemon goes away marks
-// Docker unavailable and reconnects with backoff. One log line per outage.
+// Docker unavailable and reconnects with backoff. One log line per outage;
+// event lines that cannot be read are counted and logged once.
 import type { Logger } from 'pino'
 import { OutageLog } from '../outage-log.ts'
 import type { ContainerEvent, ContainerRuntime, EventSubscription } from '../runtime/types.ts'
@@ -30,6 +31,8 @@ export class DockerWatcher {
   /** Resolves after the first successful connect and resync. */
   readonly firstSync: Promise<void> = new Promise((resolve) => (this.connectedOnce = resolve))
   available = false
+  /** Lines of Docker's event stream skipped because they were not events (the resync covers what they said). */
+  malformedEventLines = 0
   /** Why Docker is unavailable, for /status. */
   lastError: string | undefined = 'not connected to Docker yet'
 
@@ -60,7 +63,7 @@ export class DockerWatcher {
     try {
       await this.options.runtime.ping()
       // Subscribe before listing, so nothing happens unseen in between.
-      this.subscription = await this.options.runtime.subscribe(this.options.onEvent, (error) => this.disconnect(error))
+      this.subscription = await this.options.runtime.subscribe({ onEvent: this.options.onEvent, onEnd: (error) => this.disconnect(error), onMalformed: (reason) => this.onMalformed(reason) })
       await this.options.resync()
       this.available = true
       this.lastError = undefined
@@ -76,6 +79,12 @@ export class DockerWatcher {
       this.noteOutage(error as Error)
       this.scheduleReconnect()
     }
+  }
+
+  private onMalformed(reason: string): void {
+    this.malformedEventLines++
+    // Once per agent: a stream that sends many would fill the log; the count goes on.
+    if (this.malformedEventLines === 1) this.options.logger.warn({ reason }, 'Docker sent an event line DTMA cannot read: skipped (the periodic resync covers it; further ones are counted, not logged)')
   }
 
   private async periodicResync(): Promise<void> {

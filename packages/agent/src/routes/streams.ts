@@ -3,9 +3,12 @@
 // agent's upgrade.
 // Listeners are attached before the answer starts, so a client that has the
 // response headers sees every change after them (subscribe, then deploy:
-// nothing is missed).
+// nothing is missed). Bounded: at most maxClients streams at once (one more
+// gets a 503 with Retry-After), and every write, keep-alives too, first
+// checks what the client has left unread.
 import { PassThrough } from 'node:stream'
 import type { InstanceEvent, McpEvent } from '@dtma/contract'
+import { DtmaError } from '../errors.ts'
 import type { FleetApi } from '../fleet/fleet-api.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import { mcpInfo } from '../instances/mcp-info.ts'
@@ -17,23 +20,40 @@ import { toolInstance } from './wire.ts'
 const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000
+/** What a client over the cap is told to wait. */
+const RETRY_AFTER_S = 5
 
-export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'onUpgrade' | 'lastUpgrade'>): Pick<Handlers, 'toolLogs' | 'events'> {
+export interface StreamLimits {
+  /** Event stream clients at once. */
+  maxClients: number
+}
+
+export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'onUpgrade' | 'lastUpgrade'>, limits: StreamLimits): Pick<Handlers, 'toolLogs' | 'events'> {
+  let clients = 0
   return {
     toolLogs: async (request) => ({ status: 200, stream: await instances.logs(request.params.name, request.query) }),
 
     events: async (request) => {
+      if (clients >= limits.maxClients) {
+        throw new DtmaError('too-many-streams', `Service Unavailable: ${limits.maxClients} event streams are open, the most this agent serves (DTMA_EVENTS_MAX_CLIENTS); try again later`, { retryAfterSeconds: RETRY_AFTER_S })
+      }
+      clients++
       const wanted = request.query.name
       const stream = new PassThrough()
-      const send = (event: 'instance' | 'pull' | 'mcp' | 'upgrade', instanceName: string | undefined, data: unknown): void => {
-        // Upgrade events are about the agent: every client hears them.
-        if (wanted !== undefined && instanceName !== undefined && instanceName !== wanted) return
+      /** Writes unless the client has left too much unread; such a client is dropped. */
+      const write = (text: string): void => {
+        if (stream.destroyed) return
         if (stream.writableLength > MAX_EVENT_BACKLOG_BYTES) {
           request.log.warn({ backlogBytes: stream.writableLength }, 'event stream client is not reading: dropped')
           stream.destroy()
           return
         }
-        stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+        stream.write(text)
+      }
+      const send = (event: 'instance' | 'pull' | 'mcp' | 'upgrade', instanceName: string | undefined, data: unknown): void => {
+        // Upgrade events are about the agent: every client hears them.
+        if (wanted !== undefined && instanceName !== undefined && instanceName !== wanted) return
+        write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
       }
       const instanceEvent = (instanceName: string, view: InstanceView | undefined): InstanceEvent => ({ instanceName, instance: view === undefined ? null : toolInstance(view) })
 
@@ -56,8 +76,9 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
       const lastUpgrade = fleet.lastUpgrade()
       if (lastUpgrade !== undefined) send('upgrade', undefined, lastUpgrade)
       const stopUpgrades = fleet.onUpgrade((event) => send('upgrade', undefined, event))
-      const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
+      const keepAlive = setInterval(() => write(': keep-alive\n\n'), KEEP_ALIVE_MS)
       stream.once('close', () => {
+        clients--
         stopChanges()
         stopPulls()
         stopUpgrades()

@@ -112,6 +112,14 @@ export interface EventSubscription {
   close(): void
 }
 
+/** What follows the event stream: its events, its end, and lines that were not events. */
+export interface EventHandlers {
+  onEvent: (event: ContainerEvent) => void
+  onEnd: (error: Error) => void
+  /** A line skipped because it could not be read (why, never the line itself). */
+  onMalformed?: (reason: string) => void
+}
+
 export interface PullProgress {
   status: string
   id?: string
@@ -166,5 +174,5 @@ export interface ContainerRuntime {
   attach(id: string): Promise<ContainerAttach>
   /** Streams events of managed containers until closed; onEnd fires once when
    *  the stream breaks (daemon gone) and not after close(). */
-  subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription>
+  subscribe(handlers: EventHandlers): Promise<EventSubscription>
 }

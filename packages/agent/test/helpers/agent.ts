@@ -20,8 +20,9 @@ import type { InstanceStore } from '../../src/store/instance-store.ts'
 
 export const TEST_IMAGE = 'dtma-test/busybox:v1'
 export const TEST_IMAGE_V2 = 'dtma-test/busybox:v2'
-export const TOKEN = `test-backend-key-${randomBytes(6).toString('hex')}`
-export const VM_TOKEN = `test-vm-token-${randomBytes(6).toString('hex')}`
+// Tokens as the config wants them: at least 32 characters.
+export const TOKEN = `test-backend-key-${randomBytes(16).toString('hex')}`
+export const VM_TOKEN = `test-vm-token-${randomBytes(16).toString('hex')}`
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' })
 

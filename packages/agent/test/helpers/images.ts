@@ -16,6 +16,13 @@ export function ensureStubbornImage(): Promise<string> {
   return ensureDerivedImage(STUBBORN_IMAGE, `CMD ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 1; done"]`)
 }
 
+/** Writes 6000 lines of 1000 bytes (6 MB, over the 4 MiB cap of a log read) at start, then idles. */
+export const LOUD_IMAGE = 'dtma-test/loud:v1'
+
+export function ensureLoudImage(): Promise<string> {
+  return ensureDerivedImage(LOUD_IMAGE, `CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; line=$(head -c 999 /dev/zero | tr '\\\\0' x); yes $line | head -n 6000; echo loud-done; while true; do sleep 1; done"]`)
+}
+
 /** The test image with another CMD under this name, committed once. */
 async function ensureDerivedImage(image: string, cmd: string): Promise<string> {
   const present = await docker

@@ -94,6 +94,6 @@ t.test('registry off without Supabase settings: logged once, the agent works', a
 
 t.test('Supabase settings go together', async (t) => {
   const { loadConfig } = await import('../../src/config.ts')
-  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k', DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://127.0.0.1:1' }), /SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together/)
-  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k', DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://x', SUPABASE_SERVICE_ROLE_KEY: 'k', ACCOUNT_TOOL_ENVIRONMENT_ID: 'not-a-uuid' }), /ACCOUNT_TOOL_ENVIRONMENT_ID/)
+  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://127.0.0.1:1' }), /SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together/)
+  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://x', SUPABASE_SERVICE_ROLE_KEY: 'k', ACCOUNT_TOOL_ENVIRONMENT_ID: 'not-a-uuid' }), /ACCOUNT_TOOL_ENVIRONMENT_ID/)
 })

@@ -1,10 +1,12 @@
 // GET /events against a real agent: a client subscribes, deploys, stops and
 // removes, and watches every step arrive as server-sent events without
-// polling. Env values never appear in the stream.
+// polling. Env values never appear in the stream. The number of streams is
+// capped.
 import { InstanceEvent, readServerSentEvents, type ServerSentEvent } from '@dtma/contract'
 import t from 'tap'
 import { Value } from 'typebox/value'
-import { startTestAgent, uniqueName } from '../helpers/agent.ts'
+import { authHeaders, startTestAgent, uniqueName } from '../helpers/agent.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 /** Collects events from an open stream in the background. */
 function collect(response: Response): { events: ServerSentEvent[]; until(match: (event: ServerSentEvent) => boolean, timeoutMs?: number): Promise<ServerSentEvent> } {
@@ -94,4 +96,27 @@ t.test('?name= narrows the stream to one instance; no token is a 401', async (t)
   const anonymous = await fetch(`${agent.baseUrl}/events`)
   t.equal(anonymous.status, 401)
   t.match(await anonymous.json(), { success: false, code: 'DTMA_UNAUTHORIZED' })
+})
+
+t.test('event streams are capped: one over DTMA_EVENTS_MAX_CLIENTS gets a 503 with Retry-After; a closed one frees its place', async (t) => {
+  const agent = await startTestAgent(t, { env: { DTMA_EVENTS_MAX_CLIENTS: '2' } })
+  const controllers = [new AbortController(), new AbortController()]
+  t.teardown(() => controllers.forEach((controller) => controller.abort()))
+  for (const controller of controllers) t.equal((await agent.client.events({ signal: controller.signal })).status, 200, 'within the cap')
+
+  const over = await fetch(`${agent.baseUrl}/events`, { headers: authHeaders() })
+  t.equal(over.status, 503, 'one over the cap')
+  t.equal(over.headers.get('retry-after'), '5')
+  t.match(await over.json(), { success: false, code: 'DTMA_TOO_MANY_STREAMS', error: /2 event streams are open/ })
+
+  controllers[0]?.abort()
+  const next = await waitFor(async () => {
+    const controller = new AbortController()
+    const reply = await agent.client.events({ signal: controller.signal })
+    if (reply.status === 200) return controller
+    controller.abort()
+    return undefined
+  }, 10_000)
+  t.ok(next, 'a stream the client closed frees its place')
+  next?.abort()
 })

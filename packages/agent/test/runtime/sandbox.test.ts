@@ -78,7 +78,7 @@ t.test('two tools on the tools network cannot reach each other', async (t) => {
 
 t.test('config refuses capability names outside Docker default set and the host network', async (t) => {
   const { loadConfig } = await import('../../src/config.ts')
-  const base = { BACKEND_TO_DTMA_API_KEY: 'k', DTMA_CONFIG_FILE: '/dev/null' }
+  const base = { BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null' }
   t.throws(() => loadConfig({ ...base, DTMA_TOOL_CAP_ADD: 'CHOWN,SYS_ADMIN' }), /DTMA_TOOL_CAP_ADD/)
   t.throws(() => loadConfig({ ...base, DTMA_TOOL_NETWORK: 'host' }), /DTMA_TOOL_NETWORK/)
   t.same(loadConfig({ ...base, DTMA_TOOL_CAP_ADD: 'none' }).tool.capAdd, [])

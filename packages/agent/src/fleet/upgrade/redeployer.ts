@@ -11,12 +11,14 @@ import { createInterface } from 'node:readline'
 import { UpgradeEvent, type RedeployBody } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { Value } from 'typebox/value'
-import { DtmaError } from '../../errors.ts'
+import { DtmaError, isDtmaError } from '../../errors.ts'
 import type { ContainerInfo, ContainerRuntime } from '../../runtime/types.ts'
 import type { UpgradeListener } from '../fleet-api.ts'
 
 /** Marks an upgrade helper container with its operation id. */
 export const UPGRADE_LABEL = 'dtma.upgrade-operation'
+/** The agent container a helper upgrades: an agent follows only its own helpers. */
+export const UPGRADE_AGENT_LABEL = 'dtma.upgrade-agent'
 /** Where the helper writes backups; the host side is DTMA_BACKUP_DIR. */
 export const HELPER_BACKUP_DIR = '/var/backups/dtma'
 const DEFAULT_TIMEOUT_S = 120
@@ -54,16 +56,17 @@ export class Redeployer {
   }
 
   async redeploy(body: RedeployBody): Promise<{ operationId: string; message: string }> {
+    // Decided before the first await: of two calls at once, the second sees the first's operation.
     if (this.running !== undefined) throw new DtmaError('conflict', `An upgrade of this agent is running already (operation ${this.running}); follow it on GET /events`)
-    const self = await this.selfContainer()
-    if (self === undefined) {
-      throw new DtmaError('not-implemented', 'This DTMA agent does not run in a Docker container it can find (DTMA_AGENT_CONTAINER): upgrade it where it is installed (docs/operations.md)')
-    }
     const operationId = randomUUID()
     this.running = operationId
-    const image = body.image ?? self.image
-    const socket = self.mounts?.find((mount) => mount.destination === this.options.dockerSocket)?.source ?? '/var/run/docker.sock'
     try {
+      const self = await this.selfContainer()
+      if (self === undefined) {
+        throw new DtmaError('not-implemented', 'This DTMA agent does not run in a Docker container it can find (DTMA_AGENT_CONTAINER): upgrade it where it is installed (docs/operations.md)')
+      }
+      const image = body.image ?? self.image
+      const socket = self.mounts?.find((mount) => mount.destination === this.options.dockerSocket)?.source ?? '/var/run/docker.sock'
       const helperId = await this.options.runtime.runHelper({
         containerName: `dtma-upgrade-${operationId.slice(0, 8)}`,
         image: self.image,
@@ -71,21 +74,32 @@ export class Redeployer {
         binds: [`${socket}:/var/run/docker.sock`, `${this.options.backupDir}:${HELPER_BACKUP_DIR}`],
         // The helper checks the new agent where its callers reach it: the host's published port.
         networkMode: 'host',
-        labels: { [UPGRADE_LABEL]: operationId }
+        labels: { [UPGRADE_LABEL]: operationId, [UPGRADE_AGENT_LABEL]: self.name }
+      }).catch((error: unknown) => {
+        // What Docker refuses here is the agent's own image, not the caller's input.
+        throw isDtmaError(error, 'invalid') ? new DtmaError('docker-failed', `Docker could not start the upgrade helper: ${error.message}`, { cause: error }) : error
       })
       this.log.info({ operationId, helperId, image }, 'upgrade helper started')
       void this.follow(helperId, operationId)
+      return { operationId, message: `DTMA is upgrading to ${image} (operation ${operationId}): it stops and answers again in a few seconds, or the previous agent does after a rollback. Tool containers keep running. Follow it on GET /events (upgrade).` }
     } catch (error) {
-      this.running = undefined
+      if (this.running === operationId) this.running = undefined
       throw error
     }
-    return { operationId, message: `DTMA is upgrading to ${image} (operation ${operationId}): it stops and answers again in a few seconds, or the previous agent does after a rollback. Tool containers keep running. Follow it on GET /events (upgrade).` }
   }
 
   /** At start: follows an upgrade helper left by the upgrade that started this agent (or rolled back to it). */
   async collectAtStart(): Promise<void> {
     try {
-      const helpers = (await this.options.runtime.listAll()).filter((container) => container.labels[UPGRADE_LABEL] !== undefined)
+      const self = await this.selfContainer()
+      // Outside a container no helper upgrades this agent; on a shared engine another agent's are not its own.
+      if (self === undefined) return
+      const helpers = (await this.options.runtime.listAll()).filter((container) => {
+        if (container.labels[UPGRADE_LABEL] === undefined) return false
+        const agent = container.labels[UPGRADE_AGENT_LABEL]
+        // A helper started by an agent before this label existed names no agent: it is this host's.
+        return agent === undefined || agent === self.name
+      })
       for (const helper of helpers) void this.follow(helper.id, helper.labels[UPGRADE_LABEL] as string)
     } catch (error) {
       this.log.warn({ err: error }, 'looking for upgrade helpers failed')

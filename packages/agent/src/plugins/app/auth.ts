@@ -1,7 +1,10 @@
 // Bearer authentication for the routes the contract marks `bearer`.
 // @fastify/bearer-auth compares the token in constant time against every
 // configured token; this plugin adds the contract's 401/403 split and a
-// failed-auth limit per client address (429 with Retry-After).
+// failed-auth limit per client address (IPv6: per /64), 429 with Retry-After.
+// A valid token is always served, even from a blocked address: the backend's
+// calls leave from shared addresses, and a token of 32 characters or more
+// (config refuses shorter ones) cannot be guessed through the limiter.
 import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -40,29 +43,29 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
     if (limiter.recordFailure(request.ip)) request.log.warn({ clientAddress: request.ip, windowMs: options.failures.windowMs }, 'too many failed authentications: address blocked')
   }
 
+  const refused = (retryAfterSeconds: number): DtmaError =>
+    new DtmaError('rate-limited', 'Too Many Requests: too many failed authentications from this address', { retryAfterSeconds })
+
   app.decorate('requireBearer', async (request: FastifyRequest, reply: FastifyReply) => {
     const retryAfterSeconds = limiter.retryAfterSeconds(request.ip)
-    if (retryAfterSeconds !== undefined) {
-      throw new DtmaError('rate-limited', 'Too Many Requests: too many failed authentications from this address', { retryAfterSeconds })
-    }
     if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) {
+      if (retryAfterSeconds !== undefined) throw refused(retryAfterSeconds)
       failed(request)
       throw new DtmaError('unauthorized', 'Unauthorized: Missing or invalid token format')
     }
-    if (!(await tokenMatches(request, reply))) {
-      failed(request)
-      throw new DtmaError('forbidden', 'Forbidden: Invalid token')
-    }
+    if (await tokenMatches(request, reply)) return
+    if (retryAfterSeconds !== undefined) throw refused(retryAfterSeconds)
+    failed(request)
+    throw new DtmaError('forbidden', 'Forbidden: Invalid token')
   })
 
-  // Public routes ask this: no token is not a failure, a wrong one is, and a
-  // blocked address is not checked at all (no oracle for guesses).
+  // Public routes ask this: no token is not a failure, a wrong one is (while
+  // the address is not blocked already), a valid one is valid.
   app.decorate('hasValidBearer', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) return false
-    if (limiter.retryAfterSeconds(request.ip) !== undefined) return false
     const valid = await tokenMatches(request, reply)
     reply.code(200) // bearer-auth marks a failed check 401; this route still answers
-    if (!valid) failed(request)
+    if (!valid && limiter.retryAfterSeconds(request.ip) === undefined) failed(request)
     return valid
   })
 }

@@ -137,10 +137,11 @@ export async function createContainer({ docker, scope, sandbox }: ContainerScope
   }
 }
 
-/** A helper container (not a tool: no sandbox), created and started. */
+/** A helper container (not a tool: no sandbox), created and started; one that cannot start is removed. */
 export async function runHelper({ docker }: ContainerScope, spec: HelperSpec): Promise<string> {
+  let container: Docker.Container | undefined
   try {
-    const container = await docker.createContainer({
+    container = await docker.createContainer({
       name: spec.containerName,
       Image: spec.image,
       Cmd: spec.cmd,
@@ -150,6 +151,7 @@ export async function runHelper({ docker }: ContainerScope, spec: HelperSpec): P
     await container.start()
     return container.id
   } catch (error) {
+    await container?.remove({ force: true }).catch(() => undefined)
     throw translateDockerError(error, `run helper container ${spec.containerName}`)
   }
 }

@@ -4,7 +4,7 @@
 // into DtmaError kinds; each concern lives in a module of its own beside it.
 import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import type { ContainerAttach, ContainerEvent, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventSubscription, HelperSpec, ImageDefaults, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
+import type { ContainerAttach, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventHandlers, EventSubscription, HelperSpec, ImageDefaults, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
 import { attachContainer } from './attach.ts'
 import { containerAction, createContainer, inspectContainer, listAll, listManaged, runHelper, type ContainerScope } from './containers.ts'
 import { translateDockerError } from './errors.ts'
@@ -112,7 +112,7 @@ export class DockerRuntime implements ContainerRuntime {
     return attachContainer(this.docker, id)
   }
 
-  subscribe(onEvent: (event: ContainerEvent) => void, onEnd: (error: Error) => void): Promise<EventSubscription> {
-    return subscribe(this.docker, this.options.scope, onEvent, onEnd)
+  subscribe(handlers: EventHandlers): Promise<EventSubscription> {
+    return subscribe(this.docker, this.options.scope, handlers)
   }
 }
