@@ -1,8 +1,8 @@
 // One take-over: an earlier agent's container becomes an instance of this
 // agent. Docker labels cannot be changed, so the container is made again
 // under DTMA's name, labels and sandbox from the old one's image, env and
-// host ports: create the new one, stop the old, start the new, remove the
-// old. If the new one cannot start, the old one starts again and the error
+// host ports: create the new one while the old one stops, start the new,
+// remove the old. If the new one cannot start, the old one starts again and the error
 // is answered: nothing is lost. The record is journalled first, naming the
 // old container, so a crash at any step is finished (new one made: the old
 // one stops and goes) or rolled back (none made: the old one runs as it was)
@@ -82,9 +82,9 @@ export async function takeOver(domain: LegacyDomain, legacy: LegacyContainer, wi
   return runTakeOver(domain, legacy, journalTakeOver(domain, legacy, wish), wish.trigger, log)
 }
 
-/** The steps of a journalled take-over, timed: create the new container,
- *  stop the old one (SIGTERM, then SIGKILL after the stop timeout), start
- *  the new one, remove the old one. */
+/** The steps of a journalled take-over, timed: create the new container
+ *  while the old one stops (SIGTERM, then SIGKILL after the stop timeout),
+ *  start the new one, remove the old one. */
 export async function runTakeOver(domain: LegacyDomain, legacy: LegacyContainer, record: TakeOverRecord, trigger: TakeOverTrigger, log: Logger): Promise<string> {
   const started = performance.now()
   const seconds = () => (performance.now() - started) / 1000
@@ -108,9 +108,13 @@ async function replace(domain: LegacyDomain, legacy: LegacyContainer, record: Ta
   const old = legacy.container
   let newId: string | undefined
   try {
-    newId = await launchContainer(runtime, record, false, log)
-    await runtime.stop(old.id, domain.stopTimeoutSeconds)
-    if (record.desiredState === 'running') await runtime.start(newId)
+    // The new container binds its host ports only when it starts: it is made
+    // while the old one stops, and both are waited for before anything else.
+    const [made, stopped] = await Promise.allSettled([launchContainer(runtime, record, false, log), runtime.stop(old.id, domain.stopTimeoutSeconds)])
+    if (made.status === 'fulfilled') newId = made.value
+    if (made.status === 'rejected') throw made.reason
+    if (stopped.status === 'rejected') throw stopped.reason
+    if (record.desiredState === 'running') await runtime.start(newId as string)
   } catch (error) {
     // The old one keeps its host ports until it is removed: it runs again as it was.
     if (newId !== undefined) await runtime.remove(newId).catch((removeError: unknown) => log.warn({ err: removeError }, 'cleanup of the unstarted container failed'))
@@ -124,5 +128,5 @@ async function replace(domain: LegacyDomain, legacy: LegacyContainer, record: Ta
   await runtime.remove(old.id)
   store.setPendingOperation(record.instanceName, null)
   await index.refresh(record.instanceName)
-  return newId
+  return newId as string
 }
