@@ -1,31 +1,16 @@
-// kill -9 of the agent at random points during deploy and delete, and
-// during each way a take-over of an earlier agent's container starts (a
-// deploy or a start naming it, the labelled ones at the agent's start):
-// after a restart there is no orphan and no duplicate container, counted by
-// DTMA's labels (of any scope) and by the host port the instance holds (any
+// kill -9 of the agent at random points during deploy and delete: after a
+// restart there is no orphan and no duplicate container, counted by DTMA's
+// labels (of any scope) and by the host port the instance holds (any
 // container bound to it, running or not), and every instance is in a
-// consistent desired state (the journal finishes or rolls back; an earlier
-// container is either gone or still running as it was).
+// consistent desired state (the journal finishes or rolls back). The
+// take-over steps have their own (test/fleet/take-over-chaos.test.ts).
 import t from 'tap'
-import { docker, freePort, removeInstances, tempDir, TEST_IMAGE, uniqueName } from '../helpers/agent.ts'
+import { freePort, removeInstances, tempDir, TEST_IMAGE, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
-import { countOnPort, labelledWith, onHostPort } from '../helpers/containers.ts'
-import { earlierAgentTool, legacyName, type EarlierTool } from '../helpers/earlier-agent.ts'
-import { ensureHttpdPid1Image } from '../helpers/images.ts'
-import { waitFor } from '../helpers/wait.ts'
+import { prng, sleep } from '../helpers/chaos.ts'
+import { countOnPort, labelledWith } from '../helpers/containers.ts'
 
 const ROUNDS = 20
-
-/** Seeded, so a failing round can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31
-    return state / 2 ** 31
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 t.test(`kill -9 at ${ROUNDS} random points during deploy and delete`, async (t) => {
   const seed = Number(process.env.DTMA_CHAOS_SEED ?? 20261123)
@@ -94,80 +79,3 @@ t.test(`kill -9 at ${ROUNDS} random points during deploy and delete`, async (t) 
   t.comment(`outcomes: ${JSON.stringify(outcomes)}`)
 })
 
-const TAKE_OVER_ROUNDS = 12
-type TakeOverKind = 'deploy' | 'start' | 'at agent start'
-
-t.test(`kill -9 at ${TAKE_OVER_ROUNDS} random points during take-overs of the earlier agent's containers`, async (t) => {
-  const seed = Number(process.env.DTMA_CHAOS_SEED ?? 20261204)
-  const random = prng(seed)
-  t.comment(`seed ${seed} (DTMA_CHAOS_SEED replays it)`)
-  const image = await ensureHttpdPid1Image()
-  const since = Math.floor(Date.now() / 1000) - 1
-  const dataDir = tempDir(t)
-  const port = await freePort()
-  // Every agent of this test takes the labelled containers over at its start.
-  const spawn = () => spawnAgent(dataDir, port, { DTMA_ADOPT_LABELLED: 'true' })
-  let agent: AgentProcess = spawn()
-  t.teardown(() => agent.kill())
-  await agent.ready()
-  const outcomes: Record<string, number> = {}
-
-  const earlier = async (kind: TakeOverKind, round: number): Promise<EarlierTool> => {
-    const name = legacyName(`chaos-${round}`)
-    const mcpLabels = kind === 'at agent start' ? { instanceName: uniqueName(`Chaos Labelled ${round}`) } : undefined
-    return earlierAgentTool(t, { name, hostPort: await freePort(), image, env: [`ROUND=${round}`], ...(mcpLabels !== undefined && { mcpLabels }) })
-  }
-  const deployOf = (tool: EarlierTool) => ({ body: { dockerImageUrl: image, instanceNameOnToolbox: tool.instanceName, accountToolInstanceId: `ati-${tool.name}` } })
-
-  // Calibrate: a take-over here takes about one stop timeout (the old process ignores SIGTERM) plus Docker's work.
-  const calibration = await earlier('deploy', -1)
-  let started = Date.now()
-  t.equal((await agent.client.deployTool(deployOf(calibration))).status, 201, 'calibration: taken over')
-  const takeOverMs = Date.now() - started
-  t.comment(`a take-over takes ${takeOverMs} ms here`)
-
-  for (let round = 0; round < TAKE_OVER_ROUNDS; round++) {
-    const kind = (['deploy', 'start', 'at agent start'] as const)[round % 3] as TakeOverKind
-    const tool = await earlier(kind, round)
-    const delay = Math.floor(random() * takeOverMs)
-    if (kind === 'at agent start') {
-      await agent.kill('SIGKILL')
-      agent = spawn()
-      await agent.ready()
-    } else {
-      const inFlight = kind === 'deploy' ? agent.client.deployTool(deployOf(tool)) : agent.client.startTool({ params: { name: tool.instanceName } })
-      inFlight.catch(() => undefined) // the agent dies under it
-    }
-    await sleep(delay)
-    await agent.kill('SIGKILL')
-    agent = spawn()
-    await agent.ready()
-
-    const label = `round ${round} (take-over by ${kind}, killed after ${delay} ms)`
-    // A labelled one is taken over again in the background after a rollback: wait for it to settle.
-    const settle = kind === 'at agent start' ? 60_000 : 0
-    const one = await waitFor(async () => {
-      const got = await agent.client.getTool({ params: { name: tool.instanceName } })
-      return settle === 0 || (got.status === 200 && got.body.data.status === 'running') ? got : undefined
-    }, settle)
-    const holders = await onHostPort(tool.hostPort, since)
-    const labelled = await labelledWith(tool.instanceName)
-    const old = await docker.getContainer(tool.id).inspect().catch(() => undefined)
-    t.equal(holders.length, 1, `${label}: exactly one container on the host port it held`)
-    if (one?.status === 200) {
-      outcomes[`${kind}: taken over`] = (outcomes[`${kind}: taken over`] ?? 0) + 1
-      t.equal(labelled.length, 1, `${label}: one container labelled with the instance`)
-      t.equal(holders[0]?.Id, labelled[0]?.Id, `${label}: and it is the one on the port`)
-      t.equal(one.body.data.container_id, labelled[0]?.Id, `${label}: the agent reports it`)
-      t.match(one.body.data, { status: 'running', desired_state: 'running', ports: [{ host_port: tool.hostPort }] }, `${label}: running, on the old one's port`)
-      t.equal(old, undefined, `${label}: the old container is gone`)
-    } else {
-      outcomes[`${kind}: rolled back`] = (outcomes[`${kind}: rolled back`] ?? 0) + 1
-      t.equal(one?.status, 404, `${label}: unknown to the agent`)
-      t.equal(labelled.length, 0, `${label}: no container labelled with it`)
-      t.equal(holders[0]?.Id, tool.id, `${label}: the old container holds its port`)
-      t.equal(old?.State.Running, true, `${label}: running as it was`)
-    }
-  }
-  t.comment(`outcomes: ${JSON.stringify(outcomes)}`)
-})
