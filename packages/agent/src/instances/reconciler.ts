@@ -10,7 +10,7 @@ import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord, InstanceStore, ReplacedContainer } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import type { InstanceIndex } from './instance-index.ts'
-import { launchContainer, startContainer } from './launcher.ts'
+import { launchContainer, startContainer, startOnFreedPorts } from './launcher.ts'
 import { mcpFromLabels } from './mcp-labels.ts'
 
 const DOWN_STATES = new Set(['exited', 'created', 'dead'])
@@ -126,7 +126,7 @@ export class Reconciler {
     const old = await runtime.inspect(replaced.containerId)
     try {
       if (old !== undefined && old.dockerState !== 'exited' && old.dockerState !== 'created') await runtime.stop(old.id, this.options.stopTimeoutSeconds)
-      if (record.desiredState === 'running' && container.dockerState !== 'running') await runtime.start(container.id)
+      if (record.desiredState === 'running' && container.dockerState !== 'running') await startOnFreedPorts(runtime, container.id, log)
     } catch (error) {
       await runtime.remove(container.id)
       this.options.store.delete(record.instanceName)

@@ -85,6 +85,7 @@ async function takeOverOf(t: Test, count: number): Promise<void> {
   t.equal(during.status, 200)
   t.equal(one.status, 200, 'an instance being taken over answers its current state')
   t.equal(all.value, true, 'all adopted: running, with the ids on their labels')
+  if (all.value !== true) t.comment(agent.output().split('\n').filter((line) => /"level":(40|50)/.test(line)).slice(0, 5).join('\n'))
   // The acceptance's bound (one stop timeout plus 10 s) is printed; what is
   // asserted is what an engine slowed by a loaded machine cannot make true by
   // itself: the take-overs did not wait for each other's stop timeout.

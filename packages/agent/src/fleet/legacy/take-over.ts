@@ -14,7 +14,7 @@ import type { DesiredState, McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../../errors.ts'
 import { containerNameFor } from '../../instances/container-name.ts'
-import { launchContainer } from '../../instances/launcher.ts'
+import { launchContainer, startOnFreedPorts } from '../../instances/launcher.ts'
 import type { LegacyDomain, TakeOverTrigger } from '../../instances/legacy-port.ts'
 import { envKeys, specHash } from '../../instances/spec.ts'
 import type { InstanceSpec } from '../../model/instance-spec.ts'
@@ -114,7 +114,7 @@ async function replace(domain: LegacyDomain, legacy: LegacyContainer, record: Ta
     if (made.status === 'fulfilled') newId = made.value
     if (made.status === 'rejected') throw made.reason
     if (stopped.status === 'rejected') throw stopped.reason
-    if (record.desiredState === 'running') await runtime.start(newId as string)
+    if (record.desiredState === 'running') await startOnFreedPorts(runtime, newId as string, log)
   } catch (error) {
     // The old one keeps its host ports until it is removed: it runs again as it was.
     if (newId !== undefined) await runtime.remove(newId).catch((removeError: unknown) => log.warn({ err: removeError }, 'cleanup of the unstarted container failed'))
