@@ -18,7 +18,7 @@ import { InstanceService } from './instances/instance-service.ts'
 import type { LogTail } from './log-tail.ts'
 import { McpHealthBoard } from './mcp/health-board.ts'
 import { McpService } from './mcp/mcp-service.ts'
-import { instanceStatusMetrics, reconcileMetrics } from './metrics/instance-metrics.ts'
+import { instanceStatusMetrics, reconcileMetrics, takeOverMetrics } from './metrics/instance-metrics.ts'
 import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
 import { mcpMetrics } from './metrics/mcp-metrics.ts'
 import { Metrics } from './metrics/metrics.ts'
@@ -68,6 +68,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     selfHeal: config.selfHeal,
     resyncIntervalMs: config.resyncIntervalMs,
     observer: reconcileMetrics(metrics),
+    takeOverObserver: takeOverMetrics(metrics),
     legacy: (domain) => (legacy = new EarlierAgentContainers(domain, { agentPort: config.port, adoptLabelled: config.adoptLabelled }))
   })
   const redeployer = new Redeployer({ runtime, logger, ...config.upgrade, dockerSocket: config.dockerSocket })

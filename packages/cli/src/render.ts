@@ -47,7 +47,7 @@ export function instanceTable(instances: ToolInstance[]): string {
 export function legacyTable(candidates: LegacyCandidate[]): string {
   if (candidates.length === 0) return "no containers of an earlier agent\n"
   return table(
-    ['CONTAINER', 'INSTANCE', 'ID', 'IMAGE', 'PORTS', 'DOCKER', 'AGE', 'WHY'],
+    ['CONTAINER', 'INSTANCE', 'ID', 'IMAGE', 'PORTS', 'DOCKER', 'AGE', 'TAKEN', 'WHY'],
     candidates.map((candidate) => [
       candidate.container_name,
       candidate.instance_name,
@@ -56,7 +56,8 @@ export function legacyTable(candidates: LegacyCandidate[]): string {
       formatPorts(candidate.ports),
       candidate.docker_status,
       age(candidate.created),
-      candidate.reasons.join(',')
+      candidate.eligible ? 'when named' : 'never',
+      candidate.why_not ?? candidate.reasons.join(',')
     ])
   )
 }

@@ -29,8 +29,8 @@ t.test('dtma legacy and dtma adopt', async (t) => {
   const listed = await dtma(agent, ['legacy'])
   t.equal(listed.code, 0, listed.stderr)
   const [header, ...rows] = listed.stdout.trimEnd().split('\n')
-  t.match(header, /^CONTAINER\s+INSTANCE\s+ID\s+IMAGE\s+PORTS\s+DOCKER\s+AGE\s+WHY$/)
-  t.match(rows.find((row) => row.startsWith(tool.name)), new RegExp(`${TEST_IMAGE}.*127\\.0\\.0\\.1:${tool.hostPort}->8080/tcp.*unlabelled,restart-unless-stopped`))
+  t.match(header, /^CONTAINER\s+INSTANCE\s+ID\s+IMAGE\s+PORTS\s+DOCKER\s+AGE\s+TAKEN\s+WHY$/)
+  t.match(rows.find((row) => row.startsWith(tool.name)), new RegExp(`${TEST_IMAGE}.*127\\.0\\.0\\.1:${tool.hostPort}->8080/tcp.*when named\\s+unlabelled,restart-unless-stopped`))
 
   t.match(await dtma(agent, ['adopt']), { code: 2, stderr: /'adopt' takes one container name/ })
   t.match(await dtma(agent, ['adopt', tool.name, '--id', '']), { code: 2 })

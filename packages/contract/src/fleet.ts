@@ -12,16 +12,18 @@ export const LegacyReason = Type.Union(
     Type.Literal('unlabelled'),
     Type.Literal('restart-unless-stopped'),
     Type.Literal('named-like-an-instance'),
+    Type.Literal('no-mounts'),
+    Type.Literal('image-process'),
     Type.Literal('publishes-ports')
   ],
   {
     description:
-      'agentopia-mcp-labels: labelled agentopia.mcp.* by the earlier agent\'s MCP routes; unlabelled: no label of its own; restart-unless-stopped: the earlier agent\'s restart policy; named-like-an-instance: its name is one a caller may deploy; publishes-ports: it publishes host ports'
+      'agentopia-mcp-labels: labelled agentopia.mcp.* by the earlier agent\'s MCP routes; unlabelled: no label of its own; restart-unless-stopped: the earlier agent\'s restart policy; named-like-an-instance: its name is one a caller may deploy; no-mounts: no volume or host path; image-process: its command, entrypoint, user and working dir are its image\'s, no privileges, the default network; publishes-ports: it publishes host ports'
   }
 )
 export type LegacyReason = Static<typeof LegacyReason>
 
-/** A container of an earlier agent that this agent sees and may take over. */
+/** A container without DTMA's labels, as judged: the earlier agent's (eligible) or not, and why. */
 export const LegacyCandidate = Type.Object({
   container_name: Type.String({ description: "Docker's name of the container" }),
   container_id: Type.String(),
@@ -31,7 +33,9 @@ export const LegacyCandidate = Type.Object({
   ports: Type.Array(PortMapping),
   created: Type.Integer({ description: 'unix seconds' }),
   docker_status: Type.String(),
-  reasons: Type.Array(LegacyReason)
+  reasons: Type.Array(LegacyReason, { description: "the evidence found that it is the earlier agent's" }),
+  eligible: Type.Boolean({ description: "true: the earlier agent's on evidence: a call that names it (deploy, start, stop, restart, delete) or an adopt takes it over; false: never touched" }),
+  why_not: Type.Union([Type.String(), Type.Null()], { description: 'why it is not taken over, one sentence; null when eligible' })
 })
 export type LegacyCandidate = Static<typeof LegacyCandidate>
 

@@ -227,7 +227,8 @@ export const routes = {
     method: 'GET',
     path: '/tools/legacy',
     auth: 'bearer',
-    summary: "Containers an earlier agent left that this agent may take over (name, image, ports, created, and why each looks like an earlier agent's); nothing else is listed or touched",
+    summary:
+      "Every container without DTMA's labels, judged: name, image, ports, created, the evidence found that it is an earlier agent's, `eligible` (a call that names it, or an adopt, takes it over) and `why_not` (why it is never touched, one sentence)",
     responses: { 200: LegacyListReply, ...authErrors, ...dockerErrors }
   },
   adoptLegacy: {

@@ -4,7 +4,7 @@
 import type { LegacyReason, RedeployBody, UpgradeEvent } from '@dtma/contract'
 import type { PortBinding } from '../runtime/types.ts'
 
-/** A container of an earlier agent, as the API lists it. */
+/** A container without DTMA's labels, as the API lists it: the earlier agent's on evidence, or why not. */
 export interface LegacyView {
   containerName: string
   containerId: string
@@ -16,6 +16,8 @@ export interface LegacyView {
   created: number
   dockerState: string
   reasons: LegacyReason[]
+  /** undefined: the earlier agent's, taken over when a call names it; otherwise why it is never touched. */
+  whyNot: string | undefined
 }
 
 export type UpgradeListener = (event: UpgradeEvent) => void

@@ -13,7 +13,7 @@ export class FleetService implements FleetApi {
   ) {}
 
   async legacyCandidates(): Promise<LegacyView[]> {
-    return (await this.legacy.candidates()).map(({ container, instanceName, accountToolInstanceId, reasons }) => ({
+    return (await this.legacy.candidates()).map(({ container, instanceName, accountToolInstanceId, reasons, whyNot }) => ({
       containerName: container.name,
       containerId: container.id,
       instanceName,
@@ -22,7 +22,8 @@ export class FleetService implements FleetApi {
       ports: container.ports,
       created: container.created,
       dockerState: container.dockerState,
-      reasons
+      reasons,
+      whyNot
     }))
   }
 

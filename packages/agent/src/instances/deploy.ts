@@ -65,13 +65,18 @@ export async function deployInstance(deps: DeployDeps, request: DeployRequest): 
   const stored = store.get(instanceName)
   const takenOver = await deps.legacy?.deploy(request, { record: stored, container: existing })
   if (takenOver !== undefined) return takenOver
-  const knownHash = existing?.labels[InstanceLabel.specHash] ?? stored?.specHash
+  // The store's hash first: a deploy that completed a take-over made the
+  // request's hash the instance's, while the container keeps the label it
+  // was made with. Without a record (a lost store), the label.
+  const knownHash = stored?.specHash ?? existing?.labels[InstanceLabel.specHash]
   if (knownHash !== undefined && knownHash !== hash) {
     throw new DtmaError('conflict', `Tool instance '${instanceName}' already exists with a different spec; remove it first`)
   }
   if (existing !== undefined) {
-    // The same deploy again: converge on running and answer with what exists, on the ports it holds.
-    store.put({ instanceName, containerName, spec: { ...asked, ports: stored?.spec.ports ?? existing.ports }, specHash: hash, desiredState: 'running' })
+    // The same deploy again: converge on running and answer with what exists,
+    // on the ports (and, for one taken over, the env) it holds.
+    const spec = stored?.spec ?? { ...asked, ports: existing.ports }
+    store.put({ instanceName, containerName, spec: { ...spec, ...(asked.metadata !== undefined && { metadata: asked.metadata }) }, specHash: hash, desiredState: 'running' })
     if (existing.dockerState !== 'running') await runtime.start(existing.id)
     await index.refresh(instanceName)
     log.info({ containerId: existing.id }, 'deploy repeated: existing container returned')

@@ -10,7 +10,7 @@ import type { InstanceStore } from '../store/instance-store.ts'
 import { IgnoredKeysLog, parseDeployRequest } from './deploy-request.ts'
 import type { DeployResult, EngineState, InstanceApi } from './instance-api.ts'
 import { InstanceIndex } from './instance-index.ts'
-import type { LegacyDomain, LegacyTakeover } from './legacy-port.ts'
+import type { LegacyDomain, LegacyTakeover, TakeOverObserver } from './legacy-port.ts'
 import { InstanceOperations, notFound, type StateChange } from './operations.ts'
 import { PortAllocator, type PortPolicy } from './port-allocator.ts'
 import { PullProgressHub, type PullProgressListener } from './pull-progress.ts'
@@ -37,6 +37,8 @@ export interface InstanceServiceOptions {
   mcpHealth?: McpHealthSource
   /** The take-over of an earlier agent's containers (fleet/), made with the domain it needs. */
   legacy?: (domain: LegacyDomain) => LegacyTakeover
+  /** Told how long each take-over took (metrics); optional. */
+  takeOverObserver?: TakeOverObserver
 }
 
 export class InstanceService implements InstanceApi {
@@ -64,6 +66,7 @@ export class InstanceService implements InstanceApi {
       index: this.index,
       logger,
       stopTimeoutSeconds: options.stopTimeoutSeconds,
+      ...(options.takeOverObserver !== undefined && { observer: options.takeOverObserver }),
       toolHostIp: options.toolHostIp,
       underLock: (instanceName, work) => this.operations.underLock(instanceName, work),
       publish: (instanceName) => this.publish(instanceName),

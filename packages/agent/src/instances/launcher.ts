@@ -4,6 +4,7 @@
 // that can no longer start (a stale task left by a Docker engine that died
 // while starting it) is made again from the record.
 import type { Logger } from 'pino'
+import { isDtmaError } from '../errors.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
@@ -54,5 +55,24 @@ export async function startContainer(runtime: ContainerRuntime, target: LaunchTa
     log.warn({ containerId, err: error }, 'container cannot start (a stale task of a dead engine): making it again from the store')
     await runtime.remove(containerId)
     return launchContainer(runtime, target, true, log)
+  }
+}
+
+/** Tries of a start that meets the host ports of a container just stopped. */
+const FREED_PORT_TRIES = 5
+
+/** Starts a container that takes over the host ports of one that was just
+ *  stopped: a loaded engine may release them a moment after the stop
+ *  returns, so a port conflict is tried again, a few times, with backoff. */
+export async function startOnFreedPorts(runtime: ContainerRuntime, containerId: string, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runtime.start(containerId)
+    } catch (error) {
+      if (!isDtmaError(error, 'port-conflict') || attempt === FREED_PORT_TRIES) throw error
+      const delayMs = 250 * 2 ** (attempt - 1)
+      log.info({ containerId, attempt, delayMs }, 'the host ports of the stopped container are not free yet; starting again soon')
+      await new Promise((resolve) => setTimeout(resolve, delayMs))
+    }
   }
 }

@@ -20,9 +20,20 @@ export interface LegacyTakeover {
   /** A lifecycle call on a name the agent does not know: acts on an earlier
    *  agent's container of that name; false when there is none (a 404). */
   lifecycle(instanceName: string, action: LifecycleAction): Promise<boolean>
-  /** Once, at the first sync with Docker (before the agent is ready): takes
-   *  over the containers an earlier agent labelled. Never throws. */
+  /** Once, at the first sync with Docker (before the agent is ready): finds
+   *  the containers an earlier agent labelled and journals their take-overs,
+   *  each queued under its instance's lock. Resolves once they are journalled
+   *  (the agent knows what exists and what should run); the take-overs go on
+   *  in the background, a bounded number at a time. Never throws. */
   adoptAtStart(): Promise<void>
+}
+
+/** What started a take-over: the agent's start (labelled containers), a deploy, a start/stop/restart by name, an operator's adopt. */
+export type TakeOverTrigger = 'start' | 'deploy' | 'lifecycle' | 'adopt'
+
+/** Told how long each take-over took (metrics); the fleet knows nothing of how it is counted. */
+export interface TakeOverObserver {
+  tookOver(trigger: TakeOverTrigger, outcome: 'ok' | 'failed', seconds: number): void
 }
 
 /** What a take-over needs of the domain; the instance service hands it over. */
@@ -32,6 +43,7 @@ export interface LegacyDomain {
   index: InstanceIndex
   logger: Logger
   stopTimeoutSeconds: number
+  observer?: TakeOverObserver
   /** Every tool port binds to this address. */
   toolHostIp: string
   /** Runs work under an instance's lock (shared with the operations). */

@@ -7,10 +7,10 @@ import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { ContainerInfo, ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
-import type { InstanceRecord, InstanceStore } from '../store/instance-store.ts'
+import type { InstanceRecord, InstanceStore, ReplacedContainer } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import type { InstanceIndex } from './instance-index.ts'
-import { launchContainer, startContainer } from './launcher.ts'
+import { launchContainer, startContainer, startOnFreedPorts } from './launcher.ts'
 import { mcpFromLabels } from './mcp-labels.ts'
 
 const DOWN_STATES = new Set(['exited', 'created', 'dead'])
@@ -66,13 +66,17 @@ export class Reconciler {
     if (record?.pendingOperation === 'deploy') {
       if (container === undefined) {
         store.delete(instanceName)
-        log.info('rolled back an interrupted deploy: no container had been made')
+        if (record.replaces !== null) await this.restoreReplaced(record.replaces, log)
+        log.info({ replaced: record.replaces?.containerName }, 'rolled back an interrupted deploy: no container had been made')
         this.options.observer?.repaired('rollback-deploy')
         return
       }
+      if (record.replaces !== null) await this.finishReplacement(record, container, log)
       store.setPendingOperation(instanceName, null)
-      log.info({ containerId: container.id }, 'finishing an interrupted deploy')
+      log.info({ containerId: container.id, replaced: record.replaces?.containerName }, 'finishing an interrupted deploy')
       this.options.observer?.repaired('finish-deploy')
+      // A finished replacement left the instance as it should be.
+      if (record.replaces !== null) return
     }
     if (record === undefined) {
       if (container !== undefined) this.adopt(container, log)
@@ -101,6 +105,38 @@ export class Reconciler {
       log.info({ containerId: container.id }, 'stopped a container that should not run')
       this.options.observer?.repaired('stop')
     }
+  }
+
+  /** The container an interrupted deploy replaces, as it was before: started
+   *  again if it ran (a crash may have come after its stop). */
+  private async restoreReplaced(replaced: ReplacedContainer, log: Logger): Promise<void> {
+    const old = await this.options.runtime.inspect(replaced.containerId)
+    if (old === undefined || !replaced.wasRunning || old.dockerState === 'running') return
+    await this.options.runtime.start(old.id)
+    log.info({ containerId: old.id, containerName: old.name }, 'started the replaced container again')
+  }
+
+  /** An interrupted replacement whose new container exists: the old one
+   *  stops (it holds the host ports), the new one starts if it should run,
+   *  the old one goes. If the new one cannot start, it goes and the old one
+   *  runs again as it was: never two, never none. */
+  private async finishReplacement(record: InstanceRecord, container: ContainerInfo, log: Logger): Promise<void> {
+    const { runtime } = this.options
+    const replaced = record.replaces as ReplacedContainer
+    const old = await runtime.inspect(replaced.containerId)
+    try {
+      if (old !== undefined && old.dockerState !== 'exited' && old.dockerState !== 'created') await runtime.stop(old.id, this.options.stopTimeoutSeconds)
+      if (record.desiredState === 'running' && container.dockerState !== 'running') await startOnFreedPorts(runtime, container.id, log)
+    } catch (error) {
+      await runtime.remove(container.id)
+      this.options.store.delete(record.instanceName)
+      await this.options.index.refresh(record.instanceName)
+      await this.restoreReplaced(replaced, log)
+      throw error
+    }
+    if (old !== undefined) await runtime.remove(old.id)
+    await this.options.index.refresh(record.instanceName)
+    log.info({ containerId: container.id, replaced: replaced.containerName }, 'finished an interrupted replacement: the replaced container is gone')
   }
 
   /** A labelled container the store does not know (lost or deleted store):

@@ -20,7 +20,9 @@ export interface InstanceSyncOptions extends ReconcilerOptions {
   publish: (instanceName: string) => void
   /** The names of the instances published now (a resync republishes them too). */
   publishedNames: () => string[]
-  /** Once, in the first resync (before ready): takes over what earlier agents labelled. */
+  /** Once, in the first resync (before ready): journals the take-overs of
+   *  what earlier agents labelled; they go on in the background, so being
+   *  ready never waits for one. */
   adoptAtStart?: () => Promise<void>
 }
 

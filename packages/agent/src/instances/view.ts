@@ -46,6 +46,12 @@ export function isGone(record: InstanceRecord | undefined, container: ContainerI
   return (record === undefined || record.pendingOperation === 'remove') && container === undefined
 }
 
+/** A deploy in flight (a take-over not yet at its create) is pending; otherwise a missing container that should run is an error. */
+function statusWithoutContainer(record: InstanceRecord | undefined, desiredState: DesiredState): InstanceStatus {
+  if (record?.pendingOperation === 'deploy') return 'pending'
+  return desiredState === 'running' ? 'error' : 'stopped'
+}
+
 /** An MCP server the monitor has not reported on yet. */
 function unseenHealth(dockerState: string): McpHealth {
   const status = dockerState === 'running' ? 'starting' : 'stopped'
@@ -75,7 +81,7 @@ export function instanceView(
     ports: container !== undefined && container.ports.length > 0 ? container.ports : (record?.spec.ports ?? []),
     created: container?.created ?? Math.floor((record?.updatedAt ?? 0) / 1000),
     startedAt: container?.startedAt ?? null,
-    status: container === undefined ? (desiredState === 'running' ? 'error' : 'stopped') : instanceStatus(dockerState, desiredState),
+    status: container === undefined ? statusWithoutContainer(record, desiredState) : instanceStatus(dockerState, desiredState),
     desiredState,
     dockerState,
     health: container?.health ?? 'none',

@@ -1,6 +1,7 @@
 // Domain metrics: instances by status (read at scrape time from the service's
 // current view) and what reconciling did (counted as it happens).
 import type { InstanceApi } from '../instances/instance-api.ts'
+import type { TakeOverObserver } from '../instances/legacy-port.ts'
 import type { ReconcileObserver } from '../instances/reconciler.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -11,6 +12,16 @@ export function reconcileMetrics(metrics: Metrics): ReconcileObserver {
     reconciled: (outcome) => runs.inc({ outcome }),
     repaired: (repair) => repairs.inc({ repair })
   }
+}
+
+export function takeOverMetrics(metrics: Metrics): TakeOverObserver {
+  const seconds = metrics.histogram({
+    name: 'take_over_seconds',
+    help: "How long each take-over of an earlier agent's container took (create, stop the old one, start, remove), by what started it and outcome",
+    labelNames: ['trigger', 'outcome'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 15, 30, 60, 120]
+  })
+  return { tookOver: (trigger, outcome, took) => seconds.observe({ trigger, outcome }, took) }
 }
 
 const STATUSES = ['pending', 'starting', 'running', 'stopping', 'stopped', 'error'] as const

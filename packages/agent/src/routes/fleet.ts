@@ -17,7 +17,9 @@ function legacyCandidate(view: LegacyView): LegacyCandidate {
     ports: view.ports.map(portMapping),
     created: view.created,
     docker_status: view.dockerState,
-    reasons: view.reasons
+    reasons: view.reasons,
+    eligible: view.whyNot === undefined,
+    why_not: view.whyNot ?? null
   }
 }
 

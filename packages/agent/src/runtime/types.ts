@@ -65,6 +65,19 @@ export interface ContainerInfo {
   /** Only from inspect: what tells an earlier agent's container from anything else. */
   restartPolicy?: string
   mounts?: ContainerMount[]
+  /** Only from inspect: how its process runs (its image's unless the container was made with its own). */
+  process?: ProcessSettings
+  /** Only from inspect: host settings a take-over cannot carry into the sandbox. */
+  privileged?: boolean
+  networkMode?: string
+}
+
+/** Command, entrypoint, user and working directory of a container or an image. */
+export interface ProcessSettings {
+  cmd: string[]
+  entrypoint: string[]
+  user: string
+  workingDir: string
 }
 
 /** A volume or host path mounted into a container. */
@@ -78,6 +91,8 @@ export interface ContainerMount {
 export interface ImageDefaults {
   labels: Record<string, string>
   env: string[]
+  /** undefined for an image that is gone: nothing to compare a container's process with. */
+  process: ProcessSettings | undefined
 }
 
 /** A short-lived container that is not a tool: no sandbox, given what its job needs. */

@@ -17,6 +17,16 @@ import { openDatabase, transaction } from './sqlite.ts'
  *  A record still carrying one at start-up was interrupted by a crash. */
 export type PendingOperation = 'deploy' | 'remove'
 
+/** The container a pending deploy replaces (a take-over of an earlier
+ *  agent's container): a crash mid-way is finished (the old one stopped and
+ *  removed) when the new container exists, rolled back (the old one started
+ *  again if it ran) when it does not. */
+export interface ReplacedContainer {
+  containerId: string
+  containerName: string
+  wasRunning: boolean
+}
+
 export interface InstanceRecord {
   instanceName: string
   containerName: string
@@ -24,6 +34,8 @@ export interface InstanceRecord {
   specHash: string
   desiredState: DesiredState
   pendingOperation: PendingOperation | null
+  /** With a pending deploy: the container it replaces; cleared with the pending operation. */
+  replaces: ReplacedContainer | null
   /** unix milliseconds */
   updatedAt: number
 }
@@ -36,6 +48,7 @@ type InstanceRow = {
   spec_hash: string
   desired_state: DesiredState
   pending_operation: PendingOperation | null
+  replaces_json: string | null
   updated_at: number
 }
 
@@ -48,7 +61,8 @@ const MIGRATIONS: string[] = [
      desired_state  TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),
      pending_operation TEXT CHECK (pending_operation IN ('deploy', 'remove')),
      updated_at     INTEGER NOT NULL
-   )`
+   )`,
+  'ALTER TABLE instances ADD COLUMN replaces_json TEXT'
 ]
 
 export const STORE_FILE_NAME = 'dtma.db'
@@ -61,6 +75,7 @@ function toRecord(row: InstanceRow): InstanceRecord {
     specHash: row.spec_hash,
     desiredState: row.desired_state,
     pendingOperation: row.pending_operation,
+    replaces: row.replaces_json === null ? null : (JSON.parse(row.replaces_json) as ReplacedContainer),
     updatedAt: row.updated_at
   }
 }
@@ -82,14 +97,15 @@ export class InstanceStore {
       get: this.db.prepare('SELECT * FROM instances WHERE instance_name = ?'),
       list: this.db.prepare('SELECT * FROM instances ORDER BY instance_name'),
       upsert: this.db.prepare(
-        `INSERT INTO instances (instance_name, container_name, spec_json, spec_hash, desired_state, pending_operation, updated_at)
-         VALUES (@instance_name, @container_name, @spec_json, @spec_hash, @desired_state, @pending_operation, @updated_at)
+        `INSERT INTO instances (instance_name, container_name, spec_json, spec_hash, desired_state, pending_operation, replaces_json, updated_at)
+         VALUES (@instance_name, @container_name, @spec_json, @spec_hash, @desired_state, @pending_operation, @replaces_json, @updated_at)
          ON CONFLICT (instance_name) DO UPDATE SET container_name = excluded.container_name, spec_json = excluded.spec_json,
            spec_hash = excluded.spec_hash, desired_state = excluded.desired_state,
-           pending_operation = excluded.pending_operation, updated_at = excluded.updated_at`
+           pending_operation = excluded.pending_operation, replaces_json = excluded.replaces_json, updated_at = excluded.updated_at`
       ),
       setDesired: this.db.prepare('UPDATE instances SET desired_state = ?, updated_at = ? WHERE instance_name = ?'),
-      setPending: this.db.prepare('UPDATE instances SET pending_operation = ?, updated_at = ? WHERE instance_name = ?'),
+      // Clearing the pending operation clears what it replaces with it.
+      setPending: this.db.prepare('UPDATE instances SET pending_operation = ?1, replaces_json = IIF(?1 IS NULL, NULL, replaces_json), updated_at = ?2 WHERE instance_name = ?3'),
       remove: this.db.prepare('DELETE FROM instances WHERE instance_name = ?')
     }
   }
@@ -113,7 +129,7 @@ export class InstanceStore {
     return (this.statements.list.all() as InstanceRow[]).map(toRecord)
   }
 
-  put(record: Omit<InstanceRecord, 'updatedAt' | 'pendingOperation'> & { pendingOperation?: PendingOperation | null }, now = Date.now()): void {
+  put(record: Omit<InstanceRecord, 'updatedAt' | 'pendingOperation' | 'replaces'> & { pendingOperation?: PendingOperation | null; replaces?: ReplacedContainer | null }, now = Date.now()): void {
     const row: InstanceRow = {
       instance_name: record.instanceName,
       container_name: record.containerName,
@@ -121,6 +137,7 @@ export class InstanceStore {
       spec_hash: record.specHash,
       desired_state: record.desiredState,
       pending_operation: record.pendingOperation ?? null,
+      replaces_json: record.pendingOperation === 'deploy' && record.replaces != null ? JSON.stringify(record.replaces) : null,
       updated_at: now
     }
     this.statements.upsert.run(row)

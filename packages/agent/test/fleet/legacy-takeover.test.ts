@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import { docker, fetchText, freePort, startTestAgent, TEST_IMAGE, TEST_IMAGE_V2, TOKEN, type TestAgent } from '../helpers/agent.ts'
 import { callDTMA, callDtmaApi, CallerError, instanceServiceDeploy, readStatus, toolboxToolsOverride } from '../helpers/agentopia-callers.ts'
 import { containersOf, earlierAgentTool, legacyName, type EarlierTool } from '../helpers/earlier-agent.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const enc = encodeURIComponent
 
@@ -46,7 +47,12 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
   const agent = await startTestAgent(t, { env: { DTMA_ADOPT_LABELLED: 'true' } })
 
   await t.test('the agentopia.mcp labelled container is adopted at start with its name and id', async (t) => {
-    const item = await reported(agent, labelled.instanceName)
+    // Ready before the take-over is done: listed (pending) at once, adopted in the background.
+    t.ok(await reported(agent, labelled.instanceName), 'listed as soon as the agent is ready')
+    const item = await waitFor(async () => {
+      const now = await reported(agent, labelled.instanceName)
+      return now?.status === 'running' && now.container_id !== '' ? now : undefined
+    })
     t.match(item, { account_tool_instance_id: labelled.accountToolInstanceId, status: 'running', mcp: { transport: 'http', endpoint: '/mcp' } })
     t.equal((await docker.listContainers({ all: true, filters: { name: [labelled.name] } })).filter((c) => c.Names.includes(`/${labelled.name}`)).length, 0, 'the old container is gone')
     t.same(agent.store.get(labelled.instanceName)?.spec.env.filter((entry) => entry.startsWith('MCP_TOKEN=')), ['MCP_TOKEN=labelled-secret'], 'its env kept')
@@ -76,9 +82,14 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
     t.match(await callDTMA(agent.baseUrl, TOKEN, 'POST', `/tools/${enc(tool.name)}/start`), { success: true, data: { state: 'running' } })
     t.match(await reported(agent, tool.name), { account_tool_instance_id: '', status: 'running' }, 'managed, its id unknown until a deploy brings it')
     const id = randomUUID()
-    const deployed = await callDTMA(agent.baseUrl, TOKEN, 'POST', '/tools', { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: tool.name, accountToolInstanceId: id, baseConfigOverrideJson: toolboxToolsOverride({ BRAVE_KEY: 'b' }, agent.port) })
+    const body = { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: tool.name, accountToolInstanceId: id, baseConfigOverrideJson: toolboxToolsOverride({ BRAVE_KEY: 'b' }, agent.port) }
+    const deployed = await callDTMA(agent.baseUrl, TOKEN, 'POST', '/tools', body)
     t.match(deployed, { success: true, data: { account_tool_instance_id: id, ports: [{ host_port: tool.hostPort }] } })
     t.match(await reported(agent, tool.name), { account_tool_instance_id: id })
+    const retried = await fetch(`${agent.baseUrl}/tools`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) })
+    t.equal(retried.status, 200, 'the same deploy again: 200, idempotent')
+    t.match(await retried.json(), { data: { container_id: deployed.data.container_id, account_tool_instance_id: id } }, 'the same container')
+    t.same(agent.store.get(tool.name)?.spec.env, ['BRAVE_KEY=b'], "the container's own env still the instance's")
     await oneContainerOnItsPort(t, agent, tool)
     t.match(await callDTMA(agent.baseUrl, TOKEN, 'DELETE', `/tools/${enc(tool.name)}`), { success: true })
   })
@@ -114,12 +125,23 @@ t.test("the earlier agent's containers are taken over, never duplicated, and not
     const tool = await earlierAgentTool(t, { name: legacyName('filesystem'), hostPort: await freePort() })
     const listed = await agent.client.listLegacy()
     if (listed.status !== 200) return t.fail(`status ${listed.status}`)
-    const names = listed.body.data.map((candidate) => candidate.container_name)
     t.match(
       listed.body.data.find((candidate) => candidate.container_name === tool.name),
-      { instance_name: tool.name, image: TEST_IMAGE, account_tool_instance_id: null, ports: [{ host_port: tool.hostPort }], reasons: ['unlabelled', 'restart-unless-stopped', 'named-like-an-instance', 'publishes-ports'] }
+      {
+        instance_name: tool.name,
+        image: TEST_IMAGE,
+        account_tool_instance_id: null,
+        ports: [{ host_port: tool.hostPort }],
+        reasons: ['unlabelled', 'restart-unless-stopped', 'named-like-an-instance', 'no-mounts', 'image-process', 'publishes-ports'],
+        eligible: true,
+        why_not: null
+      }
     )
-    t.notOk(names.includes(unrelated.name), 'a container with another restart policy is not listed')
+    t.match(
+      listed.body.data.find((candidate) => candidate.container_name === unrelated.name),
+      { eligible: false, why_not: "its restart policy is 'no', and the earlier agent always set 'unless-stopped'" },
+      'a container with another restart policy is listed as never taken, with why'
+    )
     t.notOk(listed.body.data.some((candidate) => candidate.container_name.startsWith('dtma-')), "DTMA's own containers are not listed")
     const shadowed = await agent.client.adoptLegacy({ params: { name: tool.name }, body: { instanceNameOnToolbox: 'status' } })
     t.match(shadowed, { status: 400, body: { error: /GET \/tools\/status is a route of its own/ } }, 'not under a name a route shadows')

@@ -93,18 +93,19 @@ t.test('where the agent answers, and with which token', async (t) => {
 })
 
 function container(overrides: Partial<ContainerInfo>): ContainerInfo {
-  return { managed: false, id: 'id1', name: 'context7', image: 'mcp/context7', labels: {}, dockerState: 'running', health: 'none', created: 0, ports: [{ container_port: 8080, protocol: 'tcp', host_ip: '0.0.0.0', host_port: 30005 }], env: ['PATH=/bin', 'API_KEY=k'], restartPolicy: 'unless-stopped', mounts: [], ...overrides }
+  return { managed: false, id: 'id1', name: 'context7', image: 'mcp/context7', labels: {}, dockerState: 'running', health: 'none', created: 0, ports: [{ container_port: 8080, protocol: 'tcp', host_ip: '0.0.0.0', host_port: 30005 }], env: ['PATH=/bin', 'API_KEY=k'], restartPolicy: 'unless-stopped', mounts: [], process: imageProcess, networkMode: 'default', ...overrides }
 }
-const judged = { agentPort: 30000, image: { labels: { maintainer: 'x' }, env: ['PATH=/bin'] } }
+const imageProcess = { cmd: ['node', 'server.js'], entrypoint: [], user: '', workingDir: '/app' }
+const judged = { agentPort: 30000, image: { labels: { maintainer: 'x' }, env: ['PATH=/bin'], process: imageProcess } }
 
 t.test("an earlier agent's tool container, and what never is one", async (t) => {
-  t.match(asLegacy(container({}), judged), { instanceName: 'context7', env: ['API_KEY=k'], reasons: ['unlabelled', 'restart-unless-stopped', 'named-like-an-instance', 'publishes-ports'] })
+  t.match(asLegacy(container({}), judged), { instanceName: 'context7', env: ['API_KEY=k'], reasons: ['unlabelled', 'restart-unless-stopped', 'named-like-an-instance', 'no-mounts', 'image-process', 'publishes-ports'] })
   t.ok(asLegacy(container({ labels: { maintainer: 'x' } }), judged), "its image's labels are not its own")
   t.equal(asLegacy(container({ labels: { 'com.example.team': 'web' } }), judged), undefined, 'a label of its own: someone else made it')
   t.equal(asLegacy(container({ restartPolicy: 'always' }), judged), undefined, 'another restart policy')
   t.match(
     asLegacy(container({ name: 'mcp-1', restartPolicy: 'no', labels: { 'agentopia.mcp.server': 'true', 'agentopia.mcp.instance_name': 'My MCP', 'agentopia.mcp.account_tool_instance_id': 'ati-1', 'agentopia.mcp.transport_type': 'sse' } }), judged),
-    { instanceName: 'My MCP', accountToolInstanceId: 'ati-1', mcp: { transport: 'sse', endpoint: '/mcp', port: 8080 }, reasons: ['agentopia-mcp-labels', 'publishes-ports'] }
+    { instanceName: 'My MCP', accountToolInstanceId: 'ati-1', mcp: { transport: 'sse', endpoint: '/mcp', port: 8080 }, reasons: ['agentopia-mcp-labels', 'no-mounts', 'image-process', 'publishes-ports'] }
   )
   t.match(neverLegacy(container({ name: 'dtma_manager' }), 30000), /agent container/)
   t.match(neverLegacy(container({ labels: { 'dtma.managed': 'true', 'dtma.scope': 'other' } }), 30000), /DTMA's labels/)

@@ -8,6 +8,16 @@ export const CHATTY_IMAGE = 'dtma-test/chatty:v1'
 /** Ignores SIGTERM: a stop waits the whole stop timeout before Docker kills it. */
 export const STUBBORN_IMAGE = 'dtma-test/stubborn:v1'
 
+/** busybox httpd as PID 1, as many tool images run their server: the kernel
+ *  drops SIGTERM for a PID 1 without a handler, so a stop waits the whole
+ *  stop timeout before Docker kills it. Its own CMD, so a container of it
+ *  runs its image's command (as the earlier agent's containers did). */
+export const HTTPD_PID1_IMAGE = 'dtma-test/httpd-pid1:v1'
+
+export function ensureHttpdPid1Image(): Promise<string> {
+  return ensureDerivedImage(HTTPD_PID1_IMAGE, `CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]`)
+}
+
 export function ensureChattyImage(): Promise<string> {
   return ensureDerivedImage(CHATTY_IMAGE, `CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.2; done"]`)
 }

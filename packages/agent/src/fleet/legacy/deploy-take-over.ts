@@ -49,7 +49,8 @@ export async function takeOverOnDeploy(domain: LegacyDomain, request: DeployRequ
   const { spec } = request
   const log: Logger = domain.logger.child({ instanceName: spec.instanceName, operation: 'deploy' })
   if (normalImage(legacy.container.image) !== normalImage(spec.image)) throw imageConflict(spec.instanceName, legacy.container.image, spec.image)
-  await takeOver(domain, legacy, { instanceName: spec.instanceName, accountToolInstanceId: spec.accountToolInstanceId, desiredState: 'running', requestHash: request.hash, ...(spec.mcp !== undefined && { mcp: spec.mcp }) }, log)
+  const wish = { instanceName: spec.instanceName, accountToolInstanceId: spec.accountToolInstanceId, desiredState: 'running' as const, requestHash: request.hash, trigger: 'deploy' as const }
+  await takeOver(domain, legacy, { ...wish, ...(spec.mcp !== undefined && { mcp: spec.mcp }) }, log)
   const warnings = keptWarnings(request, legacy.env, legacy.container.ports)
   return {
     created: true,

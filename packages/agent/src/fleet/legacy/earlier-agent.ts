@@ -1,12 +1,18 @@
 // What the earlier agent left on a toolbox, and how to tell its tool
-// containers from everything else. It named a tool's container exactly after
-// the instance (only names Docker accepts ever got one), set no labels and
-// restart policy `unless-stopped`; its MCP group routes labelled theirs
-// `agentopia.mcp.*`; it ran itself as `dtma_manager`. Pure: it judges
-// containers as inspected, and a container it does not accept is never touched.
+// containers from everything else, on positive evidence only. It named a
+// tool's container exactly after the instance (only names Docker accepts ever
+// got one), set no labels and restart policy `unless-stopped`, and gave it
+// nothing but its image, env and host ports: no mounts, no command, user,
+// entrypoint or working dir of its own, no privileges, the default network
+// (its MCP group routes used `agentopia-mcp*` networks and labelled their
+// containers `agentopia.mcp.*`). It ran itself as `dtma_manager`. A take-over
+// carries over exactly what it gave (image, env, host ports), so a container
+// with anything more is refused with a sentence, whatever its labels say.
+// Pure: it judges containers as inspected, and a container it does not accept
+// is never touched.
 import type { LegacyReason, McpSettings } from '@dtma/contract'
 import { LABEL_PREFIX } from '../../runtime/labels.ts'
-import type { ContainerInfo, ImageDefaults } from '../../runtime/types.ts'
+import type { ContainerInfo, ImageDefaults, ProcessSettings } from '../../runtime/types.ts'
 
 export const AgentopiaMcpLabel = {
   server: 'agentopia.mcp.server',
@@ -22,9 +28,11 @@ export const AGENT_CONTAINER_NAME = 'dtma_manager'
 const AGENT_IMAGE_TITLE = 'DTMA agent'
 /** Docker's container name grammar. */
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+/** Networks the earlier agent put tools on: Docker's default bridge, its MCP group's own. */
+const EARLIER_NETWORK = /^(default|bridge|agentopia-mcp[a-zA-Z0-9_.-]*)$/
 
-/** A container of an earlier agent, and what it becomes when taken over. */
-export interface LegacyContainer {
+/** A container that is not DTMA's, as judged. */
+export interface JudgedContainer {
   container: ContainerInfo
   /** Its environment without the entries its image sets: what the earlier agent gave it. */
   env: string[]
@@ -32,18 +40,30 @@ export interface LegacyContainer {
   /** From its agentopia.mcp label; undefined: a deploy or an explicit adopt brings it. */
   accountToolInstanceId: string | undefined
   mcp: McpSettings | undefined
+  /** The evidence found that it is the earlier agent's. */
   reasons: LegacyReason[]
+  /** undefined: the evidence holds, a call that names it (or an adopt) takes
+   *  it over. Otherwise why it is never touched, one sentence. */
+  whyNot: string | undefined
 }
+
+/** A container of an earlier agent, on evidence: what a take-over acts on. */
+export type LegacyContainer = JudgedContainer & { whyNot: undefined }
 
 /** Whether an instance name can be a Docker name (the earlier agent's only containers). */
 export function isDockerName(name: string): boolean {
   return DOCKER_NAME.test(name) && name.length <= 128
 }
 
-/** Why a container is never an earlier agent's tool: DTMA's (of any scope, or
- *  its helpers), or an agent itself. Undefined: it may be one. */
+/** Whether a container carries DTMA's labels (of any scope): never judged, never listed. */
+export function isDtmas(container: ContainerInfo): boolean {
+  return Object.keys(container.labels).some((key) => key.startsWith(LABEL_PREFIX))
+}
+
+/** Why a container is never an earlier agent's tool: an agent or its helper,
+ *  or Compose's. Undefined: it may be one. */
 export function neverLegacy(container: ContainerInfo, agentPort: number): string | undefined {
-  if (Object.keys(container.labels).some((key) => key.startsWith(LABEL_PREFIX))) return "it carries DTMA's labels"
+  if (isDtmas(container)) return "it carries DTMA's labels"
   if (/^dtma[_-]manager/.test(container.name)) return 'it is an agent container'
   if (container.labels['org.opencontainers.image.title'] === AGENT_IMAGE_TITLE) return 'it runs the DTMA agent image'
   if ((container.mounts ?? []).some((mount) => /docker\.sock$/.test(mount.source) || /docker\.sock$/.test(mount.destination))) return 'it mounts the Docker socket (an agent or its helper)'
@@ -66,30 +86,80 @@ function mcpFromAgentopiaLabels(labels: Record<string, string>, ports: Container
 export interface Judged {
   /** The agent's own port: a container publishing it is an agent. */
   agentPort: number
-  /** What the container's image sets: Docker copies its labels and env onto the container, and they are not the container's own. */
+  /** What the container's image sets: Docker copies its labels, env and process onto the container, and they are not the container's own. */
   image: ImageDefaults
 }
 
-/** An inspected container as an earlier agent's, or undefined: one labelled
- *  by its MCP routes, or an unlabelled one with its restart policy, named as
- *  an instance can be. */
-export function asLegacy(container: ContainerInfo, judged: Judged): LegacyContainer | undefined {
-  if (neverLegacy(container, judged.agentPort) !== undefined) return undefined
-  const { labels } = container
-  const reasons: LegacyReason[] = []
-  let instanceName = container.name
-  let accountToolInstanceId: string | undefined
-  if (labels[AgentopiaMcpLabel.server] === 'true' && (labels[AgentopiaMcpLabel.accountToolInstanceId] ?? '') !== '') {
-    reasons.push('agentopia-mcp-labels')
-    instanceName = labels[AgentopiaMcpLabel.instanceName] || container.name
-    accountToolInstanceId = labels[AgentopiaMcpLabel.accountToolInstanceId]
-  } else {
-    if (container.restartPolicy !== 'unless-stopped' || !isDockerName(container.name)) return undefined
-    if (Object.entries(labels).some(([key, value]) => judged.image.labels[key] !== value)) return undefined
-    reasons.push('unlabelled', 'restart-unless-stopped', 'named-like-an-instance')
+const PROCESS_FIELDS: Array<[keyof ProcessSettings, string]> = [
+  ['cmd', 'command'],
+  ['entrypoint', 'entrypoint'],
+  ['user', 'user'],
+  ['workingDir', 'working directory']
+]
+
+/** What the container has beyond what a take-over carries over (image, env,
+ *  host ports), as a sentence; undefined when it has nothing more. */
+function beyondCarryOver(container: ContainerInfo, image: ImageDefaults): string | undefined {
+  const mounts = container.mounts ?? []
+  if (mounts.length > 0) {
+    const first = mounts[0] as (typeof mounts)[0]
+    const more = mounts.length > 1 ? ` and ${mounts.length - 1} more` : ''
+    return `it mounts ${first.type} ${first.source} at ${first.destination}${more}: the earlier agent gave its tools no mounts, and a take-over would lose them`
   }
-  if (container.ports.length > 0) reasons.push('publishes-ports')
+  if (image.process === undefined) return `its image ${container.image} is gone, so what it runs cannot be told from what its image runs`
+  const own = container.process
+  if (own === undefined) return 'what it runs is unknown'
+  for (const [field, words] of PROCESS_FIELDS) {
+    if (JSON.stringify(own[field]) !== JSON.stringify(image.process[field])) {
+      return `it runs with a ${words} of its own, not its image's: the earlier agent never set one, and a take-over would not carry it over`
+    }
+  }
+  if (container.privileged === true) return 'it runs privileged: the earlier agent never did, and the sandbox does not allow it'
+  if (container.networkMode !== undefined && !EARLIER_NETWORK.test(container.networkMode)) {
+    return `it runs on network '${container.networkMode}', where the earlier agent never put a tool`
+  }
+  return undefined
+}
+
+/** A container that is not DTMA's, judged: the earlier agent's on evidence,
+ *  or why not. Undefined for DTMA's own containers (of any scope). */
+export function judgeContainer(container: ContainerInfo, judged: Judged): JudgedContainer | undefined {
+  if (isDtmas(container)) return undefined
+  const { labels } = container
   const imageEnv = new Set(judged.image.env)
-  const env = (container.env ?? []).filter((entry) => !imageEnv.has(entry))
-  return { container, env, instanceName, accountToolInstanceId, mcp: mcpFromAgentopiaLabels(labels, container.ports), reasons }
+  const base = {
+    container,
+    env: (container.env ?? []).filter((entry) => !imageEnv.has(entry)),
+    instanceName: container.name,
+    accountToolInstanceId: undefined as string | undefined,
+    mcp: mcpFromAgentopiaLabels(labels, container.ports),
+    reasons: [] as LegacyReason[]
+  }
+  const refused = (whyNot: string): JudgedContainer => ({ ...base, whyNot })
+  const never = neverLegacy(container, judged.agentPort)
+  if (never !== undefined) return refused(never)
+  if (labels[AgentopiaMcpLabel.server] === 'true' && (labels[AgentopiaMcpLabel.accountToolInstanceId] ?? '') !== '') {
+    base.reasons.push('agentopia-mcp-labels')
+    base.instanceName = labels[AgentopiaMcpLabel.instanceName] || container.name
+    base.accountToolInstanceId = labels[AgentopiaMcpLabel.accountToolInstanceId]
+  } else {
+    const ownLabels = Object.keys(labels).filter((key) => judged.image.labels[key] !== labels[key])
+    if (ownLabels.length > 0) return refused(`it carries labels of its own (${ownLabels.slice(0, 5).join(', ')}), and the earlier agent set none`)
+    base.reasons.push('unlabelled')
+    if (container.restartPolicy !== 'unless-stopped') return refused(`its restart policy is '${container.restartPolicy ?? 'no'}', and the earlier agent always set 'unless-stopped'`)
+    base.reasons.push('restart-unless-stopped')
+    if (!isDockerName(container.name)) return refused('its name is not one an instance can have')
+    base.reasons.push('named-like-an-instance')
+  }
+  const beyond = beyondCarryOver(container, judged.image)
+  if (beyond !== undefined) return refused(beyond)
+  base.reasons.push('no-mounts', 'image-process')
+  if (container.ports.length > 0) base.reasons.push('publishes-ports')
+  return { ...base, whyNot: undefined }
+}
+
+/** An inspected container as an earlier agent's, on evidence, or undefined. */
+export function asLegacy(container: ContainerInfo, judged: Judged): LegacyContainer | undefined {
+  const verdict = judgeContainer(container, judged)
+  return verdict?.whyNot === undefined ? (verdict as LegacyContainer | undefined) : undefined
 }

@@ -5,7 +5,10 @@
 // takes it over too (its id comes with the first deploy), and a delete
 // removes it, so no caller's sequence leaves a container behind. At start
 // the containers the earlier agent's MCP routes labelled are taken over with
-// the names and ids on their labels. Anything else is never touched.
+// the names and ids on their labels (adopt-at-start). Only a container that
+// earlier-agent.ts finds to be the earlier agent's on evidence is ever
+// touched: for anything else a call that names it is a call on a name this
+// agent does not know (a 404, or a deploy of a new instance beside it).
 import type { Logger } from 'pino'
 import { DtmaError } from '../../errors.ts'
 import type { DeployOutcome } from '../../instances/deploy.ts'
@@ -13,10 +16,10 @@ import type { DeployRequest } from '../../instances/deploy-request.ts'
 import { assertReachableName } from '../../instances/instance-name.ts'
 import type { LegacyDomain, LegacyTakeover, LifecycleAction } from '../../instances/legacy-port.ts'
 import { isGone } from '../../instances/view.ts'
-import { LABEL_PREFIX } from '../../runtime/labels.ts'
-import type { ContainerInfo } from '../../runtime/types.ts'
+import type { ContainerInfo, ImageDefaults } from '../../runtime/types.ts'
 import type { InstanceRecord } from '../../store/instance-store.ts'
-import { AgentopiaMcpLabel, asLegacy, isDockerName, type LegacyContainer } from './earlier-agent.ts'
+import { adoptLabelledAtStart, Slots, TAKE_OVER_CONCURRENCY } from './adopt-at-start.ts'
+import { asLegacy, isDockerName, isDtmas, judgeContainer, type JudgedContainer, type LegacyContainer } from './earlier-agent.ts'
 import { completeTakeOver, takeOverOnDeploy } from './deploy-take-over.ts'
 import { takeOver } from './take-over.ts'
 
@@ -58,48 +61,50 @@ export class EarlierAgentContainers implements LegacyTakeover {
       log.info({ containerId: legacy.container.id, reasons: legacy.reasons }, "removed an earlier agent's container by its name")
       return true
     }
-    await takeOver(this.domain, legacy, this.wishFor(legacy, action === 'stop' ? 'stopped' : 'running'), log)
+    await takeOver(this.domain, legacy, { ...this.wishFor(legacy, action === 'stop' ? 'stopped' : 'running'), trigger: 'lifecycle' }, log)
     return true
   }
 
   async adoptAtStart(): Promise<void> {
     if (!this.settings.adoptLabelled) return
     try {
-      const labelled = (await this.domain.runtime.listAll()).filter((container) => !container.managed && container.labels[AgentopiaMcpLabel.server] === 'true')
-      for (const summary of labelled) {
-        const legacy = await this.judge(summary.id)
-        if (legacy === undefined) continue
-        await this.domain
-          .underLock(legacy.instanceName, async () => {
-            if (!(await this.isFree(legacy.instanceName))) {
-              this.log.warn({ instanceName: legacy.instanceName, containerName: legacy.container.name }, "an earlier agent's labelled container names an instance this agent has: left alone")
-              return
-            }
-            const running = legacy.container.dockerState === 'running' || legacy.container.dockerState === 'restarting'
-            await takeOver(this.domain, legacy, this.wishFor(legacy, running ? 'running' : 'stopped'), this.log.child({ instanceName: legacy.instanceName, operation: 'adopt' }))
-          })
-          .catch((error: unknown) => this.log.warn({ err: error, containerName: legacy.container.name }, "could not take over an earlier agent's labelled container; it keeps running as it is"))
-          .finally(() => this.domain.publish(legacy.instanceName))
-      }
+      await adoptLabelledAtStart({
+        domain: this.domain,
+        log: this.log,
+        judge: (id) => this.judge(id),
+        isFree: (instanceName) => this.isFree(instanceName),
+        wishFor: (legacy, desiredState) => ({ ...this.wishFor(legacy, desiredState), trigger: 'start' })
+      })
     } catch (error) {
       this.log.warn({ err: error }, "looking for an earlier agent's labelled containers failed; they keep running as they are")
     }
   }
 
-  /** Every container of an earlier agent this agent sees. */
-  async candidates(): Promise<LegacyContainer[]> {
+  /** Every container without DTMA's labels, judged: the earlier agent's on evidence, or why not. */
+  async candidates(): Promise<JudgedContainer[]> {
     this.domain.assertServing()
     // DTMA's own containers, of any scope, are never candidates: not even inspected.
-    const others = (await this.domain.runtime.listAll()).filter((container) => !Object.keys(container.labels).some((key) => key.startsWith(LABEL_PREFIX)))
-    const judged = await Promise.all(others.map((container) => this.judge(container.id)))
-    return judged.filter((legacy): legacy is LegacyContainer => legacy !== undefined).sort((a, b) => a.container.name.localeCompare(b.container.name))
+    const others = (await this.domain.runtime.listAll()).filter((container) => !isDtmas(container))
+    const images = new Map<string, Promise<ImageDefaults>>()
+    const slots = new Slots(TAKE_OVER_CONCURRENCY)
+    const judged = await Promise.all(
+      others.map((summary) =>
+        slots.run(async () => {
+          const container = await this.domain.runtime.inspect(summary.id)
+          if (container === undefined || container.managed) return undefined
+          if (!images.has(container.image)) images.set(container.image, this.domain.runtime.imageDefaults(container.image))
+          return judgeContainer(container, { agentPort: this.agentPort, image: await (images.get(container.image) as Promise<ImageDefaults>) })
+        })
+      )
+    )
+    return judged.filter((verdict): verdict is JudgedContainer => verdict !== undefined).sort((a, b) => a.container.name.localeCompare(b.container.name))
   }
 
   /** Takes over a candidate by its Docker name; answers the instance name and what to tell the caller. */
   async adopt(containerName: string, options: AdoptOptions): Promise<{ instanceName: string; warnings: string[] }> {
     this.domain.assertServing()
     const legacy = await this.byDockerName(containerName)
-    if (legacy === undefined) throw new DtmaError('not-found', `No container of an earlier agent is named '${containerName}' (GET /tools/legacy lists them)`)
+    if (legacy === undefined) throw new DtmaError('not-found', `No container of an earlier agent is named '${containerName}' (GET /tools/legacy lists them, and says why others are not taken)`)
     const instanceName = options.instanceNameOnToolbox ?? legacy.instanceName
     assertReachableName(instanceName)
     const accountToolInstanceId = options.accountToolInstanceId ?? legacy.accountToolInstanceId
@@ -108,7 +113,8 @@ export class EarlierAgentContainers implements LegacyTakeover {
       try {
         if (!(await this.isFree(instanceName))) throw new DtmaError('conflict', `Tool instance '${instanceName}' already exists; adopt the container under another name (instanceNameOnToolbox)`)
         const running = legacy.container.dockerState === 'running'
-        await takeOver(this.domain, legacy, { ...this.wishFor(legacy, running ? 'running' : 'stopped'), instanceName, accountToolInstanceId: accountToolInstanceId ?? '' }, this.log.child({ instanceName, operation: 'adopt' }))
+        const wish = { ...this.wishFor(legacy, running ? 'running' : 'stopped'), instanceName, accountToolInstanceId: accountToolInstanceId ?? '', trigger: 'adopt' as const }
+        await takeOver(this.domain, legacy, wish, this.log.child({ instanceName, operation: 'adopt' }))
       } finally {
         this.domain.publish(instanceName)
       }

@@ -1,10 +1,12 @@
 // One take-over: an earlier agent's container becomes an instance of this
 // agent. Docker labels cannot be changed, so the container is made again
 // under DTMA's name, labels and sandbox from the old one's image, env and
-// host ports: create the new one, stop the old, start the new, remove the
-// old. If the new one cannot start, the old one starts again and the error
-// is answered: nothing is lost. The record is journalled first, so a crash
-// in between is finished or rolled back by the reconciler like a deploy.
+// host ports: create the new one while the old one stops, start the new,
+// remove the old. If the new one cannot start, the old one starts again and the error
+// is answered: nothing is lost. The record is journalled first, naming the
+// old container, so a crash at any step is finished (new one made: the old
+// one stops and goes) or rolled back (none made: the old one runs as it was)
+// by the reconciler.
 // What a tool wrote inside its own container's filesystem is not carried
 // over (the earlier agent gave its tools no volumes). The caller holds the
 // instance's lock.
@@ -12,10 +14,11 @@ import type { DesiredState, McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../../errors.ts'
 import { containerNameFor } from '../../instances/container-name.ts'
-import { launchContainer } from '../../instances/launcher.ts'
-import type { LegacyDomain } from '../../instances/legacy-port.ts'
+import { launchContainer, startOnFreedPorts } from '../../instances/launcher.ts'
+import type { LegacyDomain, TakeOverTrigger } from '../../instances/legacy-port.ts'
 import { envKeys, specHash } from '../../instances/spec.ts'
 import type { InstanceSpec } from '../../model/instance-spec.ts'
+import type { InstanceRecord } from '../../store/instance-store.ts'
 import type { LegacyContainer } from './earlier-agent.ts'
 
 export interface TakeOverWish {
@@ -28,6 +31,7 @@ export interface TakeOverWish {
   mcp?: McpSettings
   /** Set when no deploy asked for the take-over: the first deploy completes it. */
   takenOverFrom?: string
+  trigger: TakeOverTrigger
 }
 
 /** The spec of the instance the old container becomes: its image, env and
@@ -57,35 +61,72 @@ function assertPortsFree(domain: LegacyDomain, spec: InstanceSpec): void {
   }
 }
 
-/** Takes the old container over; answers the new container's id. */
-export async function takeOver(domain: LegacyDomain, legacy: LegacyContainer, wish: TakeOverWish, log: Logger): Promise<string> {
-  const { runtime, store, index } = domain
+type TakeOverRecord = Pick<InstanceRecord, 'instanceName' | 'containerName' | 'spec' | 'specHash' | 'desiredState'>
+
+/** Journals the take-over before any Docker call: the instance's record,
+ *  pending, naming the old container, so a crash at any step is finished or
+ *  rolled back at the next start (see the reconciler). Throws, journalling
+ *  nothing, when another instance holds one of its host ports. */
+export function journalTakeOver(domain: LegacyDomain, legacy: LegacyContainer, wish: TakeOverWish): TakeOverRecord {
   const old = legacy.container
   const spec = takenOverSpec(domain, legacy, wish)
   assertPortsFree(domain, spec)
   const record = { instanceName: spec.instanceName, containerName: containerNameFor(spec.instanceName), spec, specHash: wish.requestHash ?? specHash(spec), desiredState: wish.desiredState }
-  store.put({ ...record, pendingOperation: 'deploy' })
+  const wasRunning = old.dockerState === 'running' || old.dockerState === 'restarting'
+  domain.store.put({ ...record, pendingOperation: 'deploy', replaces: { containerId: old.id, containerName: old.name, wasRunning } })
+  return record
+}
+
+/** Takes the old container over; answers the new container's id. */
+export async function takeOver(domain: LegacyDomain, legacy: LegacyContainer, wish: TakeOverWish, log: Logger): Promise<string> {
+  return runTakeOver(domain, legacy, journalTakeOver(domain, legacy, wish), wish.trigger, log)
+}
+
+/** The steps of a journalled take-over, timed: create the new container
+ *  while the old one stops (SIGTERM, then SIGKILL after the stop timeout),
+ *  start the new one, remove the old one. */
+export async function runTakeOver(domain: LegacyDomain, legacy: LegacyContainer, record: TakeOverRecord, trigger: TakeOverTrigger, log: Logger): Promise<string> {
+  const started = performance.now()
+  const seconds = () => (performance.now() - started) / 1000
+  try {
+    const newId = await replace(domain, legacy, record, log)
+    domain.observer?.tookOver(trigger, 'ok', seconds())
+    log.info(
+      { containerId: newId, previousContainer: legacy.container.name, previousContainerId: legacy.container.id, image: record.spec.image, envKeys: envKeys(record.spec.env), ports: record.spec.ports, reasons: legacy.reasons, trigger, durationMs: Math.round(seconds() * 1000) },
+      "took over an earlier agent's container"
+    )
+    return newId
+  } catch (error) {
+    domain.observer?.tookOver(trigger, 'failed', seconds())
+    log.warn({ err: error, previousContainer: legacy.container.name, trigger, durationMs: Math.round(seconds() * 1000) }, "the take-over of an earlier agent's container failed; it runs as it was")
+    throw error
+  }
+}
+
+async function replace(domain: LegacyDomain, legacy: LegacyContainer, record: TakeOverRecord, log: Logger): Promise<string> {
+  const { runtime, store, index } = domain
+  const old = legacy.container
   let newId: string | undefined
   try {
-    newId = await launchContainer(runtime, record, false, log)
-    await runtime.stop(old.id, domain.stopTimeoutSeconds)
-    if (wish.desiredState === 'running') await runtime.start(newId)
+    // The new container binds its host ports only when it starts: it is made
+    // while the old one stops, and both are waited for before anything else.
+    const [made, stopped] = await Promise.allSettled([launchContainer(runtime, record, false, log), runtime.stop(old.id, domain.stopTimeoutSeconds)])
+    if (made.status === 'fulfilled') newId = made.value
+    if (made.status === 'rejected') throw made.reason
+    if (stopped.status === 'rejected') throw stopped.reason
+    if (record.desiredState === 'running') await startOnFreedPorts(runtime, newId as string, log)
   } catch (error) {
     // The old one keeps its host ports until it is removed: it runs again as it was.
     if (newId !== undefined) await runtime.remove(newId).catch((removeError: unknown) => log.warn({ err: removeError }, 'cleanup of the unstarted container failed'))
     if (old.dockerState === 'running') {
       await runtime.start(old.id).catch((startError: unknown) => log.error({ err: startError, containerId: old.id }, "the earlier agent's container did not start again"))
     }
-    store.delete(spec.instanceName)
-    await index.refresh(spec.instanceName)
+    store.delete(record.instanceName)
+    await index.refresh(record.instanceName)
     throw error
   }
   await runtime.remove(old.id)
-  store.setPendingOperation(spec.instanceName, null)
-  await index.refresh(spec.instanceName)
-  log.info(
-    { containerId: newId, previousContainer: old.name, previousContainerId: old.id, image: spec.image, envKeys: envKeys(spec.env), ports: spec.ports, reasons: legacy.reasons },
-    "took over an earlier agent's container"
-  )
-  return newId
+  store.setPendingOperation(record.instanceName, null)
+  await index.refresh(record.instanceName)
+  return newId as string
 }

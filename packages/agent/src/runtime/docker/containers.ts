@@ -4,7 +4,7 @@
 import type Docker from 'dockerode'
 import { MANAGED_LABEL, managedFilters, SCOPE_LABEL } from '../labels.ts'
 import { sandboxedContainer, toolNetworkOptions } from '../sandbox.ts'
-import type { ContainerInfo, ContainerSpec, HelperSpec, PortBinding, ToolSandbox } from '../types.ts'
+import type { ContainerInfo, ContainerSpec, HelperSpec, PortBinding, ProcessSettings, ToolSandbox } from '../types.ts'
 import { statusOf, translateDockerError } from './errors.ts'
 
 export interface ContainerScope {
@@ -45,6 +45,17 @@ function portsFromSummary(summaryPorts: Docker.Port[]): PortBinding[] {
     ports.push(mapping)
   }
   return ports
+}
+
+/** Docker writes an unset command or entrypoint as null, a string or an array. */
+function words(value: string | string[] | null | undefined): string[] {
+  if (value === null || value === undefined) return []
+  return typeof value === 'string' ? [value] : value
+}
+
+/** The process part of a container's or an image's Config. */
+export function processSettings(config: { Cmd?: string | string[] | null; Entrypoint?: string | string[] | null; User?: string; WorkingDir?: string } | undefined): ProcessSettings {
+  return { cmd: words(config?.Cmd), entrypoint: words(config?.Entrypoint), user: config?.User ?? '', workingDir: config?.WorkingDir ?? '' }
 }
 
 function ownedByScope(labels: Record<string, string>, scope: string): boolean {
@@ -99,7 +110,10 @@ export async function inspectContainer({ docker, scope }: ContainerScope, nameOr
       startedAt: info.State.StartedAt,
       ipAddress: Object.values(info.NetworkSettings.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress,
       restartPolicy: info.HostConfig.RestartPolicy?.Name || 'no',
-      mounts: (info.Mounts ?? []).map((mount) => ({ type: mount.Type, source: mount.Name ?? mount.Source, destination: mount.Destination }))
+      mounts: (info.Mounts ?? []).map((mount) => ({ type: mount.Type, source: mount.Name ?? mount.Source, destination: mount.Destination })),
+      process: processSettings(info.Config),
+      privileged: info.HostConfig.Privileged === true,
+      networkMode: info.HostConfig.NetworkMode || 'default'
     }
   } catch (error) {
     if (statusOf(error) === 404) return undefined

@@ -6,6 +6,7 @@ import type Docker from 'dockerode'
 import { Value } from 'typebox/value'
 import { DtmaError } from '../../errors.ts'
 import type { ImageDefaults, PullProgress } from '../types.ts'
+import { processSettings } from './containers.ts'
 import { dockerMessage, isUnreachable, statusOf, translateDockerError, type DockerApiError } from './errors.ts'
 
 /** `../x` in an image name makes Docker answer a redirect that docker-modem
@@ -29,9 +30,9 @@ export async function hasImage(docker: Docker, image: string): Promise<boolean> 
 export async function imageDefaults(docker: Docker, image: string): Promise<ImageDefaults> {
   try {
     const config = (await docker.getImage(image).inspect()).Config
-    return { labels: config?.Labels ?? {}, env: config?.Env ?? [] }
+    return { labels: config?.Labels ?? {}, env: config?.Env ?? [], process: processSettings(config as Parameters<typeof processSettings>[0]) }
   } catch (error) {
-    if (statusOf(error) === 404) return { labels: {}, env: [] }
+    if (statusOf(error) === 404) return { labels: {}, env: [], process: undefined }
     throw translateDockerError(error, `inspect image ${image}`)
   }
 }

@@ -1,0 +1,25 @@
+// Counting containers on the shared engine the way a duplicate would show:
+// by DTMA's instance label (any agent scope) and by a host port (any
+// container bound to it in its config, running or not: a stopped duplicate
+// still claims the port when it starts again).
+import type Docker from 'dockerode'
+import { docker } from './agent.ts'
+
+/** Containers labelled as this instance's by any DTMA agent. */
+export function labelledWith(instanceName: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`dtma.instance-name=${instanceName}`] } })
+}
+
+/** Containers bound to this host port, among those created since `sinceUnix` (the test's own). */
+export async function onHostPort(hostPort: number, sinceUnix: number): Promise<Docker.ContainerInspectInfo[]> {
+  const recent = (await docker.listContainers({ all: true })).filter((container) => container.Created >= sinceUnix)
+  const inspected = await Promise.all(recent.map((container) => docker.getContainer(container.Id).inspect().catch(() => undefined)))
+  return inspected.filter(
+    (info): info is Docker.ContainerInspectInfo =>
+      info !== undefined && Object.values(info.HostConfig.PortBindings ?? {}).some((bindings) => ((bindings ?? []) as Array<{ HostPort?: string }>).some((binding) => Number(binding.HostPort) === hostPort))
+  )
+}
+
+export async function countOnPort(hostPort: number, sinceUnix: number): Promise<number> {
+  return (await onHostPort(hostPort, sinceUnix)).length
+}
