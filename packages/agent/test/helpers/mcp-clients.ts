@@ -9,9 +9,9 @@
 // notifications of each call.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -40,9 +40,10 @@ export interface FidelityClient {
 /** Steps that exist only on one transport, compared only when both sides have them. */
 export const TRANSPORT_STEPS = new Set(['session end'])
 
-const root = new URL('../../../../node_modules/', import.meta.url)
-const MCP_REMOTE = fileURLToPath(new URL('mcp-remote/dist/proxy.js', root))
-const INSPECTOR = fileURLToPath(new URL('@modelcontextprotocol/inspector/clients/launcher/build/index.js', root))
+// Their programs, run as their users run them (`npx mcp-remote`, `npx @modelcontextprotocol/inspector --cli`).
+const resolve = createRequire(import.meta.url).resolve
+const MCP_REMOTE = resolve('mcp-remote/dist/proxy.js')
+const INSPECTOR = resolve('@modelcontextprotocol/inspector/clients/launcher/build/index.js')
 const UNKNOWN_TOOL: ToolCall = { name: 'dtma-no-such-tool', arguments: {} }
 const REQUEST = { timeout: 20_000 }
 
