@@ -111,7 +111,7 @@ export async function fidelityMatrix(t: Test, servers: RealServer[], portRange: 
   const ready = Date.now() - started
   // Every client with every server, a few sessions at a time (the stdio ones start a container each).
   const pairs = prepared.flatMap((server) => FIDELITY_CLIENTS.map((client) => ({ server, client })))
-  const partial = await inTurn(pairs, 6, ({ server, client }) => rowOf(server, client))
+  const partial = await inTurn(pairs, 4, ({ server, client }) => rowOf(server, client))
   const rows = partial.map((row): Row => {
     const stand = partial.find((other) => other.server === row.server && other.client === STAND_IN)?.direct
     if (row.direct === undefined && stand === undefined) throw new Error(`${row.client} needs the ${STAND_IN} row`)

@@ -18,11 +18,9 @@ export interface RealServer {
   server: string
   transport: 'stdio' | 'http'
   image: string
-  /** Calls that answer offline the same way every time (a result, an error result or a JSON-RPC error). */
+  /** Calls that answer offline the same way every time (a result, an error result or a JSON-RPC
+   *  error): first one that answers, then one that errs (bad arguments, an unreachable upstream). */
   calls: ToolCall[]
-  /** Lists the Inspector's CLI compares besides tools: those that hold something (the SDK
-   *  clients list whatever the capabilities announce, empty or not). */
-  lists: Array<'prompts' | 'resources'>
   /** http: the variable naming the port the server listens on (and checks the Host header against). */
   portEnv?: string
   /** http: what a caller must send the server itself (Notion's own bearer). */
@@ -52,20 +50,19 @@ const playwrightCalls: ToolCall[] = [
 ]
 
 export const REAL_SERVERS = {
-  context7Stdio: { server: 'context7', transport: 'stdio', image: 'dtma-test/mcp-context7:stdio', calls: context7Calls, lists: [] },
-  context7Http: { server: 'context7', transport: 'http', image: 'dtma-test/mcp-context7:http', calls: context7Calls, lists: [] },
-  notionStdio: { server: 'notion', transport: 'stdio', image: 'dtma-test/mcp-notion:stdio', calls: notionCalls, lists: [] },
+  context7Stdio: { server: 'context7', transport: 'stdio', image: 'dtma-test/mcp-context7:stdio', calls: context7Calls },
+  context7Http: { server: 'context7', transport: 'http', image: 'dtma-test/mcp-context7:http', calls: context7Calls },
+  notionStdio: { server: 'notion', transport: 'stdio', image: 'dtma-test/mcp-notion:stdio', calls: notionCalls },
   notionHttp: {
     server: 'notion',
     transport: 'http',
     image: 'dtma-test/mcp-notion:http',
     calls: notionCalls,
-    lists: [],
     serverHeaders: { Authorization: NOTION_AUTH },
     deployExtra: { mcpAuth: { header: 'Authorization', value: NOTION_AUTH } }
   },
-  playwrightStdio: { server: 'playwright', transport: 'stdio', image: 'dtma-test/mcp-playwright:stdio', calls: playwrightCalls, lists: [] },
-  playwrightHttp: { server: 'playwright', transport: 'http', image: 'dtma-test/mcp-playwright:http', calls: playwrightCalls, lists: [], portEnv: 'PLAYWRIGHT_MCP_PORT' },
+  playwrightStdio: { server: 'playwright', transport: 'stdio', image: 'dtma-test/mcp-playwright:stdio', calls: playwrightCalls },
+  playwrightHttp: { server: 'playwright', transport: 'http', image: 'dtma-test/mcp-playwright:http', calls: playwrightCalls, portEnv: 'PLAYWRIGHT_MCP_PORT' },
   memoryStdio: {
     server: 'memory',
     transport: 'stdio',
@@ -74,8 +71,7 @@ export const REAL_SERVERS = {
     calls: [
       { name: 'read_graph', arguments: {} },
       { name: 'search_nodes', arguments: {} }
-    ],
-    lists: ['resources']
+    ]
   },
   everythingHttp: {
     server: 'everything',
@@ -86,8 +82,7 @@ export const REAL_SERVERS = {
       { name: 'echo', arguments: { message: 'hello' } },
       { name: 'get-sum', arguments: { a: 'two', b: 40 } },
       { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 2 } }
-    ],
-    lists: ['prompts', 'resources']
+    ]
   }
 } as const satisfies Record<string, RealServer>
 
