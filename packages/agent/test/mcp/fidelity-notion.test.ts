@@ -1,7 +1,7 @@
-// MCP fidelity with real servers and real clients: Notion (@notionhq/notion-
-// mcp-server), stdio and http with its own bearer (mcpAuth through DTMA);
-// every call is a JSON-RPC error of the server's own (its API is a closed
-// port).
+// MCP fidelity with real servers and real clients: Notion
+// (@notionhq/notion-mcp-server), stdio and http with its own bearer (mcpAuth
+// through DTMA); every call is a JSON-RPC error of the server's own (its API
+// is a closed port).
 // Each server runs in a container of its own and deployed through DTMA; the official
 // SDK (current and 1.22), mcp-remote and the Inspector's CLI each talk to both,
 // and every pair that works directly must give the same answers through DTMA.
