@@ -16,17 +16,37 @@ base="dtma-test/mcp-base:$hash"
 label=dtma.test-images-hash
 server=node_modules/@modelcontextprotocol/server-everything/dist/index.js
 
-# tag, then the CMD of run.sh (the server and its arguments), then ENV lines
+# tag | the CMD of run.sh (the server and its arguments) | ENV (space-separated KEY=value) | port to EXPOSE.
+# The real servers get what they need to start offline: a dummy Notion token, their
+# upstream API pointed at a closed local port (calls fail at once, the same way every
+# time), no telemetry, and Playwright without a browser (it lists tools; calls say
+# the browser is missing).
+c7=node_modules/@upstash/context7-mcp/dist/index.js
+notion=node_modules/@notionhq/notion-mcp-server/bin/cli.mjs
+playwright=node_modules/@playwright/mcp/cli.js
+memory=node_modules/@modelcontextprotocol/server-memory/dist/index.js
+c7_env="OTEL_SDK_DISABLED=true CONTEXT7_API_URL=http://127.0.0.1:9"
+notion_env="NOTION_TOKEN=ntn_dtma_test_dummy BASE_URL=http://127.0.0.1:9"
+# The token Notion's http mode requires of its callers (the test knows it too).
+notion_auth=dtma-test-notion-token
+playwright_env="HOME=/tmp PLAYWRIGHT_MCP_HEADLESS=true"
 images=(
-  "dtma-test/mcp-everything:stdio|\"$server\", \"stdio\"|"
-  "dtma-test/mcp-everything:http|\"$server\", \"streamableHttp\"|PORT=3001"
-  "dtma-test/mcp-everything:sse|\"$server\", \"sse\"|PORT=3001"
-  "dtma-test/mcp-tools:v1|\"servers/tools.mjs\", \"v1\"|"
-  "dtma-test/mcp-tools:v2|\"servers/tools.mjs\", \"v2\"|"
-  "dtma-test/mcp-hostile:flood|\"servers/hostile.mjs\", \"flood\"|"
-  "dtma-test/mcp-hostile:garbage|\"servers/hostile.mjs\", \"garbage\"|"
-  "dtma-test/mcp-hostile:silent|\"servers/hostile.mjs\", \"silent\"|"
-  "dtma-test/mcp-hostile:chatty|\"servers/hostile.mjs\", \"chatty\"|"
+  "dtma-test/mcp-everything:stdio|\"$server\", \"stdio\"||"
+  "dtma-test/mcp-everything:http|\"$server\", \"streamableHttp\"|PORT=3001|3001"
+  "dtma-test/mcp-everything:sse|\"$server\", \"sse\"|PORT=3001|3001"
+  "dtma-test/mcp-tools:v1|\"servers/tools.mjs\", \"v1\"||"
+  "dtma-test/mcp-tools:v2|\"servers/tools.mjs\", \"v2\"||"
+  "dtma-test/mcp-hostile:flood|\"servers/hostile.mjs\", \"flood\"||"
+  "dtma-test/mcp-hostile:garbage|\"servers/hostile.mjs\", \"garbage\"||"
+  "dtma-test/mcp-hostile:silent|\"servers/hostile.mjs\", \"silent\"||"
+  "dtma-test/mcp-hostile:chatty|\"servers/hostile.mjs\", \"chatty\"||"
+  "dtma-test/mcp-context7:stdio|\"$c7\"|$c7_env|"
+  "dtma-test/mcp-context7:http|\"$c7\", \"--transport\", \"http\", \"--port\", \"3001\"|$c7_env|3001"
+  "dtma-test/mcp-notion:stdio|\"$notion\"|$notion_env|"
+  "dtma-test/mcp-notion:http|\"$notion\", \"--transport\", \"http\", \"--port\", \"3001\", \"--host\", \"0.0.0.0\", \"--auth-token\", \"$notion_auth\"|$notion_env|3001"
+  "dtma-test/mcp-playwright:stdio|\"$playwright\"|$playwright_env|"
+  "dtma-test/mcp-playwright:http|\"$playwright\"|$playwright_env PLAYWRIGHT_MCP_HOST=0.0.0.0 PLAYWRIGHT_MCP_PORT=3001|3001"
+  "dtma-test/mcp-memory:stdio|\"$memory\"|MEMORY_FILE_PATH=/tmp/memory.jsonl|"
 )
 
 # The legacy builder (the only one here) warns on every build: quiet unless it fails.
@@ -58,11 +78,12 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 fi
 
 for entry in "${images[@]}"; do
-  IFS='|' read -r tag cmd env <<<"$entry"
+  IFS='|' read -r tag cmd env port <<<"$entry"
   [ "$(current "$tag")" = "$hash" ] && continue
   {
     echo "FROM $base"
-    [ -n "$env" ] && echo "ENV $env" && echo "EXPOSE ${env#PORT=}"
+    [ -n "$env" ] && echo "ENV $env"
+    [ -n "$port" ] && echo "EXPOSE $port"
     echo "CMD [$cmd]"
   } | build -t "$tag" -
 done

@@ -1,0 +1,14 @@
+// MCP fidelity with real servers and real clients: Notion
+// (@notionhq/notion-mcp-server), stdio and http with its own bearer (mcpAuth
+// through DTMA); every call is a JSON-RPC error of the server's own (its API
+// is a closed port).
+// Each server runs in a container of its own and deployed through DTMA; the official
+// SDK (current and 1.22), mcp-remote and the Inspector's CLI each talk to both,
+// and every pair that works directly must give the same answers through DTMA.
+// The matrix (server, transport, client, direct, through DTMA) closes the test
+// (helpers/fidelity.ts; the servers: helpers/real-servers.ts).
+import t from 'tap'
+import { fidelityMatrix } from '../helpers/fidelity.ts'
+import { REAL_SERVERS } from '../helpers/real-servers.ts'
+
+t.test('Notion answers the same through DTMA as directly, to every client', (t) => fidelityMatrix(t, [REAL_SERVERS.notionStdio, REAL_SERVERS.notionHttp], '43820-43839'))
