@@ -58,7 +58,11 @@ export class SseLink implements MessageLink {
     // The event source would reconnect by itself into a new, uninitialized session: end it instead.
     transport.onerror = (error) => this.lost(transport, error.message)
     transport.onclose = () => this.lost(transport, 'the event stream closed')
-    await transport.start()
+    // A start that failed (the server not listening yet) leaves an event source that would reconnect by itself.
+    await transport.start().catch(async (error: unknown) => {
+      await transport.close()
+      throw error
+    })
     if (this.closed) return void transport.close()
     this.transport = transport
     this.options.handlers.up(true)

@@ -35,7 +35,12 @@ export function upstreamFetch(headersOf: () => Record<string, string>): typeof f
       const body = bodyOf(init?.body)
       if (body !== undefined) headers['content-length'] = String(body.length)
       const method = init?.method ?? 'GET'
-      const outgoing = httpRequest(url, { method, headers, signal: init?.signal ?? undefined }, (response) => {
+      const signal = init?.signal ?? undefined
+      const outgoing = httpRequest(url, { method, headers, signal }, (response) => {
+        // A body cut by the caller's abort ends as fetch's would: an AbortError (an event source then stays closed).
+        const cut = () => response.destroy(new DOMException('the request was aborted', 'AbortError'))
+        signal?.addEventListener('abort', cut, { once: true })
+        response.once('close', () => signal?.removeEventListener('abort', cut))
         const status = response.statusCode ?? 502
         const empty = NULL_BODY.has(status) || method === 'HEAD'
         if (empty) response.resume()
