@@ -14,7 +14,7 @@ import { containerAddress, INITIALIZE, rawMcp, rawSession, stdioDirect } from '.
 
 t.before(ensureMcpImages)
 
-const env = { DTMA_TOOL_PORT_RANGE: '43700-43749', DTMA_MCP_START_TIMEOUT_S: '30' }
+const env = { DTMA_TOOL_PORT_RANGE: '43700-43749', DTMA_MCP_START_TIMEOUT_S: '60' }
 const FAIL = { id: 'p-7', method: 'prompts/get', params: { name: 'fail' } }
 
 /** The tools server in its strict http mode on port 3000. */
@@ -96,7 +96,7 @@ t.test('mcpHost: a server that answers only its own name', async (t) => {
     // (Refused connections first, while the server starts.)
     const said = tool.body.data.mcp.last_error ?? ''
     return /Invalid Host/.test(said) ? said : undefined
-  })
+  }, 60_000)
   t.match(lastError, /Invalid Host header: localhost:3000/, `without mcpHost it does not become ready, and says why: ${lastError}`)
   const post = await rawMcp(mcpUrl(agent.baseUrl, unnamed), 'POST', authHeaders(), INITIALIZE)
   t.equal(post.status, 403, "a caller sees the server's own 403")

@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
 
-const env = { DTMA_TOOL_PORT_RANGE: '43750-43799', DTMA_MCP_START_TIMEOUT_S: '30' }
+const env = { DTMA_TOOL_PORT_RANGE: '43750-43799', DTMA_MCP_START_TIMEOUT_S: '60' }
 
 function guardedBody(name: string, serverEnv: Record<string, string>, mcpAuth?: unknown, transport: 'http' | 'stdio' = 'http') {
   return mcpDeployBody(name, MCP_IMAGES.toolsV1, transport, {
@@ -92,7 +92,7 @@ t.test('a wrong or missing credential is told, and an unusable one refused', asy
       // (Refused connections first, while the server starts.)
       const said = tool.body.data.mcp.last_error ?? ''
       return /401|Unauthorized/.test(said) ? said : undefined
-    })
+    }, 60_000)
     t.match(lastError, /401|Unauthorized/, `${what}: the health check says the server refused it: ${lastError}`)
     const post = await rawMcp(mcpUrl(agent.baseUrl, name), 'POST', authHeaders(), INITIALIZE)
     t.equal(post.status, 502, `${what}: a caller gets 502, not a 401 that would blame its own token`)
