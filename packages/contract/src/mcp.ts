@@ -68,7 +68,7 @@ export const McpReply = Type.Unknown({
 })
 export const McpAccepted = Type.String({ maxLength: 0, description: '202: notifications or responses only; no body' })
 export const McpStreamReply = Type.String({ description: "server-sent events: the server's requests and notifications that answer no request of the caller" })
-export const McpSessionClosed = Type.String({ maxLength: 0, description: 'the session is ended; no body' })
+export const McpSessionClosed = Type.String({ description: "the session is ended; no body from DTMA (an http server's own 2xx passes as it sent it)" })
 
 /** A refusal on the MCP endpoint, DTMA's own or its server's: a JSON-RPC
  *  error, as MCP clients read them. DTMA's own carry id null and, in data,

@@ -66,7 +66,8 @@ export async function proxyToServer(url: URL, upstream: Record<string, string>, 
     // An error page: its status still tells the client, with a JSON-RPC error for a body.
     return notMcp(status < 500 ? status : 502, response, answer.headers)
   }
-  if ((status >= 200 && request.method === 'DELETE') || status === 202 || (status < 300 && request.method === 'POST' && JSON_TYPE.test(type))) return { ...answer, body: bounded() }
+  // A 2xx: any on DELETE, an accepted message without a body, or one JSON answer to a POST.
+  if (status < 300 && (request.method === 'DELETE' || status === 202 || status === 204 || (request.method === 'POST' && JSON_TYPE.test(type)))) return { ...answer, body: bounded() }
   return notMcp(502, response, answer.headers, ' (is mcpEndpoint right?)')
 }
 
