@@ -17,6 +17,8 @@ export const REDACT_PATHS = [
   'env',
   '*.env',
   'Env',
+  'mcpAuth',
+  '*.mcpAuth',
   '*.Env',
   'body',
   'req.body'

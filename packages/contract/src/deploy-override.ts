@@ -57,6 +57,28 @@ export const PortMappingRequest = Type.Object(
   { additionalProperties: false }
 )
 
+/** The Host header an http or sse server is sent (a server on the SDK's
+ *  DNS-rebinding protection refuses any other); default localhost:<mcpPort>. */
+export const McpHost = Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?$', maxLength: 260, description: 'Host header sent to an http or sse server, default localhost:<mcpPort>' })
+
+/** An HTTP header name (RFC 9110 token). */
+const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$", maxLength: 128 })
+/** A header value: no line break, no NUL. */
+const HeaderValue = Type.String({ minLength: 1, maxLength: 8192, pattern: '^[^\\r\\n\\u0000]+$' })
+
+/** The credential DTMA sends an http or sse server on every request of its
+ *  own (the proxy's, the health check's); kept like env values: in the
+ *  agent's store only, never on a label, in a log, an event, the registry or
+ *  an answer. The caller's own Authorization is never passed on. */
+export const McpAuth = Type.Union(
+  [
+    Type.Object({ header: HeaderName, value: HeaderValue }, { additionalProperties: false }),
+    Type.Object({ bearer: Type.String({ minLength: 1, maxLength: 8192, pattern: '^[\\x21-\\x7e]+$' }) }, { additionalProperties: false })
+  ],
+  { description: '{ header, value }: this header with this value; { bearer }: Authorization: Bearer <bearer>' }
+)
+export type McpAuth = Static<typeof McpAuth>
+
 export const McpTransport = Type.Union([Type.Literal('stdio'), Type.Literal('http'), Type.Literal('sse')], {
   description: 'How the MCP server in the container speaks: stdio, http (Streamable HTTP) or sse'
 })
@@ -103,6 +125,8 @@ export const BaseConfigOverride = Type.Object(
     mcpEndpoint: Type.Optional(Nullable(Type.String({ pattern: '^/[\\x21-\\x7e]*$', maxLength: 256, description: 'path of the MCP endpoint in the container, default /mcp' }))),
     mcpPort: Type.Optional(Nullable(ContainerPortNumber)),
     mcpCapabilities: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }))),
+    mcpHost: Type.Optional(Nullable(McpHost)),
+    mcpAuth: Type.Optional(Nullable(McpAuth)),
     resourceLimits: Type.Optional(Nullable(ResourceLimitsRequest)),
     templateId: Type.Optional(Type.Unknown({ description: 'kept as metadata' })),
     environment: Type.Optional(Type.Unknown({ description: 'kept as metadata' })),

@@ -3,16 +3,19 @@
 // whatever transport it speaks in its container, and what it last listed.
 // The MCP routes are `raw`: the agent answers JSON or a stream of
 // server-sent events as the MCP transport says, and the client hands every
-// success back as the open Response. Every refusal of DTMA's is an ErrorBody.
+// success back as the open Response. Every refusal on the MCP endpoint, DTMA's
+// own or its server's, is a JSON-RPC error (McpErrorBody), as MCP clients
+// read them; /capabilities answers the ErrorBody of every other route.
 import { ErrorBody, NameParams } from './schemas.ts'
-import { McpAccepted, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply } from './mcp.ts'
+import { McpAccepted, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply } from './mcp.ts'
 import type { RouteDefinition } from './routes.ts'
 
 const authErrors = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } as const
 /** 404: no such instance, or no such MCP session (start a new one); 409: the
  *  instance is not an MCP server; 502: an http/sse server failed; 503: its
- *  container does not run or its server cannot be reached now. */
-const mcpErrors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 502: ErrorBody, 503: ErrorBody, ...authErrors } as const
+ *  container does not run or its server cannot be reached now. An http
+ *  server's own refusals pass with the status it gave (405 on GET: no stream). */
+const mcpErrors = { 400: McpErrorBody, 401: McpErrorBody, 403: McpErrorBody, 404: McpErrorBody, 409: McpErrorBody, 429: McpErrorBody, 502: McpErrorBody, 503: McpErrorBody } as const
 const ACCEPT = 'application/json, text/event-stream'
 
 export const mcpRoutes = {
@@ -28,7 +31,7 @@ export const mcpRoutes = {
     accept: ACCEPT,
     params: NameParams,
     body: McpPostBody,
-    responses: { 200: McpReply, 202: McpAccepted, 406: ErrorBody, 413: ErrorBody, ...mcpErrors }
+    responses: { 200: McpReply, 202: McpAccepted, 406: McpErrorBody, 413: McpErrorBody, ...mcpErrors }
   },
   mcpStream: {
     method: 'GET',
@@ -40,7 +43,7 @@ export const mcpRoutes = {
     accept: 'text/event-stream',
     produces: 'text/event-stream',
     params: NameParams,
-    responses: { 200: McpStreamReply, 406: ErrorBody, ...mcpErrors }
+    responses: { 200: McpStreamReply, 405: McpErrorBody, 406: McpErrorBody, ...mcpErrors }
   },
   mcpEnd: {
     method: 'DELETE',

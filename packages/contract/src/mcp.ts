@@ -10,7 +10,8 @@ export const McpSettings = Type.Object({
   transport: McpTransport,
   endpoint: Type.String({ description: 'path of the MCP endpoint inside the container (http, sse)' }),
   port: Type.Union([Type.Integer(), Type.Null()], { description: 'container port of an http/sse server' }),
-  capabilities: Type.Array(Type.String(), { description: 'what the deploy declared (mcpCapabilities)' })
+  capabilities: Type.Array(Type.String(), { description: 'what the deploy declared (mcpCapabilities)' }),
+  host: Type.Optional(Type.String({ description: 'the Host header its http or sse server is sent (mcpHost); absent: localhost:<port>' }))
 })
 export type McpSettings = Static<typeof McpSettings>
 
@@ -67,7 +68,29 @@ export const McpReply = Type.Unknown({
 })
 export const McpAccepted = Type.String({ maxLength: 0, description: '202: notifications or responses only; no body' })
 export const McpStreamReply = Type.String({ description: "server-sent events: the server's requests and notifications that answer no request of the caller" })
-export const McpSessionClosed = Type.String({ maxLength: 0, description: 'the session is ended; no body' })
+export const McpSessionClosed = Type.String({ description: "the session is ended; no body from DTMA (an http server's own 2xx passes as it sent it)" })
+
+/** A refusal on the MCP endpoint, DTMA's own or its server's: a JSON-RPC
+ *  error, as MCP clients read them. DTMA's own carry id null and, in data,
+ *  DTMA's error code; a server's passes through as its server sent it. */
+export const McpErrorBody = Type.Object(
+  {
+    jsonrpc: Type.Literal('2.0'),
+    id: Type.Union([JsonRpcId, Type.Null()]),
+    error: Type.Object({ code: Type.Integer(), message: Type.String(), data: Type.Optional(Type.Unknown()) }, { additionalProperties: true })
+  },
+  { additionalProperties: true, description: "a JSON-RPC error; DTMA's own refusals: id null, data.code one of DTMA's error codes" }
+)
+export type McpErrorBody = Static<typeof McpErrorBody>
+
+/** DTMA's own refusal on the MCP endpoint: id null, DTMA's code in data; the
+ *  JSON-RPC code is the one the SDK's transport gives the same refusal
+ *  (-32001 no such session, -32700 a body that is not JSON, -32600 an
+ *  invalid request, -32000 any other). */
+export function mcpErrorBody(status: number, code: string, message: string): McpErrorBody {
+  const rpcCode = code === 'DTMA_MCP_SESSION_NOT_FOUND' ? -32001 : status === 400 && /\bJSON\b/.test(message) ? -32700 : status === 400 ? -32600 : -32000
+  return { jsonrpc: '2.0', id: null, error: { code: rpcCode, message, data: { code } } }
+}
 
 export const McpHeaders = {
   session: 'mcp-session-id',

@@ -7,7 +7,7 @@
 import { BaseConfigOverride, MAX_ENV_TOTAL_CHARS, ResourceLimitsRequest, type DeployToolBody, type McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
-import type { InstanceMetadata, InstanceSpec } from '../model/instance-spec.ts'
+import type { InstanceMetadata, InstanceSpec, McpCredential } from '../model/instance-spec.ts'
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
 import { assertReachableName } from './instance-name.ts'
 import { limitsFromRequest } from './resource-limits.ts'
@@ -38,6 +38,8 @@ const NAMED_KEYS_MAX = 10
 const DEFAULT_MCP_ENDPOINT = '/mcp'
 
 const OVERRIDE = 'baseConfigOverrideJson'
+/** Headers of every request to an MCP server that DTMA sets itself. */
+const RESERVED_HEADERS = new Set(['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'accept', 'last-event-id', 'origin', 'cookie'])
 /** Ignored override keys are logged once each; past this many distinct keys, no more. */
 const LOGGED_KEYS_MAX = 256
 
@@ -120,14 +122,38 @@ function portsFromOverride(override: NonNullable<DeployToolBody['baseConfigOverr
 
 function mcpFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, ports: PortBinding[], warnings: string[]): McpSettings | undefined {
   if (override.mcpTransport === undefined || override.mcpTransport === null) {
-    const orphans = (['mcpEndpoint', 'mcpPort', 'mcpCapabilities'] as const).filter((key) => override[key] !== undefined && override[key] !== null)
+    const orphans = (['mcpEndpoint', 'mcpPort', 'mcpCapabilities', 'mcpHost', 'mcpAuth'] as const).filter((key) => override[key] !== undefined && override[key] !== null)
     if (orphans.length > 0) warnings.push(`${OVERRIDE}: ${orphans.join(', ')} ${orphans.length === 1 ? 'is' : 'are'} ignored without mcpTransport (the instance is not an MCP server)`)
     return undefined
   }
   const askedPort = override.mcpPort === undefined || override.mcpPort === null ? undefined : Number(override.mcpPort)
   if (askedPort !== undefined && (askedPort < 1 || askedPort > 65535)) throw new DtmaError('invalid', `${OVERRIDE}.mcpPort must be between 1 and 65535`)
   const port = askedPort ?? (override.mcpTransport === 'stdio' ? undefined : ports[0]?.container_port)
-  return { transport: override.mcpTransport, endpoint: override.mcpEndpoint ?? DEFAULT_MCP_ENDPOINT, port: port ?? null, capabilities: override.mcpCapabilities ?? [] }
+  const host = override.mcpHost ?? undefined
+  if (override.mcpTransport === 'stdio') {
+    const unused = (['mcpHost', 'mcpAuth'] as const).filter((key) => override[key] !== undefined && override[key] !== null)
+    if (unused.length > 0) warnings.push(`${OVERRIDE}: ${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} ignored for a stdio server (it is reached through its container's stdin)`)
+  }
+  return {
+    transport: override.mcpTransport,
+    endpoint: override.mcpEndpoint ?? DEFAULT_MCP_ENDPOINT,
+    port: port ?? null,
+    capabilities: override.mcpCapabilities ?? [],
+    ...(host !== undefined && override.mcpTransport !== 'stdio' && { host })
+  }
+}
+
+/** The deploy's credential for its http or sse server; header names the
+ *  agent sets itself (Host, the MCP headers, framing) are refused. */
+function credentialFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, mcp: McpSettings | undefined): McpCredential | undefined {
+  const auth = override.mcpAuth
+  if (auth === undefined || auth === null || mcp === undefined || mcp.transport === 'stdio') return undefined
+  if ('bearer' in auth) return { header: 'authorization', value: `Bearer ${auth.bearer}` }
+  const header = auth.header.toLowerCase()
+  if (RESERVED_HEADERS.has(header) || header.startsWith('mcp-') || header.startsWith('proxy-')) {
+    throw new DtmaError('invalid', `${OVERRIDE}.mcpAuth.header: ${shownKey(auth.header)} is set by DTMA itself; name the header the server reads its credential from`)
+  }
+  return { header, value: auth.value }
 }
 
 function metadataFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>): InstanceMetadata | undefined {
@@ -147,6 +173,7 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
   const env = envFromOverride(override, warnings)
   const ports = portsFromOverride(override, rules.hostIp)
   const mcp = mcpFromOverride(override, ports, warnings)
+  const mcpAuth = credentialFromOverride(override, mcp)
   const { limits, warnings: limitWarnings } = limitsFromRequest(override.resourceLimits, rules.maxima)
   warnings.push(...limitWarnings)
   const metadata = metadataFromOverride(override)
@@ -157,6 +184,7 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
     env,
     ports,
     ...(mcp !== undefined && { mcp }),
+    ...(mcpAuth !== undefined && { mcpAuth }),
     ...(limits !== undefined && { limits }),
     ...(metadata !== undefined && { metadata })
   }

@@ -3,6 +3,7 @@
 // it a fake service when that is the right test.
 import type { Readable } from 'node:stream'
 import type { DeployToolBody, LogsQuery } from '@dtma/contract'
+import type { McpCredential } from '../model/instance-spec.ts'
 import type { EngineInfo } from '../runtime/types.ts'
 import type { DeployOutcome } from './deploy.ts'
 import type { StateChange } from './operations.ts'
@@ -25,6 +26,8 @@ export interface InstanceApi {
   /** Every instance by name (the same array until one changes); throws while not serving. */
   list(): readonly InstanceView[]
   get(instanceName: string): InstanceView
+  /** The credential its deploy gave its http or sse MCP server (mcpAuth), from the store; never in a view. */
+  mcpCredential(instanceName: string): McpCredential | undefined
   /** Current view of every instance, as listeners were told; never throws. */
   snapshot(): InstanceChange[]
   onChange(listener: InstanceChangeListener): () => void

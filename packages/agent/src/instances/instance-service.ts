@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream'
 import type { DeployToolBody, LogsQuery } from '@dtma/contract'
 import type { Logger } from 'pino'
+import type { McpCredential } from '../model/instance-spec.ts'
 import type { McpHealthSource } from '../model/mcp-health.ts'
 import type { ContainerRuntime, ResourceLimits } from '../runtime/types.ts'
 import type { InstanceStore } from '../store/instance-store.ts'
@@ -124,6 +125,10 @@ export class InstanceService implements InstanceApi {
     const view = this.views.get(instanceName)
     if (view === undefined) throw notFound(instanceName)
     return view
+  }
+
+  mcpCredential(instanceName: string): McpCredential | undefined {
+    return this.options.store.get(instanceName)?.spec.mcpAuth
   }
 
   snapshot(): InstanceChange[] {

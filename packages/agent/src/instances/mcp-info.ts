@@ -13,6 +13,7 @@ export function mcpInfo(view: InstanceView): McpInfo | null {
     endpoint: mcp.endpoint,
     port: mcp.port,
     capabilities: mcp.capabilities,
+    ...(mcp.host !== undefined && { host: mcp.host }),
     url_path: buildPath(routes.mcpPost.path, { name: view.instanceName }),
     status: health.status,
     protocol_version: health.protocolVersion,

@@ -4,14 +4,17 @@
 import { createHash } from 'node:crypto'
 import type { InstanceSpec } from '../model/instance-spec.ts'
 
-/** sha256 over the spec with a fixed key order. Env values are part of it, so
- *  the hash is one-way only: it goes on a label, the values never do. The
+/** sha256 over the spec with a fixed key order. Env values (and the MCP
+ *  credential) are part of it, so the hash is one-way only: it goes on a
+ *  label, the values never do. The
  *  MCP settings and limits are added only when set, so instances deployed
  *  before they existed keep their hash. Metadata does not change the
  *  container and is left out. */
 export function specHash(spec: InstanceSpec): string {
   const canonical: unknown[] = [spec.instanceName, spec.accountToolInstanceId, spec.image, spec.env, spec.ports.map((p) => [p.container_port, p.protocol, p.host_ip, p.host_port])]
   if (spec.mcp !== undefined) canonical.push(['mcp', spec.mcp.transport, spec.mcp.endpoint, spec.mcp.port, spec.mcp.capabilities])
+  if (spec.mcp?.host !== undefined) canonical.push(['mcpHost', spec.mcp.host])
+  if (spec.mcpAuth !== undefined) canonical.push(['mcpAuth', spec.mcpAuth.header, spec.mcpAuth.value])
   if (spec.limits !== undefined) canonical.push(['limits', spec.limits.memoryBytes, spec.limits.nanoCpus, spec.limits.pidsLimit])
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')
 }

@@ -5,12 +5,12 @@
 // wait for the answer's headers, never the life of an event stream.
 const ANSWER_TIMEOUT_MS = 5000
 
-export function boundedFetch(closed: AbortSignal): typeof fetch {
+export function boundedFetch(closed: AbortSignal, base: typeof fetch = fetch): typeof fetch {
   return async (input, init) => {
     const late = new AbortController()
     const timer = setTimeout(() => late.abort(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS)
     try {
-      return await fetch(input, { ...init, signal: AbortSignal.any([closed, late.signal, ...(init?.signal ? [init.signal] : [])]) })
+      return await base(input, { ...init, signal: AbortSignal.any([closed, late.signal, ...(init?.signal ? [init.signal] : [])]) })
     } finally {
       clearTimeout(timer)
     }

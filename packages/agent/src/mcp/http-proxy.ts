@@ -1,20 +1,26 @@
 // The way through to an http (Streamable HTTP) MCP server: a reverse proxy
 // to the container's own endpoint on the tools' network (the agent reaches
-// container addresses from the host; the port need not be published). The
-// MCP headers, the session id and the SSE stream pass through as they are,
-// with backpressure both ways; the caller's bearer token and Origin never
-// reach the container. A refusal of the server becomes DTMA's error body
-// with the same status (a 404 still tells a client to start a new session);
-// a server that fails, or cannot be reached, is a 502 or a 503.
+// container addresses from the host; the port need not be published), on
+// node:http. The server is sent the Host it expects and the deploy's own
+// credential (upstream.ts), never the caller's bearer token or Origin. Every
+// MCP header passes both ways, and what the server answers reaches the
+// caller as it was sent: a JSON-RPC error with its status, id, code and data,
+// a 405 on GET (no stream here), any 2xx on DELETE. What the proxy refuses
+// itself is a JSON-RPC error: a server that cannot be reached (503), one
+// that answers what is not MCP, or refuses DTMA's credential (502).
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
-import { Transform, type Readable } from 'node:stream'
-import { DtmaError, type ErrorKind } from '../errors.ts'
+import { Readable, Transform } from 'node:stream'
+import { ErrorCode, mcpErrorBody } from '@dtma/contract'
+import { DtmaError } from '../errors.ts'
 
-const FORWARDED_REQUEST_HEADERS = ['content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'] as const
-const FORWARDED_RESPONSE_HEADERS = ['content-type', 'mcp-session-id', 'mcp-protocol-version', 'cache-control'] as const
+/** Besides every Mcp-* header (Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, ...). */
+const FORWARDED_REQUEST_HEADERS = new Set(['content-type', 'accept', 'last-event-id'])
+const FORWARDED_RESPONSE_HEADERS = new Set(['content-type', 'cache-control', 'allow', 'retry-after'])
 const CONNECT_TIMEOUT_MS = 5000
-/** Of a refusal, this much of the server's body is read for its sentence. */
-const REFUSAL_BYTES = 4096
+/** Of an answer that is not MCP, this much of the server's body is read for its sentence. */
+const SAID_BYTES = 4096
+const JSON_TYPE = /^application\/json\b/i
+const SSE_TYPE = /^text\/event-stream\b/i
 
 export interface ProxiedRequest {
   method: string
@@ -31,63 +37,74 @@ export interface ProxiedAnswer {
   body: Readable
 }
 
-/** The server's refusals that keep their status; any other 4xx is a 400. */
-const KEPT: Record<number, ErrorKind> = { 400: 'invalid', 404: 'mcp-session-not-found', 406: 'mcp-not-acceptable', 409: 'conflict', 413: 'mcp-too-large' }
-
-export async function proxyToServer(url: URL, request: ProxiedRequest, maxMessageBytes: number): Promise<ProxiedAnswer> {
-  const headers: Record<string, string> = {}
-  for (const name of FORWARDED_REQUEST_HEADERS) {
-    const value = request.headers[name]
-    if (typeof value === 'string') headers[name] = value
+function forwarded(headers: IncomingHttpHeaders, names: Set<string>): Record<string, string> {
+  const kept: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string' && (names.has(name) || name.startsWith('mcp-'))) kept[name] = value
   }
+  return kept
+}
+
+/** Relays one request; `upstream` is what the agent adds (Host, the deploy's credential). */
+export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number): Promise<ProxiedAnswer> {
+  const headers = { ...forwarded(request.headers, FORWARDED_REQUEST_HEADERS), ...upstream }
   const body = request.body === undefined ? undefined : JSON.stringify(request.body)
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+  const response = await send(url, request, headers, body)
+  const status = response.statusCode ?? 502
+  const type = response.headers['content-type'] ?? ''
+  const answer = { status, headers: forwarded(response.headers, FORWARDED_RESPONSE_HEADERS) }
+  // A stream of events runs as long as both ends want; any other answer is one message, bounded.
+  if (SSE_TYPE.test(type) && status < 300) return { ...answer, body: response }
+  const bounded = () => response.pipe(byteLimit(maxMessageBytes))
+  if (status === 401) {
+    response.destroy()
+    throw new DtmaError('mcp-upstream-failed', "the MCP server refused DTMA's credential for it (401): deploy it with the mcpAuth it requires")
+  }
+  if (status >= 400) {
+    if (JSON_TYPE.test(type) || response.headers['content-length'] === '0' || type === '') return { ...answer, body: bounded() }
+    // An error page: its status still tells the client, with a JSON-RPC error for a body.
+    return notMcp(status < 500 ? status : 502, response, answer.headers)
+  }
+  // A 2xx: any on DELETE, an accepted message without a body, or one JSON answer to a POST.
+  if (status < 300 && (request.method === 'DELETE' || status === 202 || status === 204 || (request.method === 'POST' && JSON_TYPE.test(type)))) return { ...answer, body: bounded() }
+  return notMcp(502, response, answer.headers, ' (is mcpEndpoint right?)')
+}
+
+function send(url: URL, request: ProxiedRequest, headers: Record<string, string>, body: string | undefined): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
     const outgoing = httpRequest(url, { method: request.method, headers, signal: request.signal }, resolve)
     const connectTimer = setTimeout(() => outgoing.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS)
-    outgoing.once('socket', (socket) => socket.once('connect', () => clearTimeout(connectTimer)))
-    outgoing.once('response', () => clearTimeout(connectTimer))
+    const connected = () => clearTimeout(connectTimer)
+    outgoing.once('socket', (socket) => {
+      // A kept-alive socket is connected already: nothing is added to it.
+      if (!socket.connecting) return connected()
+      socket.once('connect', connected)
+      outgoing.once('close', () => socket.off('connect', connected))
+    })
+    outgoing.once('response', connected)
     outgoing.once('error', (error) => {
-      clearTimeout(connectTimer)
+      connected()
       reject(new DtmaError('mcp-unavailable', `the MCP server cannot be reached: ${error.message}`))
     })
     outgoing.end(body)
   })
-  const status = response.statusCode ?? 502
-  if (status >= 300) throw await refusal(status, response)
-  const type = response.headers['content-type'] ?? ''
-  if (status !== 202 && !/^(application\/json|text\/event-stream)\b/.test(type) && !(request.method === 'DELETE' && response.headers['content-length'] === '0')) {
-    response.destroy()
-    throw new DtmaError('mcp-upstream-failed', `the MCP server answered ${status} with ${JSON.stringify(type.slice(0, 60) || 'no content type')}, not MCP (is mcpEndpoint right?)`)
-  }
-  const answer: Record<string, string> = {}
-  for (const name of FORWARDED_RESPONSE_HEADERS) {
-    const value = response.headers[name]
-    if (typeof value === 'string') answer[name] = value
-  }
-  // A stream of events runs as long as both ends want; one JSON answer is one message, bounded.
-  const isStream = (answer['content-type'] ?? '').startsWith('text/event-stream')
-  return { status, headers: answer, body: isStream ? response : response.pipe(byteLimit(maxMessageBytes)) }
 }
 
-async function refusal(status: number, response: IncomingMessage): Promise<DtmaError> {
+/** An answer that is not MCP (an error page, a redirect, HTML for a POST): its status, and a JSON-RPC error naming what the server said. */
+async function notMcp(status: number, response: IncomingMessage, headers: Record<string, string>, hint = ''): Promise<ProxiedAnswer> {
+  const type = response.headers['content-type'] ?? ''
   let text = ''
   for await (const chunk of response) {
     text += (chunk as Buffer).toString('utf8')
-    if (text.length >= REFUSAL_BYTES) break
+    if (text.length >= SAID_BYTES) break
   }
   response.destroy()
-  let said = text.slice(0, 200)
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown }
-    const message = typeof parsed.error === 'object' ? parsed.error.message : (parsed.error ?? parsed.message)
-    if (typeof message === 'string') said = message.slice(0, 200)
-  } catch {
-    // Not JSON: its first words are said as they are.
-  }
-  const sentence = `the MCP server answered ${status}${said.trim() === '' ? '' : `: ${said.trim()}`}`
-  if (status >= 500 || status < 400) return new DtmaError('mcp-upstream-failed', sentence)
-  return new DtmaError(KEPT[status] ?? 'invalid', sentence)
+  const said = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200)
+  const what = `${response.statusCode} with ${JSON.stringify(type.slice(0, 60) || 'no content type')}`
+  const body = JSON.stringify(mcpErrorBody(status, ErrorCode.mcpUpstreamFailed, `the MCP server answered ${what}, not MCP${hint}${said === '' ? '' : `: ${said}`}`))
+  delete headers['content-type']
+  return { status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) }, body: Readable.from([body]) }
 }
 
 function byteLimit(maxBytes: number): Transform {

@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
+import type { McpCredential } from '../model/instance-spec.ts'
 import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import { boundedFetch } from './bounded-fetch.ts'
@@ -20,6 +21,7 @@ import { PipeTransport } from './pipe-transport.ts'
 import { AGENT_CLIENT_CAPABILITIES } from './session-terms.ts'
 import { SseLink } from './sse-link.ts'
 import { StdioLink } from './stdio-link.ts'
+import { upstreamFetch, upstreamHeaders } from './upstream.ts'
 
 export type McpObserver = LinkObserver & MuxObserver & MonitorObserver
 
@@ -28,6 +30,8 @@ export interface InstanceMcpOptions {
   settings: McpSettings
   containerId: string
   runtime: Pick<ContainerRuntime, 'attach' | 'inspect'>
+  /** The deploy's credential for its http or sse server, read from the store when needed. */
+  credential(): McpCredential | undefined
   config: McpConfig
   board: McpHealthBoard
   version: string
@@ -46,6 +50,8 @@ export class InstanceMcp {
   /** When the container last started, as its view said; null: not known. */
   private startedAt: string | null = null
   private readonly closing = new AbortController()
+  /** Every request of the agent's own to an http or sse server goes with its Host and credential. */
+  private readonly upstreamFetch = upstreamFetch(() => this.upstreamHeaders())
 
   constructor(private readonly options: InstanceMcpOptions) {
     const { settings, config } = options
@@ -66,7 +72,7 @@ export class InstanceMcp {
     if (settings.transport === 'stdio') {
       this.link = new StdioLink({ runtime: options.runtime, containerId: options.containerId, maxMessageBytes: config.maxMessageBytes, logger: options.logger, observer: options.observer, handlers })
     } else if (settings.transport === 'sse') {
-      this.link = new SseLink({ url: () => this.url(), handlers })
+      this.link = new SseLink({ url: () => this.url(), fetch: this.upstreamFetch, handlers })
     }
     if (this.link !== undefined) this.mux = new Multiplexer(this.link, { maxInFlight: 256, initializeWaitMs: config.startTimeoutMs, observer: options.observer })
     this.monitor = new HealthMonitor({
@@ -125,6 +131,11 @@ export class InstanceMcp {
     return new URL(`http://${this.address}:${settings.port}${settings.endpoint}`)
   }
 
+  /** What the agent adds to every request to an http or sse server: the Host it expects, the deploy's credential. */
+  upstreamHeaders(): Record<string, string> {
+    return upstreamHeaders(this.options.settings, this.options.credential())
+  }
+
   close(): void {
     this.running = false
     this.closing.abort()
@@ -147,7 +158,7 @@ export class InstanceMcp {
       connect: async () => {
         url = await this.url()
       },
-      transport: () => new StreamableHTTPClientTransport(url as URL, { fetch: boundedFetch(this.closing.signal) })
+      transport: () => new StreamableHTTPClientTransport(url as URL, { fetch: boundedFetch(this.closing.signal, this.upstreamFetch) })
     }
   }
 }

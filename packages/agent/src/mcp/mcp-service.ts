@@ -69,7 +69,7 @@ export class McpService implements McpApi {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
     if (server.multiplexed) return { kind: 'sessions', open: () => server.openSession() }
-    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), request, this.options.config.maxMessageBytes) }
+    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes) }
   }
 
   capabilities(instanceName: string): McpCapabilities {
@@ -136,6 +136,7 @@ export class McpService implements McpApi {
         settings: view.mcp,
         containerId: view.containerId,
         runtime: this.options.runtime,
+        credential: () => this.options.instances.mcpCredential(instanceName),
         config: this.options.config,
         board: this.options.board,
         version: this.options.version,

@@ -10,6 +10,8 @@ import type { LinkHandlers, MessageLink } from './link.ts'
 export interface SseLinkOptions {
   /** The server's SSE endpoint (its container's address may change with a restart). */
   url(): Promise<URL>
+  /** How requests reach it (with the Host it expects and its credential); the global fetch if not given. */
+  fetch?: typeof fetch
   handlers: LinkHandlers
 }
 
@@ -18,9 +20,11 @@ export class SseLink implements MessageLink {
   private connecting: Promise<void> | undefined
   private closed = false
   private readonly closing = new AbortController()
-  private readonly fetch = boundedFetch(this.closing.signal)
+  private readonly fetch: typeof fetch
 
-  constructor(private readonly options: SseLinkOptions) {}
+  constructor(private readonly options: SseLinkOptions) {
+    this.fetch = boundedFetch(this.closing.signal, options.fetch)
+  }
 
   get isUp(): boolean {
     return this.transport !== undefined
@@ -54,7 +58,11 @@ export class SseLink implements MessageLink {
     // The event source would reconnect by itself into a new, uninitialized session: end it instead.
     transport.onerror = (error) => this.lost(transport, error.message)
     transport.onclose = () => this.lost(transport, 'the event stream closed')
-    await transport.start()
+    // A start that failed (the server not listening yet) leaves an event source that would reconnect by itself.
+    await transport.start().catch(async (error: unknown) => {
+      await transport.close()
+      throw error
+    })
     if (this.closed) return void transport.close()
     this.transport = transport
     this.options.handlers.up(true)

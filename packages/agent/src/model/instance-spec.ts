@@ -12,6 +12,14 @@ export interface InstanceMetadata {
   configuration?: unknown
 }
 
+/** The credential the agent sends an http or sse server (the deploy's
+ *  mcpAuth): like env values, kept in the store only, never on a label, in
+ *  a view, a log, an event, the registry or an answer. */
+export interface McpCredential {
+  header: string
+  value: string
+}
+
 export interface InstanceSpec {
   instanceName: string
   accountToolInstanceId: string
@@ -22,6 +30,8 @@ export interface InstanceSpec {
   ports: PortBinding[]
   /** How its MCP server is reached; absent: not an MCP server. */
   mcp?: McpSettings
+  /** What the agent sends an http or sse MCP server on each request of its own. */
+  mcpAuth?: McpCredential
   /** Asked limits within the agent's maxima; absent: the agent's defaults. */
   limits?: ResourceLimits
   metadata?: InstanceMetadata

@@ -5,7 +5,8 @@
 // the proxy to its own endpoint. What the MCP transport says a server must
 // refuse (a foreign Origin, a wrong Accept, a missing or unknown session, an
 // unsupported protocol version) is refused here, before the SDK's transport,
-// with DTMA's error body.
+// as a JSON-RPC error (plugins/app/errors.ts); the transport's own refusals
+// and an http server's answers reach the caller as they were written.
 import { isIP } from 'node:net'
 import { pipeline } from 'node:stream/promises'
 import { McpHeaders } from '@dtma/contract'
@@ -13,7 +14,6 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
-import { contractErrorBodies } from './mcp-error-body.ts'
 import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
 import type { Handlers, RawAnswer } from './register.ts'
 
@@ -99,7 +99,6 @@ export function mcpHandlers(mcp: McpApi, app: FastifyInstance): McpHandlers {
     // The transport builds a URL from Host, and would refuse an odd one with a bare 400.
     request.raw.headers.host = 'localhost'
     sessions.track(session, reply.raw, stream)
-    contractErrorBodies(reply.raw)
     try {
       await session.transport.handleRequest(request.raw, reply.raw, request.body)
     } finally {

@@ -21,6 +21,7 @@ export const InstanceLabel = {
   mcpEndpoint: `${LABEL_PREFIX}mcp-endpoint`,
   mcpPort: `${LABEL_PREFIX}mcp-port`,
   mcpCapabilities: `${LABEL_PREFIX}mcp-capabilities`,
+  mcpHost: `${LABEL_PREFIX}mcp-host`,
   /** Made from an earlier agent's container of this name, before any deploy named it. */
   takenOverFrom: `${LABEL_PREFIX}taken-over-from`
 } as const

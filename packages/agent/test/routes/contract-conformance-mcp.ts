@@ -7,6 +7,7 @@ import type { DtmaClient } from '@dtma/contract'
 import type { Test } from 'tap'
 import { TEST_IMAGE, uniqueName, type TestAgent } from '../helpers/agent.ts'
 import { MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const INITIALIZE = { jsonrpc: '2.0' as const, id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'conformance', version: '1' } } }
 const TOOLS_LIST = { jsonrpc: '2.0' as const, id: 2, method: 'tools/list' }
@@ -20,7 +21,8 @@ export async function provokeMcpStatuses(t: Test, agent: TestAgent, client: Dtma
   const plain = uniqueName('Conformance Plain')
   const notMcp = uniqueName('Conformance NotMcp')
   const silent = uniqueName('Conformance Silent')
-  for (const name of [stdio, plain, notMcp, silent]) agent.deployBody(name)
+  const strict = uniqueName('Conformance Strict')
+  for (const name of [stdio, plain, notMcp, silent, strict]) agent.deployBody(name)
   const deploy = (body: unknown) => call.deployTool?.({ body }) as Promise<{ status: number }>
 
   t.equal((await deploy({ ...mcpDeployBody(stdio, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true })).status, 201, 'deploy waits for the MCP server')
@@ -74,4 +76,16 @@ export async function provokeMcpStatuses(t: Test, agent: TestAgent, client: Dtma
   t.equal((await call.mcpPost?.({ params, body: INITIALIZE }))?.status, 503, 'post to a stopped server')
   t.equal((await call.mcpStream?.({ params, headers }))?.status, 503, 'stream of a stopped server')
   t.equal((await call.mcpEnd?.({ params, headers }))?.status, 503, 'end on a stopped server')
+
+  // The tools server in its strict http mode has no stream to offer: its 405 passes as it said it.
+  const strictBody = mcpDeployBody(strict, MCP_IMAGES.toolsV1, 'http', { mcpPort: 3000, environmentVariables: { TOOLS_HTTP_PORT: '3000' } })
+  t.equal((await deploy(strictBody)).status, 201)
+  // (503 while the server starts: the wait for it is short here.)
+  let last: unknown
+  const noStream = await waitFor(async () => {
+    const answer = await call.mcpStream?.({ params: { name: strict } })
+    last = [answer?.status, await answer?.response?.text()]
+    return answer?.status === 405 ? 405 : undefined
+  })
+  t.equal(noStream, 405, `stream of an http server that has none (last: ${JSON.stringify(last)})`)
 }

@@ -1,9 +1,10 @@
 // One error handler and one not-found handler: every failure leaves as the
-// contract's { success: false, error, code } with the right status. A 5xx
+// contract's { success: false, error, code } with the right status, but on
+// the MCP endpoint, where it is a JSON-RPC error (mcpErrorBody). A 5xx
 // answers a generic sentence; the details go to the log. clientErrorReply
 // and frameworkErrorReply do the same for what is refused before routing.
 import type { Socket } from 'node:net'
-import { ErrorCode } from '@dtma/contract'
+import { ErrorCode, mcpErrorBody, routes, type RouteId } from '@dtma/contract'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DtmaError } from '../../errors.ts'
@@ -64,6 +65,9 @@ function toErrorReply(error: FastifyError): { status: number; code: string; mess
   return { status: 500, code: ErrorCode.internal, message: 'Internal error in DTMA' }
 }
 
+/** The routes whose refusals are JSON-RPC errors, as MCP clients read them. */
+const MCP_ROUTES = new Set<string>((Object.keys(routes) as RouteId[]).filter((id) => routes[id].path.endsWith('/mcp')))
+
 /** Fastify's frameworkErrors: a URL whose percent-encoding does not decode
  *  (`%ZZ`, `%C3%28`) fails before routing, outside the error handler. */
 export function frameworkErrorReply(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
@@ -106,6 +110,7 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     const { status, code, message, retryAfter } = toErrorReply(error)
     logFailure(request, error, { status, code, message })
     if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
+    if (MCP_ROUTES.has(request.routeOptions.config.routeId ?? '')) return reply.code(status).send(mcpErrorBody(status, code, message))
     return reply.code(status).send({ success: false, error: message, code })
   })
 
