@@ -3,8 +3,8 @@
 // rewriting: every request of a session gets a link-unique id, mapped back
 // to (session, its own id) when the answer comes; progress tokens and
 // cancellations are rewritten the same way. Each session is served the
-// protocol version it asked for (protocol-version.ts: what its version does
-// not know is left out). A request of the server (sampling, elicitation,
+// protocol version it asked for (protocol-version.ts: results pass as the
+// server wrote them; methods its version does not know are not sent). A request of the server (sampling, elicitation,
 // roots) goes, under an id of the agent's, to a session that declared it can
 // answer (session-terms.ts), the waiting one first; with none, the server is
 // refused at once. The server's ping is answered here. Notifications that
@@ -17,7 +17,7 @@ import { ErrorCode, type ClientCapabilities, type InitializeResult, type JSONRPC
 import { InitGate } from './init-gate.ts'
 import type { MessageLink } from './link.ts'
 import { MuxSession, type SessionHost } from './mux-session.ts'
-import { knowsMethod, negotiateVersion, notificationFor, resultFor } from './protocol-version.ts'
+import { knowsMethod, negotiateVersion } from './protocol-version.ts'
 import { answererOf, logSeverity, serverLogLevel } from './session-terms.ts'
 
 export interface MuxObserver {
@@ -114,9 +114,7 @@ export class Multiplexer implements SessionHost {
     this.inFlight.delete(linkId)
     entry.session.inFlight.delete(entry.id)
     if (entry.method === 'initialize' && message.result !== undefined) this.gate.open(message.result as InitializeResult)
-    const version = entry.session.terms?.protocolVersion
-    const result = version === undefined || message.result === undefined ? {} : { result: resultFor(entry.method, message.result, version) }
-    this.toSession(entry.session, { ...message, id: entry.id, ...result }, entry.id)
+    this.toSession(entry.session, { ...message, id: entry.id }, entry.id)
   }
 
   private serverAsked(message: Message): void {
@@ -138,9 +136,7 @@ export class Multiplexer implements SessionHost {
     if (message.method === 'notifications/progress') {
       const entry = this.inFlight.get(linkIdOfToken(params.progressToken))
       if (entry?.progressToken === undefined) return
-      const version = entry.session.terms?.protocolVersion
-      const own = { ...params, progressToken: entry.progressToken }
-      return this.toSession(entry.session, { ...message, params: version === undefined ? own : notificationFor(message.method, own, version) }, entry.id)
+      return this.toSession(entry.session, { ...message, params: { ...params, progressToken: entry.progressToken } }, entry.id)
     }
     if (message.method === 'notifications/cancelled') {
       const visible = [...this.serverRequests].find(([, request]) => request.serverId === params.requestId)
@@ -203,7 +199,7 @@ export class Multiplexer implements SessionHost {
     const protocolVersion = negotiateVersion(params.protocolVersion, answer.protocolVersion)
     session.terms = { protocolVersion, capabilities: (params.capabilities ?? {}) as ClientCapabilities }
     const id = message.id as RequestId
-    this.toSession(session, { jsonrpc: '2.0', id, result: { ...(resultFor('initialize', answer, protocolVersion) as object), protocolVersion } }, id)
+    this.toSession(session, { jsonrpc: '2.0', id, result: { ...answer, protocolVersion } }, id)
   }
 
   private subscribed(uri: string): boolean {
