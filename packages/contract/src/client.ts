@@ -1,7 +1,8 @@
 // A typed fetch client for the DTMA API, generated from the route table:
 // `client.startTool({ params: { name } })`. A wrong route, path parameter or
 // body is a compile error for every caller (agent tests, edge functions, CLI).
-import { buildPath, routes, type RouteBody, type RouteDefinition, type RouteId, type RouteParams, type RouteQuery, type RouteResponse, type Routes, type RouteSuccess } from './routes.ts'
+import { buildPath, type RouteBody, type RouteParams, type RouteQuery, type RouteResponse, type RouteSuccess } from './route-types.ts'
+import { routes, type RouteDefinition, type RouteId, type Routes } from './routes.ts'
 
 export interface DtmaClientOptions {
   /** e.g. http://10.0.0.5:30000 (a trailing slash is fine) */

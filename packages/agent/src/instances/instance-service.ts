@@ -44,7 +44,6 @@ export interface InstanceServiceOptions {
 
 export class InstanceService implements InstanceApi {
   private readonly options: InstanceServiceOptions
-  private readonly logger: Logger
   private readonly index: InstanceIndex
   private readonly views: InstanceViews
   private readonly pulls: PullProgressHub
@@ -55,7 +54,6 @@ export class InstanceService implements InstanceApi {
   constructor(options: InstanceServiceOptions) {
     const { runtime, store, logger } = options
     this.options = options
-    this.logger = logger
     this.index = new InstanceIndex(runtime)
     this.views = new InstanceViews(logger)
     this.pulls = new PullProgressHub(logger)
