@@ -1,5 +1,6 @@
 // @dtma/contract: the DTMA API as data (schemas + route table) and a typed client.
 export * from './schemas.ts'
+export * from './observability.ts'
 export * from './mcp.ts'
 export * from './fleet.ts'
 export * from './deploy-override.ts'

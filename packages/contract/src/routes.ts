@@ -12,16 +12,9 @@ import {
   DeployToolBody,
   DeployToolReply,
   ErrorBody,
-  EventsQuery,
-  EventStreamReply,
   HealthReply,
-  HtmlReply,
-  LogsQuery,
-  LogsReply,
   MessageReply,
-  MetricsReply,
   NameParams,
-  OpenApiReply,
   ReadyReply,
   StateReply,
   StatusReply,
@@ -29,6 +22,7 @@ import {
   ToolListReply,
   ToolReply
 } from './schemas.ts'
+import { EventsQuery, EventStreamReply, HtmlReply, LogsQuery, LogsReply, MetricsReply, OpenApiReply } from './observability.ts'
 import { AdoptLegacyBody, AdoptLegacyReply, ContainerNameParams, LegacyListReply, RedeployBody, RedeployReply } from './fleet.ts'
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE'
