@@ -36,14 +36,14 @@ export class AuthFailureLimiter {
   }
 
   /** Seconds until the address may try again, or undefined when it may now. */
-  retryAfterSeconds(address: string): number | undefined {
+  retryAfterSeconds(address: string | undefined): number | undefined {
     const window = this.current(clientKey(address))
     if (window === undefined || window.failures < this.limit) return undefined
     return Math.max(1, Math.ceil((window.startedAt + this.windowMs - this.now()) / 1000))
   }
 
   /** Records a failure; true when it is the one that blocks the address. */
-  recordFailure(address: string): boolean {
+  recordFailure(address: string | undefined): boolean {
     const key = clientKey(address)
     let window = this.current(key)
     if (window === undefined) {
@@ -76,8 +76,12 @@ export class AuthFailureLimiter {
   }
 }
 
-/** What the limiter counts by: an IPv4 address as it is (also when IPv4-mapped), an IPv6 one by its /64. */
-export function clientKey(address: string): string {
+/**
+ * What the limiter counts by: an IPv4 address as it is (also when IPv4-mapped), an IPv6 one by its /64.
+ * A request whose client has already gone has no address: all such count as one.
+ */
+export function clientKey(address: string | undefined): string {
+  if (address === undefined) return 'unknown'
   const bare = address.replace(/%.*$/, '')
   if (!isIPv6(bare)) return address
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)
