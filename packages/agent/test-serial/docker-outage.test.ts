@@ -20,6 +20,16 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
 
 const dockerUp = () => docker.ping().then(() => true, () => false)
 
+/** True while the process lives (signal 0 only asks). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 function startDockerd(): void {
   const log = openSync('/var/log/dtma-dockerd.log', 'a')
   spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
@@ -38,6 +48,9 @@ t.test('Docker outage and return', async (t) => {
   const pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim())
   process.kill(pid, 'SIGTERM')
   t.ok(await until(async () => !(await dockerUp()), 60_000), 'dockerd is down')
+  // It stops answering at once but exits only once it has stopped every container (a slow one takes
+  // its stop timeout); a second dockerd started before then refuses to run beside it.
+  t.ok(await until(async () => !alive(pid), 180_000), 'dockerd has exited')
   t.ok(await until(async () => (await agent.client.ready()).status === 503, 10_000), 'the agent noticed')
 
   const statuses: number[] = []

@@ -7,10 +7,10 @@
 // bound to it, running or not) and at most one labelled with the instance:
 // the new one, running, the old one gone; or the old one, running as it was.
 import t from 'tap'
-import { docker, freePort, tempDir, uniqueName } from '../helpers/agent.ts'
+import { docker, freePort, scopeFor, tempDir, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
 import { prng, sleep } from '../helpers/chaos.ts'
-import { labelledWith, onHostPort } from '../helpers/containers.ts'
+import { labelledWith, onHostPort, removeScope } from '../helpers/containers.ts'
 import { earlierAgentTool, legacyName, type EarlierTool } from '../helpers/earlier-agent.ts'
 import { ensureHttpdPid1Image } from '../helpers/images.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -29,7 +29,8 @@ t.test(`kill -9 at ${TAKE_OVER_ROUNDS} random points during take-overs of the ea
   // Every agent of this test takes the labelled containers over at its start.
   const spawn = () => spawnAgent(dataDir, port, { DTMA_ADOPT_LABELLED: 'true' })
   let agent: AgentProcess = spawn()
-  t.teardown(() => agent.kill())
+  // The agent first, then all it made: a living agent would make again what is removed under it.
+  t.teardown(async () => (await agent.kill(), await removeScope(scopeFor(dataDir))))
   await agent.ready()
   const outcomes: Record<string, number> = {}
 

@@ -23,3 +23,9 @@ export async function onHostPort(hostPort: number, sinceUnix: number): Promise<D
 export async function countOnPort(hostPort: number, sinceUnix: number): Promise<number> {
   return (await onHostPort(hostPort, sinceUnix)).length
 }
+
+/** Removes every container of one agent scope (a test's agents, whatever they made or remade). */
+export async function removeScope(scope: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scope}`] } })
+  await Promise.all(containers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)))
+}

@@ -5,10 +5,10 @@
 // consistent desired state (the journal finishes or rolls back). The
 // take-over steps have their own (test/fleet/take-over-chaos.test.ts).
 import t from 'tap'
-import { freePort, removeInstances, tempDir, TEST_IMAGE, uniqueName } from '../helpers/agent.ts'
+import { freePort, removeInstances, scopeFor, tempDir, TEST_IMAGE, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
 import { prng, sleep } from '../helpers/chaos.ts'
-import { countOnPort, labelledWith } from '../helpers/containers.ts'
+import { countOnPort, labelledWith, removeScope } from '../helpers/containers.ts'
 
 const ROUNDS = 20
 
@@ -19,10 +19,10 @@ t.test(`kill -9 at ${ROUNDS} random points during deploy and delete`, async (t) 
   const dataDir = tempDir(t)
   const port = await freePort()
   const names: string[] = []
-  t.teardown(() => removeInstances(names))
 
   let agent: AgentProcess = spawnAgent(dataDir, port)
-  t.teardown(() => agent.kill())
+  // The agent first, then all it made: a living agent would make again what is removed under it.
+  t.teardown(async () => (await agent.kill(), await removeInstances(names), await removeScope(scopeFor(dataDir))))
   await agent.ready()
   const outcomes: Record<string, number> = {}
   const since = Math.floor(Date.now() / 1000) - 1
