@@ -58,11 +58,8 @@ export async function startContainer(runtime: ContainerRuntime, target: LaunchTa
   }
 }
 
-/** Tries of a start that meets the host ports of a container just stopped:
- *  0.25, 0.5, then 1 s apart, about 13 s in all. A loaded engine was seen
- *  holding a killed container's port for more than 4 s after its exit. */
-const FREED_PORT_TRIES = 15
-const FREED_PORT_MAX_DELAY_MS = 1000
+/** Tries of a start that meets the host ports of a container just stopped. */
+const FREED_PORT_TRIES = 5
 
 /** Starts a container that takes over the host ports of one that was just
  *  stopped: a loaded engine may release them a moment after the stop
@@ -73,7 +70,7 @@ export async function startOnFreedPorts(runtime: ContainerRuntime, containerId: 
       return await runtime.start(containerId)
     } catch (error) {
       if (!isDtmaError(error, 'port-conflict') || attempt === FREED_PORT_TRIES) throw error
-      const delayMs = Math.min(250 * 2 ** (attempt - 1), FREED_PORT_MAX_DELAY_MS)
+      const delayMs = 250 * 2 ** (attempt - 1)
       log.info({ containerId, attempt, delayMs }, 'the host ports of the stopped container are not free yet; starting again soon')
       await new Promise((resolve) => setTimeout(resolve, delayMs))
     }
