@@ -87,7 +87,8 @@ if (existsSync('scripts/deno-check-and-test.sh')) {
   add('deno', deno.code, denoCounts(deno.output))
 }
 
-// Last and alone: tests that stop the Docker engine every other test uses.
+// Last and alone: tests that stop the Docker engine every other test uses,
+// and the take-over measurement, whose figures another test's load would blur.
 const serialFiles = readdirSync('packages/agent/test-serial').filter((file) => file.endsWith('.test.ts'))
 const serial = await run('npx', ['tap', '--jobs=1', '--disable-coverage', ...serialFiles.map((file) => `packages/agent/test-serial/${file}`)], { TS_NODE_PROJECT: 'tsconfig.test.json' })
 add('tap (serial)', serial.code, tapCounts(serial.output))

@@ -7,14 +7,16 @@
 // are printed, measured from the first /health answer, beside the
 // acceptance's bounds (3 s; one stop timeout plus 10 s); the second is
 // asserted only as "not one after another", which a slow engine cannot fake.
+// It runs alone (test-serial/), so the figures are the agent's and the
+// engine's, not those of whichever test ran beside it on the same two cores.
 import { randomUUID } from 'node:crypto'
 import { cpus, loadavg } from 'node:os'
 import t, { type Test } from 'tap'
-import { docker, freePort, tempDir, TOKEN } from '../helpers/agent.ts'
-import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
-import { earlierAgentTool, legacyName, type EarlierTool } from '../helpers/earlier-agent.ts'
-import { ensureHttpdPid1Image } from '../helpers/images.ts'
-import { waitFor } from '../helpers/wait.ts'
+import { docker, freePort, tempDir, TOKEN } from '../test/helpers/agent.ts'
+import { spawnAgent, type AgentProcess } from '../test/helpers/agent-process.ts'
+import { earlierAgentTool, legacyName, type EarlierTool } from '../test/helpers/earlier-agent.ts'
+import { ensureHttpdPid1Image } from '../test/helpers/images.ts'
+import { waitFor } from '../test/helpers/wait.ts'
 
 const STOP_TIMEOUT_S = 5
 
