@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { routes } from '@dtma/contract'
 import t, { type Test } from 'tap'
+import { containerNameFor } from '../../src/instances/container-name.ts'
 import { authHeaders, freePort, startTestAgent, TEST_IMAGE, type TestAgent } from '../helpers/agent.ts'
 
 interface Planted {
@@ -17,7 +18,6 @@ interface Planted {
   envName: string
   hostPorts: number[]
   containerIds: string[]
-  containerNames: string[]
 }
 
 /** An image name no document of DTMA can contain: a tag of the test image made here. */
@@ -30,14 +30,13 @@ function uniqueImage(t: Test): string {
 
 async function plant(t: Test, agent: TestAgent): Promise<Planted> {
   const suffix = randomBytes(4).toString('hex')
-  const planted: Planted = { names: [`Secret Tool ${suffix}`, `Hidden Server ${suffix}`], image: uniqueImage(t), envName: `STRANGER_PROBE_${suffix.toUpperCase()}`, hostPorts: [], containerIds: [], containerNames: [] }
+  const planted: Planted = { names: [`Secret Tool ${suffix}`, `Hidden Server ${suffix}`], image: uniqueImage(t), envName: `STRANGER_PROBE_${suffix.toUpperCase()}`, hostPorts: [], containerIds: [] }
   for (const name of planted.names) {
     const hostPort = await freePort()
     const reply = await agent.client.deployTool({ body: agent.deployBody(name, { image: planted.image, hostPort, env: [`${planted.envName}=value`] }) })
     if (reply.status !== 201) throw new Error(`deploy answered ${reply.status}`)
     planted.hostPorts.push(reply.body.data.ports[0]?.host_port ?? hostPort)
     planted.containerIds.push(reply.body.data.container_id)
-    planted.containerNames.push(reply.body.data.container_name)
   }
   return planted
 }
@@ -47,7 +46,7 @@ function leaks(body: string, planted: Planted): string[] {
   const found: string[] = []
   for (const name of planted.names) if (body.includes(name) || body.includes(encodeURIComponent(name))) found.push(`name ${name}`)
   for (const id of planted.containerIds) if (body.includes(id.slice(0, 12))) found.push(`container id ${id.slice(0, 12)}`)
-  for (const name of planted.containerNames) if (body.includes(name)) found.push(`container name ${name}`)
+  for (const name of planted.names) if (body.includes(containerNameFor(name))) found.push(`container name ${containerNameFor(name)}`)
   if (body.includes(planted.image)) found.push(`image ${planted.image}`)
   if (body.includes(planted.envName)) found.push(`env name ${planted.envName}`)
   for (const port of planted.hostPorts) if (new RegExp(`(?<![0-9])${port}(?![0-9])`).test(body)) found.push(`host port ${port}`)
