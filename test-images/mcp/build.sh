@@ -13,7 +13,8 @@ node_bin="$(readlink -f "$(command -v node)")"
 busybox_bin="$(readlink -f "$(command -v busybox)")"
 hash="$( (cd "$here" && cat package.json package-lock.json Dockerfile run.sh build.sh servers/*.mjs; "$node_bin" -v; sha256sum "$busybox_bin") | sha256sum | cut -c1-16)"
 base="dtma-test/mcp-base:$hash"
-label=dtma.test-images-hash
+# Not under dtma.: an agent refuses images that carry labels under its own prefix.
+label=dtma-test.images-hash
 server=node_modules/@modelcontextprotocol/server-everything/dist/index.js
 
 # tag | the CMD of run.sh (the server and its arguments) | ENV (space-separated KEY=value) | port to EXPOSE.

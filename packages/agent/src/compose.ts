@@ -5,6 +5,7 @@
 // moment the app is ready, the reporters start after the first reconcile,
 // and on shutdown operations finish, the outbox flushes, the store closes.
 // server.ts runs what this builds; tests build the same with a temp data dir.
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import dtmaApp from './app.ts'
@@ -71,7 +72,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     takeOverObserver: takeOverMetrics(metrics),
     legacy: (domain) => (legacy = new EarlierAgentContainers(domain, { agentPort: config.port, adoptLabelled: config.adoptLabelled }))
   })
-  const redeployer = new Redeployer({ runtime, logger, ...config.upgrade, dockerSocket: config.dockerSocket })
+  const redeployer = new Redeployer({ runtime, logger, ...config.upgrade, dockerSocket: config.dockerSocket, helperRecordFile: join(config.dataDir, 'upgrade-helper.json') })
   const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   mcpHealth.onChange((instanceName) => instances.republish(instanceName))

@@ -39,6 +39,7 @@ export interface Config {
   tls?: { certFile: string; keyFile: string }
   /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
   shutdownTimeoutMs: number
+  /** What GET /status and /system tell a caller without a valid token (minimal: nothing about tools). */
   publicStatus: 'full' | 'minimal'
   /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
   eventsMaxClients: number
@@ -75,7 +76,7 @@ export interface ToolSettings {
   readonlyRootfs: boolean
   /** The tools' bridge network. */
   network: string
-  /** Every tool port binds to this address. */
+  /** Every tool port binds to this address (loopback unless a setting publishes them). */
   hostIp: string
   stopTimeoutSeconds: number
 }
@@ -177,7 +178,9 @@ function toConfig(raw: RawConfig): Config {
     dockerSocket: raw.DOCKER_SOCKET ?? '/var/run/docker.sock',
     scope: raw.DTMA_SCOPE ?? 'default',
     tool: {
-      hostIp: raw.DTMA_TOOL_HOST_IP ?? '0.0.0.0',
+      // Loopback: a tool's port is unauthenticated; callers reach MCP servers
+      // through the agent's authenticated /tools/{name}/mcp.
+      hostIp: raw.DTMA_TOOL_HOST_IP ?? '127.0.0.1',
       memoryBytes: (raw.DTMA_TOOL_MEMORY_MB ?? 512) * 1024 * 1024,
       pidsLimit: raw.DTMA_TOOL_PIDS_LIMIT ?? 256,
       nanoCpus: Math.round((raw.DTMA_TOOL_CPUS ?? 1) * 1e9),
@@ -198,7 +201,8 @@ function toConfig(raw: RawConfig): Config {
     ...(raw.DTMA_TLS_CERT !== undefined && raw.DTMA_TLS_KEY !== undefined && { tls: { certFile: raw.DTMA_TLS_CERT, keyFile: raw.DTMA_TLS_KEY } }),
     // Below the 10 s a `docker stop` of the agent's own container waits.
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
-    publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
+    // Strangers learn liveness, version and the machine's metrics, nothing about tools.
+    publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'minimal',
     eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
     ...(raw.SUPABASE_URL !== undefined &&
       raw.SUPABASE_SERVICE_ROLE_KEY !== undefined && {

@@ -38,7 +38,7 @@ t.test('tokens shorter than 32 characters are refused at start, by name, never b
 
 t.test('defaults follow the contract', async (t) => {
   const config = loadConfig({ DTMA_CONFIG_FILE: confFile(t, ''), BACKEND_TO_DTMA_API_KEY: KEY })
-  t.match(config, { port: 30000, host: '0.0.0.0', apiTokens: [KEY], offlineMode: false, publicStatus: 'full', tool: { hostIp: '0.0.0.0' } })
+  t.match(config, { port: 30000, host: '0.0.0.0', apiTokens: [KEY], offlineMode: false, publicStatus: 'minimal', tool: { hostIp: '127.0.0.1' } })
 })
 
 t.test('/etc/dtma.conf lines are read and the environment wins', async (t) => {

@@ -207,7 +207,10 @@ export const StatusReply = Type.Object({
   system_metrics: Type.Optional(SystemMetrics),
   cpu_load_percent: Type.Optional(Type.Number({ description: 'the same as system_metrics.cpu_load_percent' })),
   uptime_seconds: Type.Optional(Type.Integer({ description: 'the same as system_metrics.uptime_seconds' })),
-  tool_instances: Type.Optional(Type.Array(ToolInstance))
+  tool_instances: Type.Optional(Type.Array(ToolInstance)),
+  tool_instances_hidden: Type.Optional(
+    Type.Literal(true, { description: 'the caller had no valid token (DTMA_PUBLIC_STATUS=minimal): tool_instances is empty because it is hidden, not because there are none' })
+  )
 })
 export type StatusReply = Static<typeof StatusReply>
 
@@ -226,8 +229,8 @@ export const DockerEngineInfo = Type.Union([
 export type DockerEngineInfo = Static<typeof DockerEngineInfo>
 
 /** GET /system: the system metrics object (as earlier agents answered it),
- *  the Docker engine and the agent process. Metrics and engine are left out
- *  for callers without a token when DTMA_PUBLIC_STATUS=minimal. */
+ *  the Docker engine and the agent process. The engine and the agent are left
+ *  out for callers without a token when DTMA_PUBLIC_STATUS=minimal (the default). */
 export const SystemReply = Type.Object({
   timestamp: Type.String(),
   cpu_load_percent: Type.Optional(Type.Number()),
@@ -267,5 +270,5 @@ export const HealthReply = Type.String({ description: 'the text OK' })
 
 export const ReadyReply = Type.Object({
   ready: Type.Literal(true),
-  instances: Type.Integer({ description: 'instances known after the first reconcile' })
+  instances: Type.Optional(Type.Integer({ description: 'instances known after the first reconcile (left out for callers without a token when DTMA_PUBLIC_STATUS=minimal)' }))
 })

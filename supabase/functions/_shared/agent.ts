@@ -69,8 +69,11 @@ export async function callAgent<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** GET /status. An answer that is not a 200 JSON object (an agent of another
- *  build, a proxy's error page) is a failure like an unreachable agent. */
+/** GET /status, always with the token: without one the agent (DTMA_PUBLIC_STATUS=minimal,
+ *  its default) hides its instances. An answer that is not a 200 JSON object (an agent
+ *  of another build, a proxy's error page) is a failure like an unreachable agent, and
+ *  so is one with its instances hidden: the agent did not take our token, and its empty
+ *  list must not pass for a toolbox without tools. */
 export async function agentStatus(client: DtmaClient): Promise<StatusReply> {
   const reply = await callAgent(() => client.status())
   // The contract declares only 200; anything else can still arrive.
@@ -79,6 +82,9 @@ export async function agentStatus(client: DtmaClient): Promise<StatusReply> {
   if (status !== 200) throw agentReplyError(status, body)
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(502, FunctionErrorCode.agentBadResponse, 'DTMA answered GET /status with something other than a JSON object')
+  }
+  if ((body as { tool_instances_hidden?: unknown }).tool_instances_hidden === true) {
+    throw new HttpError(502, FunctionErrorCode.agentBadResponse, "DTMA hid its instances from GET /status: it did not accept the functions' BACKEND_TO_DTMA_API_KEY")
   }
   return body as StatusReply
 }

@@ -58,7 +58,8 @@ export async function startAgent(settings: Record<string, string> = {}): Promise
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/health`)
+      // Ready, not only live: before its first reconcile the agent answers Docker routes 503.
+      const response = await fetch(`http://127.0.0.1:${port}/health/ready`)
       await response.body?.cancel()
       if (response.ok) return { port, token, output: () => output, stop }
     } catch {
@@ -67,5 +68,5 @@ export async function startAgent(settings: Record<string, string> = {}): Promise
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   await stop()
-  throw new Error(`DTMA did not become healthy on port ${port}:\n${output}`)
+  throw new Error(`DTMA did not become ready on port ${port}:\n${output}`)
 }

@@ -1,5 +1,6 @@
 // The deploy command, run under the instance's lock: the same request again
-// converges on what exists; another spec under the name is a conflict; a new
+// converges on what exists (made again on a new address when only
+// DTMA_TOOL_HOST_IP changed: rebind.ts); another spec under the name is a conflict; a new
 // instance gets its image (pulled only when missing or asked), host ports
 // from the port policy, a journalled record, and its container.
 import type { Logger } from 'pino'
@@ -11,6 +12,7 @@ import { containerNameFor } from './container-name.ts'
 import type { DeployRequest } from './deploy-request.ts'
 import { ownedBy, type InstanceIndex } from './instance-index.ts'
 import { launchContainer } from './launcher.ts'
+import { movedAddress, rebindInstance } from './rebind.ts'
 import type { LegacyTakeover } from './legacy-port.ts'
 import type { PortAllocator } from './port-allocator.ts'
 import type { PullProgressHub } from './pull-progress.ts'
@@ -38,6 +40,8 @@ export interface DeployDeps {
   logger: Logger
   /** An earlier agent's container of the same name is taken over, never duplicated. */
   legacy?: LegacyTakeover
+  /** How long a container made again on a new address gets to stop. */
+  stopTimeoutSeconds: number
 }
 
 /** Tries of a deploy whose range-picked host port turns out taken outside DTMA. */
@@ -70,6 +74,8 @@ export async function deployInstance(deps: DeployDeps, request: DeployRequest): 
   // was made with. Without a record (a lost store), the label.
   const knownHash = stored?.specHash ?? existing?.labels[InstanceLabel.specHash]
   if (knownHash !== undefined && knownHash !== hash) {
+    // The same request after DTMA_TOOL_HOST_IP changed: made again on the new address.
+    if (stored !== undefined && existing !== undefined && movedAddress(stored, request) !== undefined) return rebindInstance(deps, stored, existing, request, log)
     throw new DtmaError('conflict', `Tool instance '${instanceName}' already exists with a different spec; remove it first`)
   }
   if (existing !== undefined) {

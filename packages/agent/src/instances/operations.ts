@@ -22,7 +22,6 @@ export interface StateChange {
 }
 
 export interface OperationDeps extends DeployDeps {
-  stopTimeoutSeconds: number
   /** Throws when Docker cannot serve operations now. */
   assertServing(): void
   /** Publishes an instance's view after an operation on it. */

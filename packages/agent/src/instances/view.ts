@@ -92,6 +92,7 @@ export function instanceView(
 }
 
 function mcpOf(record: InstanceRecord | undefined, container: ContainerInfo | undefined, health: McpHealth): InstanceView['mcp'] {
-  const settings = record?.spec.mcp ?? (container === undefined ? undefined : mcpFromLabels(container.labels))
+  // The store says what the agent deployed; the labels only when it has no record (a lost store).
+  const settings = record !== undefined ? record.spec.mcp : container === undefined ? undefined : mcpFromLabels(container.labels)
   return settings === undefined ? null : { ...settings, health }
 }

@@ -28,13 +28,14 @@ export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | '
   const { config, instances, logTail } = deps
   return {
     system: async (request, reply) => {
-      const body: SystemReply = { timestamp: new Date().toISOString() }
+      const body: SystemReply = { timestamp: new Date().toISOString(), ...readSystemMetrics() }
+      // Without a valid token (DTMA_PUBLIC_STATUS=minimal) the machine's numbers
+      // only: the engine's container counts and the agent process are for callers with one.
       if (config.publicStatus === 'minimal' && !(await request.server.hasValidBearer(request, reply))) return { status: 200, body }
       return {
         status: 200,
         body: {
           ...body,
-          ...readSystemMetrics(),
           docker: dockerEngine(await instances.engine()),
           agent: { version: config.version, commit: config.commit, uptime_seconds: Math.floor(process.uptime()), rss_bytes: process.memoryUsage().rss }
         }

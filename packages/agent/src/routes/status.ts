@@ -1,5 +1,7 @@
 // /health and /status: public, polled often, never a 500. A Docker outage
-// turns /status into `degraded` with the reason instead of an error.
+// turns /status into `degraded` with the reason instead of an error. Without
+// a valid token (DTMA_PUBLIC_STATUS=minimal, the default) they say nothing
+// about the tools: no names, images, ports or env names, not even a count.
 import type { StatusReply } from '@dtma/contract'
 import type { Config } from '../config.ts'
 import { DtmaError } from '../errors.ts'
@@ -15,10 +17,11 @@ export function statusHandlers(config: Config, instances: InstanceApi): Pick<Han
       return { status: 200, body: 'OK' }
     },
 
-    ready: async () => {
+    ready: async (request, reply) => {
       const reason = instances.unavailableReason()
       if (reason !== undefined) throw new DtmaError('not-ready', reason)
-      return { status: 200, body: { ready: true, instances: instances.list().length } }
+      const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      return { status: 200, body: full ? { ready: true, instances: instances.list().length } : { ready: true } }
     },
 
     status: async (request, reply) => {
@@ -37,21 +40,23 @@ export function statusHandlers(config: Config, instances: InstanceApi): Pick<Han
         }
       }
       const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      // Without a valid token (DTMA_PUBLIC_STATUS=minimal) nothing about the
+      // tools: an empty list (readers map over it), and a word that it is hidden.
+      reply200.tool_instances = []
+      if (!full) reply200.tool_instances_hidden = true
       try {
         const views = instances.list()
         if (full) reply200.tool_instances = views.map(toolInstance)
       } catch (error) {
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message
-        if (full) reply200.tool_instances = []
       }
-      if (full) {
-        const metrics = readSystemMetrics()
-        reply200.system_metrics = metrics
-        // Some readers take these two from the top level.
-        reply200.cpu_load_percent = metrics.cpu_load_percent
-        reply200.uptime_seconds = metrics.uptime_seconds
-      }
+      // The machine's numbers are liveness: the console reads them with or without a token.
+      const metrics = readSystemMetrics()
+      reply200.system_metrics = metrics
+      // Some readers take these two from the top level.
+      reply200.cpu_load_percent = metrics.cpu_load_percent
+      reply200.uptime_seconds = metrics.uptime_seconds
       return { status: 200, body: reply200 }
     }
   }

@@ -3,7 +3,8 @@
 // restarts (through POST /restart, as the DTMA console does, with this test
 // as its supervisor): toolbox-tools' callDTMA with its old "30000" port
 // default, ToolInstanceService's callDtmaApi with raw names and stored
-// overrides of every shape, the token-less status readers, the refresh
+// overrides of every shape, the token-less status readers (they succeed and
+// see no instance: DTMA_PUBLIC_STATUS=minimal is the default), the refresh
 // operation, the DTMA console, and the restart incident itself.
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -84,7 +85,13 @@ async function toolboxToolsSequence(t: Test, world: World, label: string): Promi
   t.equal(again?.data.container_id, deployed?.data.container_id, 'one container, not two')
   t.same(again?.data.ports, deployed?.data.ports, 'on the port it holds')
 
-  const listed = await succeeds(t, 'toolbox-tools list (GET /status, no token)', () => readStatus(world.base))
+  // The deployed toolbox-tools lists without a token: it still succeeds, and
+  // (DTMA_PUBLIC_STATUS=minimal, the default) sees no instance; ours sends the token.
+  const anonymous = await succeeds(t, 'deployed toolbox-tools list (GET /status, no token)', () => readStatus(world.base))
+  t.comment(`GET /status without a token: expected tool_instances [] (readers map over it); seen ${JSON.stringify(anonymous?.tool_instances)}`)
+  t.same(anonymous?.tool_instances, [], 'an empty list, never absent, and nothing about the tools')
+  t.notOk(JSON.stringify(anonymous).includes(name), 'the instance name is nowhere in it')
+  const listed = await succeeds(t, 'our toolbox-tools list (GET /status with the token)', () => readStatus(world.base, TOKEN))
   const item = listed?.tool_instances.find((entry: { instance_name_on_toolbox: string }) => entry.instance_name_on_toolbox === name)
   t.match(item, { container_id: deployed?.data.container_id, instance_name_on_toolbox: name, status: 'running', image: TEST_IMAGE, created: Number, ports: [{ private_port: 8080, public_port: bound, type: 'tcp', ip: '127.0.0.1' }] })
   return name
@@ -157,7 +164,8 @@ async function readers(t: Test, world: World, runningName: string): Promise<void
       disk: { mount: '/', total_bytes: Number, used_bytes: Number, free_bytes: Number }
     },
     cpu_load_percent: Number,
-    uptime_seconds: Number
+    uptime_seconds: Number,
+    tool_instances: []
   })
   const refreshed = await succeeds(t, 'refresh operation: GET /status with the token', () => readStatus(world.base, TOKEN))
   t.ok(refreshed?.version ?? refreshed?.dtma_version, 'version or dtma_version')
@@ -168,7 +176,9 @@ async function readers(t: Test, world: World, runningName: string): Promise<void
   for (const item of refreshed?.tool_instances ?? []) t.not(backendStatus(item.status), undefined)
 
   const system = await consoleCall(world.base, 'GET', '/system')
-  t.match(system, { status: 200, body: { cpu_load_percent: Number, memory: { total_bytes: Number }, disk: { mount: '/' }, docker: { available: true, version: String } } }, 'console: GET /system')
+  t.match(system, { status: 200, body: { cpu_load_percent: Number, memory: { total_bytes: Number }, disk: { mount: '/' } } }, 'console: GET /system without a token, the machine')
+  t.notOk('docker' in (system.body as object), 'but not the Docker engine (DTMA_PUBLIC_STATUS=minimal)')
+  t.match(await consoleCall(world.base, 'GET', '/system', TOKEN), { status: 200, body: { docker: { available: true, version: String } } }, 'console: GET /system with the token, the engine too')
   // Deliberate differences: these were open to the internet before.
   for (const [method, path] of [['GET', '/logs'], ['POST', '/restart'], ['POST', '/redeploy']] as const) {
     const anonymous = await consoleCall(world.base, method, path)

@@ -48,7 +48,7 @@ t.test('after the limit an address gets 429 with Retry-After until its window en
 })
 
 t.test('the matrix: blocked or not, a valid, wrong or missing token, on a bearer route and on a public one', async (t) => {
-  const agent = await startTestAgent(t, { env: { DTMA_AUTH_FAILURE_LIMIT: '3', DTMA_AUTH_FAILURE_WINDOW_S: '60', DTMA_PUBLIC_STATUS: 'minimal' } })
+  const agent = await startTestAgent(t, { env: { DTMA_AUTH_FAILURE_LIMIT: '3', DTMA_AUTH_FAILURE_WINDOW_S: '60' } })
   const blocked = '127.0.0.5'
   const clean = '127.0.0.6'
   for (const token of ['wrong-1', 'wrong-2', 'wrong-3']) await getFrom(blocked, agent.port, '/tools', token)
@@ -68,7 +68,7 @@ t.test('the matrix: blocked or not, a valid, wrong or missing token, on a bearer
     if (status === 429) t.ok(Number(tools.retryAfter) >= 1, `${label}: Retry-After ${tools.retryAfter}`)
     const status200 = await getFrom(address, agent.port, '/status', token)
     t.equal(status200.status, 200, `${label}: /status is public`)
-    t.equal((status200.body as { system_metrics?: unknown }).system_metrics !== undefined, full, `${label}: /status ${full ? 'in full' : 'minimal'}`)
+    t.equal((status200.body as { tool_instances_hidden?: unknown }).tool_instances_hidden === undefined, full, `${label}: /status ${full ? 'in full' : 'minimal'}`)
   }
   t.equal((await getFrom(clean, agent.port, '/tools', 'wrong')).status, 429, "the clean address's three failures (a wrong token on /status counts, none does not) block it too")
   t.equal((await getFrom(clean, agent.port, '/tools', TOKEN)).status, 200, 'and its valid token is still served')

@@ -29,18 +29,23 @@ t.test('Docker unreachable: /health OK, /status degraded, Docker routes 503 + Re
   t.equal(raw.headers.get('retry-after'), '5')
 })
 
-t.test('DTMA_PUBLIC_STATUS=minimal hides instances and metrics from callers without a token', async (t) => {
-  const agent = await startTestAgent(t, { env: { DTMA_PUBLIC_STATUS: 'minimal' } })
-  const anonymous = await (await fetch(`${agent.baseUrl}/status`)).json()
-  t.equal(anonymous.status, 'healthy')
-  t.notOk('tool_instances' in anonymous)
-  t.notOk('system_metrics' in anonymous)
-  const wrongToken = await (await fetch(`${agent.baseUrl}/status`, { headers: authHeaders('wrong') })).json()
-  t.notOk('tool_instances' in wrongToken)
+t.test('DTMA_PUBLIC_STATUS=minimal (the default) hides the instances, not the machine, from callers without a valid token', async (t) => {
+  const agent = await startTestAgent(t)
+  const name = uniqueName('Minimal')
+  t.equal((await agent.client.deployTool({ body: agent.deployBody(name) })).status, 201)
+  for (const [who, headers] of [['no token', {}], ['a wrong token', authHeaders('wrong')]] as const) {
+    const body = await (await fetch(`${agent.baseUrl}/status`, { headers })).json()
+    t.comment(`${who}: expected healthy, tool_instances [] and hidden, metrics; seen ${body.status}, ${JSON.stringify(body.tool_instances)}, hidden ${body.tool_instances_hidden}, cpu ${typeof body.system_metrics?.cpu_load_percent}`)
+    t.equal(body.status, 'healthy')
+    t.same(body.tool_instances, [], `${who}: an empty list, never absent`)
+    t.equal(body.tool_instances_hidden, true)
+    t.type(body.system_metrics?.cpu_load_percent, 'number', `${who}: the machine's metrics stay`)
+  }
   const withToken = await fetch(`${agent.baseUrl}/status`, { headers: authHeaders() })
   t.equal(withToken.status, 200)
   const full = await withToken.json()
-  t.ok(Array.isArray(full.tool_instances))
+  t.ok(full.tool_instances.some((item: { instance_name_on_toolbox: string }) => item.instance_name_on_toolbox === name), 'with the token: the instances')
+  t.notOk('tool_instances_hidden' in full)
   t.type(full.system_metrics?.cpu_load_percent, 'number')
 })
 

@@ -4,7 +4,10 @@
 // The agent follows the helper's JSON lines as `upgrade` events and log
 // lines while it runs; the agent that answers afterwards (the new one, or
 // the previous one after a rollback) finds the helper at its start, follows
-// it to its end, reports the outcome and removes it.
+// it to its end, reports the outcome and removes it. The helper is known by
+// what the agent recorded in its data volume (helper-record.ts), never by a
+// label: any image can carry `dtma.upgrade-operation`, and a tool made of it
+// would otherwise make every later upgrade a 409 and write upgrade events.
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { createInterface } from 'node:readline'
@@ -14,6 +17,7 @@ import { Value } from 'typebox/value'
 import { DtmaError, isDtmaError } from '../../errors.ts'
 import type { ContainerInfo, ContainerRuntime } from '../../runtime/types.ts'
 import type { UpgradeListener } from '../fleet-api.ts'
+import { HelperRecord } from './helper-record.ts'
 
 /** Marks an upgrade helper container with its operation id. */
 export const UPGRADE_LABEL = 'dtma.upgrade-operation'
@@ -34,6 +38,8 @@ export interface RedeployerOptions {
   dataVolume: string
   /** The Docker socket as this agent sees it (its host side is mounted into the helper). */
   dockerSocket: string
+  /** The file in the data volume that names the running helper (the next agent reads it). */
+  helperRecordFile: string
 }
 
 export class Redeployer {
@@ -41,9 +47,11 @@ export class Redeployer {
   private last: UpgradeEvent | undefined
   private running: string | undefined
   private readonly log: Logger
+  private readonly record: HelperRecord
 
   constructor(private readonly options: RedeployerOptions) {
     this.log = options.logger.child({ component: 'upgrade' })
+    this.record = new HelperRecord(options.helperRecordFile)
   }
 
   onUpgrade(listener: UpgradeListener): () => void {
@@ -67,8 +75,11 @@ export class Redeployer {
       }
       const image = body.image ?? self.image
       const socket = self.mounts?.find((mount) => mount.destination === this.options.dockerSocket)?.source ?? '/var/run/docker.sock'
+      const containerName = `dtma-upgrade-${operationId.slice(0, 8)}`
+      // Written before the helper starts: it may stop this agent at once, and the next one reads it.
+      this.record.write({ operationId, containerName, agent: self.name })
       const helperId = await this.options.runtime.runHelper({
-        containerName: `dtma-upgrade-${operationId.slice(0, 8)}`,
+        containerName,
         image: self.image,
         cmd: ['dtma-upgrade', '--json', '--container', self.name, '--image', image, '--data-volume', this.options.dataVolume, '--pull', body.image === undefined ? 'always' : 'missing', '--timeout', String(body.timeoutSeconds ?? DEFAULT_TIMEOUT_S), '--operation-id', operationId],
         binds: [`${socket}:/var/run/docker.sock`, `${this.options.backupDir}:${HELPER_BACKUP_DIR}`],
@@ -79,30 +90,37 @@ export class Redeployer {
         // What Docker refuses here is the agent's own image, not the caller's input.
         throw isDtmaError(error, 'invalid') ? new DtmaError('docker-failed', `Docker could not start the upgrade helper: ${error.message}`, { cause: error }) : error
       })
+      this.record.write({ operationId, containerName, agent: self.name, helperId })
       this.log.info({ operationId, helperId, image }, 'upgrade helper started')
       void this.follow(helperId, operationId)
       return { operationId, message: `DTMA is upgrading to ${image} (operation ${operationId}): it stops and answers again in a few seconds, or the previous agent does after a rollback. Tool containers keep running. Follow it on GET /events (upgrade).` }
     } catch (error) {
-      if (this.running === operationId) this.running = undefined
+      if (this.running === operationId) {
+        this.running = undefined
+        this.record.clear(operationId)
+      }
       throw error
     }
   }
 
-  /** At start: follows an upgrade helper left by the upgrade that started this agent (or rolled back to it). */
+  /** At start: follows the upgrade helper this agent's data volume names (the
+   *  upgrade that started this agent, or rolled back to it), if it is still there. */
   async collectAtStart(): Promise<void> {
     try {
+      const recorded = this.record.read()
+      if (recorded === undefined) return
       const self = await this.selfContainer()
       // Outside a container no helper upgrades this agent; on a shared engine another agent's are not its own.
-      if (self === undefined) return
-      const helpers = (await this.options.runtime.listAll()).filter((container) => {
-        if (container.labels[UPGRADE_LABEL] === undefined) return false
-        const agent = container.labels[UPGRADE_AGENT_LABEL]
-        // A helper started by an agent before this label existed names no agent: it is this host's.
-        return agent === undefined || agent === self.name
-      })
-      for (const helper of helpers) void this.follow(helper.id, helper.labels[UPGRADE_LABEL] as string)
+      if (self === undefined || recorded.agent !== self.name) return
+      const helper = await this.options.runtime.inspect(recorded.helperId ?? recorded.containerName)
+      // The name alone could be anyone's by now: the container must carry the operation's id, which only this agent knew.
+      if (helper === undefined || helper.labels[UPGRADE_LABEL] !== recorded.operationId || helper.labels[UPGRADE_AGENT_LABEL] !== self.name) {
+        this.record.clear(recorded.operationId)
+        return
+      }
+      void this.follow(helper.id, recorded.operationId)
     } catch (error) {
-      this.log.warn({ err: error }, 'looking for upgrade helpers failed')
+      this.log.warn({ err: error }, 'looking for the upgrade helper failed')
     }
   }
 
@@ -113,6 +131,7 @@ export class Redeployer {
       for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) this.onLine(line)
       const helper = await this.options.runtime.inspect(helperId)
       if (helper !== undefined && helper.dockerState !== 'running') await this.options.runtime.remove(helperId)
+      if (helper === undefined || helper.dockerState !== 'running') this.record.clear(operationId)
     } catch (error) {
       this.log.warn({ err: error, operationId }, 'following the upgrade helper stopped')
     } finally {

@@ -16,7 +16,8 @@ function instanceOf(container: RunningContainer): string {
 function isTool(container: RunningContainer, agentName: string, scope: string): boolean {
   if (container.labels['dtma.managed'] === 'true' && container.labels['dtma.scope'] !== scope) return false
   if (container.name === agentName || container.name === `${agentName}-previous`) return false
-  if (Object.keys(container.labels).some((key) => key === 'dtma.upgrade-operation')) return false
+  // The upgrade's helper and the agents hold the Docker socket; no tool is given it.
+  // (Not a label: a tool's image can carry any label, `dtma.upgrade-operation` too.)
   return !container.mounts.some((mount) => /docker\.sock$/.test(mount.destination))
 }
 

@@ -6,12 +6,16 @@ import { MANAGED_LABEL, managedFilters, SCOPE_LABEL } from '../labels.ts'
 import { sandboxedContainer, toolNetworkOptions } from '../sandbox.ts'
 import type { ContainerInfo, ContainerSpec, HelperSpec, PortBinding, ProcessSettings, ToolSandbox } from '../types.ts'
 import { statusOf, translateDockerError } from './errors.ts'
+import { DtmaError } from '../../errors.ts'
+import { refusal, type ImageLabels } from './image-labels.ts'
 
 export interface ContainerScope {
   docker: Docker
   /** Agent scope: only containers labelled with it are this agent's. */
   scope: string
   sandbox: ToolSandbox
+  /** Which images carry labels under dtma.* (their containers' are not believed). */
+  imageLabels: ImageLabels
 }
 
 /** "Up 3 minutes (healthy)" -> healthy; no health check -> none. */
@@ -63,7 +67,8 @@ function ownedByScope(labels: Record<string, string>, scope: string): boolean {
 }
 
 export async function listManaged(containers: ContainerScope): Promise<ContainerInfo[]> {
-  return listContainers(containers, { label: managedFilters(containers.scope) })
+  // Docker's filter also finds containers whose image carries these labels: not ours.
+  return (await listContainers(containers, { label: managedFilters(containers.scope) })).filter((container) => container.managed)
 }
 
 /** Every container of the engine; `managed` says which are this agent's. */
@@ -71,15 +76,16 @@ export async function listAll(containers: ContainerScope): Promise<ContainerInfo
   return listContainers(containers, {})
 }
 
-async function listContainers({ docker, scope }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
+async function listContainers({ docker, scope, imageLabels }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
   try {
     const summaries = await docker.listContainers({ all: true, filters })
-    return summaries.map((summary) => ({
-      managed: ownedByScope(summary.Labels ?? {}, scope),
+    const labelsOf = await Promise.all(summaries.map((summary) => imageLabels.trusted(summary.ImageID, summary.Labels ?? {})))
+    return summaries.map((summary, index) => ({
+      managed: ownedByScope(labelsOf[index] ?? {}, scope),
       id: summary.Id,
       name: (summary.Names[0] ?? '').replace(/^\//, ''),
       image: summary.Image,
-      labels: summary.Labels,
+      labels: labelsOf[index] ?? {},
       dockerState: summary.State,
       health: healthFromStatusText(summary.Status),
       created: summary.Created,
@@ -92,15 +98,16 @@ async function listContainers({ docker, scope }: ContainerScope, filters: Record
   }
 }
 
-export async function inspectContainer({ docker, scope }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
+export async function inspectContainer({ docker, scope, imageLabels }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
   try {
     const info = await docker.getContainer(nameOrId).inspect()
+    const labels = await imageLabels.trusted(info.Image, info.Config.Labels ?? {})
     return {
-      managed: ownedByScope(info.Config.Labels ?? {}, scope),
+      managed: ownedByScope(labels, scope),
       id: info.Id,
       name: info.Name.replace(/^\//, ''),
       image: info.Config.Image,
-      labels: info.Config.Labels ?? {},
+      labels,
       dockerState: info.State.Status,
       health: info.State.Health?.Status ?? 'none',
       created: Math.floor(Date.parse(info.Created) / 1000),
@@ -141,13 +148,28 @@ async function toolNetworkId(docker: Docker, name: string): Promise<string> {
   }
 }
 
-export async function createContainer({ docker, scope, sandbox }: ContainerScope, spec: ContainerSpec): Promise<string> {
+/** A tool container of an image without labels under dtma.* (image-labels.ts):
+ *  checked before it is made, and again on the image it was made of, in case
+ *  the tag moved in between; one that fails the second check is removed unstarted. */
+export async function createContainer({ docker, scope, sandbox, imageLabels }: ContainerScope, spec: ContainerSpec): Promise<string> {
+  const checkedId = await imageLabels.assertNoAgentLabels(spec.image)
+  let id: string
   try {
     const ownership = { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: scope }
-    const container = await docker.createContainer(sandboxedContainer(spec, sandbox, await toolNetworkId(docker, sandbox.network), ownership))
-    return container.id
+    id = (await docker.createContainer(sandboxedContainer(spec, sandbox, await toolNetworkId(docker, sandbox.network), ownership))).id
   } catch (error) {
     throw translateDockerError(error, `create container ${spec.containerName}`)
+  }
+  try {
+    const madeOf = (await docker.getContainer(id).inspect()).Image
+    if (madeOf === checkedId) return id
+    const found = await imageLabels.inspect(madeOf)
+    if (found === undefined || found.agentLabels.length === 0) return id
+    await docker.getContainer(id).remove({ force: true })
+    throw refusal(spec.image, found.agentLabels)
+  } catch (error) {
+    if (error instanceof DtmaError) throw error
+    throw translateDockerError(error, `inspect the new container ${spec.containerName}`)
   }
 }
 

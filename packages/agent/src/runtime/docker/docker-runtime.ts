@@ -9,6 +9,7 @@ import { attachContainer } from './attach.ts'
 import { containerAction, createContainer, inspectContainer, listAll, listManaged, runHelper, type ContainerScope } from './containers.ts'
 import { translateDockerError } from './errors.ts'
 import { containerLogs, subscribe } from './events-and-logs.ts'
+import { ImageLabels } from './image-labels.ts'
 import { hasImage, imageDefaults, pullImage } from './images.ts'
 
 export interface DockerRuntimeOptions {
@@ -30,7 +31,7 @@ export class DockerRuntime implements ContainerRuntime {
   constructor(options: DockerRuntimeOptions) {
     this.options = options
     this.docker = new Docker({ socketPath: options.socketPath })
-    this.containers = { docker: this.docker, scope: options.scope, sandbox: options.sandbox }
+    this.containers = { docker: this.docker, scope: options.scope, sandbox: options.sandbox, imageLabels: new ImageLabels(this.docker) }
   }
 
   async ping(): Promise<void> {
