@@ -2,16 +2,29 @@
 // index.ts) as its own process, the way `npx deno` runs it, in front of a
 // PostgREST stand-in backed by real PostgreSQL: the agent under test calls
 // the real function, and the function the real SQL. `url` is what an agent
-// takes as SUPABASE_URL: the function answers under /functions/v1/{name}.
+// takes as SUPABASE_URL: a loopback gateway (as Supabase's) that records each
+// call (method, path, apikey, Authorization, body, status) and hands it to
+// the function under /functions/v1/{name}.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 
+export interface FunctionCall {
+  method: string
+  path: string
+  apikey: string | null
+  authorization: string | null
+  body: unknown
+  status: number
+}
+
 export interface EdgeFunction {
   /** http://127.0.0.1:PORT, the project URL the agent is given. */
   url: string
+  calls: FunctionCall[]
   output(): string
   stop(): Promise<void>
 }
@@ -40,10 +53,46 @@ export async function startEdgeFunction(t: TapLike, name: 'registry' | 'toolbox-
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
     const port = /listening on http:\/\/[^:]+:(\d+)\//.exec(output)?.[1]
-    if (port !== undefined) return { url: `http://127.0.0.1:${port}`, output: () => output, stop }
+    if (port !== undefined) return { ...(await gateway(t, name, `http://127.0.0.1:${port}`)), output: () => output, stop }
     if (child.exitCode !== null) break
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   await stop()
   throw new Error(`the ${name} function did not start:\n${output}`)
+}
+
+/** Supabase's functions gateway, reduced to what a test needs: /functions/v1/{name} to the function, every call recorded. */
+async function gateway(t: TapLike, name: string, target: string): Promise<{ url: string; calls: FunctionCall[] }> {
+  const calls: FunctionCall[] = []
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      const header = (key: string) => (typeof request.headers[key] === 'string' ? (request.headers[key] as string) : null)
+      const call: FunctionCall = { method: request.method ?? '', path: request.url ?? '', apikey: header('apikey'), authorization: header('authorization'), body: text === '' ? undefined : JSON.parse(text), status: 0 }
+      calls.push(call)
+      if (call.path.split('?')[0] !== `/functions/v1/${name}`) {
+        call.status = 404
+        response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"Requested function was not found"}')
+        return
+      }
+      const headers: Record<string, string> = {}
+      for (const key of ['content-type', 'authorization', 'apikey']) if (header(key) !== null) headers[key] = header(key) as string
+      fetch(`${target}${call.path}`, { method: call.method, headers, ...(text !== '' && { body: text }) }).then(
+        async (answer) => {
+          call.status = answer.status
+          response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' }).end(Buffer.from(await answer.arrayBuffer()))
+        },
+        () => {
+          call.status = 502
+          response.writeHead(502).end()
+        }
+      )
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const address = server.address()
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, calls }
 }
