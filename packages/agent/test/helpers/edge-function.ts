@@ -70,7 +70,7 @@ async function gateway(t: TapLike, name: string, target: string): Promise<{ url:
     request.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8')
       const header = (key: string) => (typeof request.headers[key] === 'string' ? (request.headers[key] as string) : null)
-      const call: FunctionCall = { method: request.method ?? '', path: request.url ?? '', apikey: header('apikey'), authorization: header('authorization'), body: text === '' ? undefined : JSON.parse(text), status: 0 }
+      const call: FunctionCall = { method: request.method ?? '', path: request.url ?? '', apikey: header('apikey'), authorization: header('authorization'), body: parsed(text), status: 0 }
       calls.push(call)
       if (call.path.split('?')[0] !== `/functions/v1/${name}`) {
         call.status = 404
@@ -95,4 +95,14 @@ async function gateway(t: TapLike, name: string, target: string): Promise<{ url:
   t.teardown(() => new Promise((resolve) => server.close(resolve)))
   const address = server.address()
   return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, calls }
+}
+
+/** The body as JSON when it is JSON, else the text as sent (a test may send broken JSON on purpose). */
+function parsed(text: string): unknown {
+  if (text === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }

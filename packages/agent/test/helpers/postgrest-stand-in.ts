@@ -125,15 +125,16 @@ export class PostgrestStandIn {
 
   /** PostgREST's rpc: named arguments from the JSON object, each cast to its parameter's type. */
   private async call(name: string, args: Record<string, unknown>): Promise<unknown> {
-    const found = await this.pool.query<{ names: string[] | null; types: string[]; returns: string; set: boolean }>(
-      `select p.proargnames as names, array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
+    const found = await this.pool.query<{ names: string[] | null; modes: string[] | null; types: string[]; returns: string; set: boolean }>(
+      `select p.proargnames as names, p.proargmodes::text[] as modes, array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
               format_type(p.prorettype, null) as returns, p.proretset as set
          from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' and p.proname = $1`,
       [name]
     )
     const fn = found.rows[0]
     if (fn === undefined) throw Object.assign(new Error(`Could not find the function public.${name} in the schema cache`), { code: 'PGRST202' })
-    const names = fn.names ?? []
+    // The parameters a caller names: OUT columns of a table function are not arguments.
+    const names = (fn.names ?? []).filter((_, i) => fn.modes === null || ['i', 'b', 'v'].includes(fn.modes[i] as string))
     for (const key of Object.keys(args)) if (!names.includes(key)) throw Object.assign(new Error(`Could not find the function public.${name}(${Object.keys(args).join(', ')})`), { code: 'PGRST202' })
     const params = names.map((arg, i) => {
       if (!IDENTIFIER.test(arg)) throw new Error(`bad argument ${arg}`)

@@ -1,7 +1,8 @@
 // An MCP server's state reaches everything that reports an instance, from
 // one real stdio server: /tools/status, /status, the SSE `mcp` event, the
 // heartbeat's tool statuses, the dtma_container_registry row (through the
-// PostgREST stand-in into a real PostgreSQL with the migrations) and
+// real registry edge function and the PostgREST stand-in into a real
+// PostgreSQL with the migrations) and
 // Prometheus. Deployed again from an image v2 with one more tool, the
 // fingerprint changes, and the event and the registry row say so. The
 // tool's environment value appears in none of them.
@@ -11,6 +12,7 @@ import { readServerSentEvents, type HeartbeatBody, type McpEvent } from '@dtma/c
 import t from 'tap'
 import { freePort, startTestAgent, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
+import { startEdgeFunction } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
 import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -39,17 +41,18 @@ t.test('status, events, heartbeat, registry and metrics carry the MCP state; v2 
   const db = await createTestDatabase(t)
   const instanceId = randomUUID()
   const { environmentId } = await seedInstances(db.pool, randomUUID(), [instanceId])
+  await db.pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [VM_TOKEN, environmentId])
   const key = `service-role-${randomBytes(8).toString('hex')}`
   const rest = new PostgrestStandIn(db.pool, key)
   await rest.up()
   t.teardown(() => rest.down())
+  const registry = await startEdgeFunction(t, 'registry', { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key })
   const backend = await heartbeatReceiver(t)
   const agent = await startTestAgent(t, {
     env: {
       DTMA_TOOL_PORT_RANGE: '43200-43249',
       DTMA_MCP_PING_INTERVAL_S: '1',
-      SUPABASE_URL: rest.url,
-      SUPABASE_SERVICE_ROLE_KEY: key,
+      SUPABASE_URL: registry.url,
       ACCOUNT_TOOL_ENVIRONMENT_ID: environmentId,
       AGENTOPIA_API_BASE_URL: backend.baseUrl,
       DTMA_HEARTBEAT_INTERVAL_S: '1'
