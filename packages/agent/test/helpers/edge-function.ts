@@ -8,7 +8,10 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
+import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import type pg from 'pg'
+import { PostgrestStandIn } from './postgrest-stand-in.ts'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 
@@ -59,6 +62,23 @@ export async function startEdgeFunction(t: TapLike, name: 'registry' | 'toolbox-
   }
   await stop()
   throw new Error(`the ${name} function did not start:\n${output}`)
+}
+
+/** The backend as a toolbox meets it: a PostgREST stand-in on the test's
+ *  database (the service-role key stays on this side) and the real
+ *  `registry` function in front of it. */
+export async function registryBackend(t: TapLike, pool: pg.Pool): Promise<{ rest: PostgrestStandIn; fn: EdgeFunction; serviceRoleKey: string }> {
+  const serviceRoleKey = `service-role-${randomBytes(8).toString('hex')}`
+  const rest = new PostgrestStandIn(pool, serviceRoleKey)
+  await rest.up()
+  t.teardown(() => rest.down())
+  const fn = await startEdgeFunction(t, 'registry', { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey })
+  return { rest, fn, serviceRoleKey }
+}
+
+/** A toolbox's per-VM token, as the backend records it. */
+export async function setToolboxToken(pool: pg.Pool, environmentId: string, token: string): Promise<void> {
+  await pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [token, environmentId])
 }
 
 /** Supabase's functions gateway, reduced to what a test needs: /functions/v1/{name} to the function, every call recorded. */

@@ -7,14 +7,13 @@
 // fingerprint changes, and the event and the registry row say so. The
 // tool's environment value appears in none of them.
 import { createServer } from 'node:http'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { readServerSentEvents, type HeartbeatBody, type McpEvent } from '@dtma/contract'
 import t from 'tap'
 import { freePort, startTestAgent, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
-import { startEdgeFunction } from '../helpers/edge-function.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
@@ -41,12 +40,8 @@ t.test('status, events, heartbeat, registry and metrics carry the MCP state; v2 
   const db = await createTestDatabase(t)
   const instanceId = randomUUID()
   const { environmentId } = await seedInstances(db.pool, randomUUID(), [instanceId])
-  await db.pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [VM_TOKEN, environmentId])
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
-  const registry = await startEdgeFunction(t, 'registry', { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key })
+  await setToolboxToken(db.pool, environmentId, VM_TOKEN)
+  const { fn: registry } = await registryBackend(t, db.pool)
   const backend = await heartbeatReceiver(t)
   const agent = await startTestAgent(t, {
     env: {

@@ -9,9 +9,8 @@ import t from 'tap'
 import type { DtmaClient } from '@dtma/contract'
 import { docker, freePort, removeInstances, scopeFor, TEST_IMAGE, tempDir, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
-import { startEdgeFunction } from '../helpers/edge-function.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const OUTAGE_MS = 30_000
@@ -23,12 +22,8 @@ t.test('a 30 s Supabase outage with 50 changes and a kill -9 loses nothing', { t
   const ids = names.map(() => randomUUID())
   const { environmentId } = await seedInstances(db.pool, randomUUID(), ids)
   const vmToken = `outage-toolbox-${randomBytes(16).toString('hex')}`
-  await db.pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [vmToken, environmentId])
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
-  const fn = await startEdgeFunction(t, 'registry', { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key })
+  await setToolboxToken(db.pool, environmentId, vmToken)
+  const { rest, fn, serviceRoleKey: key } = await registryBackend(t, db.pool)
   const dataDir = tempDir(t)
   const port = await freePort()
   const env = { SUPABASE_URL: fn.url, DTMA_BEARER_TOKEN: vmToken }

@@ -6,9 +6,8 @@
 // roles a toolbox could reach. Each case prints expected vs seen.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
-import { startEdgeFunction } from '../helpers/edge-function.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 
 const tokenA = `toolbox-a-${randomBytes(16).toString('hex')}`
 const tokenB = `toolbox-b-${randomBytes(16).toString('hex')}`
@@ -39,13 +38,9 @@ t.test('toolbox A cannot write, delete or read toolbox B’s registry rows throu
   const [a1, a2, b1] = [randomUUID(), randomUUID(), randomUUID()]
   const { environmentId: toolboxA } = await seedInstances(db.pool, randomUUID(), [a1, a2])
   const { environmentId: toolboxB } = await seedInstances(db.pool, randomUUID(), [b1])
-  await db.pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [tokenA, toolboxA])
-  await db.pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [tokenB, toolboxB])
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
-  const fn = await startEdgeFunction(t, 'registry', { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key })
+  await setToolboxToken(db.pool, toolboxA, tokenA)
+  await setToolboxToken(db.pool, toolboxB, tokenB)
+  const { rest, fn, serviceRoleKey: key } = await registryBackend(t, db.pool)
 
   const call = async (token: string | undefined, body: unknown) => {
     const response = await fetch(`${fn.url}/functions/v1/registry`, {

@@ -10,9 +10,8 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { startTestAgent, VM_TOKEN } from '../helpers/agent.ts'
-import { startEdgeFunction } from '../helpers/edge-function.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { freePort, uniqueName } from '../helpers/agent.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -23,12 +22,8 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
   const [instanceId, strangerId, otherToolboxId] = [randomUUID(), randomUUID(), randomUUID()]
   const { environmentId } = await seedInstances(db.pool, randomUUID(), [instanceId])
   await seedInstances(db.pool, randomUUID(), [otherToolboxId])
-  await db.pool.query('update account_tool_environments set dtma_bearer_token = $1 where id = $2', [VM_TOKEN, environmentId])
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
-  const fn = await startEdgeFunction(t, 'registry', { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key })
+  await setToolboxToken(db.pool, environmentId, VM_TOKEN)
+  const { rest, fn, serviceRoleKey: key } = await registryBackend(t, db.pool)
   const agent = await startTestAgent(t, { env: { SUPABASE_URL: fn.url, ACCOUNT_TOOL_ENVIRONMENT_ID: environmentId } })
   const rowOf = async (id: string) => (await db.pool.query('select * from dtma_container_registry where account_tool_instance_id = $1', [id])).rows[0]
 
