@@ -170,6 +170,16 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
     t.equal(found, 0, `no ${label} in logs, labels or files`)
   }
   t.notOk(outputs.join('\n').includes(credentials.dtma_bearer_token), 'the toolbox token is never logged')
+
+  // The settings the agent runs with, as it builds them at start from this toolbox's settings and stored credentials.
+  const { loadConfig } = await import('../../src/config.ts')
+  const { withCredentials } = await import('../../src/enrolment/enrolment.ts')
+  const { readCredentials } = await import('../../src/enrolment/credentials-file.ts')
+  const settings = withCredentials(loadConfig({ ...env, BACKEND_TO_DTMA_API_KEY: undefined, DTMA_DATA_DIR: dataDir, DTMA_CONFIG_FILE: '/dev/null' }), readCredentials(dataDir)!)
+  const dump = JSON.stringify(settings)
+  t.comment(`settings dump: service-role key ${dump.includes(SERVICE_ROLE_KEY) ? 'present' : 'absent'}, fleet key ${dump.includes(FLEET_KEY) ? 'present' : 'absent'}, ignored: ${settings.ignoredSettings.join(', ')}`)
+  t.notOk(dump.includes(SERVICE_ROLE_KEY) || dump.includes(FLEET_KEY), 'neither key is in the agent’s settings')
+  t.same(settings.apiTokenHashes, [createHash('sha256').update(FLEET_KEY).digest('hex')], 'the fleet key only as its digest')
 })
 
 t.test('an agent given a spent enrolment token says why and exits non-zero', async (t) => {
