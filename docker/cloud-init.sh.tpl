@@ -8,23 +8,35 @@
 # the image's health check, log limits, host networking) and waits until it
 # is ready.
 #
+# Two ways to provision (docs/operations.md):
+# - enrolment (recommended): DTMA_ENROLMENT_TOKEN, a single-use token the
+#   backend issued (dtma_issue_enrolment), dead after one use or one hour.
+#   The agent trades it at toolbox-enroll for its own credentials, kept in
+#   its data volume; user-data then holds no long-lived secret, and a tool
+#   that reads the cloud's metadata service finds only a dead token.
+#   Leave DTMA_BEARER_TOKEN and BACKEND_TO_DTMA_API_KEY empty.
+# - settings passed directly (compatibility): DTMA_BEARER_TOKEN and
+#   BACKEND_TO_DTMA_API_KEY, both in user-data (README.md says what that exposes).
+# The Supabase service-role key is never part of it: the agent does not read it.
+#
 #   DTMA_IMAGE                   the agent image, e.g. ghcr.io/OWNER/dtma-agent:0.2.0
-#   DTMA_BEARER_TOKEN            this toolbox's token (32 characters or more)
-#   BACKEND_TO_DTMA_API_KEY      the backend's key (32 characters or more)
-#   AGENTOPIA_API_BASE_URL       the functions URL the heartbeat goes to
-#   SUPABASE_URL                 optional ('' leaves the registry mirror off)
-#   SUPABASE_SERVICE_ROLE_KEY    optional, with SUPABASE_URL
-#   ACCOUNT_TOOL_ENVIRONMENT_ID  optional: this toolbox's account_tool_environments.id
+#   DTMA_ENROLMENT_TOKEN         the single-use enrolment token ('' for the compatibility path)
+#   AGENTOPIA_API_BASE_URL       the functions URL (toolbox-enroll, heartbeat, registry live there)
+#   DTMA_BEARER_TOKEN            compatibility path: this toolbox's token (32 characters or more)
+#   BACKEND_TO_DTMA_API_KEY      compatibility path: the backend's key (32 characters or more)
+#   SUPABASE_URL                 compatibility path, optional: the project URL for the registry
+#                                function ('' leaves the registry mirror off; enrolment gives it)
+#   ACCOUNT_TOOL_ENVIRONMENT_ID  compatibility path, optional: this toolbox's account_tool_environments.id
 #   REGISTRY_USER, REGISTRY_PASSWORD  optional: credentials of a private image registry
 #   DTMA_EXTRA_SETTINGS          optional: more KEY=value lines of the agent's settings (README.md)
 set -euo pipefail
 
 DTMA_IMAGE={{DTMA_IMAGE}}
+DTMA_ENROLMENT_TOKEN={{DTMA_ENROLMENT_TOKEN}}
 DTMA_BEARER_TOKEN={{DTMA_BEARER_TOKEN}}
 BACKEND_TO_DTMA_API_KEY={{BACKEND_TO_DTMA_API_KEY}}
 AGENTOPIA_API_BASE_URL={{AGENTOPIA_API_BASE_URL}}
 SUPABASE_URL={{SUPABASE_URL}}
-SUPABASE_SERVICE_ROLE_KEY={{SUPABASE_SERVICE_ROLE_KEY}}
 ACCOUNT_TOOL_ENVIRONMENT_ID={{ACCOUNT_TOOL_ENVIRONMENT_ID}}
 REGISTRY_USER={{REGISTRY_USER}}
 REGISTRY_PASSWORD={{REGISTRY_PASSWORD}}
@@ -50,18 +62,20 @@ for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 mkdir -p "$(dirname "$DTMA_ENV_FILE")"
 umask 077
 {
-  echo "DTMA_BEARER_TOKEN=$DTMA_BEARER_TOKEN"
-  echo "BACKEND_TO_DTMA_API_KEY=$BACKEND_TO_DTMA_API_KEY"
+  if [ -n "$DTMA_ENROLMENT_TOKEN" ]; then
+    # Enrolment: the only secret is single-use; the credentials land in the data volume.
+    echo "DTMA_ENROLMENT_TOKEN=$DTMA_ENROLMENT_TOKEN"
+  else
+    if [ -n "$DTMA_BEARER_TOKEN" ]; then echo "DTMA_BEARER_TOKEN=$DTMA_BEARER_TOKEN"; fi
+    if [ -n "$BACKEND_TO_DTMA_API_KEY" ]; then echo "BACKEND_TO_DTMA_API_KEY=$BACKEND_TO_DTMA_API_KEY"; fi
+    if [ -n "$SUPABASE_URL" ]; then echo "SUPABASE_URL=$SUPABASE_URL"; fi
+    if [ -n "$ACCOUNT_TOOL_ENVIRONMENT_ID" ]; then echo "ACCOUNT_TOOL_ENVIRONMENT_ID=$ACCOUNT_TOOL_ENVIRONMENT_ID"; fi
+  fi
   echo "AGENTOPIA_API_BASE_URL=$AGENTOPIA_API_BASE_URL"
   echo "PORT=$DTMA_PORT"
   echo "HOST=$DTMA_HOST"
   # POST /redeploy finds its own container by this name (host networking shares the host's name).
   echo "DTMA_AGENT_CONTAINER=$DTMA_CONTAINER"
-  if [ -n "$SUPABASE_URL" ]; then
-    echo "SUPABASE_URL=$SUPABASE_URL"
-    echo "SUPABASE_SERVICE_ROLE_KEY=$SUPABASE_SERVICE_ROLE_KEY"
-  fi
-  if [ -n "$ACCOUNT_TOOL_ENVIRONMENT_ID" ]; then echo "ACCOUNT_TOOL_ENVIRONMENT_ID=$ACCOUNT_TOOL_ENVIRONMENT_ID"; fi
   if [ -n "$DTMA_EXTRA_SETTINGS" ]; then printf '%s\n' "$DTMA_EXTRA_SETTINGS"; fi
 } > "$DTMA_ENV_FILE"
 chmod 600 "$DTMA_ENV_FILE"

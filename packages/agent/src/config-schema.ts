@@ -18,6 +18,15 @@ const CAPABILITY = `(?:${GRANTABLE_CAPABILITIES.join('|')})`
  *  below 1024 need NET_BIND_SERVICE. Everything else stays dropped. */
 export const DEFAULT_CAP_ADD = 'CHOWN,SETUID,SETGID,NET_BIND_SERVICE'
 
+/** Settings the agent no longer reads: a toolbox that still sets one starts,
+ *  ignores it and says so (the name only, never the value). */
+export const RETIRED_SETTINGS = {
+  SUPABASE_SERVICE_ROLE_KEY: 'the registry is written through the registry edge function with this toolbox\'s own token; remove the service-role key from this toolbox'
+} as const
+
+/** Where an enrolled toolbox keeps its credentials, in its data dir (mode 0600). */
+export const TOOLBOX_CREDENTIALS_FILE = 'toolbox-credentials.json'
+
 export const ConfigSchema = Type.Object({
   PORT: Type.Optional(Port),
   HOST: Type.Optional(Type.String({ minLength: 1 })),
@@ -57,8 +66,11 @@ export const ConfigSchema = Type.Object({
   /** GET /events clients at once; one more gets a 503 with Retry-After. */
   DTMA_EVENTS_MAX_CLIENTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
+  /** Single-use: exchanged at first start for this toolbox's credentials (kept in the data dir). */
+  DTMA_ENROLMENT_TOKEN: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   SUPABASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
-  SUPABASE_SERVICE_ROLE_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  /** The project's public (anon) key, sent as apikey to the registry function; the toolbox token authenticates. */
+  SUPABASE_ANON_KEY: Type.Optional(Type.String({ minLength: 1 })),
   ACCOUNT_TOOL_ENVIRONMENT_ID: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })),
   DTMA_REGISTRY_RETRY_MAX_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   DTMA_HEARTBEAT_PATH: Type.Optional(Type.String({ pattern: '^/[A-Za-z0-9/_.-]*$' })),

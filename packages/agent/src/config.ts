@@ -2,10 +2,11 @@
 // Sources: the process environment, then the optional /etc/dtma.conf
 // (KEY=value lines); the environment wins. Nothing else reads process.env.
 // What each setting may be is in config-schema.ts.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { readBuildInfo } from '@dtma/contract/build-info'
 import { Value } from 'typebox/value'
-import { ConfigSchema, DEFAULT_CAP_ADD, type RawConfig } from './config-schema.ts'
+import { ConfigSchema, DEFAULT_CAP_ADD, RETIRED_SETTINGS, TOOLBOX_CREDENTIALS_FILE, type RawConfig } from './config-schema.ts'
 import type { McpConfig } from './model/mcp-config.ts'
 
 export interface Config {
@@ -13,7 +14,13 @@ export interface Config {
   host: string
   /** Every token accepted on bearer routes (backend key and per-VM token). */
   apiTokens: string[]
+  /** SHA-256 (hex) of more accepted tokens: the fleet key of an enrolled toolbox, which it never holds. */
+  apiTokenHashes: string[]
   backendApiKey?: string
+  /** Single-use enrolment token; used only while no credentials are stored. */
+  enrolmentToken?: string
+  /** Settings that were set but are no longer read (RETIRED_SETTINGS): names only. */
+  ignoredSettings: string[]
   vmToken?: string
   apiBaseUrl?: string
   offlineMode: boolean
@@ -43,10 +50,12 @@ export interface Config {
   publicStatus: 'full' | 'minimal'
   /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
   eventsMaxClients: number
-  /** The dtma_container_registry mirror; absent when Supabase is not configured. */
+  /** The dtma_container_registry mirror, through the registry edge function
+   *  with this toolbox's own token; absent when Supabase is not configured. */
   registry?: {
     supabaseUrl: string
-    serviceRoleKey: string
+    /** The project's public key (apikey header); the toolbox token when not given. */
+    anonKey?: string
     /** This toolbox's account_tool_environments.id, written on every row when known. */
     environmentId?: string
     /** Longest wait between retries while Supabase fails. */
@@ -130,7 +139,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const problems = errors.map((error) => `${error.instancePath.replace(/^\//, '') || 'config'}: ${error.message}`)
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
-  return toConfig(converted as RawConfig)
+  const ignoredSettings = Object.keys(RETIRED_SETTINGS).filter((key) => merged[key] !== undefined)
+  return toConfig(converted as RawConfig, ignoredSettings)
 }
 
 /** Shorter tokens could be guessed; with the limiter serving valid tokens from any address, length is the defence. */
@@ -146,18 +156,21 @@ function refuseShortTokens(raw: RawConfig): void {
   }
 }
 
-function toConfig(raw: RawConfig): Config {
+function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
   const vmToken = raw.DTMA_BEARER_TOKEN ?? raw.DTMA_AUTH_TOKEN
   const apiTokens = [raw.BACKEND_TO_DTMA_API_KEY, vmToken].filter((token): token is string => token !== undefined)
-  if (apiTokens.length === 0) {
+  const dataDir = raw.DTMA_DATA_DIR ?? '/var/lib/dtma'
+  // An enrolling or enrolled toolbox gets its token from enrolment (enrolment/).
+  const enrols = raw.DTMA_ENROLMENT_TOKEN !== undefined || existsSync(join(dataDir, TOOLBOX_CREDENTIALS_FILE))
+  if (apiTokens.length === 0 && !enrols) {
     throw new ConfigError(
-      'no API token configured: set BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf); DTMA refuses to run without authentication'
+      'no API token configured: set DTMA_ENROLMENT_TOKEN (with AGENTOPIA_API_BASE_URL), or BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf); DTMA refuses to run without authentication'
     )
   }
-  refuseShortTokens(raw)
-  if ((raw.SUPABASE_URL === undefined) !== (raw.SUPABASE_SERVICE_ROLE_KEY === undefined)) {
-    throw new ConfigError('SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both for the registry, or neither')
+  if (raw.DTMA_ENROLMENT_TOKEN !== undefined && raw.AGENTOPIA_API_BASE_URL === undefined) {
+    throw new ConfigError('DTMA_ENROLMENT_TOKEN needs AGENTOPIA_API_BASE_URL: the functions URL where toolbox-enroll answers')
   }
+  refuseShortTokens(raw)
   if ((raw.DTMA_TLS_CERT === undefined) !== (raw.DTMA_TLS_KEY === undefined)) {
     throw new ConfigError('DTMA_TLS_CERT and DTMA_TLS_KEY go together: set both for HTTPS, or neither')
   }
@@ -170,11 +183,14 @@ function toConfig(raw: RawConfig): Config {
     port: raw.PORT ?? 30000,
     host: raw.HOST ?? '0.0.0.0',
     apiTokens,
+    apiTokenHashes: [],
     backendApiKey: raw.BACKEND_TO_DTMA_API_KEY,
+    ...(raw.DTMA_ENROLMENT_TOKEN !== undefined && { enrolmentToken: raw.DTMA_ENROLMENT_TOKEN }),
+    ignoredSettings,
     vmToken,
     apiBaseUrl: raw.AGENTOPIA_API_BASE_URL,
     offlineMode: raw.OFFLINE_MODE ?? false,
-    dataDir: raw.DTMA_DATA_DIR ?? '/var/lib/dtma',
+    dataDir,
     dockerSocket: raw.DOCKER_SOCKET ?? '/var/run/docker.sock',
     scope: raw.DTMA_SCOPE ?? 'default',
     tool: {
@@ -204,11 +220,10 @@ function toConfig(raw: RawConfig): Config {
     // Strangers learn liveness, version and the machine's metrics, nothing about tools.
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'minimal',
     eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
-    ...(raw.SUPABASE_URL !== undefined &&
-      raw.SUPABASE_SERVICE_ROLE_KEY !== undefined && {
+    ...(raw.SUPABASE_URL !== undefined && {
         registry: {
           supabaseUrl: raw.SUPABASE_URL,
-          serviceRoleKey: raw.SUPABASE_SERVICE_ROLE_KEY,
+          ...(raw.SUPABASE_ANON_KEY !== undefined && { anonKey: raw.SUPABASE_ANON_KEY }),
           ...(raw.ACCOUNT_TOOL_ENVIRONMENT_ID !== undefined && { environmentId: raw.ACCOUNT_TOOL_ENVIRONMENT_ID }),
           retryMaxMs: (raw.DTMA_REGISTRY_RETRY_MAX_S ?? 10) * 1000
         }

@@ -7,6 +7,8 @@
 // supervisor (Docker's restart policy, systemd) to start DTMA again.
 import { composeAgent } from './compose.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { RETIRED_SETTINGS } from './config-schema.ts'
+import { EnrolmentRefused, enrolledConfig } from './enrolment/enrolment.ts'
 import { LogTail } from './log-tail.ts'
 import { createLogger } from './logger.ts'
 
@@ -26,6 +28,17 @@ async function main(): Promise<void> {
   }
   const logTail = new LogTail()
   const logger = createLogger(config.logLevel, undefined, logTail)
+  for (const setting of config.ignoredSettings) {
+    logger.warn({ setting }, `${setting} is set but no longer read: ${RETIRED_SETTINGS[setting as keyof typeof RETIRED_SETTINGS]}`)
+  }
+  try {
+    config = await enrolledConfig(config, logger)
+  } catch (error) {
+    // A dead enrolment token cannot come back to life: say what to do, and stop.
+    if (!(error instanceof EnrolmentRefused)) throw error
+    logger.fatal({ status: error.status }, error.message)
+    process.exit(78) // EX_CONFIG
+  }
   const { app } = await composeAgent({ config, logger, logTail, restart: () => shutdown('restart requested', RESTART_EXIT_CODE) })
 
   let closing = false

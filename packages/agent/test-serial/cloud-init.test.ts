@@ -9,27 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { docker, freePort } from '../test/helpers/agent.ts'
-import { buildAgentImage, removeImages, ROOT, run, sourceCommit } from './helpers/agent-image.ts'
+import { dockerPart, renderTemplate } from '../test/helpers/user-data.ts'
+import { buildAgentImage, removeImages, run, sourceCommit } from './helpers/agent-image.ts'
 
 t.setTimeout(900_000)
-
-/** A value as the backend writes it into the template: single-quoted for the shell. */
-const quoted = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
-
-export function renderTemplate(values: Record<string, string>): string {
-  const template = readFileSync(join(ROOT, 'docker/cloud-init.sh.tpl'), 'utf8')
-  const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (_match, key: string) => quoted(values[key] ?? ''))
-  if (/\{\{[A-Z_]+\}\}/.test(rendered)) throw new Error('a placeholder was left unfilled')
-  return rendered
-}
-
-/** The template without its Docker install step. */
-function dockerPart(script: string): string {
-  const start = script.indexOf('# --- install Docker if missing ---')
-  const end = script.indexOf('# --- Docker part')
-  if (start < 0 || end < start) throw new Error('the template lost its section markers')
-  return script.slice(0, start) + script.slice(end)
-}
 
 t.test('the user-data template runs the agent ready, with its volume, restart policy, health check and log limits', async (t) => {
   const id = randomBytes(3).toString('hex')
@@ -49,7 +32,7 @@ t.test('the user-data template runs the agent ready, with its volume, restart po
   })
   await buildAgentImage(image, { version: `0.1.0-cloudinit.${id}`, commit: await sourceCommit() })
 
-  const script = renderTemplate({ DTMA_IMAGE: image, ...tokens, AGENTOPIA_API_BASE_URL: 'http://127.0.0.1:9/functions/v1', SUPABASE_URL: '', SUPABASE_SERVICE_ROLE_KEY: '', ACCOUNT_TOOL_ENVIRONMENT_ID: '', REGISTRY_USER: '', REGISTRY_PASSWORD: '',
+  const script = renderTemplate({ DTMA_IMAGE: image, ...tokens, AGENTOPIA_API_BASE_URL: 'http://127.0.0.1:9/functions/v1', SUPABASE_URL: '', ACCOUNT_TOOL_ENVIRONMENT_ID: '', REGISTRY_USER: '', REGISTRY_PASSWORD: '',
     // Beside other agents on this engine: a scope of its own, nothing taken over, no backend.
     DTMA_EXTRA_SETTINGS: `DTMA_SCOPE=cloudinit-${id}\nDTMA_ADOPT_LABELLED=false\nOFFLINE_MODE=true\nDTMA_TOOL_HOST_IP=127.0.0.1` })
   const path = join(dir, 'user-data.sh')

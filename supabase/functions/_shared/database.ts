@@ -117,7 +117,13 @@ export type Database = {
       tool_catalog: Table<CatalogRow, 'name' | 'docker_image_url'>
     }
     Views: { [_ in never]: never }
-    Functions: { [_ in never]: never }
+    Functions: {
+      // supabase/migrations/20261205120000_dtma_toolbox_credentials.sql
+      dtma_registry_upsert: { Args: { p_account_tool_environment_id: string; p_row: Json }; Returns: undefined }
+      dtma_registry_delete: { Args: { p_account_tool_environment_id: string; p_account_tool_instance_id: string }; Returns: undefined }
+      dtma_registry_rows: { Args: { p_account_tool_environment_id: string }; Returns: Array<Record<string, Json>> }
+      dtma_redeem_enrolment: { Args: { p_token: string }; Returns: Array<{ account_tool_environment_id: string; dtma_bearer_token: string }> }
+    }
     Enums: {
       account_tool_installation_status_enum: InstallationStatus
       account_tool_environment_status_enum: EnvironmentStatus

@@ -11,6 +11,9 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = {
 /** Function-side error codes; the agent's own codes (DTMA_*) pass through unchanged. */
 export const FunctionErrorCode = {
   unauthorized: 'DTMA_UNAUTHORIZED',
+  forbidden: 'DTMA_FORBIDDEN',
+  enrolmentUsed: 'DTMA_ENROLMENT_USED',
+  enrolmentExpired: 'DTMA_ENROLMENT_EXPIRED',
   badRequest: 'DTMA_BAD_REQUEST',
   notFound: 'DTMA_NOT_FOUND',
   routeNotFound: 'DTMA_ROUTE_NOT_FOUND',

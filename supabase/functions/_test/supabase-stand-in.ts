@@ -9,8 +9,12 @@
 // values, check constraints, foreign keys, uq_account_env_tool, and the row
 // rules for signed-in users), answering a broken rule as PostgREST does. It
 // records every request and keeps each instance's status history.
-// It does NOT emulate: embedded selects, operators other than eq, ordering,
-// ranges other than limit, upserts, RPC, or Auth endpoints other than /user.
+// Database functions (POST /rest/v1/rpc/{name}) answer what a test
+// registers in `rpcs` (their SQL is tested on real PostgreSQL by the agent's
+// tap tests); a registered function that fails answers as PostgREST does,
+// PTnnn as HTTP nnn. It does NOT emulate: embedded selects, operators other
+// than eq, ordering, ranges other than limit, upserts, or Auth endpoints
+// other than /user.
 
 type Row = Record<string, unknown>
 export type TableName = 'account_tool_environments' | 'account_tool_instances' | 'tool_catalog'
@@ -105,6 +109,15 @@ export interface FunctionRequest {
 
 export type FunctionHandler = (request: Request) => Promise<Response>
 
+/** A database function as a test plays it: its value, or a PostgREST error (code, message). */
+export type RpcHandler = (args: Record<string, unknown>) => unknown
+
+export class RpcFailure extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message)
+  }
+}
+
 export interface StandInOptions {
   serviceRoleKey: string
   /** The publishable (anon) key a browser client sends as apikey. */
@@ -125,6 +138,8 @@ export class SupabaseStandIn {
   readonly functionRequests: FunctionRequest[] = []
   /** Functions served at /functions/v1/{name}; a test registers the ones it calls. */
   readonly functions = new Map<string, FunctionHandler>()
+  /** Database functions served at /rest/v1/rpc/{name}, for the service role only. */
+  readonly rpcs = new Map<string, RpcHandler>()
   /** Wire-format problems: a test asserts this stays empty. */
   readonly violations: string[] = []
   /** Every value written to status_on_toolbox, per instance id, in order. */
@@ -190,6 +205,8 @@ export class SupabaseStandIn {
       this.violations.push(`${request.method} ${url.pathname} without supabase-js x-client-info`)
     }
     if (url.pathname === '/auth/v1/user' && request.method === 'GET') return this.#user(userId)
+    const rpc = /^\/rest\/v1\/rpc\/([a-z_]+)$/.exec(url.pathname)
+    if (rpc) return this.#rpc(request, rpc[1] as string, body, apikey === this.options.serviceRoleKey && bearer === this.options.serviceRoleKey)
     const match = /^\/rest\/v1\/([a-z_]+)$/.exec(url.pathname)
     if (!match) return this.#fail(`unexpected ${request.method} ${url.pathname}`, 404, 'PGRST000', 'Not found')
     let role: Role
@@ -210,6 +227,22 @@ export class SupabaseStandIn {
     const handler = this.functions.get(name)
     if (!handler) return Response.json({ code: 'NOT_FOUND', message: 'Requested function was not found' }, { status: 404 })
     return await handler(new Request(request.url, { method: request.method, headers: request.headers, ...(body !== '' ? { body } : {}) }))
+  }
+
+  #rpc(request: Request, name: string, body: unknown, service: boolean): Response {
+    if (request.method !== 'POST') this.violations.push(`${request.method} /rest/v1/rpc/${name}: supabase-js calls functions with POST`)
+    if (request.headers.get('content-type') !== 'application/json') this.violations.push(`rpc ${name} with content-type ${request.headers.get('content-type')}`)
+    if (!service) return this.#error(new PostgrestFailure(401, '42501', `permission denied for function ${name}`))
+    const handler = this.rpcs.get(name)
+    if (!handler) return this.#fail(`unknown function ${name}`, 404, 'PGRST202', `Could not find the function public.${name} in the schema cache`)
+    try {
+      const value = handler((body ?? {}) as Record<string, unknown>)
+      return value === undefined ? new Response(null, { status: 204 }) : Response.json(value)
+    } catch (error) {
+      if (!(error instanceof RpcFailure)) throw error
+      const status = Number(/^PT([45]\d\d)$/.exec(error.code)?.[1] ?? (error.code.startsWith('23') ? 409 : 400))
+      return this.#error(new PostgrestFailure(status, error.code, error.message))
+    }
   }
 
   #user(userId: string | undefined): Response {

@@ -12,6 +12,7 @@ import type { SupabaseClient } from '@supabase/supabase-js'
 import { HeartbeatBody } from '../../../packages/contract/src/index.ts'
 import { isUuid, type Database, type EnvironmentStatus } from '../_shared/database.ts'
 import { CORS_HEADERS, databaseError, errorResponse, FunctionErrorCode, HttpError, readJsonObject } from '../_shared/http.ts'
+import { authenticateToolbox } from '../_shared/toolbox-auth.ts'
 import { validated } from '../_shared/validation.ts'
 
 export interface HeartbeatDeps {
@@ -27,7 +28,7 @@ export async function handleRequest(request: Request, deps: HeartbeatDeps): Prom
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
   try {
     if (request.method !== 'POST') throw new HttpError(405, FunctionErrorCode.routeNotFound, 'Use POST')
-    const toolbox = await authenticateAgent(request, deps.db)
+    const toolbox = await authenticateToolbox(request, deps.db)
     const heartbeat = validated(HeartbeatBody, await readJsonObject(request), 'heartbeat')
     const now = (deps.now?.() ?? new Date()).toISOString()
     const { error } = await deps.db
@@ -56,14 +57,4 @@ export async function handleRequest(request: Request, deps: HeartbeatDeps): Prom
   } catch (error) {
     return errorResponse(error)
   }
-}
-
-async function authenticateAgent(request: Request, db: SupabaseClient<Database>): Promise<{ id: string; status: EnvironmentStatus }> {
-  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]
-  if (!token) throw new HttpError(401, FunctionErrorCode.unauthorized, 'Missing or invalid Authorization header: send Bearer <DTMA_BEARER_TOKEN>')
-  const { data, error } = await db.from('account_tool_environments').select('id, status').eq('dtma_bearer_token', token).limit(2)
-  if (error) throw databaseError('look up toolbox token', error)
-  // Two toolboxes with one token cannot tell which one is calling.
-  if (data.length !== 1) throw new HttpError(401, FunctionErrorCode.unauthorized, 'Unknown DTMA_BEARER_TOKEN')
-  return data[0]!
 }

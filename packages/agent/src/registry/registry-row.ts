@@ -1,33 +1,11 @@
 // One dtma_container_registry row from the agent's view of an instance.
-// Env KEYS only: values are secrets and never leave the VM.
-import type { InstanceStatus, McpStatus, McpTransport } from '@dtma/contract'
+// Env KEYS only: values are secrets and never leave the VM. The row's shape
+// is the contract's (the registry function validates it against the same schema).
+import type { RegistryRow } from '@dtma/contract'
 import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
 
-export interface RegistryRow {
-  account_tool_instance_id: string
-  account_tool_environment_id?: string
-  container_name: string
-  instance_name_on_toolbox: string
-  docker_image_url: string
-  container_id: string | null
-  dtma_status: InstanceStatus
-  docker_status: string
-  /** Docker's PortBindings shape, the one base_config_override_json uses. */
-  port_bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>
-  /** null when the agent does not know them (a container it adopted). */
-  environment_variables: string[] | null
-  last_seen_at: string
-  /** What the agent last saw of its MCP server; all null when it is not one. */
-  mcp_status: McpStatus | null
-  mcp_transport: McpTransport | null
-  /** Where callers reach it: this path on the agent's port. */
-  mcp_endpoint_path: string | null
-  mcp_server_info: Record<string, unknown> | null
-  mcp_tools: Array<Record<string, unknown>> | null
-  mcp_tools_fingerprint: string | null
-  mcp_checked_at: string | null
-}
+export type { RegistryRow }
 
 export function registryRow(view: InstanceView, environmentId: string | undefined, seenAt: Date): RegistryRow {
   const portBindings: RegistryRow['port_bindings'] = {}

@@ -43,7 +43,7 @@ export class RegistrySync {
     this.options = options
     this.logger = options.logger.child({ module: 'registry' })
     this.outage = new OutageLog(this.logger, { down: 'registry unreachable: changes wait in the outbox and are retried', up: 'registry reachable again: catching up' })
-    this.writes = options.metrics.counter({ name: 'registry_writes_total', help: 'Registry writes to Supabase, by operation and outcome', labelNames: ['operation', 'outcome'] as const })
+    this.writes = options.metrics.counter({ name: 'registry_writes_total', help: 'Registry writes through the registry function, by operation and outcome', labelNames: ['operation', 'outcome'] as const })
     options.metrics.gauge({
       name: 'registry_outbox_pending',
       help: 'Registry changes waiting in the outbox',
@@ -148,13 +148,18 @@ export class RegistrySync {
 export function registryFromConfig(deps: { config: Config; storePath: string; instances: InstanceApi; logger: Logger; metrics: Metrics }): RegistrySync | undefined {
   const settings = deps.config.registry
   if (settings === undefined) {
-    deps.logger.info('registry off: SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set')
+    deps.logger.info('registry off: SUPABASE_URL is not set (nor given by enrolment)')
+    return undefined
+  }
+  const token = deps.config.vmToken
+  if (token === undefined) {
+    deps.logger.warn('registry off: the registry function needs this toolbox\'s own token (DTMA_BEARER_TOKEN, or enrol with DTMA_ENROLMENT_TOKEN)')
     return undefined
   }
   return new RegistrySync({
     instances: deps.instances,
     outbox: new RegistryOutbox(deps.storePath),
-    target: new SupabaseRegistryTarget({ url: settings.supabaseUrl, serviceRoleKey: settings.serviceRoleKey, timeoutMs: WRITE_TIMEOUT_MS }),
+    target: new SupabaseRegistryTarget({ url: settings.supabaseUrl, token, ...(settings.anonKey !== undefined && { anonKey: settings.anonKey }), timeoutMs: WRITE_TIMEOUT_MS }),
     logger: deps.logger,
     metrics: deps.metrics,
     ...(settings.environmentId !== undefined && { environmentId: settings.environmentId }),

@@ -1,12 +1,15 @@
-// Writes registry rows to Supabase through supabase-js with the service-role
-// key: an upsert on account_tool_instance_id, a delete by it. Every request
-// has a deadline (supabase-js has none), and failures come back as
-// RegistryWriteError saying whether a retry can help. The key never appears
-// in an error or a log line.
-import { createClient, type SupabaseClient } from '@supabase/supabase-js'
+// Writes registry rows through the backend's `registry` edge function with
+// supabase-js (`functions.invoke`), authenticated by this toolbox's own
+// token: the function checks the token and the database lets a toolbox
+// write only its own instances' rows. No service-role key is on the VM.
+// Every request has a deadline (supabase-js has none), and failures come
+// back as RegistryWriteError saying whether a retry can help. The token
+// never appears in an error or a log line.
+import type { RegistryRequest } from '@dtma/contract'
+import { createClient, FunctionsFetchError, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js'
 import type { RegistryRow } from './registry-row.ts'
 
-export const REGISTRY_TABLE = 'dtma_container_registry'
+export const REGISTRY_FUNCTION = 'registry'
 
 export class RegistryWriteError extends Error {
   override name = 'RegistryWriteError'
@@ -14,49 +17,71 @@ export class RegistryWriteError extends Error {
     message: string,
     /** HTTP status, 0 when no answer came. */
     readonly status: number,
-    /** false: the row itself is refused (bad value, unknown instance); retrying cannot help. */
+    /** false: the row itself is refused (bad value, not this toolbox's instance); retrying cannot help. */
     readonly transient: boolean
   ) {
     super(message)
   }
 }
 
-/** 400/409/422 are about the row (constraint, foreign key, bad uuid); anything
- *  else (no answer, 5xx, 401/403 from a wrong key, 404 before the migration
- *  ran) is about the service and is retried, so nothing is dropped for it. */
-const ROW_REFUSED = new Set([400, 409, 422])
+/** 400/403/409/422 are about the row (bad value, another toolbox's or an
+ *  unknown instance); anything else (no answer, 5xx, 401 from a token the
+ *  backend does not know yet, 404 before the function is deployed) is about
+ *  the service and is retried, so nothing is dropped for it. */
+const ROW_REFUSED = new Set([400, 403, 409, 422])
 
 export interface RegistryTarget {
   upsert(row: RegistryRow): Promise<void>
   delete(accountToolInstanceId: string): Promise<void>
 }
 
+export interface FunctionTargetOptions {
+  /** The project URL; the function answers at {url}/functions/v1/registry. */
+  url: string
+  /** This toolbox's own token (Authorization: Bearer). */
+  token: string
+  /** The project's public key for the apikey header; the token when not given. */
+  anonKey?: string
+  timeoutMs: number
+}
+
 export class SupabaseRegistryTarget implements RegistryTarget {
   private readonly client: SupabaseClient
 
-  constructor(options: { url: string; serviceRoleKey: string; timeoutMs: number }) {
+  constructor(options: FunctionTargetOptions) {
     const timedFetch: typeof fetch = (input, init) => {
       const deadline = AbortSignal.timeout(options.timeoutMs)
       return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline })
     }
-    this.client = createClient(options.url, options.serviceRoleKey, {
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    // accessToken: supabase-js sends it as the bearer on every call; no session, no auth client.
+    this.client = createClient(options.url, options.anonKey ?? options.token, {
+      accessToken: async () => options.token,
       global: { fetch: timedFetch }
     })
   }
 
-  async upsert(row: RegistryRow): Promise<void> {
-    const { error, status } = await this.client.from(REGISTRY_TABLE).upsert(row, { onConflict: 'account_tool_instance_id', ignoreDuplicates: false })
-    if (error) throw writeError('upsert', status, error)
+  upsert(row: RegistryRow): Promise<void> {
+    return this.invoke({ operation: 'upsert', row })
   }
 
-  async delete(accountToolInstanceId: string): Promise<void> {
-    const { error, status } = await this.client.from(REGISTRY_TABLE).delete().eq('account_tool_instance_id', accountToolInstanceId)
-    if (error) throw writeError('delete', status, error)
+  delete(accountToolInstanceId: string): Promise<void> {
+    return this.invoke({ operation: 'delete', account_tool_instance_id: accountToolInstanceId })
+  }
+
+  private async invoke(body: RegistryRequest): Promise<void> {
+    const { error } = await this.client.functions.invoke(REGISTRY_FUNCTION, { body })
+    if (error) throw await writeError(body.operation, error)
   }
 }
 
-function writeError(operation: string, status: number, error: { message: string; code?: string }): RegistryWriteError {
-  const code = error.code ? ` (${error.code})` : ''
-  return new RegistryWriteError(`registry ${operation} failed: ${status || 'no answer'}${code} ${error.message}`, status, !ROW_REFUSED.has(status))
+async function writeError(operation: string, error: Error): Promise<RegistryWriteError> {
+  if (error instanceof FunctionsHttpError) {
+    const response = error.context as Response
+    // The function's own sentence ({ success:false, error, code }): it names the problem, never a secret.
+    const answer = (await response.json().catch(() => ({}))) as { error?: string; code?: string }
+    const detail = answer.code !== undefined ? ` (${answer.code}) ${answer.error ?? ''}` : ''
+    return new RegistryWriteError(`registry ${operation} failed: ${response.status}${detail}`, response.status, !ROW_REFUSED.has(response.status))
+  }
+  const cause = error instanceof FunctionsFetchError ? 'no answer' : error.name
+  return new RegistryWriteError(`registry ${operation} failed: ${cause}`, 0, true)
 }

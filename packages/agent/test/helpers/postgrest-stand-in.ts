@@ -2,8 +2,12 @@
 // PostgreSQL: it records every request supabase-js sends (method, path, query,
 // Prefer, apikey, Authorization, body) and applies it as PostgREST would, as
 // the service_role, so a test checks the wire format AND what it means in SQL.
-// Covers what the registry writer sends: upsert (POST with on_conflict and
-// resolution=merge-duplicates), plain insert, and delete with eq filters.
+// Covers what DTMA sends: upsert (POST with on_conflict and
+// resolution=merge-duplicates), plain insert, delete and select with eq
+// filters (select=, limit=), and calls of database functions (POST
+// /rest/v1/rpc/{name} with the arguments as a JSON object, answered as
+// PostgREST does: 204 for void, the rows of a set, the value otherwise;
+// SQLSTATE PTnnn answers HTTP nnn).
 // It can go down (connections refused) and come back on the same port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -86,7 +90,16 @@ export class PostgrestStandIn {
     if (recorded.apikey !== this.serviceRoleKey || recorded.authorization !== `Bearer ${this.serviceRoleKey}`) {
       return reply(401, { code: 'PGRST301', message: 'JWT invalid', details: null, hint: null })
     }
+    const rpc = /^\/rest\/v1\/rpc\/([a-z_][a-z0-9_]*)$/.exec(url.pathname)?.[1]
     const table = /^\/rest\/v1\/([a-z_][a-z0-9_]*)$/.exec(url.pathname)?.[1]
+    if (rpc !== undefined && recorded.method === 'POST') {
+      try {
+        const answer = await this.call(rpc, (recorded.body ?? {}) as Record<string, unknown>)
+        return answer === undefined ? reply(204) : reply(200, answer)
+      } catch (error) {
+        return this.fail(error, reply)
+      }
+    }
     if (table === undefined) return reply(404, { code: 'PGRST125', message: 'Invalid path', details: null, hint: null })
     try {
       if (recorded.method === 'POST') {
@@ -97,11 +110,62 @@ export class PostgrestStandIn {
         await this.delete(table, recorded)
         return reply(204)
       }
+      if (recorded.method === 'GET') return reply(200, await this.select(table, recorded))
       return reply(405, { code: 'PGRST117', message: `Unsupported HTTP method: ${recorded.method}`, details: null, hint: null })
     } catch (error) {
-      const { code, message, detail, hint } = error as { code?: string; message: string; detail?: string; hint?: string }
-      return reply(STATUS_OF[code ?? ''] ?? 500, { code: code ?? 'PGRST000', message, details: detail ?? null, hint: hint ?? null })
+      return this.fail(error, reply)
     }
+  }
+
+  private fail(error: unknown, reply: (status: number, body?: unknown) => void): void {
+    const { code, message, detail, hint } = error as { code?: string; message: string; detail?: string; hint?: string }
+    const custom = /^PT([45]\d\d)$/.exec(code ?? '')?.[1]
+    reply(custom !== undefined ? Number(custom) : (STATUS_OF[code ?? ''] ?? 500), { code: code ?? 'PGRST000', message, details: detail ?? null, hint: hint ?? null })
+  }
+
+  /** PostgREST's rpc: named arguments from the JSON object, each cast to its parameter's type. */
+  private async call(name: string, args: Record<string, unknown>): Promise<unknown> {
+    const found = await this.pool.query<{ names: string[] | null; modes: string[] | null; types: string[]; returns: string; set: boolean }>(
+      `select p.proargnames as names, p.proargmodes::text[] as modes, array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
+              format_type(p.prorettype, null) as returns, p.proretset as set
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' and p.proname = $1`,
+      [name]
+    )
+    const fn = found.rows[0]
+    if (fn === undefined) throw Object.assign(new Error(`Could not find the function public.${name} in the schema cache`), { code: 'PGRST202' })
+    // The parameters a caller names: OUT columns of a table function are not arguments.
+    const names = (fn.names ?? []).filter((_, i) => fn.modes === null || ['i', 'b', 'v'].includes(fn.modes[i] as string))
+    for (const key of Object.keys(args)) if (!names.includes(key)) throw Object.assign(new Error(`Could not find the function public.${name}(${Object.keys(args).join(', ')})`), { code: 'PGRST202' })
+    const params = names.map((arg, i) => {
+      if (!IDENTIFIER.test(arg)) throw new Error(`bad argument ${arg}`)
+      const type = fn.types[i] as string
+      return `${arg} => ${type === 'jsonb' || type === 'json' ? `($1::jsonb -> '${arg}')::${type}` : `($1::jsonb ->> '${arg}')::${type}`}`
+    })
+    const call = `public.${name}(${params.join(', ')})`
+    if (fn.returns === 'void') {
+      await this.asServiceRole(`select ${call}`, [JSON.stringify(args)])
+      return undefined
+    }
+    const rows = await this.asServiceRole(`select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) as rows from ${call} r`, [JSON.stringify(args)])
+    const result = (rows[0] as { rows: unknown[] }).rows
+    if (fn.set) return result
+    const first = result[0] as Record<string, unknown> | undefined
+    // A scalar function's row is { name: value }: PostgREST answers the value.
+    return first !== undefined && Object.keys(first).length === 1 && name in first ? first[name] : first
+  }
+
+  /** `select=` columns (or *), `col=eq.value` filters and `limit=`: what the functions' token look-up sends. */
+  private async select(table: string, request: RecordedRestRequest): Promise<unknown[]> {
+    const { select = '*', limit, ...filters } = request.query
+    const columns = select === '*' ? ['*'] : select.split(',').map((column) => column.trim())
+    for (const column of columns) if (column !== '*' && !IDENTIFIER.test(column)) throw Object.assign(new Error(`bad column ${column}`), { code: '42703' })
+    const where = Object.entries(filters).map(([column, condition], i) => {
+      if (!IDENTIFIER.test(column) || !condition.startsWith('eq.')) throw Object.assign(new Error(`unsupported filter ${column}=${condition}`), { code: 'PGRST100' })
+      return `${column} = $${i + 1}`
+    })
+    const values = Object.values(filters).map((condition) => condition.slice(3))
+    const bound = limit !== undefined && /^\d+$/.test(limit) ? ` limit ${limit}` : ''
+    return this.asServiceRole(`select ${columns.join(', ')} from public.${table}${where.length > 0 ? ` where ${where.join(' and ')}` : ''}${bound}`, values)
   }
 
   /** PostgREST: the columns are `columns=` or the first row's keys; rows go through json_populate_recordset. */
@@ -132,14 +196,15 @@ export class PostgrestStandIn {
     await this.asServiceRole(`delete from public.${table} where ${filters.map((f, i) => `${f.column} = $${i + 1}`).join(' and ')}`, filters.map((f) => f.value))
   }
 
-  private async asServiceRole(sql: string, values: unknown[]): Promise<void> {
+  private async asServiceRole(sql: string, values: unknown[]): Promise<unknown[]> {
     const client = await this.pool.connect()
     try {
       await client.query('begin')
       await client.query('set local role service_role')
       await client.query(`select set_config('request.jwt.claims', '{"role":"service_role"}', true)`)
-      await client.query(sql, values)
+      const result = await client.query(sql, values)
       await client.query('commit')
+      return result.rows
     } catch (error) {
       await client.query('rollback').catch(() => undefined)
       throw error

@@ -1,18 +1,19 @@
 // An MCP server's state reaches everything that reports an instance, from
 // one real stdio server: /tools/status, /status, the SSE `mcp` event, the
 // heartbeat's tool statuses, the dtma_container_registry row (through the
-// PostgREST stand-in into a real PostgreSQL with the migrations) and
+// real registry edge function and the PostgREST stand-in into a real
+// PostgreSQL with the migrations) and
 // Prometheus. Deployed again from an image v2 with one more tool, the
 // fingerprint changes, and the event and the registry row say so. The
 // tool's environment value appears in none of them.
 import { createServer } from 'node:http'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { readServerSentEvents, type HeartbeatBody, type McpEvent } from '@dtma/contract'
 import t from 'tap'
 import { freePort, startTestAgent, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
@@ -39,17 +40,14 @@ t.test('status, events, heartbeat, registry and metrics carry the MCP state; v2 
   const db = await createTestDatabase(t)
   const instanceId = randomUUID()
   const { environmentId } = await seedInstances(db.pool, randomUUID(), [instanceId])
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
+  await setToolboxToken(db.pool, environmentId, VM_TOKEN)
+  const { fn: registry } = await registryBackend(t, db.pool)
   const backend = await heartbeatReceiver(t)
   const agent = await startTestAgent(t, {
     env: {
       DTMA_TOOL_PORT_RANGE: '43200-43249',
       DTMA_MCP_PING_INTERVAL_S: '1',
-      SUPABASE_URL: rest.url,
-      SUPABASE_SERVICE_ROLE_KEY: key,
+      SUPABASE_URL: registry.url,
       ACCOUNT_TOOL_ENVIRONMENT_ID: environmentId,
       AGENTOPIA_API_BASE_URL: backend.baseUrl,
       DTMA_HEARTBEAT_INTERVAL_S: '1'

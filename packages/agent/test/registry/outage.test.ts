@@ -1,14 +1,16 @@
 // Supabase down for 30 s while 50 instance changes happen, the agent killed
 // with SIGKILL in the middle: the API keeps answering, and once Supabase is
 // back dtma_container_registry equals Docker's truth (zero lost updates).
+// The agent writes through the real `registry` edge function (Deno) with its
+// own token; the function answers 500 while the database behind it is down.
 // Prints the outbox catch-up time (Supabase back -> table right).
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import type { DtmaClient } from '@dtma/contract'
 import { docker, freePort, removeInstances, scopeFor, TEST_IMAGE, tempDir, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const OUTAGE_MS = 30_000
@@ -18,14 +20,13 @@ t.test('a 30 s Supabase outage with 50 changes and a kill -9 loses nothing', { t
   const db = await createTestDatabase(t)
   const names = Array.from({ length: 9 }, (_, i) => uniqueName(`Outage${i + 1}`))
   const ids = names.map(() => randomUUID())
-  await seedInstances(db.pool, randomUUID(), ids)
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
+  const { environmentId } = await seedInstances(db.pool, randomUUID(), ids)
+  const vmToken = `outage-toolbox-${randomBytes(16).toString('hex')}`
+  await setToolboxToken(db.pool, environmentId, vmToken)
+  const { rest, fn, serviceRoleKey: key } = await registryBackend(t, db.pool)
   const dataDir = tempDir(t)
   const port = await freePort()
-  const env = { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key }
+  const env = { SUPABASE_URL: fn.url, DTMA_BEARER_TOKEN: vmToken }
   const outputs: string[] = []
   let agent: AgentProcess = spawnAgent(dataDir, port, env)
   t.teardown(async () => {
@@ -113,16 +114,22 @@ t.test('a 30 s Supabase outage with 50 changes and a kill -9 loses nothing', { t
   const table = async () =>
     (await db.pool.query('select account_tool_instance_id, container_id, dtma_status, docker_status from dtma_container_registry order by account_tool_instance_id')).rows
   const caughtUp = await waitFor(async () => (JSON.stringify(await table()) === JSON.stringify(truth) ? Date.now() : undefined), 60_000, 50)
-  t.same(await table(), truth, 'the table equals Docker after recovery')
+  const finalTable = await table()
+  t.same(finalTable, truth, 'the table equals Docker after recovery')
   t.ok(caughtUp !== undefined, 'caught up')
   const catchUpMs = (caughtUp ?? Date.now()) - back
   const catchUpRequests = rest.requests.length - requestsBefore
   t.comment(`outbox catch-up after a ${Math.round((back - outageStarted) / 1000)} s outage with ${changes} changes and a kill -9: ${catchUpMs} ms, ${catchUpRequests} requests`)
+  const lost = truth.filter((expected) => !finalTable.some((row) => JSON.stringify(row) === JSON.stringify(expected))).length
+  const stale = finalTable.filter((row) => !truth.some((expected) => expected.account_tool_instance_id === row.account_tool_instance_id)).length
+  t.comment(`through the registry function: ${fn.calls.length} calls (${fn.calls.filter((call) => call.status === 200).length} ok, ${fn.calls.filter((call) => call.status >= 500).length} failed while the database was down); rows mirrored ${finalTable.length}/${truth.length}, lost ${lost}, removed rows left ${stale}`)
+  t.equal(lost + stale, 0, 'nothing lost')
 
   outputs.push(agent.output())
   for (const [i, output] of outputs.entries()) {
     t.ok(output.split('\n').filter((line) => line.includes('registry unreachable')).length <= 1, `agent ${i + 1} logged the outage at most once`)
-    t.notOk(output.includes(SECRET) || output.includes(key), `agent ${i + 1} never logged an env value or the key`)
+    t.notOk(output.includes(SECRET) || output.includes(key) || output.includes(vmToken), `agent ${i + 1} never logged an env value, the key or its token`)
   }
-  t.notOk(JSON.stringify(rest.requests).includes(SECRET), 'no env value ever sent')
+  t.notOk(JSON.stringify(rest.requests).includes(SECRET) || JSON.stringify(fn.calls).includes(SECRET), 'no env value ever sent')
+  t.notOk(JSON.stringify(fn.calls).includes(key), 'the agent never sent the service-role key')
 })

@@ -1,35 +1,37 @@
-// The registry writer end to end: a real agent on real Docker writes through
-// supabase-js to a PostgREST stand-in that records each request and applies
-// it to a real PostgreSQL with the migration. Checks the exact requests
-// (upsert with on_conflict and merge-duplicates, delete by eq filter, the
-// service-role key in apikey and Authorization), the rows they leave, that
-// env values and the key never leave the agent, and that a refused row is
-// dropped without blocking the others.
+// The registry writer end to end: a real agent on real Docker calls the real
+// `registry` edge function (Deno) with supabase-js functions.invoke and its
+// own per-VM token; the function reaches a PostgREST stand-in that records
+// each request and applies it to a real PostgreSQL with the migrations.
+// Checks the exact calls (POST /functions/v1/registry, the toolbox token as
+// bearer, no service-role key anywhere on the agent's side), the database
+// functions they become, the rows they leave, that env values and tokens
+// never leave the agent, and that a refused row (another toolbox's or an
+// unknown instance) is dropped without blocking the others.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
-import { startTestAgent } from '../helpers/agent.ts'
+import { startTestAgent, VM_TOKEN } from '../helpers/agent.ts'
+import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
-import { PostgrestStandIn } from '../helpers/postgrest-stand-in.ts'
 import { freePort, uniqueName } from '../helpers/agent.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const SECRET = `env-secret-${randomBytes(6).toString('hex')}`
 
-t.test('deploy, stop and remove reach dtma_container_registry as the exact PostgREST requests', async (t) => {
+t.test('deploy, stop and remove reach dtma_container_registry through the registry function', async (t) => {
   const db = await createTestDatabase(t)
-  const [instanceId, strangerId] = [randomUUID(), randomUUID()]
+  const [instanceId, strangerId, otherToolboxId] = [randomUUID(), randomUUID(), randomUUID()]
   const { environmentId } = await seedInstances(db.pool, randomUUID(), [instanceId])
-  const key = `service-role-${randomBytes(8).toString('hex')}`
-  const rest = new PostgrestStandIn(db.pool, key)
-  await rest.up()
-  t.teardown(() => rest.down())
-  const agent = await startTestAgent(t, { env: { SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key, ACCOUNT_TOOL_ENVIRONMENT_ID: environmentId } })
+  await seedInstances(db.pool, randomUUID(), [otherToolboxId])
+  await setToolboxToken(db.pool, environmentId, VM_TOKEN)
+  const { rest, fn, serviceRoleKey: key } = await registryBackend(t, db.pool)
+  const agent = await startTestAgent(t, { env: { SUPABASE_URL: fn.url, ACCOUNT_TOOL_ENVIRONMENT_ID: environmentId } })
   const rowOf = async (id: string) => (await db.pool.query('select * from dtma_container_registry where account_tool_instance_id = $1', [id])).rows[0]
 
-  // A refused row (its instance is unknown to the backend) first: it must not block the real one.
+  // Refused rows first (an unknown instance, another toolbox's instance): they must not block the real one.
   const stranger = uniqueName('Stranger')
-  const strangerBody = { ...agent.deployBody(stranger), accountToolInstanceId: strangerId }
-  t.equal((await agent.client.deployTool({ body: strangerBody })).status, 201)
+  t.equal((await agent.client.deployTool({ body: { ...agent.deployBody(stranger), accountToolInstanceId: strangerId } })).status, 201)
+  const foreign = uniqueName('Foreign')
+  t.equal((await agent.client.deployTool({ body: { ...agent.deployBody(foreign), accountToolInstanceId: otherToolboxId } })).status, 201)
 
   const name = uniqueName('Registry')
   const hostPort = await freePort()
@@ -53,19 +55,18 @@ t.test('deploy, stop and remove reach dtma_container_registry as the exact Postg
     port_bindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
     environment_variables: ['API_KEY', 'MODE']
   })
-  const upsert = rest.requests.find((request) => request.method === 'POST' && (request.body as { account_tool_instance_id?: string }).account_tool_instance_id === instanceId)
-  t.match(upsert, {
-    path: '/rest/v1/dtma_container_registry',
-    query: { on_conflict: 'account_tool_instance_id' },
-    apikey: key,
-    authorization: `Bearer ${key}`,
-    status: 201
-  })
-  t.match(upsert?.prefer, /resolution=merge-duplicates/)
-  t.comment(`upsert request: ${upsert?.method} ${upsert?.path}?${new URLSearchParams(upsert?.query).toString()} Prefer: ${upsert?.prefer} body: ${JSON.stringify(upsert?.body)}`)
-  const refused = await waitFor(() => rest.requests.find((request) => (request.body as { account_tool_instance_id?: string } | undefined)?.account_tool_instance_id === strangerId))
-  t.equal(refused?.status, 409, 'the row of an unknown instance is refused by the foreign key')
-  t.equal(await rowOf(strangerId), undefined)
+  const upsert = fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === instanceId)
+  t.match(upsert, { method: 'POST', path: '/functions/v1/registry', authorization: `Bearer ${VM_TOKEN}`, apikey: VM_TOKEN, body: { operation: 'upsert' }, status: 200 })
+  t.comment(`agent's call: ${upsert?.method} ${upsert?.path} Authorization: Bearer <the toolbox's token> body: ${JSON.stringify({ ...(upsert?.body as object), row: '…' })}`)
+  const rpc = rest.requests.find((request) => request.path === '/rest/v1/rpc/dtma_registry_upsert' && JSON.stringify(request.body).includes(instanceId))
+  t.match(rpc, { method: 'POST', apikey: key, authorization: `Bearer ${key}`, body: { p_account_tool_environment_id: environmentId, p_row: { account_tool_instance_id: instanceId } } })
+  t.comment(`the function's call, in the backend: ${rpc?.method} ${rpc?.path} body keys: ${Object.keys(rpc?.body as object).join(', ')}`)
+  for (const [label, id] of [['an unknown instance', strangerId], ['another toolbox’s instance', otherToolboxId]] as const) {
+    const refused = await waitFor(() => fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === id))
+    t.comment(`the row of ${label}: expected 403, seen ${refused?.status}`)
+    t.equal(refused?.status, 403, `the row of ${label} is refused`)
+    t.equal(await rowOf(id), undefined)
+  }
   t.ok(agent.logs.some((line) => line.includes('registry refused a row; dropped')), 'a refused row is logged')
 
   t.equal((await agent.client.stopTool({ params: { name } })).status, 200)
@@ -77,14 +78,16 @@ t.test('deploy, stop and remove reach dtma_container_registry as the exact Postg
 
   t.equal((await agent.client.removeTool({ params: { name } })).status, 200)
   t.ok(await waitFor(async () => ((await rowOf(instanceId)) === undefined ? true : undefined)), 'remove deletes the row')
-  const deletion = rest.requests.find((request) => request.method === 'DELETE' && request.query.account_tool_instance_id === `eq.${instanceId}`)
-  t.match(deletion, { path: '/rest/v1/dtma_container_registry', apikey: key, authorization: `Bearer ${key}`, status: 204, body: undefined })
-  t.comment(`delete request: ${deletion?.method} ${deletion?.path}?${new URLSearchParams(deletion?.query).toString()} Prefer: ${deletion?.prefer}`)
-  t.equal((await agent.client.removeTool({ params: { name: stranger } })).status, 200)
+  const deletion = fn.calls.find((call) => (call.body as { operation?: string; account_tool_instance_id?: string }).operation === 'delete' && (call.body as { account_tool_instance_id?: string }).account_tool_instance_id === instanceId)
+  t.match(deletion, { method: 'POST', path: '/functions/v1/registry', authorization: `Bearer ${VM_TOKEN}`, status: 200 })
+  t.comment(`delete call: ${JSON.stringify(deletion?.body)} -> ${deletion?.status}`)
+  for (const instance of [stranger, foreign]) t.equal((await agent.client.removeTool({ params: { name: instance } })).status, 200)
 
-  const everything = JSON.stringify(rest.requests) + agent.logs.join('\n')
+  const everything = JSON.stringify(fn.calls) + JSON.stringify(rest.requests) + agent.logs.join('\n')
   t.notOk(everything.includes(SECRET), 'no env value in any request or log line')
-  t.notOk(agent.logs.join('\n').includes(key), 'the service-role key is never logged')
+  t.notOk(JSON.stringify(fn.calls).includes(key) || agent.logs.join('\n').includes(key), 'the service-role key is never sent by the agent nor logged')
+  t.notOk(agent.logs.join('\n').includes(VM_TOKEN), 'the toolbox token is never logged')
+  t.comment(`rows mirrored: ${fn.calls.filter((call) => call.status === 200).length} calls ok, ${fn.calls.filter((call) => call.status === 403).length} refused`)
 })
 
 t.test('registry off without Supabase settings: logged once, the agent works', async (t) => {
@@ -92,8 +95,12 @@ t.test('registry off without Supabase settings: logged once, the agent works', a
   t.equal(agent.logs.filter((line) => line.includes('registry off')).length, 1)
 })
 
-t.test('Supabase settings go together', async (t) => {
+t.test('the service-role key is no longer a setting: ignored, named, never kept', async (t) => {
   const { loadConfig } = await import('../../src/config.ts')
-  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://127.0.0.1:1' }), /SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together/)
-  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://x', SUPABASE_SERVICE_ROLE_KEY: 'k', ACCOUNT_TOOL_ENVIRONMENT_ID: 'not-a-uuid' }), /ACCOUNT_TOOL_ENVIRONMENT_ID/)
+  const key = `service-role-${randomBytes(8).toString('hex')}`
+  const config = loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://127.0.0.1:1', SUPABASE_SERVICE_ROLE_KEY: key })
+  t.same(config.ignoredSettings, ['SUPABASE_SERVICE_ROLE_KEY'])
+  t.notOk(JSON.stringify(config).includes(key), 'the key is nowhere in the settings')
+  t.same(config.registry, { supabaseUrl: 'http://127.0.0.1:1', retryMaxMs: 10_000 })
+  t.throws(() => loadConfig({ BACKEND_TO_DTMA_API_KEY: 'k'.repeat(32), DTMA_CONFIG_FILE: '/dev/null', SUPABASE_URL: 'http://x', ACCOUNT_TOOL_ENVIRONMENT_ID: 'not-a-uuid' }), /ACCOUNT_TOOL_ENVIRONMENT_ID/)
 })

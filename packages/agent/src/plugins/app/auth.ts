@@ -5,6 +5,7 @@
 // A valid token is always served, even from a blocked address: the backend's
 // calls leave from shared addresses, and a token of 32 characters or more
 // (config refuses shorter ones) cannot be guessed through the limiter.
+import { createHash, timingSafeEqual } from 'node:crypto'
 import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -24,12 +25,22 @@ const BEARER_FORMAT = /^Bearer \S+/
 
 export interface AuthOptions {
   tokens: string[]
+  /** SHA-256 (hex) of more accepted tokens: a key the agent accepts without holding it (an enrolled toolbox's fleet key). */
+  tokenHashes?: string[]
   failures: { limit: number; windowMs: number }
 }
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
   if (options.tokens.length === 0) throw new Error('DTMA auth needs at least one token')
-  await app.register(bearerAuth, { keys: options.tokens, addHook: false, verifyErrorLogLevel: 'debug' })
+  // Every accepted token as a digest: one constant-time comparison per token, whatever its length.
+  const digests = [...options.tokens.map((token) => sha256(token)), ...(options.tokenHashes ?? []).map((hex) => Buffer.from(hex, 'hex'))]
+  const auth = (key: string): boolean => {
+    const presented = sha256(key)
+    let found = false
+    for (const digest of digests) found = (digest.length === presented.length && timingSafeEqual(digest, presented)) || found
+    return found
+  }
+  await app.register(bearerAuth, { keys: options.tokens, auth, addHook: false, verifyErrorLogLevel: 'debug' })
   const verifyBearerAuth = app.verifyBearerAuth
   if (verifyBearerAuth === undefined) throw new Error('@fastify/bearer-auth did not decorate verifyBearerAuth')
   const verify = verifyBearerAuth
@@ -68,6 +79,10 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
     if (!valid && limiter.retryAfterSeconds(request.ip) === undefined) failed(request)
     return valid
   })
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
 }
 
 export default fp(authPlugin, { name: 'dtma-auth', fastify: '5.x' })

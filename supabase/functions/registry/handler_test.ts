@@ -1,0 +1,112 @@
+// registry against the Supabase stand-in: the toolbox found by its own token
+// (the heartbeat's look-up), the body checked against the contract before
+// the database is asked, the database functions called with the toolbox
+// the token names (never one the body names), and their refusals answered
+// as the agent's outbox expects: 403 not this toolbox's, 400 a bad row,
+// 500 (retried) when the database fails. The ownership itself is SQL, tested
+// on real PostgreSQL (packages/agent/test/registry/ownership.test.ts).
+import type { RegistryRow } from '../../../packages/contract/src/index.ts'
+import * as assert from '../_test/assert.ts'
+import { createWorld, seedInstance } from '../_test/fixtures.ts'
+import { RpcFailure } from '../_test/supabase-stand-in.ts'
+import { handleRequest } from './handler.ts'
+
+const TOKEN = 'registry-token-of-this-toolbox-0123456789'
+
+function row(id: string): RegistryRow {
+  return {
+    account_tool_instance_id: id,
+    container_name: 'dtma-a',
+    instance_name_on_toolbox: 'a',
+    docker_image_url: 'dtma-test/busybox:v1',
+    container_id: null,
+    dtma_status: 'running',
+    docker_status: 'running',
+    port_bindings: {},
+    environment_variables: ['API_KEY'],
+    last_seen_at: '2026-12-05T00:00:00.000Z',
+    mcp_status: null,
+    mcp_transport: null,
+    mcp_endpoint_path: null,
+    mcp_server_info: null,
+    mcp_tools: null,
+    mcp_tools_fingerprint: null,
+    mcp_checked_at: null
+  }
+}
+
+async function call(world: ReturnType<typeof createWorld>, body: unknown, authorization: string | null = `Bearer ${TOKEN}`, method = 'POST') {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (authorization !== null) headers.authorization = authorization
+  const response = await handleRequest(new Request('http://functions.test/functions/v1/registry', { method, headers, ...(method === 'POST' && { body: typeof body === 'string' ? body : JSON.stringify(body) }) }), { db: world.db })
+  return { status: response.status, body: await response.json() }
+}
+
+Deno.test('registry calls the database functions with the toolbox its token names, and maps their refusals', async () => {
+  const world = createWorld()
+  try {
+    Object.assign(world.standIn.tables.account_tool_environments[0]!, { dtma_bearer_token: TOKEN })
+    const mine = seedInstance(world, world.toolboxId, 'a')
+    const calls: Array<[string, Record<string, unknown>]> = []
+    world.standIn.rpcs.set('dtma_registry_upsert', (args) => {
+      calls.push(['upsert', args])
+      const id = (args.p_row as { account_tool_instance_id: string }).account_tool_instance_id
+      if (id !== mine) throw new RpcFailure('PT403', `account_tool_instance_id ${id} is not an instance of this toolbox`)
+      if ((args.p_row as { container_name: string }).container_name === 'broken') throw new RpcFailure('PT400', 'the row is refused: check constraint')
+      return undefined
+    })
+    world.standIn.rpcs.set('dtma_registry_delete', (args) => void calls.push(['delete', args]))
+    world.standIn.rpcs.set('dtma_registry_rows', () => [{ account_tool_instance_id: mine }])
+
+    const ok = await call(world, { operation: 'upsert', row: { ...row(mine), account_tool_environment_id: crypto.randomUUID() } })
+    assert.equal(ok.status, 200)
+    assert.deepEqual(ok.body, { success: true, operation: 'upsert', account_tool_instance_id: mine })
+    assert.equal(calls[0]![1].p_account_tool_environment_id, world.toolboxId, 'the toolbox of the token, not of the body')
+
+    const foreign = await call(world, { operation: 'upsert', row: row(crypto.randomUUID()) })
+    assert.equal(foreign.status, 403)
+    assert.equal(foreign.body.code, 'DTMA_FORBIDDEN')
+    const broken = await call(world, { operation: 'upsert', row: { ...row(mine), container_name: 'broken' } })
+    assert.equal(broken.status, 400)
+    assert.equal(broken.body.code, 'DTMA_BAD_REQUEST')
+    assert.equal((await call(world, { operation: 'delete', account_tool_instance_id: mine })).status, 200)
+    assert.deepEqual((await call(world, { operation: 'list' })).body, { success: true, operation: 'list', rows: [{ account_tool_instance_id: mine }] })
+
+    world.standIn.rpcs.delete('dtma_registry_upsert')
+    const down = await call(world, { operation: 'upsert', row: row(mine) })
+    assert.equal(down.status, 500, 'a database failure is the backend’s: the agent retries it')
+    assert.deepEqual(world.standIn.violations, ['unknown function dtma_registry_upsert'])
+  } finally {
+    await world.close()
+  }
+})
+
+Deno.test('registry refuses a bad token (401) and a bad body (400) before asking the database', async () => {
+  const world = createWorld()
+  try {
+    Object.assign(world.standIn.tables.account_tool_environments[0]!, { dtma_bearer_token: TOKEN })
+    let asked = 0
+    world.standIn.rpcs.set('dtma_registry_upsert', () => void asked++)
+    for (const authorization of [null, 'Bearer not-the-token', `Basic ${TOKEN}`]) {
+      const reply = await call(world, { operation: 'upsert', row: row(crypto.randomUUID()) }, authorization)
+      assert.equal(reply.status, 401, String(authorization))
+      assert.equal(reply.body.code, 'DTMA_UNAUTHORIZED')
+    }
+    const cases: Array<[unknown, RegExp]> = [
+      [{ operation: 'upsert', row: { ...row(crypto.randomUUID()), environment_variables: ['API_KEY=secret'] } }, /environment_variables/],
+      [{ operation: 'upsert', row: { ...row(crypto.randomUUID()), dtma_status: 'exited' } }, /dtma_status/],
+      [{ operation: 'drop' }, /operation/],
+      ['{"operation":', /not valid JSON/]
+    ]
+    for (const [body, field] of cases) {
+      const reply = await call(world, body)
+      assert.equal(reply.status, 400)
+      assert.match(reply.body.error, field)
+      assert.ok(!JSON.stringify(reply.body).includes('secret'), 'the value is never echoed')
+    }
+    assert.equal((await call(world, undefined, `Bearer ${TOKEN}`, 'GET')).status, 405)
+    assert.equal(asked, 0)
+  } finally {
+    await world.close()
+  }
+})
