@@ -34,7 +34,7 @@ export function statusHandlers(config: Config, instances: InstanceApi): Pick<Han
         timestamp: new Date().toISOString(),
         environment: {
           hasAuthToken: config.vmToken !== undefined,
-          hasApiKey: config.backendApiKey !== undefined,
+          hasApiKey: config.backendApiKey !== undefined || config.apiTokenHashes.length > 0,
           hasApiBaseUrl: config.apiBaseUrl !== undefined,
           port: String(config.port)
         }

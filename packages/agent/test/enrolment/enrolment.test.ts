@@ -138,6 +138,9 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
   t.equal((await asToolbox.listTools()).status, 200, 'the enrolled token opens the API')
   t.equal((await asFleet.listTools()).status, 200, 'the deployed backend’s fleet key is accepted by its hash')
   t.equal((await asStranger.listTools()).status, 403, 'a key one character off is refused')
+  const status = (await (await fetch(`${agent.baseUrl}/status`, { headers: { authorization: `Bearer ${credentials.dtma_bearer_token}` } })).json()) as { environment: Record<string, unknown> }
+  t.comment(`/status environment after enrolment: ${JSON.stringify(status.environment)}`)
+  t.match(status.environment, { hasAuthToken: true, hasApiKey: true }, 'the status says the fleet key is accepted (by its digest)')
 
   const deployed = await asFleet.deployTool({ body: { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: world.instanceId, baseConfigOverrideJson: { Env: ['MODE=enrolled'] } } })
   t.equal(deployed.status, 201)
