@@ -2,7 +2,7 @@
 // Shared by the agent (validation, serialization) and every client (types).
 // No Node-only imports: this file is also loaded by Deno.
 import Type, { type Static } from 'typebox'
-import { BaseConfigOverride } from './deploy-override.ts'
+import { BaseConfigOverride, Egress } from './deploy-override.ts'
 import { McpInfo } from './mcp.ts'
 
 // ---- bounded primitives: every string has a max length -------------------
@@ -124,7 +124,8 @@ export const ToolInstance = Type.Object({
   docker_status: Type.String(),
   health: Type.String({ description: "Docker health check state, or 'none'" }),
   mcp: Type.Union([McpInfo, Type.Null()]),
-  limits: AppliedLimits
+  limits: AppliedLimits,
+  egress: Egress
 })
 export type ToolInstance = Static<typeof ToolInstance>
 
@@ -137,7 +138,8 @@ export const DeployToolData = Type.Object({
   state: InstanceStatus,
   image_source: Type.Union([Type.Literal('local'), Type.Literal('pulled'), Type.Literal('local-after-failed-pull')]),
   mcp: Type.Union([McpInfo, Type.Null()]),
-  limits: AppliedLimits
+  limits: AppliedLimits,
+  egress: Egress
 })
 export type DeployToolData = Static<typeof DeployToolData>
 
@@ -190,6 +192,16 @@ export const SystemMetrics = Type.Object({
 })
 export type SystemMetrics = Static<typeof SystemMetrics>
 
+/** The tool network policy in force (DTMA_NETWORK_POLICY): `enforced`, `degraded` (asked but its rules
+ *  could not be installed: tools are not deployed or started then) or `off` (the operator's choice). */
+export const NetworkPolicyState = Type.Object({
+  state: Type.Union([Type.Literal('enforced'), Type.Literal('degraded'), Type.Literal('off')]),
+  reason: Type.Optional(Type.String()),
+  rules: Type.Integer({ description: 'rules the agent keeps installed (IPv4 and IPv6 together)' }),
+  families: Type.Array(Type.Union([Type.Literal('ipv4'), Type.Literal('ipv6')]))
+})
+export type NetworkPolicyState = Static<typeof NetworkPolicyState>
+
 export const StatusReply = Type.Object({
   status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
   service: Type.Literal('DTMA'),
@@ -207,7 +219,8 @@ export const StatusReply = Type.Object({
   system_metrics: Type.Optional(SystemMetrics),
   cpu_load_percent: Type.Optional(Type.Number({ description: 'the same as system_metrics.cpu_load_percent' })),
   uptime_seconds: Type.Optional(Type.Integer({ description: 'the same as system_metrics.uptime_seconds' })),
-  tool_instances: Type.Optional(Type.Array(ToolInstance))
+  tool_instances: Type.Optional(Type.Array(ToolInstance)),
+  network_policy: Type.Optional(NetworkPolicyState)
 })
 export type StatusReply = Static<typeof StatusReply>
 

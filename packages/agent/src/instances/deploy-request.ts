@@ -7,11 +7,12 @@
 import { BaseConfigOverride, MAX_ENV_TOTAL_CHARS, ResourceLimitsRequest, type DeployToolBody, type McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
+import { hostAddresses, parseAllowList, type Egress } from '../model/egress.ts'
 import type { InstanceMetadata, InstanceSpec, McpCredential } from '../model/instance-spec.ts'
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
 import { assertReachableName } from './instance-name.ts'
 import { limitsFromRequest } from './resource-limits.ts'
-import { specHash } from './spec.ts'
+import { networkless, specHash } from './spec.ts'
 
 export interface DeployRequest {
   /** The spec as asked: a port's host_port is the asked one, 0 for "any port of the tool range". */
@@ -161,6 +162,23 @@ function metadataFromOverride(override: NonNullable<DeployToolBody['baseConfigOv
   return entries.length === 0 ? undefined : Object.fromEntries(entries)
 }
 
+/** The deploy's egress; `internet` when not set. Each allow entry is checked (a 400 names a bad one). */
+function egressFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, ports: PortBinding[], mcp: McpSettings | undefined, warnings: string[]): Egress {
+  const asked = override.egress ?? 'internet'
+  if (typeof asked === 'string') {
+    if (asked === 'none' && !networkless({ ports, ...(mcp !== undefined && { mcp }), egress: asked })) {
+      warnings.push(`${OVERRIDE}.egress none: the container stays on the tools' network (for its ports or its http server); it reaches nothing, but its rules follow its start by a moment (a stdio server without ports gets no network at all)`)
+    }
+    return asked
+  }
+  try {
+    parseAllowList(asked.allow, hostAddresses(), `${OVERRIDE}.egress.allow`)
+  } catch (error) {
+    throw new DtmaError('invalid', (error as Error).message)
+  }
+  return { allow: [...asked.allow] }
+}
+
 export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): DeployRequest {
   assertReachableName(body.instanceNameOnToolbox)
   const override = body.baseConfigOverrideJson ?? {}
@@ -177,6 +195,7 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
   const { limits, warnings: limitWarnings } = limitsFromRequest(override.resourceLimits, rules.maxima)
   warnings.push(...limitWarnings)
   const metadata = metadataFromOverride(override)
+  const egress = egressFromOverride(override, ports, mcp, warnings)
   const spec: InstanceSpec = {
     instanceName: body.instanceNameOnToolbox,
     accountToolInstanceId: body.accountToolInstanceId,
@@ -186,7 +205,8 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
     ...(mcp !== undefined && { mcp }),
     ...(mcpAuth !== undefined && { mcpAuth }),
     ...(limits !== undefined && { limits }),
-    ...(metadata !== undefined && { metadata })
+    ...(metadata !== undefined && { metadata }),
+    ...(egress !== 'internet' && { egress })
   }
   return { spec, hash: specHash(spec), warnings, ignoredKeys: [...ignoredKeys, ...ignoredLimitKeys.map((key) => `resourceLimits.${key}`)], forcePull: body.forcePull === true }
 }

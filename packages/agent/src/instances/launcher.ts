@@ -9,6 +9,7 @@ import type { ContainerRuntime } from '../runtime/types.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
 import { mcpLabels } from './mcp-labels.ts'
+import { networkless } from './spec.ts'
 
 export type LaunchTarget = Pick<InstanceRecord, 'containerName' | 'spec' | 'specHash'>
 
@@ -22,6 +23,7 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
     ...(spec.limits !== undefined && { limits: spec.limits }),
     // A stdio MCP server is reached on its stdin and stdout (the agent attaches).
     ...(spec.mcp?.transport === 'stdio' && { interactive: true }),
+    ...(networkless(spec) && { networkless: true }),
     labels: {
       [InstanceLabel.instanceName]: spec.instanceName,
       [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,
