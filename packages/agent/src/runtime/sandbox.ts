@@ -61,7 +61,7 @@ export function sandboxedContainer(spec: ContainerSpec, sandbox: ToolSandbox, ne
     HostConfig: {
       PortBindings: bindings,
       RestartPolicy: { Name: 'unless-stopped' },
-      NetworkMode: networkId,
+      NetworkMode: spec.networkless === true ? 'none' : networkId,
       Privileged: false,
       SecurityOpt: ['no-new-privileges:true'],
       CapDrop: ['ALL'],

@@ -40,6 +40,8 @@ export interface ContainerSpec {
   labels: Record<string, string>
   /** stdin kept open for an attached client (a stdio MCP server), no TTY. */
   interactive?: boolean
+  /** On no network at all (Docker's `none`): a tool that may reach nothing and has nothing to be reached on. */
+  networkless?: boolean
 }
 
 export interface ContainerInfo {
@@ -62,6 +64,8 @@ export interface ContainerInfo {
   startedAt?: string
   /** Only from inspect: its address on the tools' network (reachable from the host). */
   ipAddress?: string
+  /** Its addresses on the tools' network (IPv4, and IPv6 when the network has it); empty when it has none (stopped, networkless). */
+  toolAddresses?: string[]
   /** Only from inspect: what tells an earlier agent's container from anything else. */
   restartPolicy?: string
   mounts?: ContainerMount[]
@@ -159,6 +163,23 @@ export interface EngineInfo {
   apiVersion: string
   containers: { total: number; running: number; paused: number; stopped: number }
   images: number
+}
+
+/** The tools' bridge network as the host sees it. */
+export interface ToolNetworkInfo {
+  id: string
+  /** The host's interface of the bridge (com.docker.network.bridge.name, or br- and 12 characters of the id). */
+  bridge: string
+  /** Its subnets and gateways (IPv4, and IPv6 when enabled). */
+  subnets: Array<{ subnet: string; gateway?: string }>
+}
+
+/** What the network policy needs of the engine (the Docker adapter implements it beside ContainerRuntime). */
+export interface NetworkInspector {
+  /** The tools' network, made when missing. */
+  toolNetwork(): Promise<ToolNetworkInfo>
+  /** This agent's containers with their addresses on the tools' network (one listing). */
+  listManaged(): Promise<ContainerInfo[]>
 }
 
 export interface ContainerRuntime {

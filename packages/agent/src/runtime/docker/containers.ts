@@ -71,7 +71,15 @@ export async function listAll(containers: ContainerScope): Promise<ContainerInfo
   return listContainers(containers, {})
 }
 
-async function listContainers({ docker, scope }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
+type NetworkEndpoints = Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | undefined
+
+/** A container's addresses on the tools' network (by its name), IPv4 then IPv6. */
+function toolAddresses(networks: NetworkEndpoints, network: string): string[] {
+  const endpoint = networks?.[network]
+  return [endpoint?.IPAddress, endpoint?.GlobalIPv6Address].filter((address): address is string => address !== undefined && address !== '')
+}
+
+async function listContainers({ docker, scope, sandbox: { network: sandboxNetwork } }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
   try {
     const summaries = await docker.listContainers({ all: true, filters })
     return summaries.map((summary) => ({
@@ -85,14 +93,15 @@ async function listContainers({ docker, scope }: ContainerScope, filters: Record
       created: summary.Created,
       // A stopped container has no published ports in the summary; the
       // domain falls back to the requested bindings for it.
-      ports: portsFromSummary(summary.Ports)
+      ports: portsFromSummary(summary.Ports),
+      toolAddresses: toolAddresses(summary.NetworkSettings?.Networks, sandboxNetwork)
     }))
   } catch (error) {
     throw translateDockerError(error, 'list containers')
   }
 }
 
-export async function inspectContainer({ docker, scope }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
+export async function inspectContainer({ docker, scope, sandbox }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
   try {
     const info = await docker.getContainer(nameOrId).inspect()
     return {
@@ -109,6 +118,7 @@ export async function inspectContainer({ docker, scope }: ContainerScope, nameOr
       limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 },
       startedAt: info.State.StartedAt,
       ipAddress: Object.values(info.NetworkSettings.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress,
+      toolAddresses: toolAddresses(info.NetworkSettings.Networks, sandbox.network),
       restartPolicy: info.HostConfig.RestartPolicy?.Name || 'no',
       mounts: (info.Mounts ?? []).map((mount) => ({ type: mount.Type, source: mount.Name ?? mount.Source, destination: mount.Destination })),
       process: processSettings(info.Config),
@@ -124,7 +134,7 @@ export async function inspectContainer({ docker, scope }: ContainerScope, nameOr
 /** The id of the tools' network, made when missing. Several agents may race
  *  to make it and Docker 20.10 allows duplicate names, so the oldest of that
  *  name wins for everyone. */
-async function toolNetworkId(docker: Docker, name: string): Promise<string> {
+export async function toolNetworkId(docker: Docker, name: string): Promise<string> {
   const find = async () =>
     (await docker.listNetworks({ filters: { name: [name] } }))
       .filter((network) => network.Name === name)
@@ -144,7 +154,8 @@ async function toolNetworkId(docker: Docker, name: string): Promise<string> {
 export async function createContainer({ docker, scope, sandbox }: ContainerScope, spec: ContainerSpec): Promise<string> {
   try {
     const ownership = { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: scope }
-    const container = await docker.createContainer(sandboxedContainer(spec, sandbox, await toolNetworkId(docker, sandbox.network), ownership))
+    const networkId = spec.networkless === true ? 'none' : await toolNetworkId(docker, sandbox.network)
+    const container = await docker.createContainer(sandboxedContainer(spec, sandbox, networkId, ownership))
     return container.id
   } catch (error) {
     throw translateDockerError(error, `create container ${spec.containerName}`)
