@@ -40,6 +40,8 @@ export interface Config {
   /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
   shutdownTimeoutMs: number
   publicStatus: 'full' | 'minimal'
+  /** The tool network policy: enforced by the agent, or off by the operator's choice. */
+  networkPolicy: { mode: 'enforce' | 'off'; resolveIntervalMs: number; iptables: string }
   /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
   eventsMaxClients: number
   /** The dtma_container_registry mirror; absent when Supabase is not configured. */
@@ -199,6 +201,7 @@ function toConfig(raw: RawConfig): Config {
     // Below the 10 s a `docker stop` of the agent's own container waits.
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'full',
+    networkPolicy: { mode: raw.DTMA_NETWORK_POLICY ?? 'enforce', resolveIntervalMs: (raw.DTMA_EGRESS_RESOLVE_INTERVAL_S ?? 300) * 1000, iptables: raw.DTMA_IPTABLES ?? 'iptables' },
     eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
     ...(raw.SUPABASE_URL !== undefined &&
       raw.SUPABASE_SERVICE_ROLE_KEY !== undefined && {
