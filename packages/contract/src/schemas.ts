@@ -99,7 +99,9 @@ export const DeployQuery = Type.Object({ waitForMcp: Type.Optional(Type.Boolean(
 export const ErrorBody = Type.Object({
   success: Type.Literal(false),
   error: Type.String(),
-  code: Type.String()
+  code: Type.String(),
+  /** Beside a word in `error` (network_policy_unavailable): the sentence. */
+  message: Type.Optional(Type.String())
 })
 export type ErrorBody = Static<typeof ErrorBody>
 

@@ -3,6 +3,7 @@
 // domain validates a deploy's `egress` with it, the network policy
 // (netpolicy/) builds its rules from it.
 import { isIP } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 
 /** `internet`: the public internet only (the default); `none`: nothing;
@@ -127,7 +128,20 @@ export function sameEgress(a: Egress, b: Egress): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
 }
 
-/** Every address of the host, on every interface (zone ids dropped). */
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** Every address of the host, on every interface (zone ids dropped), those of an interface without carrier too
+ *  (Node lists only running ones; a tools' bridge with no container is down): the kernel's local routes and
+ *  IPv6 addresses from /proc, with Node's list. */
 export function hostAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address.replace(/%.*$/, '')))
+  const listed = Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address.replace(/%.*$/, '')))
+  const local4 = [...readOr('/proc/net/fib_trie').matchAll(/\|-- ([0-9.]+)\n(?:\s+\/\d+ \w+ \w+\n)*?\s+\/32 host LOCAL/g)].map((match) => match[1] as string)
+  const local6 = [...readOr('/proc/net/if_inet6').matchAll(/^([0-9a-f]{32}) /gm)].map((match) => (match[1] as string).match(/.{4}/g)?.join(':') ?? '')
+  return [...new Set([...listed, ...local4, ...local6.filter(Boolean)])]
 }
