@@ -50,7 +50,7 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   private firstPass: Promise<void> | undefined
 
   constructor(private readonly options: EnforcerOptions) {
-    this.state = options.mode === 'off' ? { state: 'off', reason: 'DTMA_NETWORK_POLICY=off: tool containers reach whatever Docker lets them', rules: 0, families: [] } : { state: 'degraded', reason: 'the network policy is not installed yet', rules: 0, families: [] }
+    this.state = options.mode === 'off' ? { state: 'off', reason: 'DTMA_NETWORK_POLICY=off: the agent installs no rules (rules an earlier agent installed stay)', rules: 0, families: [] } : { state: 'degraded', reason: 'the network policy is not installed yet', rules: 0, families: [] }
     this.names = new HostNameCache(options.resolve ?? systemResolve, options.resolveIntervalMs, (host, error) => options.logger.warn({ host, err: error.message }, 'an egress allow-list host name did not resolve: its last addresses are kept'))
   }
 
