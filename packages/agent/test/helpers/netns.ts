@@ -9,7 +9,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, get, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -105,7 +105,7 @@ export async function netLab(t: TapLike): Promise<NetLab> {
       // Ready once it answers the host (the host routes to every namespace of the lab).
       const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/`
       for (let attempt = 0; attempt < 100; attempt++) {
-        const body = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.text(), () => '')
+        const body = await httpGet(url).catch(() => '')
         if (body.includes(marker)) return
         if (child.exitCode !== null) break
         await new Promise((resolve) => setTimeout(resolve, 50))
@@ -188,4 +188,19 @@ export async function hostAddress(family: 4 | 6): Promise<string | undefined> {
     if (match && !/^(lo|docker|br-|veth|np)/.test(match[1]!)) return match[2]
   }
   return undefined
+}
+
+/** A GET with node:http (fetch refuses some ports, 53 among them). */
+export function httpGet(url: string, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { timeout: timeoutMs }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (body += chunk))
+      response.on('end', () => resolve(body))
+      response.on('error', reject)
+    })
+    request.on('timeout', () => request.destroy(new Error('timed out')))
+    request.on('error', reject)
+  })
 }

@@ -41,10 +41,11 @@ t.test('IPv6 probe matrix: internet (default), none, allow, and off', async (t) 
   t.comment(`enforcing agent /status network_policy: ${JSON.stringify(status)}`)
   t.equal(status?.state, 'enforced', 'the default policy is enforced')
   t.ok(status?.families?.includes('ipv6'), 'over IPv6 too')
+  // none with a port: on the tools' network under the rules (without one a tool has no network at all).
   const [tool, internet, none, allow, offTool, offProbe] = await Promise.all([
     enforced.tool('Other Tool'),
     enforced.tool('Probe Default'),
-    enforced.tool('Probe None', 'none'),
+    enforced.tool('Probe None', 'none', await freePort()),
     enforced.tool('Probe Allow', ALLOW),
     off.tool('Other Tool Off'),
     off.tool('Probe Off')
@@ -60,9 +61,9 @@ t.test('IPv6 probe matrix: internet (default), none, allow, and off', async (t) 
     { kind: 'host', label: "agent's port via the IPv6 gateway", host: agent.gateway6 ?? '', port: agent.port },
     { kind: 'tool', label: "other tool's IPv6 address", host: await containerAddress(otherTool, agent.network, 6), port: 8080, marker: 'dtma-test-ok' }
   ]
-  const probes = [
+  const probes: Array<{ id: string; policy: Egress | 'off'; agent: PolicyAgent; otherTool: string; label?: string }> = [
     { id: internet, policy: 'internet' as const, agent: enforced, otherTool: tool },
-    { id: none, policy: 'none' as const, agent: enforced, otherTool: tool },
+    { id: none, policy: 'none' as const, agent: enforced, otherTool: tool, label: 'none (with a port)' },
     { id: allow, policy: ALLOW, agent: enforced, otherTool: tool },
     { id: offProbe, policy: 'off' as const, agent: off, otherTool: offTool }
   ]
@@ -70,7 +71,7 @@ t.test('IPv6 probe matrix: internet (default), none, allow, and off', async (t) 
     probes.map(async (p) =>
       (await targetsOf(p.agent, p.otherTool)).map((target) => {
         const { expected, note } = expect6(target, p.policy)
-        return { probe: p.id, policy: p.policy === 'internet' ? 'internet (default)' : policyName(p.policy), target, expected, ...(note !== undefined && { note }) }
+        return { probe: p.id, policy: p.label ?? (p.policy === 'internet' ? 'internet (default)' : policyName(p.policy)), target, expected, ...(note !== undefined && { note }) }
       })
     )
   )

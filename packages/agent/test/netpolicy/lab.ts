@@ -36,6 +36,8 @@ export async function v4Lab(lab: NetLab, hostPort: number): Promise<V4Lab> {
     lab.serve(inet, '203.0.113.10', 81, 'outside-10-81'),
     lab.serve(inet, '203.0.113.11', 80, 'outside-11-80'),
     lab.serve(priv, '10.99.0.10', 80, 'private-10'),
+    // Port 53: the policy lets tools reach the host's nameservers on it, and no other address.
+    lab.serve(priv, '10.99.0.10', 53, 'private-10-53'),
     ...others.map((address) => lab.serve(priv, address, 80, `private-${address}`))
   ])
   let loServer: { close(cb: () => void): unknown } | undefined
@@ -45,6 +47,7 @@ export async function v4Lab(lab: NetLab, hostPort: number): Promise<V4Lab> {
       { kind: 'outside', label: 'outside host, other port', host: '203.0.113.10', port: 81, marker: 'outside-10-81' },
       { kind: 'outside', label: 'outside host, other address', host: '203.0.113.11', port: 80, marker: 'outside-11-80' },
       { kind: 'private', label: 'private 10/8', host: '10.99.0.10', port: 80, marker: 'private-10' },
+      { kind: 'private', label: 'private 10/8, DNS port (not a nameserver of the host)', host: '10.99.0.10', port: 53, marker: 'private-10-53' },
       ...others.map((address) => ({ kind: 'private' as const, label: `private ${address.startsWith('172') ? '172.16/12' : address.startsWith('192') ? '192.168/16' : '100.64/10'}`, host: address, port: 80, marker: `private-${address}` }))
     ],
     async metadataOnLo() {

@@ -30,18 +30,21 @@ t.test('IPv4 probe matrix: internet (default), none, allow, and off', async (t) 
   t.equal(offStatus?.state, 'off', 'DTMA_NETWORK_POLICY=off says so')
 
   // Each agent: another tool (httpd on 8080, its port published on every address) and the probes.
-  const [toolPort, offToolPort] = await Promise.all([freePort(), freePort()])
-  const [tool, internet, none, allow, offTool, offProbe] = await Promise.all([
+  const [toolPort, offToolPort, nonePort] = await Promise.all([freePort(), freePort(), freePort()])
+  // Two probes under none: without a port it runs with no network at all; with one it is on the tools' network under the rules.
+  const [tool, internet, none, nonePorted, allow, offTool, offProbe] = await Promise.all([
     enforced.tool('Other Tool', undefined, toolPort),
     enforced.tool('Probe Default'),
     enforced.tool('Probe None', 'none'),
+    enforced.tool('Probe None Ported', 'none', nonePort),
     enforced.tool('Probe Allow', ALLOW),
     off.tool('Other Tool Off', undefined, offToolPort),
     off.tool('Probe Off')
   ])
-  const probes: Array<{ id: string; policy: Egress | 'off'; agent: PolicyAgent; otherTool: string; otherToolPort: number }> = [
+  const probes: Array<{ id: string; policy: Egress | 'off'; agent: PolicyAgent; otherTool: string; otherToolPort: number; label?: string }> = [
     { id: internet, policy: 'internet', agent: enforced, otherTool: tool, otherToolPort: toolPort },
     { id: none, policy: 'none', agent: enforced, otherTool: tool, otherToolPort: toolPort },
+    { id: nonePorted, policy: 'none', agent: enforced, otherTool: tool, otherToolPort: toolPort, label: 'none (with a port)' },
     { id: allow, policy: ALLOW, agent: enforced, otherTool: tool, otherToolPort: toolPort },
     { id: offProbe, policy: 'off', agent: off, otherTool: offTool, otherToolPort: offToolPort }
   ]
@@ -52,7 +55,7 @@ t.test('IPv4 probe matrix: internet (default), none, allow, and off', async (t) 
   function cases(p: (typeof probes)[number], targets: Array<Target & { kind: Kind }>) {
     return targets.map((target) => {
       const { expected, note } = expect(target, p.policy)
-      return { probe: p.id, policy: p.policy === 'internet' ? 'internet (default)' : policyName(p.policy), target, expected, ...(note !== undefined && { note }) }
+      return { probe: p.id, policy: p.label ?? (p.policy === 'internet' ? 'internet (default)' : policyName(p.policy)), target, expected, ...(note !== undefined && { note }) }
     })
   }
   async function targetsOf(p: (typeof probes)[number]): Promise<Array<Target & { kind: Kind }>> {
