@@ -47,6 +47,9 @@ export interface Agent {
   store: InstanceStore
 }
 
+/** The longest the agent waits for the network policy's first install before it serves (a hung engine). */
+const POLICY_INSTALL_WAIT_MS = 10_000
+
 export function dockerRuntimeFor(config: Config): DockerRuntime {
   return new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
 }
@@ -107,9 +110,11 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const app = createHttpServer(config, logger)
   await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
+    // The network policy is installed (or known degraded) before the agent serves: its own chain as the
+    // last agent left it, then, after the first reconcile, each instance's rules from its view.
+    await Promise.race([policy.install(), new Promise((resolve) => setTimeout(resolve, POLICY_INSTALL_WAIT_MS).unref())])
     instances.connect()
-    // The rules follow the instances the first reconcile confirmed (their egress is in their views).
-    void instances.whenReady().then(() => policy.start())
+    void instances.whenReady().then(() => policy.follow())
     mcp.start()
     // An upgrade that started (or rolled back to) this agent: its outcome.
     void instances.whenReady().then(() => redeployer.collectAtStart())

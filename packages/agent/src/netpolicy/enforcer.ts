@@ -64,12 +64,21 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     throw new DtmaError('network-policy-unavailable', `the tool network policy cannot be enforced on this toolbox: ${this.state.reason ?? 'unknown reason'}; no tool is deployed or started unprotected (see docs/arch/01-network-policy.md)`)
   }
 
-  /** The first install (awaited: the agent serves once it is done or known degraded), then the follow-ups. */
-  async start(): Promise<void> {
+  /** The first install, before the agent serves: the network-wide and host chains and every hook; this
+   *  agent's chain is made when missing and otherwise left as the last agent wrote it (its instances'
+   *  egress is known after the first reconcile: see follow). The gate of deploys waits for it. */
+  async install(): Promise<void> {
     if (this.options.mode === 'off') {
       this.options.logger.warn('the tool network policy is off (DTMA_NETWORK_POLICY=off): tools may reach the host, cloud metadata and private networks')
       return
     }
+    this.firstPass = this.pass(true)
+    await this.firstPass
+  }
+
+  /** After the first reconcile: every instance's rules, then again on each change of a container and every tick. */
+  async follow(): Promise<void> {
+    if (this.options.mode === 'off' || this.closed) return
     this.unsubscribe = this.options.instances.onChange(({ instanceName, view }) => {
       const key = view === undefined ? '' : JSON.stringify([view.containerId, view.startedAt, view.dockerState, view.egress])
       if (this.seen.get(instanceName) === key) return
@@ -77,10 +86,15 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
       else this.seen.set(instanceName, key)
       void this.sync()
     })
-    this.firstPass = this.sync()
-    await this.firstPass
     this.timer = setInterval(() => void this.sync(), this.options.resyncIntervalMs)
     this.timer.unref()
+    await this.sync()
+  }
+
+  /** install, then follow (a test's or a program's one call). */
+  async start(): Promise<void> {
+    await this.install()
+    await this.follow()
   }
 
   close(): void {
@@ -109,13 +123,22 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     return this.options.families ?? (existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4])
   }
 
-  private async pass(): Promise<void> {
+  private async pass(base = false): Promise<void> {
+    let input: PolicyInput
     try {
-      const input = await this.policyInput()
+      input = await this.policyInput(base)
+    } catch (error) {
+      // The engine away (a restart): the rules installed stay in force; the next pass after it follows the new addresses.
+      if (this.installedOnce) return void this.options.logger.warn({ reason: (error as Error).message }, 'network policy: the engine cannot be read now; the rules in place stay')
+      return this.degrade(error as Error)
+    }
+    try {
       let rules = 0
       const missing: string[] = []
       for (const family of this.families()) {
-        const chains = chainsRestoreText(family, input)
+        // The first install keeps this agent's chain as it is (a restarted agent's instances stay as they were).
+        const keepAgentChain = base && (await this.options.executor.list(family, input.chains.agent)) !== undefined
+        const chains = chainsRestoreText(family, input, { agentChain: !keepAgentChain })
         await this.options.executor.restore(family, chains.text)
         const hooks = await this.fixHooks(family, input)
         missing.push(...hooks.missing.map((hook) => `${FAMILY_NAME[family]} ${hook}`))
@@ -129,10 +152,14 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
       this.installedOnce = true
       this.state = { state: 'enforced', rules, families: this.families().map((family) => FAMILY_NAME[family]) }
     } catch (error) {
-      const reason = (error as Error).message
-      if (this.state.reason !== reason) this.options.logger.error({ reason }, 'the tool network policy cannot be enforced: deploys and starts are refused until it is')
-      this.state = { state: 'degraded', reason, rules: 0, families: [] }
+      this.degrade(error as Error)
     }
+  }
+
+  private degrade(error: Error): void {
+    const reason = error.message
+    if (this.state.reason !== reason) this.options.logger.error({ reason }, 'the tool network policy cannot be enforced: deploys and starts are refused until it is')
+    this.state = { state: 'degraded', reason, rules: 0, families: [] }
   }
 
   /** Hooks checked and put right in one transaction; a race with another agent's fix is tried once more on a fresh listing. */
@@ -151,9 +178,9 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     }
   }
 
-  private async policyInput(): Promise<PolicyInput> {
+  private async policyInput(base: boolean): Promise<PolicyInput> {
     const network = await this.options.inspector.toolNetwork()
-    const containers = (await this.options.inspector.listManaged()).filter((container) => (container.toolAddresses ?? []).length > 0)
+    const containers = (base ? [] : await this.options.inspector.listManaged()).filter((container) => (container.toolAddresses ?? []).length > 0)
     const egressOf = new Map(this.options.instances.snapshot().flatMap(({ instanceName, view }) => (view === undefined ? [] : [[instanceName, view.egress] as const])))
     const own = hostAddresses()
     const instances: InstanceRules[] = []

@@ -131,11 +131,14 @@ export function hostChainRules(family: Family, input: PolicyInput): string[] {
   return [`-A ${chain} ${ESTABLISHED} -j ACCEPT`, ...neighbours, ...reject(family, chain, '')]
 }
 
-/** One iptables-restore --noflush transaction: each chain declared (made, or emptied) and filled at once. */
-export function chainsRestoreText(family: Family, input: PolicyInput): { text: string; rules: number } {
+/** One iptables-restore --noflush transaction: each chain declared (made, or emptied) and filled at once;
+ *  agentChain false leaves the agent's chain out (as it is). */
+export function chainsRestoreText(family: Family, input: PolicyInput, options: { agentChain: boolean } = { agentChain: true }): { text: string; rules: number } {
   const { agent, network, host } = input.chains
-  const rules = [...agentChainRules(family, input), ...networkChainRules(family, input), ...hostChainRules(family, input)]
-  const text = ['*filter', `:${agent} - [0:0]`, `:${network} - [0:0]`, `:${host} - [0:0]`, ...rules, 'COMMIT', ''].join('\n')
+  const agentRules = options.agentChain ? agentChainRules(family, input) : []
+  const rules = [...agentRules, ...networkChainRules(family, input), ...hostChainRules(family, input)]
+  const declared = [...(options.agentChain ? [`:${agent} - [0:0]`] : []), `:${network} - [0:0]`, `:${host} - [0:0]`]
+  const text = ['*filter', ...declared, ...rules, 'COMMIT', ''].join('\n')
   return { text, rules: rules.length }
 }
 

@@ -24,7 +24,7 @@ t.test('no iptables program: degraded with the reason, deploys and starts refuse
   t.comment(`deploy: expected 503 network_policy_unavailable, seen ${deploy.status} ${JSON.stringify(deploy.body)}`)
   t.equal(deploy.status, 503)
   t.equal(deploy.body.error, 'network_policy_unavailable')
-  t.match(deploy.body.message, /iptables-restore.*not found/)
+  t.match(deploy.body.message, /iptables.*not found/)
   t.equal(agent.instances.list().length, 0, 'nothing was deployed')
   const start = await post(agent, `/tools/${body.instanceNameOnToolbox}/start`)
   t.equal(start.status, 503, 'a start is refused too')
