@@ -97,6 +97,8 @@ export interface PolicyAgent {
   deploy(label: string, egress?: Egress, hostPort?: number): Promise<{ status: number; body: any; name: string }>
   /** Deploys and waits for its container to run; returns the container id. */
   tool(label: string, egress?: Egress, hostPort?: number): Promise<string>
+  /** The instance name of a tool this helper deployed, by container id. */
+  nameOf(containerId: string): string
   /** Stops this agent process (SIGKILL) and starts it again on the same data dir and port. */
   restart(): Promise<void>
 }
@@ -118,6 +120,7 @@ export async function startPolicyAgent(t: TapLike, options: { networkArgs?: stri
   }
   const addresses = await toolNetwork(network, options.networkArgs)
   const state: { agent?: AgentProcess } = {}
+  const names = new Map<string, string>()
   t.teardown(async () => {
     await state.agent?.kill()
     const containers = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scopeFor(dataDir)}`] } })
@@ -153,9 +156,13 @@ export async function startPolicyAgent(t: TapLike, options: { networkArgs?: stri
       const reply = await self.deploy(label, egress, hostPort)
       if (reply.status !== 201) throw new Error(`deploy ${label} (${policyName(egress ?? 'internet')}): ${reply.status} ${JSON.stringify(reply.body)}`)
       const id: string = reply.body.data.container_id
+      names.set(id, reply.name)
       const running = await waitFor(async () => ((await docker.getContainer(id).inspect()).State.Running ? true : undefined), 30_000)
       if (running !== true) throw new Error(`${label} is not running`)
       return id
+    },
+    nameOf(containerId) {
+      return names.get(containerId) ?? ''
     },
     async restart() {
       await state.agent?.kill()
