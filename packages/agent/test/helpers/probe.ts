@@ -92,6 +92,8 @@ export interface PolicyAgent {
   /** The network's gateway: an address of the host, as a tool sees it. */
   gateway: string
   gateway6?: string
+  /** The network's bridge interface on the host. */
+  bridge: string
   env: Record<string, string>
   /** Deploys a busybox tool (httpd on 8080) with this egress; returns its reply. */
   deploy(label: string, egress?: Egress, hostPort?: number): Promise<{ status: number; body: any; name: string }>
@@ -174,18 +176,18 @@ export async function startPolicyAgent(t: TapLike, options: { networkArgs?: stri
 }
 
 /** A tools network as the agent makes it (no traffic between tools), with these `docker network create` options. */
-async function toolNetwork(name: string, extra: string[] = []): Promise<{ gateway: string; gateway6?: string }> {
+async function toolNetwork(name: string, extra: string[] = []): Promise<{ gateway: string; gateway6?: string; bridge: string }> {
   await run('docker', ['network', 'create', '--driver', 'bridge', '-o', 'com.docker.network.bridge.enable_icc=false', ...extra, name])
   const inspected = await docker.getNetwork(name).inspect()
   const configs = inspected.IPAM?.Config ?? []
   const gateway = configs.find((c) => c.Subnet !== undefined && !c.Subnet.includes(':'))?.Gateway ?? ''
-  if (!configs.some((c) => c.Subnet?.includes(':'))) return { gateway }
-  // Docker 20.10 does not report an IPv6 gateway it chose: the bridge's global address is it.
   const bridge = inspected.Options?.['com.docker.network.bridge.name'] ?? `br-${String(inspected.Id).slice(0, 12)}`
+  if (!configs.some((c) => c.Subnet?.includes(':'))) return { gateway, bridge }
+  // Docker 20.10 does not report an IPv6 gateway it chose: the bridge's global address is it.
   const { stdout } = await run('ip', ['-6', '-o', 'addr', 'show', 'dev', bridge, 'scope', 'global'])
   const gateway6 = /inet6 ([0-9a-f:]+)\//.exec(stdout)?.[1]
   if (gateway6 === undefined) throw new Error(`no IPv6 gateway on ${bridge}`)
-  return { gateway, gateway6 }
+  return { gateway, gateway6, bridge }
 }
 
 /** The container's address on the named network. */

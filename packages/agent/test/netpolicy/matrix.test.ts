@@ -67,6 +67,9 @@ t.test('IPv4 probe matrix: internet (default), none, allow, and off', async (t) 
       { kind: 'tool', label: "other tool's container address", host: await containerAddress(p.otherTool, p.agent.network), port: 8080, marker: 'dtma-test-ok' },
       { kind: 'host', label: "other tool's published port via gateway", host: p.agent.gateway, port: p.otherToolPort, marker: 'dtma-test-ok' },
       { kind: 'host', label: "other tool's published port on the host's address", host: hostV4, port: p.otherToolPort, marker: 'dtma-test-ok' },
+      // A tool of another tools network (the other agent's): its published port, through the host (docker-proxy relays it past Docker's network isolation).
+      { kind: 'host', label: "another network's tool, published port via gateway", host: p.agent.gateway, port: p.agent === off ? toolPort : offToolPort, marker: 'dtma-test-ok' },
+      { kind: 'host', label: "another network's tool, published port on the host's address", host: hostV4, port: p.agent === off ? toolPort : offToolPort, marker: 'dtma-test-ok' },
       ...outside.targets
     ]
   }
