@@ -48,6 +48,8 @@ export interface NetLab {
   hostLoAddress(cidr: string): Promise<void>
   /** A node HTTP server on the host answering `marker`, on host:port (`::` covers IPv4 too). */
   hostServer(host: string, port: number, marker: string): Promise<Server>
+  /** Points a name at an address in /etc/hosts (again: moves it), removed at teardown. */
+  hostsEntry(name: string, address: string): void
   /** Sets a sysctl for the test, restored at teardown. */
   sysctl(key: string, value: string): Promise<void>
   /** Undoes everything so far (teardown calls it too). */
@@ -124,6 +126,14 @@ export async function netLab(t: TapLike): Promise<NetLab> {
       })
       later(() => new Promise((resolve) => server.close(() => resolve(undefined))))
       return server
+    },
+    hostsEntry(name, address) {
+      const others = () => readFileSync('/etc/hosts', 'utf8').split('\n').filter((line) => !line.trim().endsWith(` ${name}`))
+      const first = !readFileSync('/etc/hosts', 'utf8').includes(` ${name}`)
+      const lines = others()
+      // In place (the file may be a bind mount): no rename.
+      writeFileSync('/etc/hosts', `${[...lines.filter((line, index) => line !== '' || index < lines.length - 1), `${address} ${name}`].join('\n')}\n`)
+      if (first) later(async () => writeFileSync('/etc/hosts', `${others().join('\n').replace(/\n+$/, '')}\n`))
     },
     async sysctl(key, value) {
       const path = `/proc/sys/${key.replace(/\./g, '/')}`
