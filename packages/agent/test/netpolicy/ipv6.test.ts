@@ -58,6 +58,8 @@ t.test('IPv6 probe matrix: internet (default), none, allow, and off', async (t) 
     { kind: 'host', label: "host service via the bridge's IPv6 gateway", host: agent.gateway6 ?? '', port: hostPort, marker: 'host-service' },
     ...(hostV6 === undefined ? [] : [{ kind: 'host' as const, label: "host service on the host's IPv6 address", host: hostV6, port: hostPort, marker: 'host-service' }]),
     { kind: 'host', label: 'host service on a host address added after start', host: '2001:db8::1', port: hostPort, marker: 'host-service' },
+    // Docker gives an IPv6 bridge fe80::1 too: the host on its link-local address, from the tool's eth0.
+    { kind: 'host', label: "host service on the bridge's link-local address", host: 'fe80::1%eth0', port: hostPort, marker: 'host-service' },
     { kind: 'host', label: "agent's port via the IPv6 gateway", host: agent.gateway6 ?? '', port: agent.port },
     { kind: 'tool', label: "other tool's IPv6 address", host: await containerAddress(otherTool, agent.network, 6), port: 8080, marker: 'dtma-test-ok' }
   ]
