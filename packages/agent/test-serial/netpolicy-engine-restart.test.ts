@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { openSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { docker, freePort } from '../test/helpers/agent.ts'
-import { netLab } from '../test/helpers/netns.ts'
+import { alive, netLab } from '../test/helpers/netns.ts'
 import { Matrix, policyName, probe, startPolicyAgent, type Egress, type Target } from '../test/helpers/probe.ts'
 import { waitFor } from '../test/helpers/wait.ts'
 import { expect, statusOf, v4Lab, type Kind } from '../test/netpolicy/lab.ts'
@@ -17,15 +17,6 @@ import { expect, statusOf, v4Lab, type Kind } from '../test/netpolicy/lab.ts'
 const ALLOW: Egress = { allow: ['10.99.0.0/24:80'] }
 
 const dockerUp = () => docker.ping().then(() => true, () => false)
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 function startDockerd(): void {
   const log = openSync('/var/log/dtma-dockerd.log', 'a')

@@ -155,7 +155,8 @@ export async function netLab(t: TapLike): Promise<NetLab> {
 
 const LOCK = '/tmp/dtma-netpolicy-tests.lock'
 
-function alive(pid: number): boolean {
+/** True while the process lives (signal 0 only asks). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
