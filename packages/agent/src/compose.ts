@@ -23,6 +23,7 @@ import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
 import { mcpMetrics } from './metrics/mcp-metrics.ts'
 import { networkPolicyMetrics } from './metrics/netpolicy-metrics.ts'
 import { Metrics } from './metrics/metrics.ts'
+import { admittingRuntime } from './netpolicy/admitting-runtime.ts'
 import { NetworkPolicyEnforcer } from './netpolicy/enforcer.ts'
 import { ExecIptables } from './netpolicy/executor.ts'
 import { registryFromConfig } from './registry/registry-sync.ts'
@@ -64,7 +65,8 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const mcpHealth = new McpHealthBoard()
   let legacy: EarlierAgentContainers | undefined
   const instances = new InstanceService({
-    runtime,
+    // A narrowed tool's new container is refused everything before it first starts (the policy is built below).
+    runtime: admittingRuntime(runtime, { admit: (mac) => policy.admit(mac) }),
     mcpHealth,
     store,
     logger,

@@ -12,7 +12,7 @@ import type { InstanceMetadata, InstanceSpec, McpCredential } from '../model/ins
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
 import { assertReachableName } from './instance-name.ts'
 import { limitsFromRequest } from './resource-limits.ts'
-import { networkless, specHash } from './spec.ts'
+import { specHash } from './spec.ts'
 
 export interface DeployRequest {
   /** The spec as asked: a port's host_port is the asked one, 0 for "any port of the tool range". */
@@ -163,14 +163,9 @@ function metadataFromOverride(override: NonNullable<DeployToolBody['baseConfigOv
 }
 
 /** The deploy's egress; `internet` when not set. Each allow entry is checked (a 400 names a bad one). */
-function egressFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, ports: PortBinding[], mcp: McpSettings | undefined, warnings: string[]): Egress {
+function egressFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>): Egress {
   const asked = override.egress ?? 'internet'
-  if (typeof asked === 'string') {
-    if (asked === 'none' && !networkless({ ports, ...(mcp !== undefined && { mcp }), egress: asked })) {
-      warnings.push(`${OVERRIDE}.egress none: the container stays on the tools' network (for its ports or its http server); it reaches nothing, but its rules follow its start by a moment (a stdio server without ports gets no network at all)`)
-    }
-    return asked
-  }
+  if (typeof asked === 'string') return asked
   try {
     parseAllowList(asked.allow, hostAddresses(), `${OVERRIDE}.egress.allow`)
   } catch (error) {
@@ -195,7 +190,7 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
   const { limits, warnings: limitWarnings } = limitsFromRequest(override.resourceLimits, rules.maxima)
   warnings.push(...limitWarnings)
   const metadata = metadataFromOverride(override)
-  const egress = egressFromOverride(override, ports, mcp, warnings)
+  const egress = egressFromOverride(override)
   const spec: InstanceSpec = {
     instanceName: body.instanceNameOnToolbox,
     accountToolInstanceId: body.accountToolInstanceId,

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import { isDtmaError } from '../errors.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
+import { toolMacAddress } from '../model/egress.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
 import { mcpLabels } from './mcp-labels.ts'
@@ -24,6 +25,8 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
     // A stdio MCP server is reached on its stdin and stdout (the agent attaches).
     ...(spec.mcp?.transport === 'stdio' && { interactive: true }),
     ...(networkless(spec) && { networkless: true }),
+    // The network policy names a narrowed tool by this address (never by its IP address, which Docker reuses).
+    ...(spec.egress !== undefined && spec.egress !== 'internet' && !networkless(spec) && { macAddress: toolMacAddress(target.containerName) }),
     labels: {
       [InstanceLabel.instanceName]: spec.instanceName,
       [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,

@@ -3,6 +3,7 @@
 // domain validates a deploy's `egress` with it, the network policy
 // (netpolicy/) builds its rules from it.
 import { isIP } from 'node:net'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 
@@ -144,4 +145,12 @@ export function hostAddresses(): string[] {
   const local4 = [...readOr('/proc/net/fib_trie').matchAll(/\|-- ([0-9.]+)\n(?:\s+\/\d+ \w+ \w+\n)*?\s+\/32 host LOCAL/g)].map((match) => match[1] as string)
   const local6 = [...readOr('/proc/net/if_inet6').matchAll(/^([0-9a-f]{32}) /gm)].map((match) => (match[1] as string).match(/.{4}/g)?.join(':') ?? '')
   return [...new Set([...listed, ...local4, ...local6.filter(Boolean)])]
+}
+
+/** The MAC address the agent gives a container with a narrowed egress on the tools' network: locally
+ *  administered, unicast, from its name (unique on the engine), so it stays the same across restarts of
+ *  the container, of the engine and of the agent, and the policy's rules can name it before it starts. */
+export function toolMacAddress(containerName: string): string {
+  const bytes = createHash('sha256').update(`dtma-mac\0${containerName}`).digest().subarray(0, 5)
+  return ['02', ...[...bytes].map((byte) => byte.toString(16).padStart(2, '0'))].join(':')
 }

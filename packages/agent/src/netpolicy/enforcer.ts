@@ -8,14 +8,13 @@ import { existsSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
-import { hostAddresses, parseAllowList, type Family } from '../model/egress.ts'
+import { hostAddresses, parseAllowList, toolMacAddress, type Family } from '../model/egress.ts'
 import type { NetworkInspector } from '../runtime/types.ts'
-import { InstanceLabel } from '../runtime/labels.ts'
 import { allowedAddress, HostNameCache, hostNameservers, systemResolve, type Resolve } from './addresses.ts'
 import type { IptablesExecutor } from './executor.ts'
 import { planHooks, restoreText } from './hooks.ts'
 import type { NetworkPolicyApi, NetworkPolicyMode, NetworkPolicyObserver, NetworkPolicyStatus } from './netpolicy-api.ts'
-import { chainNames, chainsRestoreText, cidrTarget, familyOf, type InstanceRules, type PolicyInput, type ResolvedTarget } from './rules.ts'
+import { agentChainName, bridgeChains, chainsRestoreText, cidrTarget, familyOf, type BridgeChains, type InstanceRules, type PolicyInput, type ResolvedTarget } from './rules.ts'
 
 export interface EnforcerOptions {
   mode: NetworkPolicyMode
@@ -36,6 +35,8 @@ export interface EnforcerOptions {
 }
 
 const FAMILY_NAME = { 4: 'ipv4', 6: 'ipv6' } as const
+/** How long an admitted container without a view keeps its refuse-everything rule. */
+const ADMITTED_FOR_MS = 10 * 60 * 1000
 
 export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   private state: NetworkPolicyStatus
@@ -48,6 +49,8 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   private readonly names: HostNameCache
   private closed = false
   private firstPass: Promise<void> | undefined
+  /** MAC addresses of new narrowed containers refused everything until their view is published (unix ms admitted). */
+  private readonly admitted = new Map<string, number>()
 
   constructor(private readonly options: EnforcerOptions) {
     this.state = options.mode === 'off' ? { state: 'off', reason: 'DTMA_NETWORK_POLICY=off: the agent installs no rules (rules an earlier agent installed stay)', rules: 0, families: [] } : { state: 'degraded', reason: 'the network policy is not installed yet', rules: 0, families: [] }
@@ -80,7 +83,7 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   async follow(): Promise<void> {
     if (this.options.mode === 'off' || this.closed) return
     this.unsubscribe = this.options.instances.onChange(({ instanceName, view }) => {
-      const key = view === undefined ? '' : JSON.stringify([view.containerId, view.startedAt, view.dockerState, view.egress])
+      const key = view === undefined ? '' : JSON.stringify([view.containerName, view.egress])
       if (this.seen.get(instanceName) === key) return
       if (view === undefined) this.seen.delete(instanceName)
       else this.seen.set(instanceName, key)
@@ -88,6 +91,13 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     })
     this.timer = setInterval(() => void this.sync(), this.options.resyncIntervalMs)
     this.timer.unref()
+    await this.sync()
+  }
+
+  /** A new narrowed container, before its first start: refused everything until its own rules are written. */
+  async admit(mac: string): Promise<void> {
+    if (this.options.mode === 'off' || !this.installedOnce) return
+    this.admitted.set(mac, Date.now())
     await this.sync()
   }
 
@@ -137,10 +147,10 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
       const missing: string[] = []
       for (const family of this.families()) {
         // The first install keeps this agent's chain as it is (a restarted agent's instances stay as they were).
-        const keepAgentChain = base && (await this.options.executor.list(family, input.chains.agent)) !== undefined
+        const keepAgentChain = base && (await this.options.executor.list(family, input.agentChain)) !== undefined
         const chains = chainsRestoreText(family, input, { agentChain: !keepAgentChain })
         await this.options.executor.restore(family, chains.text)
-        const hooks = await this.fixHooks(family, input)
+        const hooks = await this.fixHooks(family, input.agentChain, input.bridge)
         missing.push(...hooks.missing.map((hook) => `${FAMILY_NAME[family]} ${hook}`))
         rules += chains.rules + 3
       }
@@ -148,7 +158,7 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
         this.options.logger.warn({ missing }, 'network policy hooks were removed (a firewall reload, an engine restart or by hand): put back')
         this.options.observer?.reinstalled()
       }
-      if (this.state.state !== 'enforced') this.options.logger.info({ rules, bridge: input.bridge, chains: input.chains }, 'tool network policy enforced')
+      if (this.state.state !== 'enforced') this.options.logger.info({ rules, agentChain: input.agentChain, bridge: input.bridge }, 'tool network policy enforced')
       this.installedOnce = true
       this.state = { state: 'enforced', rules, families: this.families().map((family) => FAMILY_NAME[family]) }
     } catch (error) {
@@ -163,11 +173,11 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   }
 
   /** Hooks checked and put right in one transaction; a race with another agent's fix is tried once more on a fresh listing. */
-  private async fixHooks(family: Family, input: PolicyInput): Promise<{ missing: string[] }> {
+  private async fixHooks(family: Family, agentChain: string, bridge: BridgeChains): Promise<{ missing: string[] }> {
     const { executor } = this.options
     for (let attempt = 1; ; attempt++) {
       const [dockerUser, forward, inputChain] = await Promise.all([executor.list(family, 'DOCKER-USER'), executor.list(family, 'FORWARD'), executor.list(family, 'INPUT')])
-      const plan = planHooks({ dockerUser, forward: forward ?? [], input: inputChain ?? [] }, input)
+      const plan = planHooks({ dockerUser, forward: forward ?? [], input: inputChain ?? [] }, agentChain, bridge)
       if (plan.lines.length === 0) return plan
       try {
         await executor.restore(family, restoreText(plan.lines))
@@ -178,18 +188,16 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     }
   }
 
+  /** The instances' rules from their views (egress, container name: its MAC address), the bridge from the engine. */
   private async policyInput(base: boolean): Promise<PolicyInput> {
     const network = await this.options.inspector.toolNetwork()
-    const containers = (base ? [] : await this.options.inspector.listManaged()).filter((container) => (container.toolAddresses ?? []).length > 0)
-    const egressOf = new Map(this.options.instances.snapshot().flatMap(({ instanceName, view }) => (view === undefined ? [] : [[instanceName, view.egress] as const])))
     const own = hostAddresses()
     const instances: InstanceRules[] = []
     const hosts = new Set<string>()
     const parsed = new Map<string, ReturnType<typeof parseAllowList>>()
-    for (const container of containers) {
-      const instanceName = container.labels[InstanceLabel.instanceName] ?? container.name
-      const egress = egressOf.get(instanceName) ?? 'internet'
-      let effective = egress
+    for (const { instanceName, view } of base ? [] : this.options.instances.snapshot()) {
+      if (view === undefined || view.egress === 'internet') continue
+      let egress = view.egress
       if (typeof egress === 'object') {
         try {
           const targets = parseAllowList(egress.allow, own, 'egress.allow')
@@ -198,10 +206,16 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
         } catch (error) {
           // An entry that became the host's own (an address moved): that instance reaches nothing until redeployed.
           this.options.logger.warn({ instanceName, reason: (error as Error).message }, 'an egress allow list cannot be applied: the instance reaches nothing')
-          effective = 'none'
+          egress = 'none'
         }
       }
-      instances.push({ instanceName, addresses: container.toolAddresses ?? [], egress: effective, allowed: [] })
+      instances.push({ instanceName, mac: toolMacAddress(view.containerName), egress, allowed: [] })
+    }
+    // Containers admitted before their view existed: nothing until it does (a failed deploy's is dropped after a while).
+    const known = new Set(instances.map((instance) => instance.mac))
+    for (const [mac, at] of this.admitted) {
+      if (known.has(mac) || Date.now() - at > ADMITTED_FOR_MS) this.admitted.delete(mac)
+      else instances.push({ instanceName: `admitted ${mac}`, mac, egress: 'none', allowed: [] })
     }
     const resolved = await this.names.addressesOf(hosts)
     for (const instance of instances) {
@@ -214,8 +228,8 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     }
     instances.sort((a, b) => a.instanceName.localeCompare(b.instanceName))
     return {
-      chains: chainNames(this.options.scope, this.options.network, network.bridge),
-      bridge: network.bridge,
+      agentChain: agentChainName(this.options.scope, this.options.network),
+      bridge: bridgeChains(network.bridge),
       toolSubnets: network.subnets.map((subnet) => subnet.subnet),
       nameservers: (this.options.nameservers ?? hostNameservers)(),
       instances

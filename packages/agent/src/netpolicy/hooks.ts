@@ -5,7 +5,7 @@
 //   DOCKER-USER: every agent's chain for the bridge before the shared
 //   network chain (an agent's `{ allow }` may open a private range the
 //   network chain refuses); INPUT: the host chain first of all.
-import { FORWARD_HOOK_CHAIN, hookRules, INPUT_HOOK_CHAIN, type PolicyInput } from './rules.ts'
+import { FORWARD_HOOK_CHAIN, hookRules, INPUT_HOOK_CHAIN, type BridgeChains } from './rules.ts'
 
 export interface HookListing {
   /** undefined: the chain does not exist (ip6tables without Docker's IPv6 support). */
@@ -34,15 +34,16 @@ function insertion(rule: string, position: number): string {
   return rule.replace(/^-A (\S+) /, `-I $1 ${position} `)
 }
 
-export function planHooks(listing: HookListing, input: Pick<PolicyInput, 'chains' | 'bridge'>): HookPlan {
-  const hooks = hookRules(input)
+/** One bridge's hooks (the agent's chain, the bridge's default, the host chain). */
+export function planHooks(listing: HookListing, agentChain: string, bridge: BridgeChains): HookPlan {
+  const hooks = hookRules(agentChain, bridge)
   const lines: string[] = []
   const missing: string[] = []
   if (listing.dockerUser === undefined) lines.push(`:${FORWARD_HOOK_CHAIN} - [0:0]`)
   if (!rulesOf(listing.forward, 'FORWARD').includes(`-A FORWARD -j ${FORWARD_HOOK_CHAIN}`)) lines.push(`-I FORWARD 1 -j ${FORWARD_HOOK_CHAIN}`)
 
   const dockerUser = rulesOf(listing.dockerUser ?? [], FORWARD_HOOK_CHAIN)
-  const agentHooksOfBridge = (rules: string[]) => rules.flatMap((rule, index) => (rule.startsWith(`-A ${FORWARD_HOOK_CHAIN} -i ${input.bridge} -j DTMA-A-`) ? [index] : []))
+  const agentHooksOfBridge = (rules: string[]) => rules.flatMap((rule, index) => (rule.startsWith(`-A ${FORWARD_HOOK_CHAIN} -i ${bridge.bridge} -j DTMA-A-`) ? [index] : []))
   const ours = dockerUser.filter((rule) => rule === hooks.agent).length
   const shared = dockerUser.filter((rule) => rule === hooks.network).length
   if (ours === 0) missing.push(hooks.agent)

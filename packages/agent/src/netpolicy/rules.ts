@@ -1,19 +1,22 @@
 // The tool network policy as iptables rules: pure (policy and addresses in,
 // iptables-restore text out), so every rule and its order is tested without
 // root. Three chains per family, in the filter table:
-//   DTMA-A-<agent>  this agent's instances, by source address (none, allow),
-//                   hooked first in DOCKER-USER for the tools' bridge;
-//   DTMA-N-<net>    the network-wide default (every tool on the bridge, from
-//                   its first packet): no link-local, no private ranges but
-//                   the host's nameservers on port 53, hooked after every
-//                   agent's chain; shared by the agents of one bridge;
-//   DTMA-H-<net>    a tool reaching the host itself (any of its addresses,
-//                   any port): refused, but replies to the host's own
-//                   connections; hooked first in INPUT.
+//   DTMA-A-<agent>   this agent's instances (none, allow), by the MAC address
+//                    the agent gave each container, not by its IP address,
+//                    which Docker hands to the next container after a restart:
+//                    an open tool never inherits an allow list, a `none` tool
+//                    never comes back open, agent running or not; hooked
+//                    first in DOCKER-USER for the tools' bridge;
+//   DTMA-N-<bridge>  the network-wide default (every tool on the bridge, from
+//                    its first packet): no link-local, no private ranges but
+//                    the host's nameservers on port 53, hooked after every
+//                    agent's chain; shared by the agents of one bridge;
+//   DTMA-H-<bridge>  a tool reaching the host itself (any of its addresses,
+//                    any port): refused, but replies to the host's own
+//                    connections; hooked first in INPUT.
 import { createHash } from 'node:crypto'
 import type { AllowTarget, Egress, Family } from '../model/egress.ts'
 
-/** The iptables table a tool's traffic crosses the host in, per path. */
 export const FORWARD_HOOK_CHAIN = 'DOCKER-USER'
 export const INPUT_HOOK_CHAIN = 'INPUT'
 
@@ -25,11 +28,13 @@ export const PRIVATE_RANGES: Record<Family, string[]> = {
 
 const LINK_LOCAL_RANGE: Record<Family, string> = { 4: '169.254.0.0/16', 6: 'fe80::/10' }
 const PORT_UNREACHABLE: Record<Family, string> = { 4: 'icmp-port-unreachable', 6: 'icmp6-port-unreachable' }
+const ESTABLISHED = '-m conntrack --ctstate RELATED,ESTABLISHED'
 
-/** One running container of this agent on the tools' network and what it may reach. */
+/** One instance of this agent with a narrowed egress, and what it may reach. */
 export interface InstanceRules {
   instanceName: string
-  addresses: string[]
+  /** The MAC address of its container on the tools' network (model/egress toolMacAddress). */
+  mac: string
   egress: Egress
   /** Allow entries of `{ allow }` with host names resolved (addresses of every family). */
   allowed: ResolvedTarget[]
@@ -42,16 +47,16 @@ export interface ResolvedTarget {
   port: number
 }
 
-export interface ChainNames {
-  agent: string
+/** The tools' bridge interface and its shared chains. */
+export interface BridgeChains {
+  bridge: string
   network: string
   host: string
 }
 
 export interface PolicyInput {
-  chains: ChainNames
-  /** The host's interface of the tools' bridge. */
-  bridge: string
+  agentChain: string
+  bridge: BridgeChains
   /** The tools' own subnets (an allow entry never opens the way to another tool). */
   toolSubnets: string[]
   /** The nameservers Docker's embedded DNS forwards to (the host's resolv.conf, not loopback). */
@@ -63,9 +68,14 @@ function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12)
 }
 
-/** Chain names (at most 28 characters): the agent's by scope and network, the shared ones by bridge. */
-export function chainNames(scope: string, network: string, bridge: string): ChainNames {
-  return { agent: `DTMA-A-${shortHash(`${scope}\0${network}`)}`, network: `DTMA-N-${shortHash(bridge)}`, host: `DTMA-H-${shortHash(bridge)}` }
+/** The agent's chain (at most 28 characters), by scope and the tools' network name. */
+export function agentChainName(scope: string, network: string): string {
+  return `DTMA-A-${shortHash(`${scope}\0${network}`)}`
+}
+
+/** A bridge's shared chains, by its interface. */
+export function bridgeChains(bridge: string): BridgeChains {
+  return { bridge, network: `DTMA-N-${shortHash(bridge)}`, host: `DTMA-H-${shortHash(bridge)}` }
 }
 
 export function familyOf(address: string): Family {
@@ -76,38 +86,40 @@ function withPrefix(address: string): string {
   return address.includes('/') ? address : `${address}/${familyOf(address) === 4 ? 32 : 128}`
 }
 
+/** `-m mac --mac-source M ` (where iptables -S prints it: after -d and -p), or nothing. */
+function fromMac(mac: string | undefined): string {
+  return mac === undefined ? '' : `-m mac --mac-source ${mac} `
+}
+
 /** tcp answered with a reset, everything else with port-unreachable: a refused probe fails at once. */
-function reject(family: Family, chain: string, match: string): string[] {
-  return [`-A ${chain} ${match}-p tcp -j REJECT --reject-with tcp-reset`, `-A ${chain} ${match}-j REJECT --reject-with ${PORT_UNREACHABLE[family]}`]
+function reject(family: Family, chain: string, destination: string, mac?: string): string[] {
+  const to = destination === '' ? '' : `-d ${destination} `
+  return [`-A ${chain} ${to}-p tcp ${fromMac(mac)}-j REJECT --reject-with tcp-reset`, `-A ${chain} ${to}${fromMac(mac)}-j REJECT --reject-with ${PORT_UNREACHABLE[family]}`]
 }
 
-function dnsRules(family: Family, chain: string, match: string, nameservers: string[], verdict: string): string[] {
-  return nameservers
-    .filter((server) => familyOf(server) === family)
-    .flatMap((server) => ['udp', 'tcp'].map((protocol) => `-A ${chain} ${match}-d ${withPrefix(server)} -p ${protocol} -m ${protocol} --dport 53 -j ${verdict}`))
+/** udp and tcp to a destination's port, from a MAC (or anyone). */
+function toPort(chain: string, destination: string, port: number, verdict: string, mac?: string): string[] {
+  return ['udp', 'tcp'].map((protocol) => `-A ${chain} -d ${withPrefix(destination)} -p ${protocol} ${fromMac(mac)}-m ${protocol} --dport ${port} -j ${verdict}`)
 }
 
-const ESTABLISHED = '-m conntrack --ctstate RELATED,ESTABLISHED'
+function dnsRules(family: Family, chain: string, nameservers: string[], verdict: string, mac?: string): string[] {
+  return nameservers.filter((server) => familyOf(server) === family).flatMap((server) => toPort(chain, server, 53, verdict, mac))
+}
 
-/** This agent's chain: per instance, by source address. */
+/** This agent's chain: per instance, by its container's MAC address. */
 export function agentChainRules(family: Family, input: PolicyInput): string[] {
-  const chain = input.chains.agent
+  const chain = input.agentChain
   const rules = [`-A ${chain} ${ESTABLISHED} -j RETURN`]
   for (const instance of input.instances) {
     if (instance.egress === 'internet') continue
-    for (const address of instance.addresses.filter((candidate) => familyOf(candidate) === family)) {
-      const source = `-s ${withPrefix(address)} `
-      if (instance.egress !== 'none') {
-        // Never link-local, never another tool, whatever a wide range says; then DNS, then the list.
-        rules.push(...reject(family, chain, `${source}-d ${LINK_LOCAL_RANGE[family]} `))
-        for (const subnet of input.toolSubnets.filter((candidate) => familyOf(candidate) === family)) rules.push(...reject(family, chain, `${source}-d ${subnet} `))
-        rules.push(...dnsRules(family, chain, source, input.nameservers, 'ACCEPT'))
-        for (const target of instance.allowed.filter((candidate) => candidate.family === family)) {
-          for (const protocol of ['tcp', 'udp']) rules.push(`-A ${chain} ${source}-d ${withPrefix(target.cidr)} -p ${protocol} -m ${protocol} --dport ${target.port} -j ACCEPT`)
-        }
-      }
-      rules.push(...reject(family, chain, source))
+    if (instance.egress !== 'none') {
+      // Never link-local, never another tool, whatever a wide range says; then DNS, then the list.
+      rules.push(...reject(family, chain, LINK_LOCAL_RANGE[family], instance.mac))
+      for (const subnet of input.toolSubnets.filter((candidate) => familyOf(candidate) === family)) rules.push(...reject(family, chain, subnet, instance.mac))
+      rules.push(...dnsRules(family, chain, input.nameservers, 'ACCEPT', instance.mac))
+      for (const target of instance.allowed.filter((candidate) => candidate.family === family)) rules.push(...toPort(chain, target.cidr, target.port, 'ACCEPT', instance.mac))
     }
+    rules.push(...reject(family, chain, '', instance.mac))
   }
   rules.push(`-A ${chain} -j RETURN`)
   return rules
@@ -115,18 +127,17 @@ export function agentChainRules(family: Family, input: PolicyInput): string[] {
 
 /** The network-wide default: the public internet, and the host's nameservers on port 53. */
 export function networkChainRules(family: Family, input: PolicyInput): string[] {
-  const chain = input.chains.network
+  const chain = input.bridge.network
   return [
     `-A ${chain} ${ESTABLISHED} -j RETURN`,
-    ...dnsRules(family, chain, '', input.nameservers, 'RETURN'),
-    ...PRIVATE_RANGES[family].flatMap((range) => reject(family, chain, `-d ${range} `)),
+    ...dnsRules(family, chain, input.nameservers, 'RETURN'),
+    ...PRIVATE_RANGES[family].flatMap((range) => reject(family, chain, range)),
     `-A ${chain} -j RETURN`
   ]
 }
 
 /** The host itself: replies to its own connections (the agent's proxy to http servers), IPv6 neighbour discovery, nothing else. */
-export function hostChainRules(family: Family, input: PolicyInput): string[] {
-  const chain = input.chains.host
+export function hostChainRules(family: Family, chain: string): string[] {
   const neighbours = family === 6 ? ['neighbour-solicitation', 'neighbour-advertisement'].map((type) => `-A ${chain} -p ipv6-icmp -m icmp6 --icmpv6-type ${type} -j ACCEPT`) : []
   return [`-A ${chain} ${ESTABLISHED} -j ACCEPT`, ...neighbours, ...reject(family, chain, '')]
 }
@@ -134,20 +145,19 @@ export function hostChainRules(family: Family, input: PolicyInput): string[] {
 /** One iptables-restore --noflush transaction: each chain declared (made, or emptied) and filled at once;
  *  agentChain false leaves the agent's chain out (as it is). */
 export function chainsRestoreText(family: Family, input: PolicyInput, options: { agentChain: boolean } = { agentChain: true }): { text: string; rules: number } {
-  const { agent, network, host } = input.chains
-  const agentRules = options.agentChain ? agentChainRules(family, input) : []
-  const rules = [...agentRules, ...networkChainRules(family, input), ...hostChainRules(family, input)]
-  const declared = [...(options.agentChain ? [`:${agent} - [0:0]`] : []), `:${network} - [0:0]`, `:${host} - [0:0]`]
+  const { network, host } = input.bridge
+  const rules = [...(options.agentChain ? agentChainRules(family, input) : []), ...networkChainRules(family, input), ...hostChainRules(family, host)]
+  const declared = [...(options.agentChain ? [input.agentChain] : []), network, host].map((chain) => `:${chain} - [0:0]`)
   const text = ['*filter', ...declared, ...rules, 'COMMIT', ''].join('\n')
   return { text, rules: rules.length }
 }
 
-/** The jumps that put the chains in the path of the tools' traffic, as `iptables -S` prints them. */
-export function hookRules(input: Pick<PolicyInput, 'chains' | 'bridge'>): { agent: string; network: string; host: string } {
+/** The jumps that put the chains in the path of the bridge's traffic, as `iptables -S` prints them. */
+export function hookRules(agentChain: string, bridge: BridgeChains): { agent: string; network: string; host: string } {
   return {
-    agent: `-A ${FORWARD_HOOK_CHAIN} -i ${input.bridge} -j ${input.chains.agent}`,
-    network: `-A ${FORWARD_HOOK_CHAIN} -i ${input.bridge} -j ${input.chains.network}`,
-    host: `-A ${INPUT_HOOK_CHAIN} -i ${input.bridge} -j ${input.chains.host}`
+    agent: `-A ${FORWARD_HOOK_CHAIN} -i ${bridge.bridge} -j ${agentChain}`,
+    network: `-A ${FORWARD_HOOK_CHAIN} -i ${bridge.bridge} -j ${bridge.network}`,
+    host: `-A ${INPUT_HOOK_CHAIN} -i ${bridge.bridge} -j ${bridge.host}`
   }
 }
 

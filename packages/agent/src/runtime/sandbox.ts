@@ -55,6 +55,7 @@ export function sandboxedContainer(spec: ContainerSpec, sandbox: ToolSandbox, ne
     Env: spec.env,
     Labels: { ...spec.labels, ...ownership },
     ExposedPorts: exposed,
+    ...(spec.macAddress !== undefined && spec.networkless !== true && { MacAddress: spec.macAddress }),
     // A stdio MCP server speaks on stdin and stdout: stdin stays open across
     // attaches (the agent's restarts), and no TTY, so Docker keeps stdout and stderr apart.
     ...(spec.interactive === true && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false }),

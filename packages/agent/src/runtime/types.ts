@@ -42,6 +42,9 @@ export interface ContainerSpec {
   interactive?: boolean
   /** On no network at all (Docker's `none`): a tool that may reach nothing and has nothing to be reached on. */
   networkless?: boolean
+  /** Its MAC address on the tools' network, fixed by the agent (the network policy's rules name it: an
+   *  address Docker hands out again, after a restart, never carries another tool's rules). */
+  macAddress?: string
 }
 
 export interface ContainerInfo {
@@ -64,8 +67,6 @@ export interface ContainerInfo {
   startedAt?: string
   /** Only from inspect: its address on the tools' network (reachable from the host). */
   ipAddress?: string
-  /** Its addresses on the tools' network (IPv4, and IPv6 when the network has it); empty when it has none (stopped, networkless). */
-  toolAddresses?: string[]
   /** Only from inspect: what tells an earlier agent's container from anything else. */
   restartPolicy?: string
   mounts?: ContainerMount[]
@@ -178,8 +179,6 @@ export interface ToolNetworkInfo {
 export interface NetworkInspector {
   /** The tools' network, made when missing. */
   toolNetwork(): Promise<ToolNetworkInfo>
-  /** This agent's containers with their addresses on the tools' network (one listing). */
-  listManaged(): Promise<ContainerInfo[]>
 }
 
 export interface ContainerRuntime {

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
-import { chainNames } from '../../src/netpolicy/rules.ts'
+import { agentChainName, bridgeChains } from '../../src/netpolicy/rules.ts'
 
 const run = promisify(execFile)
 const docker = new Docker({ socketPath: '/var/run/docker.sock' })
@@ -18,9 +18,7 @@ async function bridgeOf(network: string): Promise<string | undefined> {
 
 /** The chain of one agent scope (and its hooks), in IPv4 and IPv6; nothing when there is none. */
 export async function removePolicyChains(scope: string, network = 'dtma-tools'): Promise<void> {
-  const bridge = await bridgeOf(network)
-  if (bridge === undefined) return
-  const chain = chainNames(scope, network, bridge).agent
+  const chain = agentChainName(scope, network)
   for (const program of ['iptables', 'ip6tables']) {
     const listing = await run(program, ['-w', '-S', 'DOCKER-USER']).then(({ stdout }) => stdout.split('\n'), () => [] as string[])
     for (const rule of listing.filter((line) => line.startsWith('-A DOCKER-USER ') && line.endsWith(` -j ${chain}`))) {
@@ -32,14 +30,16 @@ export async function removePolicyChains(scope: string, network = 'dtma-tools'):
 }
 
 /** The name of one agent scope's chain on a network (what `iptables -S <name>` lists). */
-export async function policyChainOf(scope: string, network = 'dtma-tools'): Promise<string | undefined> {
-  const bridge = await bridgeOf(network)
-  return bridge === undefined ? undefined : chainNames(scope, network, bridge).agent
+export function policyChainOf(scope: string, network = 'dtma-tools'): string {
+  return agentChainName(scope, network)
 }
 
-/** The shared chains of a bridge a test made and removes (its network's hooks and chains), in IPv4 and IPv6. */
+/** The host's interface of a network (what the policy's hooks name). */
+export { bridgeOf }
+
+/** The shared chains of a bridge a test made and removes (its hooks and chains), in IPv4 and IPv6. */
 export async function removeNetworkChains(bridge: string): Promise<void> {
-  const { network, host } = chainNames('', '', bridge)
+  const { network, host } = bridgeChains(bridge)
   for (const program of ['iptables', 'ip6tables']) {
     for (const [hookChain, chain] of [['DOCKER-USER', network], ['INPUT', host]] as const) {
       const listing = await run(program, ['-w', '-S', hookChain]).then(({ stdout }) => stdout.split('\n'), () => [] as string[])

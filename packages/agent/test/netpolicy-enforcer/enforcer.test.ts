@@ -8,6 +8,7 @@ import t from 'tap'
 import { authHeaders, docker, startTestAgent, type TestAgent } from '../helpers/agent.ts'
 import { policyChainOf } from '../helpers/netpolicy-cleanup.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { toolMacAddress } from '../../src/model/egress.ts'
 
 const run = promisify(execFile)
 const iptablesS = async (program: string, chain: string) => (await run(program, ['-w', '-S', chain])).stdout.split('\n').filter(Boolean)
@@ -22,11 +23,6 @@ async function deploy(agent: TestAgent, name: string, egress: unknown, hostPort?
   return { status: response.status, body: (await response.json()) as Record<string, any> }
 }
 
-async function addressOf(containerId: string): Promise<string> {
-  const info = await docker.getContainer(containerId).inspect()
-  return info.NetworkSettings.Networks['dtma-tools']?.IPAddress ?? ''
-}
-
 async function metric(agent: TestAgent, name: string): Promise<number | undefined> {
   const text = await (await fetch(`${agent.baseUrl}/metrics`, { headers: authHeaders() })).text()
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `))
@@ -35,7 +31,7 @@ async function metric(agent: TestAgent, name: string): Promise<number | undefine
 
 t.test('each egress policy is in the agent’s chain by the container’s address; a lost hook is put back', async (t) => {
   const agent = await startTestAgent(t, { env: { DTMA_RESYNC_INTERVAL_S: '1' } })
-  const chain = (await policyChainOf(agent.config.scope)) as string
+  const chain = policyChainOf(agent.config.scope)
   const open = await deploy(agent, `np-open-${agent.port}`, undefined)
   const shut = await deploy(agent, `np-shut-${agent.port}`, 'none', 0)
   const narrow = await deploy(agent, `np-narrow-${agent.port}`, { allow: ['203.0.113.10:80', '10.1.2.0/24:5432', '[2001:db8::10]:80'] })
@@ -44,18 +40,27 @@ t.test('each egress policy is in the agent’s chain by the container’s addres
   const listed = (await (await fetch(`${agent.baseUrl}/tools/${shut.body.data.instance_name_on_toolbox}`, { headers: authHeaders() })).json()) as { data: { egress: unknown } }
   t.equal(listed.data.egress, 'none', 'the instance read route reports it')
 
-  const [openIp, shutIp, narrowIp] = await Promise.all([open, shut, narrow].map((deployed) => addressOf(deployed.body.data.container_id)))
+  const macOf = async (id: string): Promise<string> => Object.values((await docker.getContainer(id).inspect()).NetworkSettings.Networks)[0]?.MacAddress ?? ''
+  const nameOf = async (id: string): Promise<string> => (await docker.getContainer(id).inspect()).Name.replace(/^\//, '')
+  const openMac = await macOf(open.body.data.container_id)
+  const shutMac = await macOf(shut.body.data.container_id)
+  const narrowMac = await macOf(narrow.body.data.container_id)
+  t.equal(shutMac, toolMacAddress(await nameOf(shut.body.data.container_id)), 'none: the MAC address the agent gave it')
+  t.equal(narrowMac, toolMacAddress(await nameOf(narrow.body.data.container_id)), 'allow: the MAC address the agent gave it')
   const rules =
     (await waitFor(async () => {
       const listing = await iptablesS('iptables', chain)
-      return listing.some((rule) => rule.includes(`-s ${shutIp}/32`)) && listing.some((rule) => rule.includes(`-s ${narrowIp}/32`)) ? listing : undefined
+      // The allow list's own rules follow its published view (until then it is refused everything).
+      return listing.some((rule) => rule.includes(shutMac)) && listing.some((rule) => rule.includes(narrowMac) && rule.endsWith('-j ACCEPT')) ? listing : undefined
     }, 20_000)) ?? []
   t.comment(`iptables -S ${chain}:\n${rules.join('\n')}`)
-  t.ok(rules.includes(`-A ${chain} -s ${shutIp}/32 -j REJECT --reject-with icmp-port-unreachable`), `none: everything from ${shutIp} refused`)
-  t.ok(rules.includes(`-A ${chain} -s ${narrowIp}/32 -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j ACCEPT`), 'allow: the listed address and port')
-  t.ok(rules.includes(`-A ${chain} -s ${narrowIp}/32 -d 10.1.2.0/24 -p tcp -m tcp --dport 5432 -j ACCEPT`), 'allow: the listed private range and port')
-  t.ok(rules.includes(`-A ${chain} -s ${narrowIp}/32 -j REJECT --reject-with icmp-port-unreachable`), 'allow: the rest refused')
-  t.notOk(rules.some((rule) => rule.includes(`-s ${openIp}/32`)), 'internet: no rule of its own (the network chain applies)')
+  t.ok(rules.includes(`-A ${chain} -m mac --mac-source ${shutMac} -j REJECT --reject-with icmp-port-unreachable`), `none: everything from ${shutMac} refused`)
+  t.ok(rules.includes(`-A ${chain} -d 203.0.113.10/32 -p tcp -m mac --mac-source ${narrowMac} -m tcp --dport 80 -j ACCEPT`), 'allow: the listed address and port')
+  t.ok(rules.includes(`-A ${chain} -d 10.1.2.0/24 -p tcp -m mac --mac-source ${narrowMac} -m tcp --dport 5432 -j ACCEPT`), 'allow: the listed private range and port')
+  t.ok(rules.includes(`-A ${chain} -m mac --mac-source ${narrowMac} -j REJECT --reject-with icmp-port-unreachable`), 'allow: the rest refused')
+  t.notOk(rules.some((rule) => rule.includes(openMac)), 'internet: no rule of its own (the network chain applies)')
+  const v6 = await iptablesS('ip6tables', chain)
+  t.ok(v6.includes(`-A ${chain} -d 2001:db8::10/128 -p tcp -m mac --mac-source ${narrowMac} -m tcp --dport 80 -j ACCEPT`), 'allow: the bracketed IPv6 entry in ip6tables')
 
   const status = (await (await fetch(`${agent.baseUrl}/status`, { headers: authHeaders() })).json()) as { status: string; network_policy: { state: string; rules: number; families: string[] } }
   t.comment(`/status network_policy: ${JSON.stringify(status.network_policy)}`)
@@ -76,11 +81,12 @@ t.test('each egress policy is in the agent’s chain by the container’s addres
   t.comment(`reinstalls_total: expected > ${before}, seen ${after}`)
   t.ok((after ?? 0) > before, 'the reinstall is counted')
 
-  // The shut container restarts (its address may change): its rule follows, and no address of it is left open.
+  // The shut container restarts (its IP address may change, its MAC address does not): its rule holds from its first packet.
+  const before6 = (await iptablesS('iptables', chain)).length
   await docker.getContainer(shut.body.data.container_id).restart({ t: 0 })
-  const restartedIp = await waitFor(async () => (await addressOf(shut.body.data.container_id)) || undefined, 20_000)
-  const followed = await waitFor(async () => ((await iptablesS('iptables', chain)).includes(`-A ${chain} -s ${restartedIp}/32 -j REJECT --reject-with icmp-port-unreachable`) ? true : undefined), 20_000)
-  t.ok(followed, `after a restart the none container (${shutIp} -> ${restartedIp}) is refused everything`)
+  t.equal(await macOf(shut.body.data.container_id), shutMac, 'the same MAC address after a restart')
+  t.ok((await iptablesS('iptables', chain)).includes(`-A ${chain} -m mac --mac-source ${shutMac} -j REJECT --reject-with icmp-port-unreachable`), 'its rule was never rewritten away')
+  t.equal((await iptablesS('iptables', chain)).length, before6, 'nothing to add for a restart')
 })
 
 t.test('a stdio server that may reach nothing gets no network at all', async (t) => {

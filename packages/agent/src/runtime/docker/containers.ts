@@ -71,15 +71,7 @@ export async function listAll(containers: ContainerScope): Promise<ContainerInfo
   return listContainers(containers, {})
 }
 
-type NetworkEndpoints = Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | undefined
-
-/** A container's addresses on the tools' network (by its name), IPv4 then IPv6. */
-function toolAddresses(networks: NetworkEndpoints, network: string): string[] {
-  const endpoint = networks?.[network]
-  return [endpoint?.IPAddress, endpoint?.GlobalIPv6Address].filter((address): address is string => address !== undefined && address !== '')
-}
-
-async function listContainers({ docker, scope, sandbox: { network: sandboxNetwork } }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
+async function listContainers({ docker, scope }: ContainerScope, filters: Record<string, string[]>): Promise<ContainerInfo[]> {
   try {
     const summaries = await docker.listContainers({ all: true, filters })
     return summaries.map((summary) => ({
@@ -93,15 +85,14 @@ async function listContainers({ docker, scope, sandbox: { network: sandboxNetwor
       created: summary.Created,
       // A stopped container has no published ports in the summary; the
       // domain falls back to the requested bindings for it.
-      ports: portsFromSummary(summary.Ports),
-      toolAddresses: toolAddresses(summary.NetworkSettings?.Networks, sandboxNetwork)
+      ports: portsFromSummary(summary.Ports)
     }))
   } catch (error) {
     throw translateDockerError(error, 'list containers')
   }
 }
 
-export async function inspectContainer({ docker, scope, sandbox }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
+export async function inspectContainer({ docker, scope }: ContainerScope, nameOrId: string): Promise<ContainerInfo | undefined> {
   try {
     const info = await docker.getContainer(nameOrId).inspect()
     return {
@@ -118,7 +109,6 @@ export async function inspectContainer({ docker, scope, sandbox }: ContainerScop
       limits: { memoryBytes: info.HostConfig.Memory ?? 0, nanoCpus: info.HostConfig.NanoCpus ?? 0, pidsLimit: info.HostConfig.PidsLimit ?? 0 },
       startedAt: info.State.StartedAt,
       ipAddress: Object.values(info.NetworkSettings.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress,
-      toolAddresses: toolAddresses(info.NetworkSettings.Networks, sandbox.network),
       restartPolicy: info.HostConfig.RestartPolicy?.Name || 'no',
       mounts: (info.Mounts ?? []).map((mount) => ({ type: mount.Type, source: mount.Name ?? mount.Source, destination: mount.Destination })),
       process: processSettings(info.Config),
@@ -155,7 +145,10 @@ export async function createContainer({ docker, scope, sandbox }: ContainerScope
   try {
     const ownership = { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: scope }
     const networkId = spec.networkless === true ? 'none' : await toolNetworkId(docker, sandbox.network)
-    const container = await docker.createContainer(sandboxedContainer(spec, sandbox, networkId, ownership))
+    // Docker 20.10 applies a container's MacAddress only when its network is named, not given by id (two
+    // networks of that name make the create fail: never a container without the address its rules name).
+    const networkMode = spec.macAddress !== undefined && networkId !== 'none' ? sandbox.network : networkId
+    const container = await docker.createContainer(sandboxedContainer(spec, sandbox, networkMode, ownership))
     return container.id
   } catch (error) {
     throw translateDockerError(error, `create container ${spec.containerName}`)
