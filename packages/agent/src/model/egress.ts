@@ -98,6 +98,8 @@ export function parseAllowEntry(entry: string): AllowTarget | { error: string } 
 /** Why a tool may never be allowed to reach this address or range, or undefined.
  *  hostAddresses: the host's own addresses (every interface). */
 export function forbiddenTarget(target: { family: Family; address: string; prefix: number }, hostAddresses: readonly string[]): string | undefined {
+  // An IPv4-mapped IPv6 address leaves as IPv4: it is judged (and written) as the IPv4 address it maps.
+  if (target.family === 6 && target.prefix >= 96 && cidrHolds({ address: '::ffff:0:0', prefix: 96 }, 6, target.address)) return 'an IPv4-mapped IPv6 address: write the IPv4 address'
   const linkLocal = LINK_LOCAL[target.family]
   if (target.prefix >= linkLocal.prefix && cidrHolds(linkLocal, target.family, target.address)) return 'link-local addresses (cloud metadata) can never be allowed'
   if (target.family === 4 && cidrHolds({ address: '127.0.0.0', prefix: 8 }, 4, target.address) && target.prefix >= 8) return "the host's own (loopback) addresses can never be allowed"

@@ -139,7 +139,7 @@ t.test('allow entries: every accepted spelling, and each refusal names its reaso
     t.match(seen, { error: why }, entry)
   }
   const host = ['192.0.2.7']
-  for (const [entry, why] of [['169.254.169.254:80', /link-local/], ['[fe80::1]:80', /link-local/], ['169.254.0.0/16:80', /link-local/], ['127.0.0.1:80', /loopback/], ['[::1]:80', /loopback/], ['192.0.2.7:22', /host's own/]] as const) {
+  for (const [entry, why] of [['169.254.169.254:80', /link-local/], ['[fe80::1]:80', /link-local/], ['169.254.0.0/16:80', /link-local/], ['127.0.0.1:80', /loopback/], ['[::1]:80', /loopback/], ['192.0.2.7:22', /host's own/], ['[::ffff:169.254.169.254]:80', /IPv4-mapped/], ['[::ffff:a9fe:a9fe]:80', /IPv4-mapped/]] as const) {
     t.throws(() => parseAllowList(['8.8.8.8:53', entry], host, 'egress.allow'), { message: new RegExp(`egress\\.allow\\[1\\] ${JSON.stringify(entry).replace(/[[\]().*+?]/g, '\\$&')}: .*${why.source}`) }, entry)
   }
   t.same(parseAllowList(['0.0.0.0/0:443'], host, 'x').length, 1, 'a wide range is accepted: link-local is refused before it in the rules')
