@@ -127,7 +127,9 @@ export async function startPolicyAgent(t: TapLike, options: { networkArgs?: stri
     await state.agent?.kill()
     const containers = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scopeFor(dataDir)}`] } })
     await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)))
-    await run('docker', ['network', 'rm', network]).catch((error: unknown) => t.comment(`network ${network} left: ${String(error)}`))
+    // The agent may make networks of its own beside it (named after it): they go too.
+    const made = (await docker.listNetworks({ filters: { name: [network] } })).map((n) => n.Name).filter((name) => name === network || name.startsWith(`${network}-`))
+    for (const name of made) await run('docker', ['network', 'rm', name]).catch((error: unknown) => t.comment(`network ${name} left: ${String(error)}`))
   })
   state.agent = spawnAgent(dataDir, port, env)
   await state.agent.ready(60_000)
