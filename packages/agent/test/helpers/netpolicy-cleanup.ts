@@ -3,7 +3,7 @@
 // on purpose (a stopped agent leaves the toolbox closed). A test's teardown
 // removes its scope's chain and hook so iptables does not fill with dead
 // chains over the suite; the shared chains of the bridge stay.
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
 import { agentChainName, bridgeChains } from '../../src/netpolicy/rules.ts'
@@ -50,4 +50,38 @@ export async function removeNetworkChains(bridge: string): Promise<void> {
       await run(program, ['-w', '-X', chain]).catch(() => undefined)
     }
   }
+}
+
+const atExit = new Set<string>()
+
+/** For agents a test runs as processes (test/helpers/agent-process.ts): their scope's chain is removed
+ *  when the test's process exits, after every restart the test made of them (the rules outlive a killed
+ *  agent on purpose, so not at each kill). */
+export function removePolicyChainsAtExit(scope: string, network = 'dtma-tools'): void {
+  if (atExit.size === 0) {
+    process.once('exit', () => {
+      for (const entry of atExit) {
+        const [entryScope = '', entryNetwork = ''] = entry.split('\0')
+        const chain = agentChainName(entryScope, entryNetwork)
+        for (const program of ['iptables', 'ip6tables']) {
+          const listing = (() => {
+            try {
+              return execFileSync(program, ['-w', '-S', 'DOCKER-USER'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')
+            } catch {
+              return []
+            }
+          })()
+          const commands = [...listing.filter((line) => line.startsWith('-A DOCKER-USER ') && line.endsWith(` -j ${chain}`)).map((rule) => rule.replace(/^-A /, '-D ').split(' ')), ['-F', chain], ['-X', chain]]
+          for (const args of commands) {
+            try {
+              execFileSync(program, ['-w', ...args], { stdio: 'ignore' })
+            } catch {
+              // Already gone, or no iptables here.
+            }
+          }
+        }
+      }
+    })
+  }
+  atExit.add(`${scope}\0${network}`)
 }
