@@ -85,3 +85,43 @@ async function scenario(t: Test, agentDown: boolean) {
 
 t.test('an address passed from one tool to another while the agent runs', (t) => scenario(t, false))
 t.test('an address passed from one tool to another while no agent runs', (t) => scenario(t, true))
+
+// The rules may name a narrowed tool by its MAC address: a deploy cannot claim another tool's.
+t.test("a deploy asking for an allow tool's MAC address does not get its allow list", async (t) => {
+  const lab = await netLab(t)
+  const stand = await v4Lab(lab, await freePort())
+  const priv = stand.targets.find((target) => target.host === '10.99.0.10' && target.port === 80)!
+  const policy = await startPolicyAgent(t)
+  const allowed = await policy.tool('Allowed', { allow: ['10.99.0.0/24:80'] })
+  const mac = (await inspectMac(allowed, policy.network)) ?? ''
+  t.equal((await probe(allowed, priv)).seen, 'reached', 'control: the allow tool reaches 10.99.0.10')
+  const stopped = await fetch(`http://127.0.0.1:${policy.port}/tools/${encodeURIComponent(policy.nameOf(allowed))}/stop`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+  t.equal(stopped.status, 200, 'the allow tool is stopped')
+  const variants: Record<string, unknown>[] = [{ MacAddress: mac }, { HostConfig: { MacAddress: mac } }, { NetworkingConfig: { EndpointsConfig: { [policy.network]: { MacAddress: mac } } } }]
+  for (const [index, override] of variants.entries()) {
+    const reply = await fetch(`http://127.0.0.1:${policy.port}/tools`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ dockerImageUrl: 'dtma-test/busybox:v1', instanceNameOnToolbox: `Claims Mac ${index} ${Date.now()}`, accountToolInstanceId: `ati-mac-${index}-${Date.now()}`, baseConfigOverrideJson: override })
+    })
+    const body = (await reply.json()) as { data?: { container_id?: string } }
+    const shown = JSON.stringify(override).replace(mac, 'MAC')
+    t.comment(`deploy ${shown} | 400, or a deploy without that MAC | ${reply.status} ${JSON.stringify(body).slice(0, 200)}`)
+    if (reply.status !== 201) {
+      t.equal(reply.status, 400, `${shown}: refused with a 400`)
+      continue
+    }
+    const hostile = body.data?.container_id ?? ''
+    await waitFor(async () => ((await inspectMac(hostile, policy.network)) ? true : undefined), 30_000)
+    const got = await inspectMac(hostile, policy.network)
+    const seen = await probe(hostile, priv)
+    t.comment(`${shown}: its MAC ${got}; 10.99.0.10:80 from it | refused | ${seen.seen} (${seen.detail})`)
+    t.not(got, mac, `${shown}: it does not get the allow tool's MAC address`)
+    t.equal(seen.seen, 'refused', `${shown}: it does not reach 10.99.0.10`)
+  }
+})
+
+async function inspectMac(containerId: string, network: string): Promise<string | undefined> {
+  const { stdout } = await docker('inspect', '-f', `{{with index .NetworkSettings.Networks "${network}"}}{{.MacAddress}}{{end}}`, containerId).catch(() => ({ stdout: '' }))
+  return stdout.trim() || undefined
+}
