@@ -59,8 +59,9 @@ t.test('each egress policy is in the agent’s chain by the container’s addres
   t.ok(rules.includes(`-A ${chain} -d 10.1.2.0/24 -p tcp -m mac --mac-source ${narrowMac} -m tcp --dport 5432 -j ACCEPT`), 'allow: the listed private range and port')
   t.ok(rules.includes(`-A ${chain} -m mac --mac-source ${narrowMac} -j REJECT --reject-with icmp-port-unreachable`), 'allow: the rest refused')
   t.notOk(rules.some((rule) => rule.includes(openMac)), 'internet: no rule of its own (the network chain applies)')
-  const v6 = await iptablesS('ip6tables', chain)
-  t.ok(v6.includes(`-A ${chain} -d 2001:db8::10/128 -p tcp -m mac --mac-source ${narrowMac} -m tcp --dport 80 -j ACCEPT`), 'allow: the bracketed IPv6 entry in ip6tables')
+  // A pass writes IPv4, then IPv6.
+  const v6rule = `-A ${chain} -d 2001:db8::10/128 -p tcp -m mac --mac-source ${narrowMac} -m tcp --dport 80 -j ACCEPT`
+  t.ok(await waitFor(async () => ((await iptablesS('ip6tables', chain)).includes(v6rule) ? true : undefined), 20_000), 'allow: the bracketed IPv6 entry in ip6tables')
 
   const status = (await (await fetch(`${agent.baseUrl}/status`, { headers: authHeaders() })).json()) as { status: string; network_policy: { state: string; rules: number; families: string[] } }
   t.comment(`/status network_policy: ${JSON.stringify(status.network_policy)}`)
