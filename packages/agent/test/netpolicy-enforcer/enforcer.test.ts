@@ -76,7 +76,7 @@ t.test('each egress policy is in the agent’s chain by the container’s addres
   t.ok(bridge, `hooked: ${bridge}`)
   const before = (await metric(agent, 'dtma_network_policy_reinstalls_total')) ?? 0
   await run('iptables', ['-w', ...bridge.replace(/^-A /, '-D ').split(' ')])
-  t.notOk((await iptablesS('iptables', 'DOCKER-USER')).includes(bridge), 'hook deleted by hand')
+  // (the delete succeeding is the proof it was there and is gone; the agent may put it back at any moment now)
   t.ok(await waitFor(async () => ((await iptablesS('iptables', 'DOCKER-USER')).includes(bridge) ? true : undefined), 20_000), 'the hook is back')
   const after = await waitFor(async () => ((await metric(agent, 'dtma_network_policy_reinstalls_total')) ?? 0) > before ? metric(agent, 'dtma_network_policy_reinstalls_total') : undefined, 10_000)
   t.comment(`reinstalls_total: expected > ${before}, seen ${after}`)
