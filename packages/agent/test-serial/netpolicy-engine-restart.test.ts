@@ -47,7 +47,7 @@ t.test('the matrix subset before and after the engine restarts', async (t) => {
     { id: allow, policy: ALLOW }
   ]
   const matrix = new Matrix(t)
-  const round = (when: string) => matrix.check(probes.flatMap((p) => targets.map((target) => ({ probe: p.id, policy: `${policyName(p.policy)}, ${when}`, target, ...expect(target, p.policy) }))))
+  const round = (when: string) => matrix.check(probes.flatMap((p) => targets.map((target) => ({ probe: p.id, policy: `${p.policy === 'none' ? 'none (with a port)' : policyName(p.policy)}, ${when}`, target, ...expect(target, p.policy) }))))
   await round('before')
 
   // Whatever happens, leave the machine with a running engine: registered last, so it runs

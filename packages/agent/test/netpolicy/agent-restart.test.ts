@@ -17,7 +17,7 @@ t.test('the matrix subset before, while down and after an agent restart', async 
   const stand = await v4Lab(lab, hostPort)
   const metadata = await stand.metadataOnLo()
   const policy = await startPolicyAgent(t)
-  const [internet, none, allow] = await Promise.all([policy.tool('Probe Default'), policy.tool('Probe None', 'none'), policy.tool('Probe Allow', ALLOW)])
+  const [internet, none, allow] = await Promise.all([policy.tool('Probe Default'), policy.tool('Probe None', 'none', await freePort()), policy.tool('Probe Allow', ALLOW)])
   const targets: Array<Target & { kind: Kind }> = [
     { ...metadata, kind: 'metadata' },
     { kind: 'host', label: 'host service via gateway', host: policy.gateway, port: hostPort, marker: 'host-service' },
@@ -26,7 +26,7 @@ t.test('the matrix subset before, while down and after an agent restart', async 
   ]
   const probes: Array<{ id: string; policy: Egress }> = [
     { id: internet, policy: 'internet' },
-    { id: none, policy: 'none' },
+    { id: none, policy: 'none' }, // with a port: on the tools' network, under the rules
     { id: allow, policy: ALLOW }
   ]
   const matrix = new Matrix(t)
@@ -34,7 +34,7 @@ t.test('the matrix subset before, while down and after an agent restart', async 
   const round = (when: string, agentUp = true) =>
     matrix.check(
       probes.flatMap((p) =>
-        targets.filter((target) => agentUp || target.port !== policy.port).map((target) => ({ probe: p.id, policy: `${policyName(p.policy)}, ${when}`, target, ...expect(target, p.policy) }))
+        targets.filter((target) => agentUp || target.port !== policy.port).map((target) => ({ probe: p.id, policy: `${p.policy === 'none' ? 'none (with a port)' : policyName(p.policy)}, ${when}`, target, ...expect(target, p.policy) }))
       )
     )
 
