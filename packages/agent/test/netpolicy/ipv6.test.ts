@@ -18,6 +18,8 @@ const ALLOW: Egress = { allow: ['[2001:db8::10]:80'] }
 t.test('IPv6 probe matrix: internet (default), none, allow, and off', async (t) => {
   const lab = await netLab(t)
   // Routing IPv6 between the tools' bridge and the namespaces; restored at teardown.
+  // Docker turns both on itself when it makes an IPv6 network: both are put back as they were.
+  await lab.sysctl('net.ipv6.conf.default.forwarding', '1')
   await lab.sysctl('net.ipv6.conf.all.forwarding', '1')
   const hostPort = await freePort()
   await lab.hostServer('::', hostPort, 'host-service')
