@@ -91,8 +91,14 @@ docker volume create "$DTMA_DATA_VOLUME" >/dev/null
 docker rm -f "$DTMA_CONTAINER" >/dev/null 2>&1 || true
 # Host networking: the agent listens on the host's port itself and reaches
 # its tools' own addresses (an MCP proxy needs that); it is root-equivalent
-# through the Docker socket anyway. The image's HEALTHCHECK asks /health.
+# through the Docker socket anyway. NET_ADMIN and the host's xtables lock:
+# the agent installs the tool network policy in the host's iptables, beside
+# Docker's own rules (without them it reports degraded and runs no tool).
+# The image's HEALTHCHECK asks /health.
+touch /run/xtables.lock
 docker run -d --name "$DTMA_CONTAINER" --restart always --network host \
+  --cap-add NET_ADMIN \
+  -v /run/xtables.lock:/run/xtables.lock \
   --env-file "$DTMA_ENV_FILE" \
   -v /var/run/docker.sock:/var/run/docker.sock \
   -v "$DTMA_DATA_VOLUME":/var/lib/dtma \

@@ -8,6 +8,7 @@ import type { InstanceApi } from './instances/instance-api.ts'
 import type { LogTail } from './log-tail.ts'
 import type { McpApi } from './mcp/mcp-api.ts'
 import type { Metrics } from './metrics/metrics.ts'
+import type { NetworkPolicyApi } from './netpolicy/netpolicy-api.ts'
 import authPlugin from './plugins/app/auth.ts'
 import errorsPlugin from './plugins/app/errors.ts'
 import jsonBodyPlugin from './plugins/app/json-body.ts'
@@ -23,21 +24,20 @@ import { registerRoutes } from './routes/register.ts'
 import { statusHandlers } from './routes/status.ts'
 import { streamHandlers } from './routes/streams.ts'
 import { toolHandlers } from './routes/tools.ts'
-
 export interface AppOptions {
   config: Config
   instances: InstanceApi
   mcp: McpApi
   fleet: FleetApi
   metrics: Metrics
-  /** The agent's own log lines, for GET /logs. */
+  policy: NetworkPolicyApi
   logTail: LogTail
   /** POST /restart: exits for the supervisor to start the agent again. */
   restart?: () => void
 }
 
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, mcp, fleet, metrics } = options
+  const { config, instances, mcp, fleet, metrics, policy, logTail } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
@@ -45,12 +45,12 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   await app.register(authPlugin, { tokens: config.apiTokens, tokenHashes: config.apiTokenHashes, failures: config.authFailures })
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {
-    ...statusHandlers(config, instances),
-    ...toolHandlers(instances, mcp),
+    ...statusHandlers(config, instances, policy),
+    ...toolHandlers(instances, mcp, policy),
     ...mcpHandlers(mcp, app),
     ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }),
     ...fleetHandlers(fleet, instances),
-    ...agentHandlers({ config, instances, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
+    ...agentHandlers({ config, instances, logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })
 }

@@ -22,7 +22,11 @@ import { McpService } from './mcp/mcp-service.ts'
 import { instanceStatusMetrics, reconcileMetrics, takeOverMetrics } from './metrics/instance-metrics.ts'
 import { instrumentRuntime } from './metrics/instrumented-runtime.ts'
 import { mcpMetrics } from './metrics/mcp-metrics.ts'
+import { networkPolicyMetrics } from './metrics/netpolicy-metrics.ts'
 import { Metrics } from './metrics/metrics.ts'
+import { admittingRuntime } from './netpolicy/admitting-runtime.ts'
+import { NetworkPolicyEnforcer } from './netpolicy/enforcer.ts'
+import { ExecIptables } from './netpolicy/executor.ts'
 import { registryFromConfig } from './registry/registry-sync.ts'
 import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
 import type { ContainerRuntime } from './runtime/types.ts'
@@ -45,6 +49,9 @@ export interface Agent {
   store: InstanceStore
 }
 
+/** The longest the agent waits for the network policy's first install before it serves (a hung engine). */
+const POLICY_INSTALL_WAIT_MS = 10_000
+
 export function dockerRuntimeFor(config: Config): DockerRuntime {
   return new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
 }
@@ -53,12 +60,14 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const { config, logger } = options
   const metrics = new Metrics()
   const store = new InstanceStore(config.dataDir)
-  const runtime = instrumentRuntime(options.runtime ?? dockerRuntimeFor(config), metrics)
+  const docker = dockerRuntimeFor(config)
+  const runtime = instrumentRuntime(options.runtime ?? docker, metrics)
   // What the MCP monitors see goes into the instances' views (and from there to every reporter).
   const mcpHealth = new McpHealthBoard()
   let legacy: EarlierAgentContainers | undefined
   const instances = new InstanceService({
-    runtime,
+    // A narrowed tool's new container is refused everything before it first starts (the policy is built below).
+    runtime: admittingRuntime(runtime, { admit: (mac) => policy.admit(mac) }),
     mcpHealth,
     store,
     logger,
@@ -86,13 +95,29 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     logger,
     observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount })
   })
+  const policy: NetworkPolicyEnforcer = new NetworkPolicyEnforcer({
+    mode: config.networkPolicy.mode,
+    scope: config.scope,
+    network: config.tool.network,
+    instances,
+    inspector: docker,
+    executor: new ExecIptables(config.networkPolicy.iptables),
+    logger,
+    resyncIntervalMs: config.resyncIntervalMs,
+    resolveIntervalMs: config.networkPolicy.resolveIntervalMs,
+    observer: networkPolicyMetrics(metrics, () => policy.status())
+  })
   const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })
   const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
 
   const app = createHttpServer(config, logger)
-  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
+    // The network policy is installed (or known degraded) before the agent serves: its own chain as the
+    // last agent left it, then, after the first reconcile, each instance's rules from its view.
+    await Promise.race([policy.install(), new Promise((resolve) => setTimeout(resolve, POLICY_INSTALL_WAIT_MS).unref())])
     instances.connect()
+    void instances.whenReady().then(() => policy.follow())
     mcp.start()
     // An upgrade that started (or rolled back to) this agent: its outcome.
     void instances.whenReady().then(() => redeployer.collectAtStart())
@@ -101,6 +126,8 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     heartbeat?.start()
   })
   // The links close; the servers and their open stdin stay for the next agent.
+  // Its rules stay: a stopped agent leaves the toolbox closed, not open.
+  app.addShutdownStep('drain', 'network policy', () => policy.close())
   app.addShutdownStep('drain', 'MCP links and monitors', () => mcp.close())
   app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
   app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())

@@ -65,6 +65,12 @@ export const ConfigSchema = Type.Object({
   DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),
   /** GET /events clients at once; one more gets a 503 with Retry-After. */
   DTMA_EVENTS_MAX_CLIENTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  /** enforce (default): the agent installs the tool network policy, or refuses to run tools; off: the operator's choice. */
+  DTMA_NETWORK_POLICY: Type.Optional(Type.Union([Type.Literal('enforce'), Type.Literal('off')])),
+  /** How often the host names of egress allow lists are resolved again. */
+  DTMA_EGRESS_RESOLVE_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  /** The iptables program the policy writes with (ip6tables and the -restore programs are named after it). */
+  DTMA_IPTABLES: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_./-]{1,256}$' })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
   /** Single-use: exchanged at first start for this toolbox's credentials (kept in the data dir). */
   DTMA_ENROLMENT_TOKEN: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),

@@ -48,6 +48,8 @@ export interface Config {
   shutdownTimeoutMs: number
   /** What GET /status and /system tell a caller without a valid token (minimal: nothing about tools). */
   publicStatus: 'full' | 'minimal'
+  /** The tool network policy: enforced by the agent, or off by the operator's choice. */
+  networkPolicy: { mode: 'enforce' | 'off'; resolveIntervalMs: number; iptables: string }
   /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
   eventsMaxClients: number
   /** The dtma_container_registry mirror, through the registry edge function
@@ -219,6 +221,7 @@ function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,
     // Strangers learn liveness, version and the machine's metrics, nothing about tools.
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'minimal',
+    networkPolicy: { mode: raw.DTMA_NETWORK_POLICY ?? 'enforce', resolveIntervalMs: (raw.DTMA_EGRESS_RESOLVE_INTERVAL_S ?? 300) * 1000, iptables: raw.DTMA_IPTABLES ?? 'iptables' },
     eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
     ...(raw.SUPABASE_URL !== undefined && {
         registry: {

@@ -24,6 +24,7 @@ export type ErrorKind =
   | 'mcp-upstream-failed'
   | 'mcp-not-ready'
   | 'too-many-streams'
+  | 'network-policy-unavailable'
 
 const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   invalid: { status: 400, code: ErrorCode.badRequest },
@@ -46,7 +47,8 @@ const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   'mcp-too-large': { status: 413, code: ErrorCode.payloadTooLarge },
   'mcp-upstream-failed': { status: 502, code: ErrorCode.mcpUpstreamFailed },
   'mcp-not-ready': { status: 504, code: ErrorCode.mcpNotReady },
-  'too-many-streams': { status: 503, code: ErrorCode.tooManyStreams }
+  'too-many-streams': { status: 503, code: ErrorCode.tooManyStreams },
+  'network-policy-unavailable': { status: 503, code: ErrorCode.networkPolicyUnavailable }
 }
 
 export class DtmaError extends Error {

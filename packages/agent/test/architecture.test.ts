@@ -50,7 +50,14 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   // The registry's outbox shares the store's SQLite file (store/sqlite.ts opens it), never its records.
   [/^(registry|heartbeat|metrics)\//, /^(routes\/|plugins\/|app\.ts$|compose\.ts$|runtime\/docker\/|store\/(?!sqlite\.ts$))/, 'the reporters observe the domain'],
   [/^(?!compose\.ts$|fleet\/upgrade\/main\.ts$|runtime\/docker\/)/, /^runtime\/docker\//, "only the composition roots (the agent's, the upgrader's) build a Docker adapter"],
-  [/./, /^server\.ts$/, 'nothing imports the entry point']
+  [/./, /^server\.ts$/, 'nothing imports the entry point'],
+  [
+    /^netpolicy\//,
+    /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|config(-schema)?\.ts$|store\/|registry\/|heartbeat\/|metrics\/|mcp\/|fleet\/|runtime\/(?!types\.ts$|labels\.ts$)|instances\/(?!instance-api\.ts$|view\.ts$))/,
+    'the network policy observes the domain and reaches Docker only through the runtime interface'
+  ],
+  [/^(app\.ts|http-server\.ts|routes\/|plugins\/|metrics\/)/, /^netpolicy\/(?!netpolicy-api\.ts$)/, 'the HTTP app and the metrics know the network policy by its interface only'],
+  [/^(?!compose\.ts$|netpolicy\/)/, /^netpolicy\/enforcer\.ts$/, 'only the composition root builds the enforcer']
 ]
 
 /** Packages that belong to one room. */
@@ -85,6 +92,8 @@ t.test('the rule itself sees a broken arrow', async (t) => {
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('mcp/stdio-link.ts') && to.test('runtime/docker/attach.ts')).length, 2)
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('instances/view.ts') && to.test('mcp/health-board.ts')).length, 1)
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('routes/mcp.ts') && to.test('mcp/http-proxy.ts')).length, 1)
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('netpolicy/enforcer.ts') && to.test('runtime/docker/containers.ts')).length, 2)
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('routes/tools.ts') && to.test('netpolicy/enforcer.ts')).length, 2)
 })
 
 t.test('rooms stay small: no source file over 300 lines, the composition and app pieces under their bounds', async (t) => {

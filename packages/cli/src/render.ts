@@ -26,11 +26,18 @@ export function age(unixSeconds: number, now = Date.now()): string {
   return `${Math.floor(seconds / 86400)}d`
 }
 
+/** internet, none, or allow(N) in a table; the entries in full in a detail. */
+function formatEgress(egress: ToolInstance['egress'] | undefined, full = false): string {
+  if (egress === undefined) return '-'
+  if (typeof egress === 'string') return egress
+  return full ? `allow ${egress.allow.join(', ') || '(nothing)'}` : `allow(${egress.allow.length})`
+}
+
 export function instanceTable(instances: ToolInstance[]): string {
   if (instances.length === 0) return 'no managed instances\n'
   const sorted = [...instances].sort((a, b) => a.instance_name_on_toolbox.localeCompare(b.instance_name_on_toolbox))
   return table(
-    ['NAME', 'STATUS', 'DOCKER', 'MCP', 'IMAGE', 'PORTS', 'AGE', 'CONTAINER'],
+    ['NAME', 'STATUS', 'DOCKER', 'MCP', 'IMAGE', 'PORTS', 'EGRESS', 'AGE', 'CONTAINER'],
     sorted.map((instance) => [
       instance.instance_name_on_toolbox,
       instance.status,
@@ -38,6 +45,7 @@ export function instanceTable(instances: ToolInstance[]): string {
       instance.mcp === null ? '-' : `${instance.mcp.status}${instance.mcp.tools_count === null ? '' : ` (${instance.mcp.tools_count} tools)`}`,
       instance.image,
       formatPorts(instance.ports),
+      formatEgress(instance.egress),
       age(instance.created),
       instance.container_id.slice(0, 12)
     ])
@@ -76,6 +84,7 @@ export function instanceDetail(instance: ToolInstance): string {
     ['health', instance.health],
     ['image', instance.image],
     ['ports', formatPorts(instance.ports) || '-'],
+    ['egress', formatEgress(instance.egress, true)],
     ['mcp', instance.mcp === null ? '-' : `${instance.mcp.transport}, ${instance.mcp.status}${instance.mcp.last_error === null ? '' : ` (${instance.mcp.last_error})`}`],
     ...(instance.mcp === null ? [] : ([['mcp endpoint', instance.mcp.url_path], ['mcp tools', instance.mcp.tools_count === null ? '-' : String(instance.mcp.tools_count)]] as Array<[string, string]>)),
     ['container', `${instance.container_name} (${instance.container_id.slice(0, 12)})`],
@@ -90,6 +99,7 @@ export function agentDetail(status: StatusReply): string {
     ['status', status.reason === undefined ? status.status : `${status.status} (${status.reason})`],
     ['version', `${status.dtma_version} (commit ${status.commit})`],
     ['time', status.timestamp],
+    ...(status.network_policy === undefined ? [] : ([['network policy', `${status.network_policy.state}${status.network_policy.reason === undefined ? '' : ` (${status.network_policy.reason})`}`]] as Array<[string, string]>)),
     ['instances', instances === undefined ? 'hidden (minimal public status)' : String(instances.length)],
     ['running', instances === undefined ? '-' : String(instances.filter((instance) => instance.status === 'running').length)]
   ])

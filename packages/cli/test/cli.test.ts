@@ -59,9 +59,9 @@ t.test('deploy, ls, status, stop, start, restart, rm through the binary', async 
   const table = await dtma(agent, ['ls'])
   t.equal(table.code, 0)
   const [header, ...rows] = table.stdout.trimEnd().split('\n')
-  t.match(header, /^NAME\s+STATUS\s+DOCKER\s+MCP\s+IMAGE\s+PORTS\s+AGE\s+CONTAINER$/)
+  t.match(header, /^NAME\s+STATUS\s+DOCKER\s+MCP\s+IMAGE\s+PORTS\s+EGRESS\s+AGE\s+CONTAINER$/)
   const row = rows.find((line) => line.startsWith(name))
-  t.match(row, new RegExp(`running\\s+running\\s+-\\s+${TEST_IMAGE}\\s+127\\.0\\.0\\.1:${hostPort}->8080/tcp`), 'not an MCP server: - in the MCP column')
+  t.match(row, new RegExp(`running\\s+running\\s+-\\s+${TEST_IMAGE}\\s+127\\.0\\.0\\.1:${hostPort}->8080/tcp\\s+internet\\s`), 'not an MCP server: - in the MCP column; the default egress')
 
   const listed = await dtma(agent, ['ls', '--json'])
   const list = JSON.parse(listed.stdout) as { data: Array<{ instance_name_on_toolbox: string; container_id: string; status: string }> }

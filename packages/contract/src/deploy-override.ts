@@ -107,6 +107,23 @@ export const ResourceLimitsRequest = Type.Object(
   { additionalProperties: true }
 )
 
+/** What a tool container may reach beyond the host: `internet` (the
+ *  default: the public internet, never link-local, private ranges, the host
+ *  or other tools), `none` (nothing), or `{ allow }`: only these
+ *  destinations, each `host:port`, `address:port`, `cidr:port`,
+ *  `[ipv6]:port` or `ipv6-cidr:port` (they may name private ranges; never
+ *  link-local or the host's own addresses). The agent checks each entry and
+ *  answers a 400 naming a bad one. */
+export const Egress = Type.Union(
+  [
+    Type.Literal('internet'),
+    Type.Literal('none'),
+    Type.Object({ allow: Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { maxItems: 64 }) }, { additionalProperties: false })
+  ],
+  { description: 'internet (default), none, or { allow: ["api.example.com:443", "10.1.2.0/24:5432", "[2001:db8::10]:80"] }' }
+)
+export type Egress = Static<typeof Egress>
+
 /** Docker's create-option keys DTMA lets a caller set, besides the service
  *  keys; every other Docker field (capitalised, as Docker spells it) is
  *  refused: the rest of the container is DTMA's to define. */
@@ -128,6 +145,7 @@ export const BaseConfigOverride = Type.Object(
     mcpHost: Type.Optional(Nullable(McpHost)),
     mcpAuth: Type.Optional(Nullable(McpAuth)),
     resourceLimits: Type.Optional(Nullable(ResourceLimitsRequest)),
+    egress: Type.Optional(Nullable(Egress)),
     templateId: Type.Optional(Type.Unknown({ description: 'kept as metadata' })),
     environment: Type.Optional(Type.Unknown({ description: 'kept as metadata' })),
     configuration: Type.Optional(Type.Unknown({ description: 'kept as metadata (never on a label: it may hold secrets)' }))

@@ -25,6 +25,7 @@ export const ErrorCode = {
   mcpUpstreamFailed: 'DTMA_MCP_UPSTREAM_FAILED',
   mcpNotReady: 'DTMA_MCP_NOT_READY',
   tooManyStreams: 'DTMA_TOO_MANY_STREAMS',
+  networkPolicyUnavailable: 'DTMA_NETWORK_POLICY_UNAVAILABLE',
   internal: 'DTMA_INTERNAL'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -2,7 +2,7 @@
 // Shared by the agent (validation, serialization) and every client (types).
 // No Node-only imports: this file is also loaded by Deno.
 import Type, { type Static } from 'typebox'
-import { BaseConfigOverride } from './deploy-override.ts'
+import { BaseConfigOverride, Egress } from './deploy-override.ts'
 import { McpInfo } from './mcp.ts'
 
 // ---- bounded primitives: every string has a max length -------------------
@@ -99,7 +99,9 @@ export const DeployQuery = Type.Object({ waitForMcp: Type.Optional(Type.Boolean(
 export const ErrorBody = Type.Object({
   success: Type.Literal(false),
   error: Type.String(),
-  code: Type.String()
+  code: Type.String(),
+  /** Beside a word in `error` (network_policy_unavailable): the sentence. */
+  message: Type.Optional(Type.String())
 })
 export type ErrorBody = Static<typeof ErrorBody>
 
@@ -124,7 +126,8 @@ export const ToolInstance = Type.Object({
   docker_status: Type.String(),
   health: Type.String({ description: "Docker health check state, or 'none'" }),
   mcp: Type.Union([McpInfo, Type.Null()]),
-  limits: AppliedLimits
+  limits: AppliedLimits,
+  egress: Egress
 })
 export type ToolInstance = Static<typeof ToolInstance>
 
@@ -137,7 +140,8 @@ export const DeployToolData = Type.Object({
   state: InstanceStatus,
   image_source: Type.Union([Type.Literal('local'), Type.Literal('pulled'), Type.Literal('local-after-failed-pull')]),
   mcp: Type.Union([McpInfo, Type.Null()]),
-  limits: AppliedLimits
+  limits: AppliedLimits,
+  egress: Egress
 })
 export type DeployToolData = Static<typeof DeployToolData>
 
@@ -190,6 +194,16 @@ export const SystemMetrics = Type.Object({
 })
 export type SystemMetrics = Static<typeof SystemMetrics>
 
+/** The tool network policy in force (DTMA_NETWORK_POLICY): `enforced`, `degraded` (asked but its rules
+ *  could not be installed: tools are not deployed or started then) or `off` (the operator's choice). */
+export const NetworkPolicyState = Type.Object({
+  state: Type.Union([Type.Literal('enforced'), Type.Literal('degraded'), Type.Literal('off')]),
+  reason: Type.Optional(Type.String()),
+  rules: Type.Integer({ description: 'rules the agent keeps installed (IPv4 and IPv6 together)' }),
+  families: Type.Array(Type.Union([Type.Literal('ipv4'), Type.Literal('ipv6')]))
+})
+export type NetworkPolicyState = Static<typeof NetworkPolicyState>
+
 export const StatusReply = Type.Object({
   status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
   service: Type.Literal('DTMA'),
@@ -210,7 +224,8 @@ export const StatusReply = Type.Object({
   tool_instances: Type.Optional(Type.Array(ToolInstance)),
   tool_instances_hidden: Type.Optional(
     Type.Literal(true, { description: 'the caller had no valid token (DTMA_PUBLIC_STATUS=minimal): tool_instances is empty because it is hidden, not because there are none' })
-  )
+  ),
+  network_policy: Type.Optional(NetworkPolicyState)
 })
 export type StatusReply = Static<typeof StatusReply>
 

@@ -60,6 +60,7 @@ export function toolInstance(fields: Partial<ToolInstance> & Pick<ToolInstance, 
     health: 'none',
     mcp: null,
     limits: LIMITS,
+    egress: 'internet',
     ...fields
   }
 }
@@ -81,7 +82,8 @@ export const agentReplies = {
           state: 'running',
           image_source: 'local',
           mcp: null,
-          limits: LIMITS
+          limits: LIMITS,
+          egress: 'internet'
         },
         ...(extra.warnings && { warnings: extra.warnings })
       }

@@ -7,6 +7,7 @@
 import { BaseConfigOverride, MAX_ENV_TOTAL_CHARS, ResourceLimitsRequest, type DeployToolBody, type McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
+import { hostAddresses, parseAllowList, type Egress } from '../model/egress.ts'
 import type { InstanceMetadata, InstanceSpec, McpCredential } from '../model/instance-spec.ts'
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
 import { assertReachableName } from './instance-name.ts'
@@ -161,6 +162,18 @@ function metadataFromOverride(override: NonNullable<DeployToolBody['baseConfigOv
   return entries.length === 0 ? undefined : Object.fromEntries(entries)
 }
 
+/** The deploy's egress; `internet` when not set. Each allow entry is checked (a 400 names a bad one). */
+function egressFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>): Egress {
+  const asked = override.egress ?? 'internet'
+  if (typeof asked === 'string') return asked
+  try {
+    parseAllowList(asked.allow, hostAddresses(), `${OVERRIDE}.egress.allow`)
+  } catch (error) {
+    throw new DtmaError('invalid', (error as Error).message)
+  }
+  return { allow: [...asked.allow] }
+}
+
 export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): DeployRequest {
   assertReachableName(body.instanceNameOnToolbox)
   const override = body.baseConfigOverrideJson ?? {}
@@ -177,6 +190,7 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
   const { limits, warnings: limitWarnings } = limitsFromRequest(override.resourceLimits, rules.maxima)
   warnings.push(...limitWarnings)
   const metadata = metadataFromOverride(override)
+  const egress = egressFromOverride(override)
   const spec: InstanceSpec = {
     instanceName: body.instanceNameOnToolbox,
     accountToolInstanceId: body.accountToolInstanceId,
@@ -186,7 +200,8 @@ export function parseDeployRequest(body: DeployToolBody, rules: DeployRules): De
     ...(mcp !== undefined && { mcp }),
     ...(mcpAuth !== undefined && { mcpAuth }),
     ...(limits !== undefined && { limits }),
-    ...(metadata !== undefined && { metadata })
+    ...(metadata !== undefined && { metadata }),
+    ...(egress !== 'internet' && { egress })
   }
   return { spec, hash: specHash(spec), warnings, ignoredKeys: [...ignoredKeys, ...ignoredLimitKeys.map((key) => `resourceLimits.${key}`)], forcePull: body.forcePull === true }
 }

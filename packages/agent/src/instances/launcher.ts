@@ -6,9 +6,11 @@
 import type { Logger } from 'pino'
 import { isDtmaError } from '../errors.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
+import { toolMacAddress } from '../model/egress.ts'
 import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
 import { mcpLabels } from './mcp-labels.ts'
+import { networkless } from './spec.ts'
 
 export type LaunchTarget = Pick<InstanceRecord, 'containerName' | 'spec' | 'specHash'>
 
@@ -22,6 +24,9 @@ export async function launchContainer(runtime: ContainerRuntime, target: LaunchT
     ...(spec.limits !== undefined && { limits: spec.limits }),
     // A stdio MCP server is reached on its stdin and stdout (the agent attaches).
     ...(spec.mcp?.transport === 'stdio' && { interactive: true }),
+    ...(networkless(spec) && { networkless: true }),
+    // The network policy names a narrowed tool by this address (never by its IP address, which Docker reuses).
+    ...(spec.egress !== undefined && spec.egress !== 'internet' && !networkless(spec) && { macAddress: toolMacAddress(target.containerName) }),
     labels: {
       [InstanceLabel.instanceName]: spec.instanceName,
       [InstanceLabel.accountToolInstanceId]: spec.accountToolInstanceId,

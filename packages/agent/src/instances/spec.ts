@@ -16,10 +16,18 @@ export function specHash(spec: InstanceSpec): string {
   if (spec.mcp?.host !== undefined) canonical.push(['mcpHost', spec.mcp.host])
   if (spec.mcpAuth !== undefined) canonical.push(['mcpAuth', spec.mcpAuth.header, spec.mcpAuth.value])
   if (spec.limits !== undefined) canonical.push(['limits', spec.limits.memoryBytes, spec.limits.nanoCpus, spec.limits.pidsLimit])
+  if (spec.egress !== undefined && spec.egress !== 'internet') canonical.push(['egress', spec.egress])
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')
 }
 
 /** Environment keys without their values: safe for logs and the registry. */
 export function envKeys(env: readonly string[]): string[] {
   return env.map((entry) => entry.slice(0, Math.max(0, entry.indexOf('='))))
+}
+
+/** An instance that reaches nothing and is reached by nobody over the
+ *  network (egress none, no published port, no http or sse server to proxy
+ *  to) gets no network at all: nothing to enforce, no window at its start. */
+export function networkless(spec: Pick<InstanceSpec, 'ports' | 'mcp' | 'egress'>): boolean {
+  return spec.egress === 'none' && spec.ports.length === 0 && (spec.mcp === undefined || spec.mcp.transport === 'stdio')
 }

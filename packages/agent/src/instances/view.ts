@@ -3,6 +3,7 @@
 // metrics): its intent from the store beside its container as Docker has
 // it. Each reader projects it to its own wire shape.
 import type { DesiredState, InstanceStatus, McpSettings } from '@dtma/contract'
+import type { Egress } from '../model/egress.ts'
 import type { McpHealth } from '../model/mcp-health.ts'
 import type { ContainerInfo, PortBinding, ResourceLimits } from '../runtime/types.ts'
 import type { InstanceRecord } from '../store/instance-store.ts'
@@ -36,6 +37,8 @@ export interface InstanceView {
   limits: ResourceLimits
   /** Environment keys, never values; null when unknown. */
   envKeys: string[] | null
+  /** What its container may reach, as its deploy asked (`internet` when it did not say, or the store does not know it). */
+  egress: Egress
 }
 
 /** docker_status of an instance whose container is gone. */
@@ -87,7 +90,8 @@ export function instanceView(
     health: container?.health ?? 'none',
     mcp: mcpOf(record, container, health ?? unseenHealth(dockerState)),
     limits: record?.spec.limits ?? defaultLimits,
-    envKeys: record === undefined ? null : envKeys(record.spec.env)
+    envKeys: record === undefined ? null : envKeys(record.spec.env),
+    egress: record?.spec.egress ?? 'internet'
   }
 }
 

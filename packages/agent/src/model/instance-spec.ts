@@ -3,6 +3,7 @@
 // from the store back up into the domain.
 import type { McpSettings } from '@dtma/contract'
 import type { PortBinding, ResourceLimits } from '../runtime/types.ts'
+import type { Egress } from './egress.ts'
 
 /** What the deploy keeps besides the container: never on a label, never in
  *  an answer (configuration may hold secrets). */
@@ -35,6 +36,8 @@ export interface InstanceSpec {
   /** Asked limits within the agent's maxima; absent: the agent's defaults. */
   limits?: ResourceLimits
   metadata?: InstanceMetadata
+  /** What the container may reach (netpolicy/ enforces it); absent: `internet`. */
+  egress?: Egress
   /** The earlier agent's container this instance was taken over from, until
    *  a deploy names it (its id and request hash are then the instance's). */
   takenOverFrom?: string

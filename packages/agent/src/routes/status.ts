@@ -6,11 +6,12 @@ import type { StatusReply } from '@dtma/contract'
 import type { Config } from '../config.ts'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
+import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { Handlers } from './register.ts'
 import { toolInstance } from './wire.ts'
 
-export function statusHandlers(config: Config, instances: InstanceApi): Pick<Handlers, 'health' | 'ready' | 'status'> {
+export function statusHandlers(config: Config, instances: InstanceApi, policy: NetworkPolicyApi): Pick<Handlers, 'health' | 'ready' | 'status'> {
   return {
     health: async (_request, reply) => {
       reply.type('text/plain; charset=utf-8')
@@ -51,6 +52,13 @@ export function statusHandlers(config: Config, instances: InstanceApi): Pick<Han
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message
       }
+      // A toolbox that cannot enforce the tool network policy says so to everyone; what is in force, to a token.
+      const networkPolicy = policy.status()
+      if (networkPolicy.state === 'degraded' && reply200.status === 'healthy') {
+        reply200.status = 'degraded'
+        reply200.reason = `network policy: ${networkPolicy.reason ?? 'not in force'}`
+      }
+      if (full) reply200.network_policy = networkPolicy
       // The machine's numbers are liveness: the console reads them with or without a token.
       const metrics = readSystemMetrics()
       reply200.system_metrics = metrics

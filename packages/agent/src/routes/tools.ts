@@ -4,6 +4,7 @@ import type { ToolInstance } from '@dtma/contract'
 import { DtmaError, isDtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { McpApi } from '../mcp/mcp-api.ts'
+import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import type { InstanceView } from '../instances/view.ts'
 import { jsonText, type Handlers, type JsonText } from './register.ts'
 import { deployData, toolInstance } from './wire.ts'
@@ -20,7 +21,7 @@ async function untilMcpReady(mcp: McpApi, instanceName: string): Promise<void> {
   }
 }
 
-export function toolHandlers(instances: InstanceApi, mcp: McpApi): ToolHandlers {
+export function toolHandlers(instances: InstanceApi, mcp: McpApi, policy: NetworkPolicyApi): ToolHandlers {
   // The backend polls the list every few seconds: it is serialized once per
   // change of the instances, not once per request.
   let answered: { list: readonly InstanceView[]; json: JsonText<{ success: true; data: ToolInstance[] }> } | undefined
@@ -40,6 +41,8 @@ export function toolHandlers(instances: InstanceApi, mcp: McpApi): ToolHandlers 
       if (waitForMcp && (request.body.baseConfigOverrideJson?.mcpTransport ?? null) === null) {
         throw new DtmaError('invalid', 'waitForMcp: baseConfigOverrideJson names no mcpTransport, so the instance is not an MCP server')
       }
+      // No tool runs unprotected: a toolbox whose network policy is not in force deploys nothing.
+      await policy.assertEnforced()
       const { created, view, imageSource, warnings, reassignedPorts, takenOver } = await instances.deploy(request.body)
       if (waitForMcp) await untilMcpReady(mcp, view.instanceName)
       const data = deployData(waitForMcp ? instances.get(view.instanceName) : view, imageSource)
@@ -55,6 +58,7 @@ export function toolHandlers(instances: InstanceApi, mcp: McpApi): ToolHandlers 
 
     startTool: async (request) => {
       const name = request.params.name
+      await policy.assertEnforced()
       const { changed, state } = await instances.start(name)
       const message = changed ? `Tool instance '${name}' started.` : `Tool instance '${name}' is already running.`
       return { status: 200, body: { success: true, message, data: { state } } }
@@ -69,6 +73,7 @@ export function toolHandlers(instances: InstanceApi, mcp: McpApi): ToolHandlers 
 
     restartTool: async (request) => {
       const name = request.params.name
+      await policy.assertEnforced()
       const { state } = await instances.restart(name)
       return { status: 200, body: { success: true, message: `Tool instance '${name}' restarted.`, data: { state } } }
     },

@@ -24,7 +24,8 @@ export function toolInstance(view: InstanceView): ToolInstance {
     docker_status: view.dockerState,
     health: view.health,
     mcp: mcpInfo(view),
-    limits: limits(view.limits)
+    limits: limits(view.limits),
+    egress: view.egress
   }
 }
 
@@ -38,7 +39,8 @@ export function deployData(view: InstanceView, imageSource: ImageSource): Deploy
     state: view.status,
     image_source: imageSource,
     mcp: mcpInfo(view),
-    limits: limits(view.limits)
+    limits: limits(view.limits),
+    egress: view.egress
   }
 }
 

@@ -55,13 +55,14 @@ export function sandboxedContainer(spec: ContainerSpec, sandbox: ToolSandbox, ne
     Env: spec.env,
     Labels: { ...spec.labels, ...ownership },
     ExposedPorts: exposed,
+    ...(spec.macAddress !== undefined && spec.networkless !== true && { MacAddress: spec.macAddress }),
     // A stdio MCP server speaks on stdin and stdout: stdin stays open across
     // attaches (the agent's restarts), and no TTY, so Docker keeps stdout and stderr apart.
     ...(spec.interactive === true && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false }),
     HostConfig: {
       PortBindings: bindings,
       RestartPolicy: { Name: 'unless-stopped' },
-      NetworkMode: networkId,
+      NetworkMode: spec.networkless === true ? 'none' : networkId,
       Privileged: false,
       SecurityOpt: ['no-new-privileges:true'],
       CapDrop: ['ALL'],

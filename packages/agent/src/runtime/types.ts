@@ -40,6 +40,11 @@ export interface ContainerSpec {
   labels: Record<string, string>
   /** stdin kept open for an attached client (a stdio MCP server), no TTY. */
   interactive?: boolean
+  /** On no network at all (Docker's `none`): a tool that may reach nothing and has nothing to be reached on. */
+  networkless?: boolean
+  /** Its MAC address on the tools' network, fixed by the agent (the network policy's rules name it: an
+   *  address Docker hands out again, after a restart, never carries another tool's rules). */
+  macAddress?: string
 }
 
 export interface ContainerInfo {
@@ -159,6 +164,21 @@ export interface EngineInfo {
   apiVersion: string
   containers: { total: number; running: number; paused: number; stopped: number }
   images: number
+}
+
+/** The tools' bridge network as the host sees it. */
+export interface ToolNetworkInfo {
+  id: string
+  /** The host's interface of the bridge (com.docker.network.bridge.name, or br- and 12 characters of the id). */
+  bridge: string
+  /** Its subnets and gateways (IPv4, and IPv6 when enabled). */
+  subnets: Array<{ subnet: string; gateway?: string }>
+}
+
+/** What the network policy needs of the engine (the Docker adapter implements it beside ContainerRuntime). */
+export interface NetworkInspector {
+  /** The tools' network, made when missing. */
+  toolNetwork(): Promise<ToolNetworkInfo>
 }
 
 export interface ContainerRuntime {

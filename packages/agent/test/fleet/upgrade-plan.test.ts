@@ -73,7 +73,10 @@ t.test('what else the operator set is carried: capabilities, limits, hosts, a --
   const plain = newAgentSpec(production(), oldImage, newImage, 'x:2', 'dtma-data')
   t.equal(plain.user, undefined, "the image's own user is the new image's to choose")
   t.equal(plain.hostname, undefined, 'a host name Docker made from the id is not carried')
-  t.equal(newAgentSpec(production({ networkMode: 'host', carried: { ...carried, hostname: 'the-vm' } }), oldImage, newImage, 'x:2', 'dtma-data').hostname, undefined, "on host networking the host's name is not set")
+  const onHost = newAgentSpec(production({ networkMode: 'host', carried: { ...carried, hostname: 'the-vm' } }), oldImage, newImage, 'x:2', 'dtma-data')
+  t.equal(onHost.hostname, undefined, "on host networking the host's name is not set")
+  t.same(onHost.host.CapAdd, ['NET_ADMIN'], 'on host networking the upgraded agent may install the tool network policy')
+  t.equal(newAgentSpec(production({ networkMode: 'host', carried: { ...carried, host: { CapAdd: ['CAP_NET_ADMIN'] } } }), oldImage, newImage, 'x:2', 'dtma-data').host.CapAdd?.toString(), 'CAP_NET_ADMIN', 'given once')
 })
 
 t.test("the store stays where an operator put it; an anonymous volume's store moves to the named one", async (t) => {

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createDtmaClient, type DtmaClient } from '@dtma/contract'
 import { scopeFor, TOKEN } from './agent.ts'
+import { removePolicyChainsAtExit } from './netpolicy-cleanup.ts'
 
 const launcher = fileURLToPath(new URL('../../bin/dtma-agent', import.meta.url))
 
@@ -22,6 +23,7 @@ export interface AgentProcess {
 }
 
 export function spawnAgent(dataDir: string, port: number, env: Record<string, string> = {}): AgentProcess {
+  removePolicyChainsAtExit(env.DTMA_SCOPE ?? scopeFor(dataDir), env.DTMA_TOOL_NETWORK ?? 'dtma-tools')
   const confFile = join(dataDir, 'empty.conf')
   writeFileSync(confFile, '')
   const child = spawn(launcher, [], {

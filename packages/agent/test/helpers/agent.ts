@@ -17,6 +17,7 @@ import { LogTail } from '../../src/log-tail.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { ContainerRuntime } from '../../src/runtime/types.ts'
 import type { InstanceStore } from '../../src/store/instance-store.ts'
+import { removePolicyChains } from './netpolicy-cleanup.ts'
 
 export const TEST_IMAGE = 'dtma-test/busybox:v1'
 export const TEST_IMAGE_V2 = 'dtma-test/busybox:v2'
@@ -134,6 +135,7 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     // Closing the app closes the store too (the composition's last shutdown step).
     await app.close()
     await removeInstances([...deployed])
+    await removePolicyChains(config.scope, config.tool.network)
   })
   return {
     app,

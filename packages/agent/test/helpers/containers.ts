@@ -4,6 +4,7 @@
 // still claims the port when it starts again).
 import type Docker from 'dockerode'
 import { docker } from './agent.ts'
+import { removePolicyChains } from './netpolicy-cleanup.ts'
 
 /** Containers labelled as this instance's by any DTMA agent. */
 export function labelledWith(instanceName: string): Promise<Docker.ContainerInfo[]> {
@@ -28,4 +29,5 @@ export async function countOnPort(hostPort: number, sinceUnix: number): Promise<
 export async function removeScope(scope: string): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scope}`] } })
   await Promise.all(containers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)))
+  await removePolicyChains(scope)
 }

@@ -42,9 +42,11 @@ t.test('the backend sequence with raw and percent-encoded names', async (t) => {
   const status = await send(agent.baseUrl, 'GET', '/tools/status', { headers: authHeaders() })
   t.equal(status.status, 200)
   const item = status.body.data.find((entry: { instance_name_on_toolbox: string }) => entry.instance_name_on_toolbox === name)
+  // egress: what the tool may reach (added beside the earlier keys; the default 'internet').
   t.same(Object.keys(item).sort(), [
-    'account_tool_instance_id', 'container_id', 'container_name', 'created', 'desired_state', 'docker_status', 'health', 'image', 'instance_name_on_toolbox', 'limits', 'mcp', 'ports', 'status'
+    'account_tool_instance_id', 'container_id', 'container_name', 'created', 'desired_state', 'docker_status', 'egress', 'health', 'image', 'instance_name_on_toolbox', 'limits', 'mcp', 'ports', 'status'
   ])
+  t.equal(item.egress, 'internet')
 
   const removed = await send(agent.baseUrl, 'DELETE', `/tools/${name}`, { headers: authHeaders() })
   t.same(removed, { ...removed, status: 200, body: { success: true, message: `Tool instance '${name}' removed successfully.` } })

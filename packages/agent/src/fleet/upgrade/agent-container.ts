@@ -55,7 +55,7 @@ export function newAgentSpec(old: AgentContainer, oldImage: AgentImage | undefin
     restartPolicy: old.restartPolicy.Name === '' || old.restartPolicy.Name === 'no' ? { Name: 'always' } : old.restartPolicy,
     networkMode: old.networkMode,
     ...(old.logConfig !== undefined && { logConfig: old.logConfig }),
-    host: carriedHost(old, dataDir),
+    host: withPolicyCapability(carriedHost(old, dataDir), old.networkMode),
     // A user the image sets is the new image's to choose.
     ...(old.carried.user !== (oldImage?.user ?? '') && { user: old.carried.user }),
     ...(hasOwnHostname(old) && { hostname: old.carried.hostname })
@@ -67,6 +67,15 @@ function carriedHost(old: AgentContainer, dataDir: string): Record<string, unkno
   const { Mounts: mounts, ...rest } = old.carried.host
   const kept = ((mounts as Array<{ Target?: string }> | undefined) ?? []).filter((mount) => mount.Target !== dataDir)
   return kept.length > 0 ? { ...rest, Mounts: kept } : rest
+}
+
+/** On the host's network the agent installs the tool network policy in the host's iptables: an agent
+ *  made by an older provisioning line gets NET_ADMIN with its upgrade (elsewhere it would only reach
+ *  its own container's tables). */
+function withPolicyCapability(host: Record<string, unknown>, networkMode: string): Record<string, unknown> {
+  if (networkMode !== 'host') return host
+  const capAdd = (host.CapAdd as string[] | null | undefined) ?? []
+  return capAdd.some((cap) => cap.replace(/^CAP_/, '') === 'NET_ADMIN') ? host : { ...host, CapAdd: [...capAdd, 'NET_ADMIN'] }
 }
 
 /** Docker names a container's host after its id unless told otherwise; on

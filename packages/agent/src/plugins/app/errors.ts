@@ -111,6 +111,8 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     logFailure(request, error, { status, code, message })
     if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
     if (MCP_ROUTES.has(request.routeOptions.config.routeId ?? '')) return reply.code(status).send(mcpErrorBody(status, code, message))
+    // The network policy's refusal is told by a word a caller branches on, the reason beside it.
+    if (code === ErrorCode.networkPolicyUnavailable) return reply.code(status).send({ success: false, error: 'network_policy_unavailable', message, code })
     return reply.code(status).send({ success: false, error: message, code })
   })
 

@@ -131,7 +131,7 @@ export async function inspectContainer({ docker, scope, imageLabels }: Container
 /** The id of the tools' network, made when missing. Several agents may race
  *  to make it and Docker 20.10 allows duplicate names, so the oldest of that
  *  name wins for everyone. */
-async function toolNetworkId(docker: Docker, name: string): Promise<string> {
+export async function toolNetworkId(docker: Docker, name: string): Promise<string> {
   const find = async () =>
     (await docker.listNetworks({ filters: { name: [name] } }))
       .filter((network) => network.Name === name)
@@ -156,7 +156,11 @@ export async function createContainer({ docker, scope, sandbox, imageLabels }: C
   let id: string
   try {
     const ownership = { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: scope }
-    id = (await docker.createContainer(sandboxedContainer(spec, sandbox, await toolNetworkId(docker, sandbox.network), ownership))).id
+    const networkId = spec.networkless === true ? 'none' : await toolNetworkId(docker, sandbox.network)
+    // Docker 20.10 applies a container's MacAddress only when its network is named, not given by id (two
+    // networks of that name make the create fail: never a container without the address its rules name).
+    const networkMode = spec.macAddress !== undefined && networkId !== 'none' ? sandbox.network : networkId
+    id = (await docker.createContainer(sandboxedContainer(spec, sandbox, networkMode, ownership))).id
   } catch (error) {
     throw translateDockerError(error, `create container ${spec.containerName}`)
   }

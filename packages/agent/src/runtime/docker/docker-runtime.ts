@@ -4,13 +4,14 @@
 // into DtmaError kinds; each concern lives in a module of its own beside it.
 import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
-import type { ContainerAttach, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventHandlers, EventSubscription, HelperSpec, ImageDefaults, LogOptions, PullProgress, ToolSandbox } from '../types.ts'
+import type { ContainerAttach, ContainerInfo, ContainerRuntime, ContainerSpec, EngineInfo, EventHandlers, EventSubscription, HelperSpec, ImageDefaults, LogOptions, NetworkInspector, PullProgress, ToolNetworkInfo, ToolSandbox } from '../types.ts'
 import { attachContainer } from './attach.ts'
 import { containerAction, createContainer, inspectContainer, listAll, listManaged, runHelper, type ContainerScope } from './containers.ts'
 import { translateDockerError } from './errors.ts'
 import { containerLogs, subscribe } from './events-and-logs.ts'
 import { ImageLabels } from './image-labels.ts'
 import { hasImage, imageDefaults, pullImage } from './images.ts'
+import { toolNetworkInfo } from './networks.ts'
 
 export interface DockerRuntimeOptions {
   socketPath: string
@@ -23,7 +24,7 @@ export interface DockerRuntimeOptions {
 /** Docker's 304: the container already is as asked. */
 const NOT_MODIFIED = 304
 
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, NetworkInspector {
   private readonly docker: Docker
   private readonly containers: ContainerScope
   private readonly options: DockerRuntimeOptions
@@ -58,6 +59,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   listManaged(): Promise<ContainerInfo[]> {
     return listManaged(this.containers)
+  }
+
+  toolNetwork(): Promise<ToolNetworkInfo> {
+    return toolNetworkInfo(this.docker, this.options.sandbox.network)
   }
 
   listAll(): Promise<ContainerInfo[]> {

@@ -1,0 +1,92 @@
+// The tools' network policy holds across a restart of the Docker engine:
+// dockerd stopped and started under a running agent sets up its own
+// iptables chains again and restarts the tools (their addresses may change),
+// and the probes must find the same doors closed once the tools run again,
+// with no window while the engine and the agent come back. Runs alone (it
+// stops the engine every other test uses): scripts/run-tests.mjs runs
+// test-serial/ last.
+import { spawn } from 'node:child_process'
+import { openSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { docker, freePort } from '../test/helpers/agent.ts'
+import { alive, netLab } from '../test/helpers/netns.ts'
+import { Matrix, policyName, probe, startPolicyAgent, type Egress, type Target } from '../test/helpers/probe.ts'
+import { waitFor } from '../test/helpers/wait.ts'
+import { expect, statusOf, v4Lab, type Kind } from '../test/netpolicy/lab.ts'
+
+const ALLOW: Egress = { allow: ['10.99.0.0/24:80'] }
+
+const dockerUp = () => docker.ping().then(() => true, () => false)
+
+function startDockerd(): void {
+  const log = openSync('/var/log/dtma-dockerd.log', 'a')
+  spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const running = (id: string) => docker.getContainer(id).inspect().then((c) => (c.State.Running ? true : undefined), () => undefined)
+
+t.test('the matrix subset before and after the engine restarts', async (t) => {
+  const lab = await netLab(t)
+  const hostPort = await freePort()
+  const stand = await v4Lab(lab, hostPort)
+  const metadata = await stand.metadataOnLo()
+  const policy = await startPolicyAgent(t)
+  const toolPort = await freePort()
+  const [internet, none, allow] = await Promise.all([policy.tool('Probe Default'), policy.tool('Probe None', 'none', toolPort), policy.tool('Probe Allow', ALLOW)])
+  const targets: Array<Target & { kind: Kind }> = [
+    { ...metadata, kind: 'metadata' },
+    { kind: 'host', label: 'host service via gateway', host: policy.gateway, port: hostPort, marker: 'host-service' },
+    { kind: 'host', label: "agent's port via gateway", host: policy.gateway, port: policy.port },
+    ...stand.targets.filter((target) => target.port === 80 && ['203.0.113.10', '10.99.0.10', '192.168.99.10'].includes(target.host))
+  ]
+  const probes: Array<{ id: string; policy: Egress }> = [
+    { id: internet, policy: 'internet' },
+    { id: none, policy: 'none' },
+    { id: allow, policy: ALLOW }
+  ]
+  const matrix = new Matrix(t)
+  const round = (when: string) => matrix.check(probes.flatMap((p) => targets.map((target) => ({ probe: p.id, policy: `${p.policy === 'none' ? 'none (with a port)' : policyName(p.policy)}, ${when}`, target, ...expect(target, p.policy) }))))
+  await round('before')
+
+  // Whatever happens, leave the machine with a running engine: registered last, so it runs
+  // first (tap runs teardowns last in, first out), before the agent's containers are removed.
+  t.teardown(async () => {
+    if (!(await dockerUp())) startDockerd()
+    await waitFor(async () => ((await dockerUp()) ? true : undefined), 60_000, 200)
+  })
+  const pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim())
+  process.kill(pid, 'SIGTERM')
+  t.ok(await waitFor(async () => (alive(pid) ? undefined : true), 180_000, 200), 'dockerd has exited')
+  startDockerd()
+  t.ok(await waitFor(async () => ((await dockerUp()) ? true : undefined), 60_000, 200), 'dockerd is back')
+
+  // From the engine's return until the agent says enforced again (and a little after), the probe
+  // keeps trying the metadata service and the host: no window where either is open.
+  const watch = { tries: 0, reached: [] as string[] }
+  let settled = false
+  const enforcedAgain = waitFor(async () => ((await running(internet)) && (await statusOf(policy))?.state === 'enforced' ? true : undefined), 90_000, 500).then(async (ok) => {
+    await sleep(3000)
+    settled = true
+    return ok
+  })
+  while (!settled) {
+    if ((await running(internet)) === undefined) {
+      await sleep(200)
+      continue
+    }
+    for (const target of [metadata, targets[1]!]) {
+      const result = await probe(internet, target).catch(() => undefined)
+      if (result === undefined) continue
+      watch.tries++
+      if (result.seen === 'reached') watch.reached.push(`${target.label}: ${result.detail}`)
+    }
+  }
+  t.ok(await enforcedAgain, 'the probes run again and the agent says enforced')
+  t.comment(`metadata and host while the engine and the agent came back | internet | refused every try | ${watch.tries} tries, ${watch.reached.length} reached`)
+  t.same(watch.reached, [], 'never reached while the engine came back')
+  t.ok(await waitFor(async () => ((await running(none)) && (await running(allow)) ? true : undefined), 60_000), 'every probe runs again')
+  await round('after the engine restarted')
+  matrix.print('IPv4 matrix subset across an engine restart')
+})
