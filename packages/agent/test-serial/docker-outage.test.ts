@@ -2,10 +2,9 @@
 // Docker routes during the outage, /health and /status keep answering, no
 // 500 anywhere, and a resync once Docker is back. Runs alone (it stops the
 // engine every other test uses): scripts/run-tests.mjs runs test-serial/ last.
-import { spawn } from 'node:child_process'
-import { openSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { authHeaders, docker, startTestAgent, uniqueName } from '../test/helpers/agent.ts'
+import { dockerUp, keepEngineRunning, restartDockerd, stopDockerd } from './helpers/engine.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -18,39 +17,15 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
   return false
 }
 
-const dockerUp = () => docker.ping().then(() => true, () => false)
-
-/** True while the process lives (signal 0 only asks). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function startDockerd(): void {
-  const log = openSync('/var/log/dtma-dockerd.log', 'a')
-  spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
-}
-
 t.test('Docker outage and return', async (t) => {
-  // Whatever happens, leave the machine with a running engine.
-  t.teardown(async () => {
-    if (!(await dockerUp())) startDockerd()
-    await until(dockerUp, 60_000)
-  })
+  keepEngineRunning(t)
   const agent = await startTestAgent(t)
   const name = uniqueName('Outage')
   t.equal((await agent.client.deployTool({ body: agent.deployBody(name) })).status, 201)
 
-  const pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim())
-  process.kill(pid, 'SIGTERM')
-  t.ok(await until(async () => !(await dockerUp()), 60_000), 'dockerd is down')
-  // It stops answering at once but exits only once it has stopped every container (a slow one takes
-  // its stop timeout); a second dockerd started before then refuses to run beside it.
-  t.ok(await until(async () => !alive(pid), 180_000), 'dockerd has exited')
+  const stopped = await stopDockerd()
+  t.ok(stopped.down, 'dockerd is down')
+  t.ok(stopped.exited, 'dockerd has exited')
   t.ok(await until(async () => (await agent.client.ready()).status === 503, 10_000), 'the agent noticed')
 
   const statuses: number[] = []
@@ -75,8 +50,7 @@ t.test('Docker outage and return', async (t) => {
   t.match(status.body, { status: 'degraded', reason: /unreachable/ })
   t.notOk(statuses.some((code) => code >= 500 && code !== 503), `no 500 (${statuses.join(', ')})`)
 
-  startDockerd()
-  t.ok(await until(dockerUp, 60_000), 'dockerd is back')
+  t.ok(await restartDockerd(), 'dockerd is back')
   t.ok(await until(async () => (await agent.client.ready()).status === 200, 60_000), 'the agent resynced and is ready')
   const runsAgain = await until(async () => {
     const one = await agent.client.getTool({ params: { name } })

@@ -5,23 +5,15 @@
 // with no window while the engine and the agent come back. Runs alone (it
 // stops the engine every other test uses): scripts/run-tests.mjs runs
 // test-serial/ last.
-import { spawn } from 'node:child_process'
-import { openSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { docker, freePort } from '../test/helpers/agent.ts'
-import { alive, netLab } from '../test/helpers/netns.ts'
+import { netLab } from '../test/helpers/netns.ts'
 import { Matrix, policyName, probe, startPolicyAgent, type Egress, type Target } from '../test/helpers/probe.ts'
 import { waitFor } from '../test/helpers/wait.ts'
 import { expect, statusOf, v4Lab, type Kind } from '../test/netpolicy/lab.ts'
+import { keepEngineRunning, restartDockerd, stopDockerd } from './helpers/engine.ts'
 
 const ALLOW: Egress = { allow: ['10.99.0.0/24:80'] }
-
-const dockerUp = () => docker.ping().then(() => true, () => false)
-
-function startDockerd(): void {
-  const log = openSync('/var/log/dtma-dockerd.log', 'a')
-  spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -50,17 +42,10 @@ t.test('the matrix subset before and after the engine restarts', async (t) => {
   const round = (when: string) => matrix.check(probes.flatMap((p) => targets.map((target) => ({ probe: p.id, policy: `${p.policy === 'none' ? 'none (with a port)' : policyName(p.policy)}, ${when}`, target, ...expect(target, p.policy) }))))
   await round('before')
 
-  // Whatever happens, leave the machine with a running engine: registered last, so it runs
-  // first (tap runs teardowns last in, first out), before the agent's containers are removed.
-  t.teardown(async () => {
-    if (!(await dockerUp())) startDockerd()
-    await waitFor(async () => ((await dockerUp()) ? true : undefined), 60_000, 200)
-  })
-  const pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim())
-  process.kill(pid, 'SIGTERM')
-  t.ok(await waitFor(async () => (alive(pid) ? undefined : true), 180_000, 200), 'dockerd has exited')
-  startDockerd()
-  t.ok(await waitFor(async () => ((await dockerUp()) ? true : undefined), 60_000, 200), 'dockerd is back')
+  // Registered last, so it runs first (tap runs teardowns last in, first out), before the agent's containers are removed.
+  keepEngineRunning(t)
+  t.ok((await stopDockerd()).exited, 'dockerd has exited')
+  t.ok(await restartDockerd(), 'dockerd is back')
 
   // From the engine's return until the agent says enforced again (and a little after), the probe
   // keeps trying the metadata service and the host: no window where either is open.
