@@ -35,10 +35,12 @@ t.test('the Dockerfile builds and the image runs the agent against the host engi
     const tools = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scope}`] } })
     await Promise.all(tools.map((tool) => docker.getContainer(tool.Id).remove({ force: true })))
   })
-  // The production line of the contract, on a free loopback port and its own scope.
+  // The production line (README, docker/cloud-init.sh.tpl): the host's network, NET_ADMIN and the
+  // xtables lock for the tool network policy; on a free loopback port and its own scope.
   await run('docker', [
-    'run', '-d', '--name', name, '--restart', 'always', '-p', `127.0.0.1:${port}:30000`,
-    '-v', '/var/run/docker.sock:/var/run/docker.sock',
+    'run', '-d', '--name', name, '--restart', 'always', '--network', 'host', '--cap-add', 'NET_ADMIN',
+    '-v', '/run/xtables.lock:/run/xtables.lock', '-v', '/var/run/docker.sock:/var/run/docker.sock',
+    '-e', `PORT=${port}`, '-e', 'HOST=127.0.0.1', '-e', `DTMA_AGENT_CONTAINER=${name}`,
     '-e', `BACKEND_TO_DTMA_API_KEY=${TOKEN}`, '-e', `DTMA_SCOPE=${scope}`, '-e', 'DTMA_TOOL_HOST_IP=127.0.0.1', '-e', 'OFFLINE_MODE=true',
     IMAGE
   ])
@@ -48,7 +50,7 @@ t.test('the Dockerfile builds and the image runs the agent against the host engi
   while ((await client.ready().catch(() => undefined))?.status !== 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal((await client.health()).body, 'OK')
   t.equal((await client.ready()).status, 200, 'ready after its first reconcile with the host engine')
-  t.match(await client.status(), { status: 200, body: { version: VERSION, dtma_version: VERSION, commit } }, '/status reports the baked-in version and commit')
+  t.match(await client.status(), { status: 200, body: { version: VERSION, dtma_version: VERSION, commit, network_policy: { state: 'enforced' } } }, '/status reports the baked-in version and commit, and the network policy in force from inside the container')
 
   const instanceName = uniqueName('Image')
   const deployed = await client.deployTool({ body: { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: instanceName, accountToolInstanceId: `ati-${randomBytes(6).toString('hex')}` } })

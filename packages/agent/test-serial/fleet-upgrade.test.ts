@@ -66,7 +66,7 @@ t.teardown(() => removeImages([PREVIOUS, NEW, BROKEN, EARLIER]))
 t.test("from an earlier agent's dtma_manager: its tools keep answering, its labelled one is adopted, its config is backed up", async (t) => {
   const box = await newToolbox(t, 'earlier')
   // Flags an operator may have added to the production line: the upgrade keeps them.
-  await runAgent(box, EARLIER, ['--memory', '512m', '--cap-drop', 'NET_RAW', '--add-host', 'backend.internal:10.0.0.9', '--hostname', 'toolbox-earlier'])
+  await runAgent(box, EARLIER, ['--memory', '512m', '--cap-drop', 'NET_RAW', '--add-host', 'backend.internal:10.0.0.9', '--hostname', 'toolbox-earlier'], 'published')
   await waitReady(box.url, '/health')
   const unlabelled = await earlierAgentTool(t, { name: legacyName('earlier-tool'), hostPort: await freePort(), env: ['API_KEY=earlier'] })
   const labelled = await earlierAgentTool(t, { name: legacyName('earlier-mcp'), hostPort: await freePort(), mcpLabels: { instanceName: `Earlier MCP Server-${id}` } })
@@ -102,7 +102,7 @@ t.test("from an earlier agent's dtma_manager: its tools keep answering, its labe
 t.test('from our previous image through POST /redeploy, then to a broken image, rolled back: the store survives both', async (t) => {
   const box = await newToolbox(t, 'ours')
   // Today's production line: no data volume (the image's VOLUME gives it an anonymous one).
-  await runAgent(box, PREVIOUS, ['-e', `DTMA_AGENT_CONTAINER=${box.agentName}`, '-e', `DTMA_BACKUP_DIR=${box.backupDir}`, '-e', `DTMA_DATA_VOLUME=${box.dataVolume}`])
+  await runAgent(box, PREVIOUS, ['-e', `DTMA_BACKUP_DIR=${box.backupDir}`, '-e', `DTMA_DATA_VOLUME=${box.dataVolume}`])
   await waitReady(box.url)
   const agent = client(box)
   const name = uniqueName('Upgrade')

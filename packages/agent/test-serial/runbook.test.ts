@@ -14,7 +14,7 @@ import { buildAgentImage, removeImages, ROOT, run, sourceCommit } from './helper
 
 t.setTimeout(1_200_000)
 
-const RUNBOOK_ORDER = ['provision', 'read', 'upgrade', 'backup', 'restore', 'after-reboot', 'rollback-by-hand']
+const RUNBOOK_ORDER = ['provision', 'read', 'policy', 'upgrade', 'backup', 'restore', 'after-reboot', 'rollback-by-hand']
 
 function runbookBlocks(): Map<string, string> {
   const text = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8')
@@ -68,6 +68,9 @@ t.test('every command of docs/operations.md works as printed', async (t) => {
   await runBlock('provision')
   t.equal((await agent.deployTool({ body: { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: randomUUID(), baseConfigOverrideJson: { Env: ['API_KEY=runbook'] } } })).status, 201)
   t.match(await runBlock('read'), new RegExp(`"status":"healthy"[\\s\\S]*${name}`), 'read: /status, and dtma ls lists the tool')
+  const policy = await runBlock('policy')
+  t.match(policy, /"network_policy":\{"state":"enforced"/, 'policy: the agent in its container keeps the tool network policy in force')
+  t.match(policy, /-j DTMA-H-/, 'policy: the host chain is hooked into INPUT')
   const upgraded = await runBlock('upgrade')
   t.match(upgraded, /done \(succeeded\)/)
   t.match(await agent.status(), { status: 200, body: { version: `0.2.0-runbook.${id}` } })

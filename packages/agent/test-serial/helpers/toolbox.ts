@@ -1,5 +1,6 @@
 // A toolbox for upgrade tests: agent containers run as production runs them
-// (the Docker socket mounted, the agent's port published, restart always),
+// (the Docker socket mounted, the host's network with NET_ADMIN and the
+// xtables lock for the tool network policy, restart always),
 // on a free loopback port and a scope of their own, a tool poller that counts
 // failed requests, and `dtma-upgrade` run as the runbook says. Everything
 // made here is removed when the test ends.
@@ -53,10 +54,18 @@ export function newToolbox(t: TapLike, label: string): Promise<Toolbox> {
   })()
 }
 
-/** The production line, with this toolbox's port and settings. */
-export async function runAgent(box: Toolbox, image: string, extra: string[] = []): Promise<void> {
+/** The production line, with this toolbox's port and settings: on the host's
+ *  network, where the agent listens on the toolbox's port itself and finds its
+ *  own container by name. `published` is the earlier provisioning line instead
+ *  (the agent's port published from Docker's default bridge, no NET_ADMIN),
+ *  which an agent of this release runs degraded on. */
+export async function runAgent(box: Toolbox, image: string, extra: string[] = [], line: 'host' | 'published' = 'host'): Promise<void> {
+  const network =
+    line === 'host'
+      ? ['--network', 'host', '--cap-add', 'NET_ADMIN', '-v', '/run/xtables.lock:/run/xtables.lock', '-e', `PORT=${box.port}`, '-e', 'HOST=127.0.0.1', '-e', `DTMA_AGENT_CONTAINER=${box.agentName}`]
+      : ['-p', `127.0.0.1:${box.port}:30000`]
   await run('docker', [
-    'run', '-d', '--name', box.agentName, '--restart', 'always', '-p', `127.0.0.1:${box.port}:30000`,
+    'run', '-d', '--name', box.agentName, '--restart', 'always', ...network,
     '-v', '/var/run/docker.sock:/var/run/docker.sock', ...box.env.flatMap((entry) => ['-e', entry]), ...extra, image
   ])
 }
