@@ -82,12 +82,12 @@ begin
     account_tool_instance_id, account_tool_environment_id, container_name, instance_name_on_toolbox,
     docker_image_url, container_id, dtma_status, docker_status, port_bindings, environment_variables,
     last_seen_at, mcp_status, mcp_transport, mcp_endpoint_path, mcp_server_info, mcp_tools,
-    mcp_tools_fingerprint, mcp_checked_at)
+    mcp_tools_fingerprint, mcp_checked_at, egress)
   values (
     instance_id, p_account_tool_environment_id, r.container_name, r.instance_name_on_toolbox,
     r.docker_image_url, r.container_id, r.dtma_status, r.docker_status, coalesce(r.port_bindings, '{}'::jsonb), r.environment_variables,
     coalesce(r.last_seen_at, now()), r.mcp_status, r.mcp_transport, r.mcp_endpoint_path, r.mcp_server_info, r.mcp_tools,
-    r.mcp_tools_fingerprint, r.mcp_checked_at)
+    r.mcp_tools_fingerprint, r.mcp_checked_at, r.egress)
   on conflict (account_tool_instance_id) do update set
     account_tool_environment_id = excluded.account_tool_environment_id,
     container_name = excluded.container_name,
@@ -105,7 +105,8 @@ begin
     mcp_server_info = excluded.mcp_server_info,
     mcp_tools = excluded.mcp_tools,
     mcp_tools_fingerprint = excluded.mcp_tools_fingerprint,
-    mcp_checked_at = excluded.mcp_checked_at;
+    mcp_checked_at = excluded.mcp_checked_at,
+    egress = excluded.egress;
 exception
   -- A value the table refuses (status, env keys only, not null, bad JSON type) is the row's fault.
   when check_violation or not_null_violation or invalid_text_representation or datatype_mismatch

@@ -3,7 +3,7 @@
 // requests typed from here and the functions read them typed from here.
 // Loads in Node and Deno like the rest of the contract.
 import Type, { type Static, type TSchema } from 'typebox'
-import { McpTransport } from './deploy-override.ts'
+import { Egress, McpTransport } from './deploy-override.ts'
 import { McpStatus } from './mcp.ts'
 import { InstanceStatus } from './schemas.ts'
 
@@ -36,7 +36,9 @@ export const RegistryRow = Type.Object(
     mcp_server_info: Nullable(Type.Record(Type.String(), Type.Unknown())),
     mcp_tools: Nullable(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
     mcp_tools_fingerprint: Nullable(Text(128)),
-    mcp_checked_at: Nullable(Text(64))
+    mcp_checked_at: Nullable(Text(64)),
+    /** What the tool may reach (the deploy's egress, as the agent enforces it); absent from an older agent. */
+    egress: Type.Optional(Egress)
   },
   { additionalProperties: false }
 )

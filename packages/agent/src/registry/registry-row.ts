@@ -26,6 +26,7 @@ export function registryRow(view: InstanceView, environmentId: string | undefine
     port_bindings: portBindings,
     environment_variables: view.envKeys,
     last_seen_at: seenAt.toISOString(),
+    egress: view.egress,
     ...mcpColumns(view)
   }
 }

@@ -47,6 +47,7 @@ t.test('the migration applies twice without change', async (t) => {
   t.match(before, {
     constraints: [
       'dtma_container_registry_account_tool_instance_id_fkey',
+      'dtma_container_registry_egress_shape',
       'dtma_container_registry_env_keys_only',
       'dtma_container_registry_instance_unique',
       'dtma_container_registry_mcp_status_check',

@@ -107,13 +107,18 @@ t.test('the database functions: ownership in SQL, and out of reach of every role
   await db.asRole('service_role', {}, async (client) => {
     await client.query('select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row(a1))])
     t.equal((await client.query('select count(*)::int as n from dtma_registry_rows($1)', [toolboxA])).rows[0].n, 1, 'the service role writes A’s row for A')
+    await client.query('select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row(a1, { egress: { allow: ['10.1.2.0/24:5432'] } }))])
+    const egress = (await client.query('select egress from dtma_container_registry where account_tool_instance_id = $1', [a1])).rows[0]?.egress
+    t.comment(`egress mirrored: expected {"allow":["10.1.2.0/24:5432"]}, seen ${JSON.stringify(egress)}`)
+    t.same(egress, { allow: ['10.1.2.0/24:5432'] }, 'the row carries what the tool may reach')
   })
   const matrix: Array<[string, string, unknown[], string]> = [
     ['service_role: A writes B’s row', 'select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row(b1))], 'PT403'],
     ['service_role: A deletes B’s row', 'select dtma_registry_delete($1, $2)', [toolboxA, b1], 'PT403'],
     ['service_role: A writes an unknown instance', 'select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row(randomUUID()))], 'PT403'],
     ['service_role: a row with an env value', 'select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row(a1, { environment_variables: ['K=v'] }))], 'PT400'],
-    ['service_role: a row with a bad id', 'select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row('not-a-uuid'))], 'PT400']
+    ['service_role: a row with a bad id', 'select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row('not-a-uuid'))], 'PT400'],
+    ['service_role: a row with an egress of another shape', 'select dtma_registry_upsert($1, $2)', [toolboxA, JSON.stringify(row(a1, { egress: { allow: 'everything' } }))], 'PT400']
   ]
   for (const [name, sql, values, code] of matrix) {
     const seen = await db.asRole('service_role', {}, (client) => client.query(sql, values).then(() => 'ok', (error: { code: string }) => error.code))

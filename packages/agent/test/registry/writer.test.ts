@@ -53,7 +53,8 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
     dtma_status: 'running',
     docker_status: 'running',
     port_bindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
-    environment_variables: ['API_KEY', 'MODE']
+    environment_variables: ['API_KEY', 'MODE'],
+    egress: 'internet'
   })
   const upsert = fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === instanceId)
   t.match(upsert, { method: 'POST', path: '/functions/v1/registry', authorization: `Bearer ${VM_TOKEN}`, apikey: VM_TOKEN, body: { operation: 'upsert' }, status: 200 })
