@@ -27,6 +27,8 @@ export interface EnforcerOptions {
   logger: Logger
   resyncIntervalMs: number
   resolveIntervalMs: number
+  /** How often the hooks alone are checked between passes (default 5 s): a removed hook is put back within it. */
+  hookCheckIntervalMs?: number
   observer?: NetworkPolicyObserver
   resolve?: Resolve
   /** Families to enforce; default IPv4, and IPv6 when the kernel has it. */
@@ -37,6 +39,7 @@ export interface EnforcerOptions {
 const FAMILY_NAME = { 4: 'ipv4', 6: 'ipv6' } as const
 /** How long an admitted container without a view keeps its refuse-everything rule. */
 const ADMITTED_FOR_MS = 10 * 60 * 1000
+const HOOK_CHECK_INTERVAL_MS = 5000
 
 export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   private state: NetworkPolicyStatus
@@ -44,6 +47,9 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
   private running: Promise<void> | undefined
   private again = false
   private timer: NodeJS.Timeout | undefined
+  private hookTimer: NodeJS.Timeout | undefined
+  /** The hooks the last pass put in place, which the hook check looks for. */
+  private hooked: { agentChain: string; bridge: BridgeChains } | undefined
   private unsubscribe: (() => void) | undefined
   private readonly seen = new Map<string, string>()
   private readonly names: HostNameCache
@@ -91,6 +97,8 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     })
     this.timer = setInterval(() => void this.sync(), this.options.resyncIntervalMs)
     this.timer.unref()
+    this.hookTimer = setInterval(() => void this.checkHooks(), this.options.hookCheckIntervalMs ?? HOOK_CHECK_INTERVAL_MS)
+    this.hookTimer.unref()
     await this.sync()
   }
 
@@ -111,6 +119,23 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     this.closed = true
     this.unsubscribe?.()
     if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.hookTimer !== undefined) clearInterval(this.hookTimer)
+  }
+
+  /** Between passes, the hooks alone (a listing of three chains per family): a missing one starts a pass,
+   *  which puts it back and counts it, so a firewall reload leaves the tools unheld for seconds, not a resync interval. */
+  private async checkHooks(): Promise<void> {
+    const hooked = this.hooked
+    if (hooked === undefined || this.running !== undefined || this.closed) return
+    try {
+      for (const family of this.families()) {
+        const { executor } = this.options
+        const [dockerUser, forward, input] = await Promise.all([executor.list(family, 'DOCKER-USER'), executor.list(family, 'FORWARD'), executor.list(family, 'INPUT')])
+        if (planHooks({ dockerUser, forward: forward ?? [], input: input ?? [] }, hooked.agentChain, hooked.bridge).lines.length > 0) return void (await this.sync())
+      }
+    } catch (error) {
+      this.options.logger.warn({ reason: (error as Error).message }, 'network policy: the hooks could not be listed; the next pass checks them')
+    }
   }
 
   /** One pass at a time; a request during a pass runs one more after it. */
@@ -160,6 +185,7 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
       }
       if (this.state.state !== 'enforced') this.options.logger.info({ rules, agentChain: input.agentChain, bridge: input.bridge }, 'tool network policy enforced')
       this.installedOnce = true
+      this.hooked = { agentChain: input.agentChain, bridge: input.bridge }
       this.state = { state: 'enforced', rules, families: this.families().map((family) => FAMILY_NAME[family]) }
     } catch (error) {
       this.degrade(error as Error)

@@ -33,8 +33,9 @@ t.test('hooks removed from DOCKER-USER and INPUT are put back', async (t) => {
   const hostPort = await freePort()
   const stand = await v4Lab(lab, hostPort)
   const metadata = await stand.metadataOnLo()
-  // The agent checks its hooks at each resync (DTMA_RESYNC_INTERVAL_S, 60 s by default): 5 s here.
-  const policy = await startPolicyAgent(t, { env: { DTMA_RESYNC_INTERVAL_S: '5' } })
+  // The agent checks its hooks every 5 s between its passes; the resync (a full pass) is an hour away
+  // here, so only that check can put them back.
+  const policy = await startPolicyAgent(t, { env: { DTMA_RESYNC_INTERVAL_S: '3600' } })
   const internet = await policy.tool('Probe Default')
   const host: Target = { label: 'host service via gateway', host: policy.gateway, port: hostPort, marker: 'host-service' }
   const outside = stand.targets.find((target) => target.host === '203.0.113.10' && target.port === 80)!
@@ -48,7 +49,7 @@ t.test('hooks removed from DOCKER-USER and INPUT are put back', async (t) => {
   // Open while they are gone (tried at once, before the agent can notice), then closed again.
   const open = await both()
   t.comment(`metadata, host with the jumps gone (first try) | ${open.join(', ')}`)
-  const closed = await waitFor(async () => ((await both()).every((seen) => seen === 'refused') ? Date.now() - since : undefined), 60_000, 250)
+  const closed = await waitFor(async () => ((await both()).every((seen) => seen === 'refused') ? Date.now() - since : undefined), 30_000, 250)
   const back = (await run('iptables', ['-w', '-S', 'DOCKER-USER'])).stdout.split('\n').filter((rule) => rule.split(' ').includes(policy.bridge))
   t.comment(`metadata and host refused again after ${closed} ms; DOCKER-USER hooks now: ${back.join(' ; ')}`)
   t.ok(closed !== undefined, 'the agent put the jumps back: metadata and host refused again')
