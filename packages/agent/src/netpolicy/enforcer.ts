@@ -129,9 +129,7 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     if (hooked === undefined || this.running !== undefined || this.closed) return
     try {
       for (const family of this.families()) {
-        const { executor } = this.options
-        const [dockerUser, forward, input] = await Promise.all([executor.list(family, 'DOCKER-USER'), executor.list(family, 'FORWARD'), executor.list(family, 'INPUT')])
-        if (planHooks({ dockerUser, forward: forward ?? [], input: input ?? [] }, hooked.agentChain, hooked.bridge).lines.length > 0) return void (await this.sync())
+        if ((await this.hookPlan(family, hooked.agentChain, hooked.bridge)).lines.length > 0) return void (await this.sync())
       }
     } catch (error) {
       this.options.logger.warn({ reason: (error as Error).message }, 'network policy: the hooks could not be listed; the next pass checks them')
@@ -198,15 +196,20 @@ export class NetworkPolicyEnforcer implements NetworkPolicyApi {
     this.state = { state: 'degraded', reason, rules: 0, families: [] }
   }
 
+  /** What the hooks of a family lack, from a fresh listing of the three chains they sit in. */
+  private async hookPlan(family: Family, agentChain: string, bridge: BridgeChains): Promise<ReturnType<typeof planHooks>> {
+    const { executor } = this.options
+    const [dockerUser, forward, input] = await Promise.all([executor.list(family, 'DOCKER-USER'), executor.list(family, 'FORWARD'), executor.list(family, 'INPUT')])
+    return planHooks({ dockerUser, forward: forward ?? [], input: input ?? [] }, agentChain, bridge)
+  }
+
   /** Hooks checked and put right in one transaction; a race with another agent's fix is tried once more on a fresh listing. */
   private async fixHooks(family: Family, agentChain: string, bridge: BridgeChains): Promise<{ missing: string[] }> {
-    const { executor } = this.options
     for (let attempt = 1; ; attempt++) {
-      const [dockerUser, forward, inputChain] = await Promise.all([executor.list(family, 'DOCKER-USER'), executor.list(family, 'FORWARD'), executor.list(family, 'INPUT')])
-      const plan = planHooks({ dockerUser, forward: forward ?? [], input: inputChain ?? [] }, agentChain, bridge)
+      const plan = await this.hookPlan(family, agentChain, bridge)
       if (plan.lines.length === 0) return plan
       try {
-        await executor.restore(family, restoreText(plan.lines))
+        await this.options.executor.restore(family, restoreText(plan.lines))
         return plan
       } catch (error) {
         if (attempt >= 2) throw error
