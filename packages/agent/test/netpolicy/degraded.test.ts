@@ -31,6 +31,8 @@ async function agentWith(t: Parameters<typeof tempDir>[0] & { comment(...m: unkn
     return policy === undefined || (policy.state === 'degraded' && /not installed yet/.test(policy.reason ?? '')) ? undefined : policy
   }, 20_000) ?? (await fetch(`${base}/status`, { headers: json }).then((r) => r.json() as Promise<{ network_policy?: { state?: string; reason?: string } }>, () => undefined))?.network_policy
   if (policy === undefined) t.comment(`the agent did not report a policy: ${agent.output().slice(-2000)}`)
+  // /ready is 503 until the first sync with Docker is done; a deploy before it would be refused for that.
+  await waitFor(async () => ((await fetch(`${base}/health/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 20_000)
   const deploy = await fetch(`${base}/tools`, {
     method: 'POST',
     headers: json,
@@ -73,7 +75,7 @@ t.test('an iptables that fails (not root): degraded, and deploys refused', async
 
 t.test('the policy off on the same toolbox: off, and deploys run', async (t) => {
   const seen = await agentWith(t, { PATH: nodeOnly, DTMA_NETWORK_POLICY: 'off' })
-  t.comment(`no iptables, policy off | network_policy ${JSON.stringify(seen.policy)} | deploy ${seen.reply.status} | containers ${seen.containers}`)
+  t.comment(`no iptables, policy off | network_policy ${JSON.stringify(seen.policy)} | deploy ${seen.reply.status} ${JSON.stringify(seen.reply.body)} | containers ${seen.containers}`)
   t.equal(seen.policy?.state, 'off', 'off, not degraded: the operator chose it')
   t.equal(seen.reply.status, 201, 'a deploy runs')
   t.equal(seen.containers, 1, 'its container made')
