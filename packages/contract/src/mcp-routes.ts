@@ -9,6 +9,7 @@
 import { ErrorBody, NameParams } from './schemas.ts'
 import { McpAccepted, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply } from './mcp.ts'
 import type { RouteDefinition } from './routes.ts'
+import { Scope } from './token.ts'
 
 const authErrors = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } as const
 /** 404: no such instance, or no such MCP session (start a new one); 409: the
@@ -23,6 +24,7 @@ export const mcpRoutes = {
     method: 'POST',
     path: '/tools/:name/mcp',
     auth: 'bearer',
+    scope: [Scope.mcp],
     // A call of an agent is a request: logged like the polled routes, at warn.
     quiet: true,
     summary:
@@ -37,6 +39,7 @@ export const mcpRoutes = {
     method: 'GET',
     path: '/tools/:name/mcp',
     auth: 'bearer',
+    scope: [Scope.mcp],
     quiet: true,
     summary: "The session's stream of the server's own requests and notifications (server-sent events; one per session)",
     raw: true,
@@ -49,6 +52,7 @@ export const mcpRoutes = {
     method: 'DELETE',
     path: '/tools/:name/mcp',
     auth: 'bearer',
+    scope: [Scope.mcp],
     quiet: true,
     summary: 'End an MCP session (Mcp-Session-Id)',
     raw: true,
@@ -60,6 +64,7 @@ export const mcpRoutes = {
     method: 'GET',
     path: '/tools/:name/capabilities',
     auth: 'bearer',
+    scope: [Scope.toolsRead, Scope.mcp],
     summary: "What the instance's MCP server announced and last listed: server info, capabilities, tools, resources, prompts, the tools' fingerprint",
     params: NameParams,
     responses: { 200: McpCapabilitiesReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }

@@ -3,6 +3,7 @@
 // from it, so the two sides cannot disagree.
 import type { TSchema } from 'typebox'
 import { mcpRoutes } from './mcp-routes.ts'
+import { Scope } from './token.ts'
 import {
   AcceptedReply,
   AgentLogsQuery,
@@ -33,6 +34,8 @@ export interface RouteDefinition {
   readonly path: string
   /** `bearer`: a configured token is required. `public`: no token needed. */
   readonly auth: 'bearer' | 'public'
+  /** A bearer route: the scopes of which a token must hold one (token.ts). */
+  readonly scope?: readonly Scope[]
   /** Polled routes log at warn so a poll every few seconds stays quiet. */
   readonly quiet?: boolean
   readonly summary: string
@@ -90,6 +93,7 @@ export const routes = {
     method: 'GET',
     path: '/tools/status',
     auth: 'bearer',
+    scope: [Scope.toolsRead],
     quiet: true,
     summary: 'Status of every managed instance',
     responses: { 200: ToolListReply, ...authErrors, ...dockerErrors }
@@ -98,6 +102,7 @@ export const routes = {
     method: 'GET',
     path: '/tools',
     auth: 'bearer',
+    scope: [Scope.toolsRead],
     summary: 'Every managed instance',
     responses: { 200: ToolListReply, ...authErrors, ...dockerErrors }
   },
@@ -105,6 +110,7 @@ export const routes = {
     method: 'GET',
     path: '/tools/:name',
     auth: 'bearer',
+    scope: [Scope.toolsRead],
     summary: 'One managed instance',
     params: NameParams,
     responses: { 200: ToolReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
@@ -113,6 +119,7 @@ export const routes = {
     method: 'POST',
     path: '/tools',
     auth: 'bearer',
+    scope: [Scope.toolsWrite],
     summary:
       'Deploy a tool container (idempotent: the same request again answers 200). Host ports: 0, "" or none take a free port of the tool range; an asked port that is the agent\'s own or another instance\'s is replaced by a free one, said in the message and in warnings',
     body: DeployToolBody,
@@ -133,6 +140,7 @@ export const routes = {
     method: 'POST',
     path: '/tools/:name/start',
     auth: 'bearer',
+    scope: [Scope.toolsWrite],
     summary: 'Start an instance',
     params: NameParams,
     responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
@@ -141,6 +149,7 @@ export const routes = {
     method: 'POST',
     path: '/tools/:name/stop',
     auth: 'bearer',
+    scope: [Scope.toolsWrite],
     summary: "Stop an instance (an earlier agent's container of that name is taken over first)",
     params: NameParams,
     responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
@@ -149,6 +158,7 @@ export const routes = {
     method: 'POST',
     path: '/tools/:name/restart',
     auth: 'bearer',
+    scope: [Scope.toolsWrite],
     summary: 'Restart an instance (recreated first if its container is gone)',
     params: NameParams,
     responses: { 200: StateReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, ...dockerErrors }
@@ -157,6 +167,7 @@ export const routes = {
     method: 'DELETE',
     path: '/tools/:name',
     auth: 'bearer',
+    scope: [Scope.toolsWrite],
     summary: 'Remove an instance and its container',
     params: NameParams,
     responses: { 200: MessageReply, 400: ErrorBody, 404: ErrorBody, ...authErrors, ...dockerErrors }
@@ -165,6 +176,7 @@ export const routes = {
     method: 'GET',
     path: '/tools/:name/logs',
     auth: 'bearer',
+    scope: [Scope.logsRead],
     summary: "The container's stdout and stderr as text (bounded; follow=true streams until the client closes)",
     produces: 'text/plain',
     stream: true,
@@ -176,6 +188,7 @@ export const routes = {
     method: 'GET',
     path: '/events',
     auth: 'bearer',
+    scope: [Scope.toolsRead],
     summary: 'Server-sent events: every instance now, then each change and pull progress (watch a deploy without polling)',
     produces: 'text/event-stream',
     stream: true,
@@ -194,6 +207,7 @@ export const routes = {
     method: 'GET',
     path: '/logs',
     auth: 'bearer',
+    scope: [Scope.logsRead],
     summary: "The agent's own recent log lines, secrets redacted: { logs, timestamp }; follow=true streams them as text until the client closes",
     produces: 'text/plain',
     stream: 'follow',
@@ -205,6 +219,7 @@ export const routes = {
     method: 'POST',
     path: '/restart',
     auth: 'bearer',
+    scope: [Scope.agentAdmin],
     summary: 'Restart the agent itself: answers 202, then exits for its supervisor (Docker --restart, systemd) to start it again; tool containers keep running',
     responses: { 202: AcceptedReply, ...authErrors, 503: ErrorBody }
   },
@@ -212,6 +227,7 @@ export const routes = {
     method: 'POST',
     path: '/redeploy',
     auth: 'bearer',
+    scope: [Scope.agentAdmin],
     summary:
       'Upgrade the agent in place (the same image pulled again, or `image`): 202 with an operation id, then a helper container backs up the store, starts the new agent, checks it and rolls back on failure; progress and outcome as `upgrade` events. Tool containers keep running. 501: this agent does not run in a Docker container',
     body: RedeployBody,
@@ -221,6 +237,7 @@ export const routes = {
     method: 'GET',
     path: '/tools/legacy',
     auth: 'bearer',
+    scope: [Scope.toolsRead],
     summary:
       "Every container without DTMA's labels, judged: name, image, ports, created, the evidence found that it is an earlier agent's, `eligible` (a call that names it, or an adopt, takes it over) and `why_not` (why it is never touched, one sentence)",
     responses: { 200: LegacyListReply, ...authErrors, ...dockerErrors }
@@ -229,6 +246,7 @@ export const routes = {
     method: 'POST',
     path: '/tools/legacy/:name/adopt',
     auth: 'bearer',
+    scope: [Scope.toolsWrite],
     summary: "Take over an earlier agent's container by its Docker name: made again under DTMA's labels with its image, env and host ports, then managed like any other instance",
     params: ContainerNameParams,
     body: AdoptLegacyBody,
@@ -253,6 +271,7 @@ export const routes = {
     method: 'GET',
     path: '/metrics',
     auth: 'bearer',
+    scope: [Scope.agentAdmin],
     quiet: true,
     summary: 'Prometheus metrics: requests, Docker operations, instances, reconciles, outbox and heartbeats',
     produces: 'text/plain',
