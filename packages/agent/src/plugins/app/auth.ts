@@ -13,12 +13,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CredentialCheck, type CredentialSettings } from '../../credentials/credential-check.ts'
 import { grantsInstance, type Grant } from '../../credentials/grant.ts'
+import { queryTokenRefusal } from '../../credentials/query-token.ts'
 import { CredentialRefusal } from '../../credentials/refusal.ts'
 import { instanceRefusal, routeRefusal } from '../../credentials/route-access.ts'
 import { DtmaError } from '../../errors.ts'
 import type { Metrics } from '../../metrics/metrics.ts'
 import { AuthFailureLimiter } from './auth-failure-limiter.ts'
-import { queryTokenRefusal } from './query-token.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
