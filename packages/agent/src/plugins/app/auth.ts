@@ -41,7 +41,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   const check = new CredentialCheck(options.credentials)
   const fleetKeyUses = options.metrics.counter({
     name: 'fleet_key_uses_total',
-    help: 'Requests authenticated with the fleet key (BACKEND_TO_DTMA_API_KEY), by route: at zero for long enough, DTMA_ACCEPT_FLEET_KEY can be turned off',
+    help: 'Requests authenticated with the fleet key, by route: at zero for long enough, DTMA_ACCEPT_FLEET_KEY can be turned off',
     labelNames: ['route'] as const
   })
   const limiter = new AuthFailureLimiter(options.failures)
