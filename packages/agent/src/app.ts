@@ -42,7 +42,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
   await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
-  await app.register(authPlugin, { tokens: config.apiTokens, tokenHashes: config.apiTokenHashes, failures: config.authFailures })
+  await app.register(authPlugin, { config, instances, metrics })
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {
     ...statusHandlers(config, instances, policy),

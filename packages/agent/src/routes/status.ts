@@ -9,6 +9,7 @@ import type { InstanceApi } from '../instances/instance-api.ts'
 import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { Handlers } from './register.ts'
+import { visibleViews } from './narrow.ts'
 import { toolInstance } from './wire.ts'
 
 export function statusHandlers(config: Config, instances: InstanceApi, policy: NetworkPolicyApi): Pick<Handlers, 'health' | 'ready' | 'status'> {
@@ -21,7 +22,7 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
     ready: async (request, reply) => {
       const reason = instances.unavailableReason()
       if (reason !== undefined) throw new DtmaError('not-ready', reason)
-      const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      const full = config.publicStatus === 'full' || (await request.server.grantWith(request, 'tools:read')) !== undefined
       return { status: 200, body: full ? { ready: true, instances: instances.list().length } : { ready: true } }
     },
 
@@ -35,19 +36,19 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
         timestamp: new Date().toISOString(),
         environment: {
           hasAuthToken: config.vmToken !== undefined,
-          hasApiKey: config.backendApiKey !== undefined || config.apiTokenHashes.length > 0,
+          hasApiKey: config.backendApiKey !== undefined || config.fleetKeyHashes.length > 0,
           hasApiBaseUrl: config.apiBaseUrl !== undefined,
           port: String(config.port)
         }
       }
-      const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      const full = config.publicStatus === 'full' || (await request.server.grantWith(request, 'tools:read')) !== undefined
       // Without a valid token (DTMA_PUBLIC_STATUS=minimal) nothing about the
       // tools: an empty list (readers map over it), and a word that it is hidden.
       reply200.tool_instances = []
       if (!full) reply200.tool_instances_hidden = true
       try {
         const views = instances.list()
-        if (full) reply200.tool_instances = views.map(toolInstance)
+        if (full) reply200.tool_instances = visibleViews(request, views).map(toolInstance)
       } catch (error) {
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message

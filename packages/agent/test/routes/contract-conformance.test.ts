@@ -3,10 +3,10 @@
 // table declares, with bodies that pass the table's typebox schemas. Every
 // declared status is provoked here, except the few listed with the reason.
 import { createServer } from 'node:net'
-import { createDtmaClient, routes, type DtmaClient, type RouteDefinition, type RouteId } from '@dtma/contract'
+import { createDtmaClient, routes, SCOPES, signToolboxToken, type DtmaClient, type RouteDefinition, type RouteId } from '@dtma/contract'
 import t, { type Test } from 'tap'
 import { Value } from 'typebox/value'
-import { freePort, startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { freePort, startTestAgent, TEST_AUDIENCE, TOKEN, VM_TOKEN, uniqueName, type TestAgent } from '../helpers/agent.ts'
 import { earlierAgentTool, legacyName } from '../helpers/earlier-agent.ts'
 import { ensureMcpImages } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -86,7 +86,7 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   const seen: Seen = new Set()
   let restarts = 0
   const agent = await startTestAgent(t, { restart: () => restarts++ })
-  const client = clientFor(t, agent, seen, agent.config.apiTokens[0])
+  const client = clientFor(t, agent, seen, TOKEN)
   const call = client as unknown as Record<RouteId, (args?: unknown) => Promise<{ status: number }>>
 
   // Authentication on every bearer route.
@@ -95,13 +95,16 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     if (route.auth !== 'bearer') continue
     t.equal((await anonymous[id](anyArgs(route))).status, 401, `${id} without a token`)
-    t.equal((await wrong[id](anyArgs(route))).status, 403, `${id} with a wrong token`)
+    t.equal((await wrong[id](anyArgs(route))).status, 401, `${id} with a wrong token`)
+    // A valid token with every scope but the route's: 403.
+    const lacking = await signToolboxToken(VM_TOKEN, { audience: TEST_AUDIENCE, scopes: SCOPES.filter((scope) => !(route.scope ?? []).includes(scope)), lifetimeSeconds: 600 })
+    t.equal((await (clientFor(t, agent, seen, lacking) as unknown as typeof call)[id](anyArgs(route))).status, 403, `${id} with a token without its scope`)
   }
 
   // An address that failed too often: every bearer route is 429 for it.
   const strict = await startTestAgent(t, { env: { DTMA_AUTH_FAILURE_LIMIT: '1' } })
   const blocked = clientFor(t, strict, seen, 'not-the-token') as unknown as typeof call
-  t.equal((await blocked.listTools()).status, 403, 'the failure that reaches the limit')
+  t.equal((await blocked.listTools()).status, 401, 'the failure that reaches the limit')
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     if (route.auth === 'bearer') t.equal((await blocked[id](anyArgs(route))).status, 429, `${id} after too many failed authentications`)
   }
@@ -122,7 +125,7 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.restartAgent()).status, 202)
   t.equal(await waitFor(() => (restarts === 1 ? restarts : undefined), 5000), 1, 'the restart ran once the answer had left')
   const noSupervisor = await startTestAgent(t)
-  t.equal((await clientFor(t, noSupervisor, seen, noSupervisor.config.apiTokens[0]).restartAgent()).status, 503, 'an agent with no way to restart itself says so')
+  t.equal((await clientFor(t, noSupervisor, seen, TOKEN).restartAgent()).status, 503, 'an agent with no way to restart itself says so')
 
   // The lifecycle and its failures.
   const name = uniqueName('Conformance')
@@ -173,11 +176,11 @@ t.test('every route answers its declared statuses with bodies of the declared sc
 
   // The MCP routes, against real MCP servers.
   const mcpAgent = await startTestAgent(t, { env: { DTMA_MCP_START_TIMEOUT_S: '2', DTMA_TOOL_PORT_RANGE: '43150-43199' } })
-  await provokeMcpStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, mcpAgent.config.apiTokens[0]))
+  await provokeMcpStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, TOKEN))
 
   // Docker unreachable: the Docker routes are 503, /status degrades, /health/ready is 503.
   const offline = await startTestAgent(t, { env: { DOCKER_SOCKET: '/nonexistent/docker.sock' }, waitReady: false })
-  const offlineCall = clientFor(t, offline, seen, offline.config.apiTokens[0]) as unknown as typeof call
+  const offlineCall = clientFor(t, offline, seen, TOKEN) as unknown as typeof call
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     // /events needs no Docker to stream: its 503 is the cap on clients.
     if (route.responses[503] === undefined || id === 'events') continue
