@@ -31,14 +31,14 @@ function challenge(request: FastifyRequest, status: number, payload: unknown): s
   const metadata = `resource_metadata="${baseOf(request)}${METADATA_PATH}"`
   if (status === 401) return request.headers.authorization === undefined ? `Bearer ${metadata}` : `Bearer error="invalid_token", ${metadata}`
   if (status !== 403 || typeof payload !== 'string') return undefined
-  // Of the 403s, the credential's own: not a foreign Origin, not a session of another grant.
-  let code: unknown
+  // Of the 403s, a token without the scope (credentials/route-access.ts): not an instance not granted, a foreign Origin, a session of another grant.
+  let error: { message?: unknown; data?: { code?: unknown } } | undefined
   try {
-    code = (JSON.parse(payload) as { error?: { data?: { code?: unknown } } }).error?.data?.code
+    error = (JSON.parse(payload) as { error?: typeof error }).error
   } catch {
     return undefined
   }
-  if (code !== ErrorCode.forbidden) return undefined
+  if (error?.data?.code !== ErrorCode.forbidden || !String(error.message).startsWith('Forbidden: missing scope')) return undefined
   return `Bearer error="insufficient_scope", scope="${Scope.mcp}", ${metadata}`
 }
 
