@@ -59,7 +59,7 @@ export async function grantedAnswer(answer: Answer, post: GrantedPost | undefine
   if (JSON_TYPE.test(type)) {
     const chunks: Buffer[] = []
     try {
-      for await (const chunk of answer.body) chunks.push(chunk as Buffer)
+      for await (const chunk of answer.body) chunks.push(Buffer.from(chunk as Buffer | string))
     } catch (error) {
       throw new DtmaError('mcp-upstream-failed', `the MCP server's answer could not be read: ${(error as Error).message}`)
     }
