@@ -9,6 +9,7 @@ import type { InstanceApi } from '../instances/instance-api.ts'
 import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { Handlers } from './register.ts'
+import { visibleViews } from './narrow.ts'
 import { toolInstance } from './wire.ts'
 
 export function statusHandlers(config: Config, instances: InstanceApi, policy: NetworkPolicyApi): Pick<Handlers, 'health' | 'ready' | 'status'> {
@@ -47,7 +48,7 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
       if (!full) reply200.tool_instances_hidden = true
       try {
         const views = instances.list()
-        if (full) reply200.tool_instances = views.map(toolInstance)
+        if (full) reply200.tool_instances = visibleViews(request, views).map(toolInstance)
       } catch (error) {
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message
