@@ -33,7 +33,7 @@ t.test('HTTPS with a self-signed certificate; plain HTTP is not served', async (
 
   t.same(await httpsGet(agent.port, '/health', ca), { status: 200, body: 'OK' }, '/health over HTTPS')
   t.equal((await httpsGet(agent.port, '/tools', ca, TOKEN)).status, 200, 'bearer routes over HTTPS')
-  t.equal((await httpsGet(agent.port, '/tools', ca, 'wrong')).status, 403, 'and their auth')
+  t.equal((await httpsGet(agent.port, '/tools', ca, 'wrong')).status, 401, 'and their auth')
   await t.rejects(httpsGet(agent.port, '/health', undefined), /self[- ]signed/, 'a client that does not trust the certificate refuses it')
   const plain = await new Promise<string>((resolve) => {
     const req = plainRequest({ host: '127.0.0.1', port: agent.port, path: '/health' }, (res) => resolve(`answered ${res.statusCode}`))
