@@ -47,7 +47,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   registerRoutes(app, {
     ...statusHandlers(config, instances, policy),
     ...toolHandlers(instances, mcp, policy),
-    ...mcpHandlers(mcp, app),
+    ...mcpHandlers(mcp, instances, app, config.tokens.jwks),
     ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }),
     ...fleetHandlers(fleet, instances),
     ...agentHandlers({ config, instances, logTail, ...(options.restart !== undefined && { restart: options.restart }) }),

@@ -23,6 +23,7 @@ export type ErrorKind =
   | 'mcp-too-large'
   | 'mcp-upstream-failed'
   | 'mcp-not-ready'
+  | 'mcp-session-of-other-grant'
   | 'too-many-streams'
   | 'network-policy-unavailable'
 
@@ -47,6 +48,7 @@ const httpByKind: Record<ErrorKind, { status: number; code: ErrorCode }> = {
   'mcp-too-large': { status: 413, code: ErrorCode.payloadTooLarge },
   'mcp-upstream-failed': { status: 502, code: ErrorCode.mcpUpstreamFailed },
   'mcp-not-ready': { status: 504, code: ErrorCode.mcpNotReady },
+  'mcp-session-of-other-grant': { status: 403, code: ErrorCode.mcpSessionOfOtherGrant },
   'too-many-streams': { status: 503, code: ErrorCode.tooManyStreams },
   'network-policy-unavailable': { status: 503, code: ErrorCode.networkPolicyUnavailable }
 }

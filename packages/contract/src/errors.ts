@@ -24,6 +24,8 @@ export const ErrorCode = {
   mcpOriginRefused: 'DTMA_MCP_ORIGIN_REFUSED',
   mcpUpstreamFailed: 'DTMA_MCP_UPSTREAM_FAILED',
   mcpNotReady: 'DTMA_MCP_NOT_READY',
+  toolNotGranted: 'DTMA_TOOL_NOT_GRANTED',
+  mcpSessionOfOtherGrant: 'DTMA_MCP_SESSION_OF_OTHER_GRANT',
   tooManyStreams: 'DTMA_TOO_MANY_STREAMS',
   networkPolicyUnavailable: 'DTMA_NETWORK_POLICY_UNAVAILABLE',
   internal: 'DTMA_INTERNAL'

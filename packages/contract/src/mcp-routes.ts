@@ -7,7 +7,7 @@
 // own or its server's, is a JSON-RPC error (McpErrorBody), as MCP clients
 // read them; /capabilities answers the ErrorBody of every other route.
 import { ErrorBody, NameParams } from './schemas.ts'
-import { McpAccepted, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply } from './mcp.ts'
+import { McpAccepted, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply, ProtectedResourceMetadata } from './mcp.ts'
 import type { RouteDefinition } from './routes.ts'
 import { Scope } from './token.ts'
 
@@ -68,5 +68,13 @@ export const mcpRoutes = {
     summary: "What the instance's MCP server announced and last listed: server info, capabilities, tools, resources, prompts, the tools' fingerprint",
     params: NameParams,
     responses: { 200: McpCapabilitiesReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }
+  },
+  protectedResource: {
+    method: 'GET',
+    path: '/.well-known/oauth-protected-resource',
+    auth: 'public',
+    summary:
+      "RFC 9728 protected resource metadata, as the MCP authorization spec asks: the authorization server whose tokens open the MCP endpoints, the scopes, the Authorization header. 404 unless DTMA_JWKS_URL and DTMA_TOKEN_ISSUER are set; a 401 of an MCP endpoint names this URL in WWW-Authenticate (resource_metadata)",
+    responses: { 200: ProtectedResourceMetadata, 404: ErrorBody }
   }
 } as const satisfies Record<string, RouteDefinition>

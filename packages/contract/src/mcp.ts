@@ -121,3 +121,20 @@ export const McpCapabilitiesReply = Type.Object({ success: Type.Literal(true), d
 /** SSE `mcp` event: an instance's MCP status or tool fingerprint changed. */
 export const McpEvent = Type.Object({ instanceName: Type.String(), mcp: Type.Union([McpInfo, Type.Null()]) })
 export type McpEvent = Static<typeof McpEvent>
+
+// ---- GET /.well-known/oauth-protected-resource -------------------------------------------
+
+/** RFC 9728's protected resource metadata of the toolbox (served when an
+ *  authorization server is set: DTMA_JWKS_URL and DTMA_TOKEN_ISSUER): where
+ *  an MCP client gets a token for its MCP endpoints by itself. */
+export const ProtectedResourceMetadata = Type.Object(
+  {
+    resource: Type.String({ description: "the toolbox's base URL, as the request named it: every /tools/{name}/mcp is under it" }),
+    authorization_servers: Type.Array(Type.String(), { description: 'the issuer of the tokens the agent accepts (DTMA_TOKEN_ISSUER)' }),
+    scopes_supported: Type.Array(Type.String()),
+    bearer_methods_supported: Type.Array(Type.Literal('header'), { description: 'the Authorization header only: a token in the query string is refused' }),
+    resource_name: Type.String()
+  },
+  { additionalProperties: true }
+)
+export type ProtectedResourceMetadata = Static<typeof ProtectedResourceMetadata>

@@ -12,6 +12,8 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { Readable, Transform } from 'node:stream'
 import { ErrorCode, mcpErrorBody } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
+import { grantedAnswer, refusedOnly, splitPost } from './proxy-grant.ts'
+import type { McpAccess } from './tool-grant.ts'
 
 /** Besides every Mcp-* header (Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, ...). */
 const FORWARDED_REQUEST_HEADERS = new Set(['content-type', 'accept', 'last-event-id'])
@@ -45,8 +47,16 @@ function forwarded(headers: IncomingHttpHeaders, names: Set<string>): Record<str
   return kept
 }
 
-/** Relays one request; `upstream` is what the agent adds (Host, the deploy's credential). */
-export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number): Promise<ProxiedAnswer> {
+/** Relays one request; `upstream` is what the agent adds (Host, the deploy's credential); held to the caller's access (proxy-grant.ts). */
+export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number, access: McpAccess = {}): Promise<ProxiedAnswer> {
+  if (access.tools === undefined) return relay(url, upstream, request, maxMessageBytes)
+  const post = request.method === 'POST' ? splitPost(request.body, access) : undefined
+  if (post !== undefined && post.forward === undefined) return refusedOnly(post)
+  const answer = await relay(url, upstream, post === undefined ? request : { ...request, body: post.forward }, maxMessageBytes)
+  return grantedAnswer(answer, post, access, maxMessageBytes)
+}
+
+async function relay(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number): Promise<ProxiedAnswer> {
   const headers = { ...forwarded(request.headers, FORWARDED_REQUEST_HEADERS), ...upstream }
   const body = request.body === undefined ? undefined : JSON.stringify(request.body)
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))

@@ -5,8 +5,9 @@
 import type { McpCapabilities } from '@dtma/contract'
 import type { ProxiedAnswer, ProxiedRequest } from './http-proxy.ts'
 import type { SessionPipe } from './mux-session.ts'
+import type { McpAccess } from './tool-grant.ts'
 
-export type { ProxiedAnswer, ProxiedRequest }
+export type { McpAccess, ProxiedAnswer, ProxiedRequest }
 
 export type McpEndpoint =
   | { kind: 'sessions'; open(): SessionPipe }
@@ -14,9 +15,11 @@ export type McpEndpoint =
   | { kind: 'proxy'; forward(request: ProxiedRequest): Promise<ProxiedAnswer> }
 
 export interface McpApi {
-  /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run). */
-  endpoint(instanceName: string): McpEndpoint
-  capabilities(instanceName: string): McpCapabilities
+  /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run).
+   *  access: what the caller's credential grants of it (its tools); the way through holds the caller to it. */
+  endpoint(instanceName: string, access?: McpAccess): McpEndpoint
+  /** What it last listed, of the tools only those `access` grants. */
+  capabilities(instanceName: string, access?: McpAccess): McpCapabilities
   /** Resolves once the server answered initialize and was listed; rejects with a 504 after timeoutMs. */
   whenReady(instanceName: string, timeoutMs: number): Promise<void>
   readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }

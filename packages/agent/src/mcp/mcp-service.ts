@@ -12,8 +12,10 @@ import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import type { McpHealthBoard } from './health-board.ts'
 import { InstanceMcp, type McpObserver } from './instance-mcp.ts'
+import { grantedPipe } from './granted-pipe.ts'
 import { proxyToServer } from './http-proxy.ts'
 import type { McpApi, McpEndpoint } from './mcp-api.ts'
+import { grantedOnly, type McpAccess } from './tool-grant.ts'
 import { McpSelfHeal, type RestartObserver } from './self-heal.ts'
 
 export interface McpServiceOptions {
@@ -63,16 +65,16 @@ export class McpService implements McpApi {
     this.servers.clear()
   }
 
-  endpoint(instanceName: string): McpEndpoint {
+  endpoint(instanceName: string, access: McpAccess = {}): McpEndpoint {
     const { view, server } = this.serverOf(instanceName)
     if (server === undefined || view.dockerState !== 'running') {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
-    if (server.multiplexed) return { kind: 'sessions', open: () => server.openSession() }
-    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes) }
+    if (server.multiplexed) return { kind: 'sessions', open: () => grantedPipe(server.openSession(), access) }
+    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access) }
   }
 
-  capabilities(instanceName: string): McpCapabilities {
+  capabilities(instanceName: string, access: McpAccess = {}): McpCapabilities {
     const { view, server } = this.serverOf(instanceName)
     const health = (view.mcp as NonNullable<InstanceView['mcp']>).health
     const offer = server?.monitor.offer
@@ -83,7 +85,7 @@ export class McpService implements McpApi {
       server_info: health.serverInfo,
       server_capabilities: offer?.serverCapabilities ?? null,
       instructions: offer?.instructions ?? null,
-      tools: offer?.tools ?? null,
+      tools: offer === undefined ? null : grantedOnly(offer.tools, access),
       resources: offer?.resources ?? null,
       prompts: offer?.prompts ?? null,
       tools_fingerprint: health.toolsFingerprint,

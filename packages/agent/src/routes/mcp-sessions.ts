@@ -14,6 +14,8 @@ import type { SessionPipe } from '../mcp/mux-session.ts'
 export interface HttpSession {
   id: string
   instanceName: string
+  /** The grant that opened it (routes/mcp-grant.ts): every later request must hold the same. */
+  binding: string
   transport: StreamableHTTPServerTransport
   /** Requests being answered now (an open stream counts until it ends). */
   active: number
@@ -56,12 +58,12 @@ export class McpHttpSessions {
   }
 
   /** A new session on a pipe of the instance's multiplexer; it joins the table once its initialize is taken. */
-  create(instanceName: string, open: () => SessionPipe): HttpSession {
+  create(instanceName: string, open: () => SessionPipe, binding: string): HttpSession {
     if (this.sessions.size >= this.limits.maxSessions) {
       throw new DtmaError('mcp-unavailable', `too many MCP sessions are open (${this.limits.maxSessions}): end one (DELETE) or try again later`, { retryAfterSeconds: 5 })
     }
     const pipe = open()
-    const session: HttpSession = { id: '', instanceName, transport: undefined as never, active: 0, streams: 0, lastUsed: Date.now(), queued: 0, written: 0 }
+    const session: HttpSession = { id: '', instanceName, binding, transport: undefined as never, active: 0, streams: 0, lastUsed: Date.now(), queued: 0, written: 0 }
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {

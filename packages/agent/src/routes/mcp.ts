@@ -13,11 +13,14 @@ import { McpHeaders } from '@dtma/contract'
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DtmaError } from '../errors.ts'
+import type { InstanceApi } from '../instances/instance-api.ts'
 import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
+import { protectedResourceHandlers, type AuthorizationServer } from './protected-resource.ts'
+import { callerAccess, checkBinding, ProxiedSessionBindings, type CallerAccess } from './mcp-grant.ts'
 import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
 import type { Handlers, RawAnswer } from './register.ts'
 
-type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities'>
+type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource'>
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name]
@@ -66,11 +69,13 @@ function checkProtocolVersion(request: FastifyRequest): void {
   }
 }
 
-/** Relays a request to an http server's own endpoint and its answer back. */
-async function proxy(endpoint: Extract<McpEndpoint, { kind: 'proxy' }>, request: FastifyRequest, reply: FastifyReply): Promise<RawAnswer> {
+/** Relays a request to an http server's own endpoint and its answer back; `opened`: the session id its server gave, if any. */
+async function proxy(endpoint: Extract<McpEndpoint, { kind: 'proxy' }>, request: FastifyRequest, reply: FastifyReply, opened?: (sessionId: string) => void): Promise<RawAnswer> {
   const aborted = new AbortController()
   reply.raw.once('close', () => aborted.abort())
   const answer = await endpoint.forward({ method: request.method, headers: request.headers, body: request.method === 'POST' ? request.body : undefined, signal: aborted.signal })
+  const sessionId = answer.headers[McpHeaders.session]
+  if (sessionId !== undefined && answer.status < 300) opened?.(sessionId)
   reply.hijack()
   reply.raw.writeHead(answer.status, answer.headers)
   reply.raw.flushHeaders()
@@ -78,19 +83,31 @@ async function proxy(endpoint: Extract<McpEndpoint, { kind: 'proxy' }>, request:
   return { raw: true }
 }
 
-export function mcpHandlers(mcp: McpApi, app: FastifyInstance): McpHandlers {
+/** authorizationServer: the one whose tokens open the MCP endpoints, if set (protected-resource.ts). */
+export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, app: FastifyInstance, authorizationServer: AuthorizationServer | undefined): McpHandlers {
   const { allowedOrigins, maxSessions, sessionIdleMs } = mcp.settings
   const sessions = new McpHttpSessions({ maxSessions, idleMs: sessionIdleMs, backlogBytes: 16 * 1024 * 1024 }, app.log)
+  const proxied = new ProxiedSessionBindings(Math.max(maxSessions * 4, 1024))
   app.addShutdownStep('drain', 'MCP sessions', () => sessions.closeAll())
 
-  /** The caller's session of this instance, named by its header. */
-  const sessionOf = (request: FastifyRequest, name: string): HttpSession => {
+  /** What the request's credential grants of this instance's server (instances.get: 404 for an unknown one). */
+  const accessOf = (request: FastifyRequest, name: string): CallerAccess => callerAccess(request.grant, instances.get(name).accountToolInstanceId)
+
+  /** The caller's session of this instance, named by its header, opened with the same grant. */
+  const sessionOf = (request: FastifyRequest, name: string, access: CallerAccess): HttpSession => {
     const id = header(request, McpHeaders.session)
     if (id === undefined) throw new DtmaError('invalid', 'Mcp-Session-Id header is required (POST initialize first to open a session)')
     const session = sessions.get(id)
     if (session === undefined || session.instanceName !== name) throw new DtmaError('mcp-session-not-found', 'MCP session not found (it ended, or the agent restarted): initialize a new one')
+    checkBinding(session.binding, access)
     checkProtocolVersion(request)
     return session
+  }
+
+  /** An http server's session named by the request (if any) was opened with the same grant. */
+  const proxiedSession = (request: FastifyRequest, name: string, access: CallerAccess): void => {
+    const id = header(request, McpHeaders.session)
+    if (id !== undefined) proxied.check(name, id, access)
   }
 
   /** Hands the request to the session's SDK transport, which answers it. */
@@ -108,47 +125,67 @@ export function mcpHandlers(mcp: McpApi, app: FastifyInstance): McpHandlers {
     return { raw: true }
   }
 
-  const opened = (request: FastifyRequest, name: string, accept: string[]): McpEndpoint => {
+  const opened = (request: FastifyRequest, name: string, accept: string[], access: CallerAccess): McpEndpoint => {
     checkOrigin(request, allowedOrigins)
     checkAccept(request, accept)
-    return mcp.endpoint(name)
+    return mcp.endpoint(name, access)
   }
 
   return {
+    ...protectedResourceHandlers(app, authorizationServer),
+
     mcpPost: async (request, reply) => {
       const name = request.params.name
-      const endpoint = opened(request, name, ['application/json', 'text/event-stream'])
+      const access = accessOf(request, name)
+      const endpoint = opened(request, name, ['application/json', 'text/event-stream'], access)
       // The contract's schema checked the body's shape; the SDK's transport checks each message (and its refusal becomes DTMA's error body).
       const messages = Array.isArray(request.body) ? request.body : [request.body]
       const initialize = messages.some((message) => message.method === 'initialize' && message.id !== undefined)
       if (initialize && messages.length > 1) throw new DtmaError('invalid', 'initialize must be sent alone, not in a batch')
-      if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
-      if (!initialize) return answer(sessionOf(request, name), request, reply, false)
+      if (endpoint.kind === 'proxy') {
+        if (!initialize) proxiedSession(request, name, access)
+        return proxy(endpoint, request, reply, initialize ? (id) => proxied.remember(name, id, access) : undefined)
+      }
+      if (!initialize) return answer(sessionOf(request, name, access), request, reply, false)
       if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
-      return answer(sessions.create(name, endpoint.open), request, reply, false)
+      return answer(sessions.create(name, endpoint.open, access.binding), request, reply, false)
     },
 
     mcpStream: async (request, reply) => {
       const name = request.params.name
-      const endpoint = opened(request, name, ['text/event-stream'])
-      if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
-      const session = sessionOf(request, name)
+      const access = accessOf(request, name)
+      const endpoint = opened(request, name, ['text/event-stream'], access)
+      if (endpoint.kind === 'proxy') {
+        proxiedSession(request, name, access)
+        return proxy(endpoint, request, reply)
+      }
+      const session = sessionOf(request, name, access)
       if (session.streams > 0) throw new DtmaError('conflict', 'this MCP session has its stream open already (one GET stream per session)')
       return answer(session, request, reply, true)
     },
 
     mcpEnd: async (request, reply) => {
       const name = request.params.name
+      const access = accessOf(request, name)
       checkOrigin(request, allowedOrigins)
       // A session ends whether or not its server runs now.
       const id = header(request, McpHeaders.session)
       const open = id === undefined ? undefined : sessions.get(id)
-      if (open !== undefined && open.instanceName === name) return answer(open, request, reply, false)
-      const endpoint = mcp.endpoint(name)
-      if (endpoint.kind === 'proxy') return proxy(endpoint, request, reply)
-      return answer(sessionOf(request, name), request, reply, false)
+      if (open !== undefined && open.instanceName === name) {
+        checkBinding(open.binding, access)
+        return answer(open, request, reply, false)
+      }
+      const endpoint = mcp.endpoint(name, access)
+      if (endpoint.kind === 'proxy') {
+        proxiedSession(request, name, access)
+        return proxy(endpoint, request, reply)
+      }
+      return answer(sessionOf(request, name, access), request, reply, false)
     },
 
-    toolCapabilities: async (request) => ({ status: 200, body: { success: true, data: mcp.capabilities(request.params.name) } })
+    toolCapabilities: async (request) => {
+      const name = request.params.name
+      return { status: 200, body: { success: true, data: mcp.capabilities(name, accessOf(request, name)) } }
+    }
   }
 }

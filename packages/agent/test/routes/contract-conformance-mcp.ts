@@ -70,6 +70,7 @@ export async function provokeMcpStatuses(t: Test, agent: TestAgent, client: Dtma
   t.equal((await call.toolCapabilities?.({ params: { name: 'bad\u0001name' } }))?.status, 400)
   t.equal((await call.toolCapabilities?.({ params: { name: uniqueName('Nobody') } }))?.status, 404)
   t.equal((await call.toolCapabilities?.({ params: { name: notMcp } }))?.status, 409)
+  t.equal((await call.protectedResource?.())?.status, 404, 'no authorization server is set: no protected resource metadata')
 
   // A stopped MCP server cannot be reached: 503 on every MCP route.
   t.equal((await call.stopTool?.({ params }))?.status, 200)

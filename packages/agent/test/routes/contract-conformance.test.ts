@@ -29,7 +29,8 @@ const NOT_PROVOKED: Record<string, string> = {
   'events 503': 'needs DTMA_EVENTS_MAX_CLIENTS streams held open: test/routes/events.test.ts',
   'redeployAgent 202': 'needs the agent in a container: test/fleet/redeploy.test.ts',
   'redeployAgent 409': 'needs an upgrade running in a container: test/fleet/redeploy.test.ts',
-  'redeployAgent 502': 'needs the agent in a container whose image cannot run the helper: test/fleet/redeploy.test.ts'
+  'redeployAgent 502': 'needs the agent in a container whose image cannot run the helper: test/fleet/redeploy.test.ts',
+  'protectedResource 200': 'needs an authorization server (DTMA_JWKS_URL, DTMA_TOKEN_ISSUER): test/mcp/mcp-authorization.test.ts'
 }
 
 type Seen = Set<string>

@@ -3,10 +3,10 @@
 // accepted, the request's own origin is when its Host cannot be a rebinding
 // name (an IP address, localhost), any other is a 403; a listed one is
 // accepted; over TLS its own origin is accepted by any name. And the
-// official conformance suite's DNS-rebinding scenario, run as its CLI runs it. The scenario sends no credential (it stands for
-// unauthenticated local servers), so it reaches the agent through a hop that
-// adds the bearer token and changes nothing else (Host and Origin pass as
-// sent).
+// official conformance suite's scenarios (DNS rebinding, initialize, ping, the tools listing), run as its CLI runs them. They send no credential (they stand for
+// unauthenticated local servers), so they reach the agent through a hop that
+// adds a bearer token, a scoped mcp token of the one instance and one tool as
+// an AI agent holds, and changes nothing else (Host and Origin pass as sent).
 import { execFile, execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, request, type IncomingHttpHeaders } from 'node:http'
@@ -16,7 +16,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { startTestAgent, tempDir, TOKEN, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { signToolboxToken } from '@dtma/contract'
+import { startTestAgent, tempDir, TEST_AUDIENCE, TOKEN, uniqueName, VM_TOKEN, type TestAgent } from '../helpers/agent.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
 
 t.before(ensureMcpImages)
@@ -25,11 +26,15 @@ const env = { DTMA_TOOL_PORT_RANGE: '43720-43729' }
 const conformanceCli = fileURLToPath(new URL('../../../../node_modules/@modelcontextprotocol/conformance/dist/index.js', import.meta.url))
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'origin-test', version: '1' } } })
 
+/** The account_tool_instance_id of each instance deployed here, by name. */
+const instanceIds = new Map<string, string>()
+
 /** Deploys the tools server (over TLS when given the agent's certificate: the typed client speaks plain HTTP here). */
 async function deploy(t: Test, agent: TestAgent, ca?: Buffer): Promise<string> {
   const name = uniqueName('Origin')
   agent.deployBody(name)
   const body = { ...mcpDeployBody(name, MCP_IMAGES.toolsV1, 'stdio'), waitForMcp: true }
+  instanceIds.set(name, body.accountToolInstanceId)
   const status = ca === undefined ? (await agent.client.deployTool({ body })).status : (await post(agent.port, '/tools', `127.0.0.1:${agent.port}`, undefined, JSON.stringify(body), ca)).status
   t.equal(status, 201, 'deployed')
   return name
@@ -108,9 +113,9 @@ t.test('over TLS the own origin is accepted under any name (the browser checked 
 })
 
 /** Forwards every request to the agent with the bearer token added, headers and body otherwise as sent. */
-async function credentialHop(t: Test, agentPort: number): Promise<number> {
+async function credentialHop(t: Test, agentPort: number, token: string): Promise<number> {
   const hop = createServer((incoming, outgoing) => {
-    const headers: IncomingHttpHeaders = { ...incoming.headers, authorization: `Bearer ${TOKEN}` }
+    const headers: IncomingHttpHeaders = { ...incoming.headers, authorization: `Bearer ${token}` }
     const upstream = request({ host: '127.0.0.1', port: agentPort, method: incoming.method, path: incoming.url, headers }, (answer) => {
       outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
       answer.pipe(outgoing)
@@ -123,21 +128,45 @@ async function credentialHop(t: Test, agentPort: number): Promise<number> {
   return (hop.address() as AddressInfo).port
 }
 
-t.test("the official conformance suite's DNS-rebinding scenario passes with the default settings", async (t) => {
+type Check = { id: string; status: string; errorMessage?: string; details?: { tools?: string[] } }
+
+/** One scenario of the official conformance suite, run as its CLI runs it: its exit code and the checks it wrote. */
+async function conformance(t: Test, url: string, scenario: string): Promise<{ code: number; checks: Check[] }> {
+  const out = tempDir(t, 'dtma-conformance-')
+  const run = await promisify(execFile)(process.execPath, [conformanceCli, 'server', '--url', url, '--scenario', scenario, '-o', out], { cwd: out, timeout: 120_000 }).then(
+    () => ({ code: 0 }),
+    (error: { code?: number }) => ({ code: error.code ?? -1 })
+  )
+  const runDir = readdirSync(out).find((entry) => entry.startsWith(`server-${scenario}`))
+  t.ok(runDir, `${scenario}: the suite wrote its checks`)
+  return { code: run.code, checks: runDir === undefined ? [] : (JSON.parse(readFileSync(join(out, runDir, 'checks.json'), 'utf8')) as Check[]) }
+}
+
+t.test("the official conformance suite's scenarios pass with the default settings and an AI agent's scoped token", async (t) => {
   const agent = await startTestAgent(t, { env })
   const name = await deploy(t, agent)
-  const hopPort = await credentialHop(t, Number(new URL(agent.baseUrl).port))
-  const out = tempDir(t, 'dtma-conformance-')
+  // What an AI agent holds: an mcp token for this one instance and one of its two tools, nothing else.
+  const id = instanceIds.get(name) as string
+  const scoped = await signToolboxToken(VM_TOKEN, { audience: TEST_AUDIENCE, scopes: ['mcp'], lifetimeSeconds: 600, instances: [id], tools: { [id]: ['echo'] }, subject: 'conformance' })
+  const hopPort = await credentialHop(t, Number(new URL(agent.baseUrl).port), scoped)
+  const other = await fetch(`http://127.0.0.1:${hopPort}/tools`)
+  await other.body?.cancel()
+  t.comment(`mcp, this instance | GET /tools through the hop | 403 | ${other.status}`)
+  t.equal(other.status, 403, "the hop's token opens MCP of this instance only, not the API")
   const url = `http://127.0.0.1:${hopPort}/tools/${encodeURIComponent(name)}/mcp`
-  const run = await promisify(execFile)(process.execPath, [conformanceCli, 'server', '--url', url, '--scenario', 'dns-rebinding-protection', '-o', out], { cwd: out, timeout: 120_000 }).then(
-    () => ({ code: 0 }),
-    (error: { code?: number; stdout?: string }) => ({ code: error.code ?? -1, stdout: error.stdout })
-  )
-  const runDir = readdirSync(out).find((entry) => entry.startsWith('server-dns-rebinding-protection'))
-  t.ok(runDir, 'the suite wrote its checks')
-  if (runDir === undefined) return
-  const checks = JSON.parse(readFileSync(join(out, runDir, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string; details?: unknown }>
-  t.same(checks.map((check) => check.id).sort(), ['localhost-host-rebinding-rejected', 'localhost-host-valid-accepted'], 'both checks ran')
-  for (const check of checks) t.equal(check.status, 'SUCCESS', `${check.id}${check.errorMessage ? `: ${check.errorMessage}` : ''}`)
-  t.equal(run.code, 0, 'the conformance CLI exits 0')
+
+  const rebinding = await conformance(t, url, 'dns-rebinding-protection')
+  t.same(rebinding.checks.map((check) => check.id).sort(), ['localhost-host-rebinding-rejected', 'localhost-host-valid-accepted'], 'both checks ran')
+  for (const scenario of ['server-initialize', 'ping', 'tools-list']) {
+    const run = await conformance(t, url, scenario)
+    t.ok(run.checks.length > 0, `${scenario}: checks ran`)
+    rebinding.checks.push(...run.checks)
+    t.equal(run.code, 0, `${scenario}: the conformance CLI exits 0`)
+  }
+  for (const check of rebinding.checks) {
+    t.comment(`mcp, this instance, tool echo | conformance ${check.id} | SUCCESS | ${check.status}${check.errorMessage ? `: ${check.errorMessage}` : ''}`)
+    t.equal(check.status, 'SUCCESS', `${check.id}${check.errorMessage ? `: ${check.errorMessage}` : ''}`)
+  }
+  t.same(rebinding.checks.find((check) => check.id === 'tools-list')?.details?.tools, ['echo'], "the suite's listing saw the granted tool only")
+  t.equal(rebinding.code, 0, 'the conformance CLI exits 0')
 })
