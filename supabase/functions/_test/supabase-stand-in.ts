@@ -15,12 +15,12 @@
 // status history. It does NOT emulate: embedded selects, operators other than
 // eq/neq/is/in, ordering, ranges other than limit, or Auth endpoints other
 // than /user.
-import { fromDatabase, PostgrestError, type RequestRole } from './postgrest/errors.ts'
-import { type Claims, StandInDatabase } from './postgrest/database.ts'
-import { FUNCTION_SIGNATURE_SQL, type FunctionSignature, restStatement, rpcStatement, TABLE_COLUMNS_SQL, takes } from './postgrest/sql.ts'
-import { IDENTIFIER, parseRest, type RestRequest } from './postgrest/wire.ts'
+import { StandInDatabase } from './postgrest/database.ts'
+import { type Claims, PostgrestEngine, type Row } from './postgrest/engine.ts'
+import { fromDatabase, PostgrestError } from './postgrest/errors.ts'
+import { parseRest } from './postgrest/wire.ts'
 
-export type Row = Record<string, unknown>
+export type { Row }
 export type TableName = 'account_tool_environments' | 'account_tool_instances' | 'tool_catalog' | 'dtma_container_registry' | 'dtma_toolbox_enrolments'
 
 export interface RecordedRequest {
@@ -61,7 +61,7 @@ export class SupabaseStandIn {
   readonly violations: string[] = []
   #server: Deno.HttpServer<Deno.NetAddr> | undefined
   #database: StandInDatabase | undefined
-  readonly #columns = new Map<string, string[]>()
+  #engine: PostgrestEngine | undefined
 
   constructor(private readonly options: StandInOptions) {}
 
@@ -77,6 +77,7 @@ export class SupabaseStandIn {
 
   async start(): Promise<this> {
     this.#database = await StandInDatabase.create()
+    this.#engine = new PostgrestEngine(this.#database.pool)
     this.#server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request) => this.#handle(request))
     return this
   }
@@ -112,20 +113,9 @@ export class SupabaseStandIn {
     return rows.map((row) => row.status)
   }
 
-  async #direct(request: Pick<RestRequest, 'method' | 'table'> & Partial<RestRequest>, body?: unknown): Promise<Row[]> {
-    const full: RestRequest = { select: ['*'], filters: [], limit: undefined, columns: undefined, onConflict: undefined, resolution: undefined, representation: true, single: false, ...request }
-    const statement = restStatement(full, body, await this.#tableColumns(full.table))
-    return (await this.database.query<{ r: Row }>(statement.text, statement.values)).map((row) => row.r)
-  }
-
-  async #tableColumns(table: string): Promise<string[]> {
-    let columns = this.#columns.get(table)
-    if (columns === undefined) {
-      columns = (await this.database.query<{ name: string }>(TABLE_COLUMNS_SQL, [table])).map((row) => row.name)
-      if (columns.length === 0) throw new PostgrestError(404, 'PGRST205', `Could not find the table 'public.${table}' in the schema cache`)
-      this.#columns.set(table, columns)
-    }
-    return columns
+  #direct(...request: Parameters<PostgrestEngine['direct']>): Promise<Row[]> {
+    if (!this.#engine) throw new Error('stand-in not started')
+    return this.#engine.direct(...request)
   }
 
   async #handle(request: Request): Promise<Response> {
@@ -166,11 +156,16 @@ export class SupabaseStandIn {
     else if (apikey === this.options.anonKey && userId !== undefined) claims = { role: 'authenticated', sub: userId, aud: 'authenticated' }
     else if (apikey === this.options.anonKey && bearer === this.options.anonKey) claims = { role: 'anon' }
     else return this.#fail(`${request.method} ${url.pathname} with a key and JWT that do not go together`, 401, 'PGRST301', 'JWT invalid')
+    const engine = this.#engine as PostgrestEngine
+    const rpc = /^\/rest\/v1\/rpc\/([^/]+)$/.exec(url.pathname)?.[1]
+    if (rpc !== undefined) {
+      if (request.method !== 'POST') this.violations.push(`${request.method} /rest/v1/rpc/${rpc}: supabase-js calls functions with POST`)
+      if (request.headers.get('content-type') !== 'application/json') this.violations.push(`rpc ${rpc} with content-type ${request.headers.get('content-type')}`)
+      return await engine.rpc(rpc, body ?? {}, claims, this.violations)
+    }
+    if (!url.pathname.startsWith('/rest/v1/')) return this.#fail(`unexpected ${request.method} ${url.pathname}`, 404, 'PGRST125', 'Invalid path specified in request URL')
     try {
-      const rpc = /^\/rest\/v1\/rpc\/([^/]+)$/.exec(url.pathname)?.[1]
-      if (rpc !== undefined) return await this.#rpc(request, rpc, body, claims)
-      if (!url.pathname.startsWith('/rest/v1/')) return this.#fail(`unexpected ${request.method} ${url.pathname}`, 404, 'PGRST125', 'Invalid path specified in request URL')
-      return await this.#rest(parseRest(request.method, url, request.headers, this.violations), body, claims)
+      return await engine.rest(parseRest(request.method, url, request.headers, this.violations), body, claims)
     } catch (error) {
       return fromDatabase(error, claims.role).toResponse()
     }
@@ -184,37 +179,9 @@ export class SupabaseStandIn {
     return await handler(new Request(request.url, { method: request.method, headers: request.headers, ...(body !== '' ? { body } : {}) }))
   }
 
-  async #rpc(request: Request, name: string, body: unknown, claims: Claims): Promise<Response> {
-    if (request.method !== 'POST') this.violations.push(`${request.method} /rest/v1/rpc/${name}: supabase-js calls functions with POST`)
-    if (request.headers.get('content-type') !== 'application/json') this.violations.push(`rpc ${name} with content-type ${request.headers.get('content-type')}`)
-    const args = (body ?? {}) as Record<string, unknown>
-    if (!IDENTIFIER.test(name) || typeof args !== 'object' || Array.isArray(args)) return this.#fail(`rpc ${name} with ${JSON.stringify(body)}`, 400, 'PGRST102', 'Empty or invalid json')
-    const overloads = await this.database.query<FunctionSignature>(FUNCTION_SIGNATURE_SQL, [name])
-    const signature = overloads.find((candidate) => candidate.names.every((arg) => IDENTIFIER.test(arg)) && takes(candidate, args))
-    if (signature === undefined) {
-      const message = `Could not find the function public.${name}(${Object.keys(args).sort().join(', ')}) in the schema cache`
-      return this.#fail(`unknown function ${name}`, 404, 'PGRST202', message)
-    }
-    const statement = rpcStatement(name, signature, args)
-    const { rows } = await this.database.asRole(claims, statement.text, statement.values)
-    return signature.returns === 'void' ? new Response(null, { status: 204 }) : Response.json(rows[0] ?? null)
-  }
-
   #user(userId: string | undefined): Response {
     if (userId === undefined) return Response.json({ code: 403, error_code: 'bad_jwt', msg: 'invalid JWT: unable to parse or verify signature' }, { status: 403 })
     return Response.json({ id: userId, aud: 'authenticated', role: 'authenticated', email: `${userId}@example.test`, app_metadata: {}, user_metadata: {}, created_at: new Date(0).toISOString() })
-  }
-
-  async #rest(request: RestRequest, body: unknown, claims: Claims): Promise<Response> {
-    const statement = restStatement(request, body, await this.#tableColumns(request.table))
-    // One object asked for and not exactly one row: PostgREST answers 406 and keeps nothing of a write.
-    const { rows, count } = await this.database.asRole(claims, statement.text, statement.values, (_rows, n) => !request.single || n === 1)
-    if (request.single && count !== 1) {
-      throw new PostgrestError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', `The result contains ${count} rows`)
-    }
-    const status = request.method === 'POST' ? 201 : 200
-    if (!request.representation) return new Response(null, { status: request.method === 'POST' ? 201 : 204 })
-    return Response.json(request.single ? rows[0] : rows, { status })
   }
 
   #fail(violation: string, status: number, code: string, message: string): Response {
@@ -222,5 +189,3 @@ export class SupabaseStandIn {
     return new PostgrestError(status, code, message).toResponse()
   }
 }
-
-export type { RequestRole }

@@ -4,10 +4,8 @@
 // files, in the same order, as the agent's tests apply: the Supabase CLI's
 // file-name order), dropped at close. DTMA_TEST_DATABASE_URL names the
 // server (default: postgres over TCP on 127.0.0.1 with the password the
-// script sets). Requests run as PostgREST runs them: in a transaction, as
-// the request's role, with its JWT claims in request.jwt.claims.
+// script sets).
 import pg from 'pg'
-import type { RequestRole } from './errors.ts'
 
 const SERVER_URL = Deno.env.get('DTMA_TEST_DATABASE_URL') ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres'
 const SUPABASE_DIR = new URL('../../../', import.meta.url)
@@ -40,12 +38,6 @@ export async function schemaSql(): Promise<Array<{ name: string; sql: string }>>
   ]
 }
 
-export interface Claims {
-  role: RequestRole
-  sub?: string
-  [claim: string]: unknown
-}
-
 export class StandInDatabase {
   private constructor(readonly name: string, readonly pool: pg.Pool) {}
 
@@ -73,29 +65,9 @@ export class StandInDatabase {
     return database
   }
 
-  /** As the superuser, outside any role: seeding and looking, as a migration or the dashboard would. */
+  /** As the database's owner, outside any role: seeding and looking, as a migration or the dashboard would. */
   async query<T = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<T[]> {
     return (await this.pool.query(text, values)).rows as T[]
-  }
-
-  /** One request as PostgREST runs it; `keep` sees the rows and says whether to commit (false rolls back). */
-  async asRole(claims: Claims, text: string, values: unknown[], keep: (rows: unknown[], count: number) => boolean = () => true): Promise<{ rows: unknown[]; count: number }> {
-    const client = await this.pool.connect()
-    try {
-      await client.query('begin')
-      await client.query(`set local role ${claims.role}`)
-      await client.query(`select set_config('request.jwt.claims', $1, true)`, [JSON.stringify(claims)])
-      const result = await client.query(text, values)
-      const rows = result.rows.map((row: { r?: unknown }) => row.r)
-      const count = result.command === 'SELECT' && result.fields.some((field: { name: string }) => field.name === 'r') ? rows.length : (result.rowCount ?? 0)
-      await client.query(keep(rows, count) ? 'commit' : 'rollback')
-      return { rows, count }
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined)
-      throw error
-    } finally {
-      client.release()
-    }
   }
 
   async drop(): Promise<void> {

@@ -2,12 +2,22 @@
 // details, hint} and the HTTP status its documentation gives for the
 // SQLSTATE (https://docs.postgrest.org/en/v12/references/errors.html),
 // including the PTnnn codes a database function raises to pick status nnn.
+// Plain TypeScript (no Deno or Node API): the agent's tests use it too.
 
 export type RequestRole = 'anon' | 'authenticated' | 'service_role'
 
 export class PostgrestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details: string | null = null, readonly hint: string | null = null) {
+  readonly status: number
+  readonly code: string
+  readonly details: string | null
+  readonly hint: string | null
+
+  constructor(status: number, code: string, message: string, details: string | null = null, hint: string | null = null) {
     super(message)
+    this.status = status
+    this.code = code
+    this.details = details
+    this.hint = hint
   }
 
   toResponse(): Response {

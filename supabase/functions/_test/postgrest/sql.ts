@@ -3,6 +3,7 @@
 // bound parameters typed by their column, functions called with named
 // arguments. Every statement answers its rows in a column `r`. Identifiers
 // come checked by wire.ts (and are quoted); values are always parameters.
+// Plain TypeScript (no Deno or Node API): the agent's tests use it too.
 import { PostgrestError } from './errors.ts'
 import type { Filter, RestRequest } from './wire.ts'
 

@@ -5,7 +5,8 @@
 // Accept-/Content-Profile). A request supabase-js would not send is noted in
 // `violations` (a test asserts it stays empty) and, where PostgREST would
 // refuse it, refused as PostgREST does. Nothing here knows a table's rules:
-// the database applies them.
+// the database applies them. Plain TypeScript (no Deno or Node API): the
+// agent's tests use it too.
 import { PostgrestError } from './errors.ts'
 
 export const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
@@ -113,7 +114,9 @@ export function parseRest(method: string, url: URL, headers: Headers, violations
   if (selected && !request.representation) violations.push(`${verb} ${url.pathname}: select without Prefer return=representation`)
   if (verb === 'POST' && request.filters.length > 0) violations.push(`POST ${url.pathname} with filters`)
   if ((verb === 'PATCH' || verb === 'DELETE') && request.filters.length === 0) {
+    // Supabase runs PostgREST with pg-safeupdate: a write of every row is refused.
     violations.push(`${verb} ${url.pathname} without a filter (would ${verb === 'PATCH' ? 'update' : 'delete'} every row)`)
+    throw new PostgrestError(400, '21000', `${verb === 'PATCH' ? 'UPDATE' : 'DELETE'} requires a WHERE clause`)
   }
   if (request.onConflict !== undefined && request.resolution === undefined) violations.push(`POST ${url.pathname} with on_conflict but no Prefer resolution`)
   return request
