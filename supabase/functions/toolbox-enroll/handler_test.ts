@@ -5,6 +5,7 @@
 // credentials with the fleet key only as its hash. The single use and the
 // hour are the SQL function's own (see also
 // packages/agent/test/enrolment/enrolment.test.ts).
+import type { SupabaseClient } from '@supabase/supabase-js'
 import * as assert from '../_test/assert.ts'
 import { createWorld } from '../_test/fixtures.ts'
 import { handleRequest, sha256Hex } from './handler.ts'
@@ -14,7 +15,13 @@ const FLEET_KEY = 'fleet-key-for-tests-0123456789abcdef'
 Deno.test('toolbox-enroll answers credentials once, and a clear error for a used, expired or unknown token', async () => {
   const world = await createWorld()
   try {
-    const issue = async () => (await world.standIn.database.query<{ token: string }>('select public.dtma_issue_enrolment($1) as token', [world.toolboxId]))[0]!.token
+    // The backend issues a token as the service role; a scalar function answers its value.
+    const issue = async () => {
+      const { data, error } = await (world.db as unknown as SupabaseClient).rpc('dtma_issue_enrolment', { p_account_tool_environment_id: world.toolboxId })
+      assert.equal(error, null)
+      assert.match(String(data), /^dtma_enrol_[0-9a-f]{64}$/)
+      return String(data)
+    }
     const good = await issue()
     const expired = await issue()
     await world.standIn.database.query(`update public.dtma_toolbox_enrolments set expires_at = now() - interval '1 second' where token_sha256 = $1`, [await sha256Hex(expired)])
