@@ -1,6 +1,6 @@
 // PostgREST's answer to a failed request: the JSON body {code, message,
 // details, hint} and the HTTP status its documentation gives for the
-// SQLSTATE (https://docs.postgrest.org/en/v12/references/errors.html),
+// SQLSTATE (https://docs.postgrest.org/en/latest/references/errors.html),
 // including the PTnnn codes a database function raises to pick status nnn.
 // Plain TypeScript (no Deno or Node API): the agent's tests use it too.
 
@@ -27,8 +27,8 @@ export class PostgrestError extends Error {
 
 /** Prefix (or full code) -> HTTP status, first match wins; anything else is 400. */
 const STATUS_BY_SQLSTATE: ReadonlyArray<[string, number]> = [
-  ['08', 503], ['09000', 500], ['0L000', 403], ['0LP01', 403], ['0P000', 403], ['23503', 409], ['23505', 409],
-  ['25006', 405], ['25', 500], ['28', 403], ['2D000', 500], ['2F', 500], ['38', 500], ['39', 500], ['3B', 500],
+  ['08', 503], ['09', 500], ['0L', 403], ['0P', 403], ['23503', 409], ['23505', 409],
+  ['25006', 405], ['25', 500], ['28', 403], ['2D', 500], ['38', 500], ['39', 500], ['3B', 500],
   ['40', 500], ['53400', 500], ['53', 503], ['54', 500], ['55', 500], ['57', 500], ['58', 500], ['F0', 500], ['HV', 500],
   ['P0001', 400], ['P0', 500], ['XX', 500], ['42883', 404], ['42P01', 404], ['42P17', 500]
 ]
