@@ -88,6 +88,8 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
   t.notOk(everything.includes(SECRET), 'no env value in any request or log line')
   t.notOk(JSON.stringify(fn.calls).includes(key) || agent.logs.join('\n').includes(key), 'the service-role key is never sent by the agent nor logged')
   t.notOk(agent.logs.join('\n').includes(VM_TOKEN), 'the toolbox token is never logged')
+  t.comment(`PostgREST wire problems: expected none, seen ${JSON.stringify(rest.violations)}`)
+  t.same(rest.violations, [], 'the registry function sent PostgREST only what supabase-js sends')
   t.comment(`rows mirrored: ${fn.calls.filter((call) => call.status === 200).length} calls ok, ${fn.calls.filter((call) => call.status === 403).length} refused`)
 })
 
