@@ -14,6 +14,7 @@ import errorsPlugin from './plugins/app/errors.ts'
 import jsonBodyPlugin from './plugins/app/json-body.ts'
 import metricsPlugin from './plugins/app/metrics.ts'
 import shutdownPlugin from './plugins/app/shutdown.ts'
+import transportGatePlugin from './plugins/app/transport-gate.ts'
 import swaggerPlugin from './plugins/external/swagger.ts'
 import { agentHandlers } from './routes/agent.ts'
 import { fleetHandlers } from './routes/fleet.ts'
@@ -32,20 +33,21 @@ export interface AppOptions {
   metrics: Metrics
   policy: NetworkPolicyApi
   logTail: LogTail
-  /** POST /restart: exits for the supervisor to start the agent again. */
+  /** The certificate served (/status says its fingerprint); POST /restart: exits for the supervisor to start the agent again. */
+  tls?: import('./tls/tls-identity.ts').TlsSource
   restart?: () => void
 }
-
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, mcp, fleet, metrics, policy, logTail } = options
+  const { config, instances, mcp, fleet, metrics, policy, logTail, tls } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
   await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
   await app.register(authPlugin, { tokens: config.apiTokens, tokenHashes: config.apiTokenHashes, failures: config.authFailures })
+  await app.register(transportGatePlugin)
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {
-    ...statusHandlers(config, instances, policy),
+    ...statusHandlers(config, instances, policy, tls),
     ...toolHandlers(instances, mcp, policy),
     ...mcpHandlers(mcp, app),
     ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }),
@@ -54,5 +56,4 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })
 }
-
 export default fp(dtmaApp, { name: 'dtma-app', fastify: '5.x' })
