@@ -52,7 +52,8 @@ const now = () => new Date().toISOString()
 const SCHEMA: Readonly<Record<TableName, ColumnRules>> = {
   account_tool_environments: {
     required: ['user_id'],
-    optional: ['id', 'public_ip_address', 'status', 'dtma_bearer_token', 'dtma_last_known_version', 'dtma_health_details_json', 'last_heartbeat_at'],
+    optional: ['id', 'public_ip_address', 'status', 'dtma_bearer_token', 'dtma_last_known_version', 'dtma_health_details_json', 'last_heartbeat_at',
+      'dtma_tls_fingerprint_sha256', 'dtma_tls_certificate_pem'],
     uuid: ['id', 'user_id'],
     defaults: { status: () => 'inactive' },
     enums: { status: { type: 'account_tool_environment_status_enum', values: ENVIRONMENT_STATUS_ENUM } },

@@ -17,7 +17,7 @@ export async function startInstance(ctx: ToolboxContext, target: Target): Promis
 
 export async function stopInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
   return await around(ctx, target, 'stopping', async () => {
-    const reply = await callAgent(() => ctx.agent().stopTool({ params: { name: target.name } }))
+    const reply = await callAgent(() => ctx.agent(target.row?.id).stopTool({ params: { name: target.name } }))
     if (reply.status === 200) return reply.body.data.state
     throw agentReplyError(reply.status, reply.body)
   })
@@ -27,7 +27,7 @@ export async function stopInstance(ctx: ToolboxContext, target: Target): Promise
  *  started, as a start would. */
 export async function restartInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
   return await around(ctx, target, 'starting', async () => {
-    const reply = await callAgent(() => ctx.agent().restartTool({ params: { name: target.name } }))
+    const reply = await callAgent(() => ctx.agent(target.row?.id).restartTool({ params: { name: target.name } }))
     if (reply.status === 200) return reply.body.data.state
     if (reply.status !== 404) throw agentReplyError(reply.status, reply.body)
     return await startOnAgent(ctx, target)
@@ -37,7 +37,7 @@ export async function restartInstance(ctx: ToolboxContext, target: Target): Prom
 /** pending_delete, then the row goes once the agent has no container left. */
 export async function removeInstance(ctx: ToolboxContext, target: Target): Promise<void> {
   const removeOnAgent = async (): Promise<InstallationStatus> => {
-    const reply = await callAgent(() => ctx.agent().removeTool({ params: { name: target.name } }))
+    const reply = await callAgent(() => ctx.agent(target.row?.id).removeTool({ params: { name: target.name } }))
     // 404: already gone from the toolbox, which is what was asked.
     if (reply.status !== 200 && reply.status !== 404) throw agentReplyError(reply.status, reply.body)
     return 'pending_delete'
@@ -59,11 +59,11 @@ async function around(ctx: ToolboxContext, target: Target, during: InstallationS
 
 async function startOnAgent(ctx: ToolboxContext, target: Target): Promise<InstanceStatus> {
   const params = { name: target.name }
-  const first = await callAgent(() => ctx.agent().startTool({ params }))
+  const first = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (first.status === 200) return first.body.data.state
   if (first.status !== 404 || !target.row) throw agentReplyError(first.status, first.body)
   await redeploy(ctx, target.row)
-  const second = await callAgent(() => ctx.agent().startTool({ params }))
+  const second = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (second.status === 200) return second.body.data.state
   throw agentReplyError(second.status, second.body)
 }
