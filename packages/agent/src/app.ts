@@ -1,8 +1,8 @@
-// DTMA's HTTP application as a Fastify plugin (fastify/demo style): external plugins, its own plugins, then the
-// contract's routes. It holds no Docker type and builds no service: the composition root (or a test) hands it the domain.
+// DTMA's HTTP app as a Fastify plugin (fastify/demo style): plugins, then the contract's routes; no Docker type, no service built here.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
+import { credentialSettings, instanceIdOf } from './credentials/settings.ts'
 import type { FleetApi } from './fleet/fleet-api.ts'
 import type { InstanceApi } from './instances/instance-api.ts'
 import type { LogTail } from './log-tail.ts'
@@ -43,7 +43,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
   await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
-  await app.register(authPlugin, { tokens: config.apiTokens, tokenHashes: config.apiTokenHashes, failures: config.authFailures })
+  await app.register(authPlugin, { credentials: credentialSettings(config), failures: config.authFailures, metrics, instanceIdOf: instanceIdOf(instances) })
   await app.register(transportGatePlugin)
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {

@@ -74,6 +74,20 @@ export const ConfigSchema = Type.Object({
   /** The iptables program the policy writes with (ip6tables and the -restore programs are named after it). */
   DTMA_IPTABLES: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_./-]{1,256}$' })),
   DTMA_PUBLIC_STATUS: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('minimal')])),
+  /** The aud a token must carry; default dtma:<ACCOUNT_TOOL_ENVIRONMENT_ID> (toolboxAudience). */
+  DTMA_TOKEN_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  /** An authorization server's keys (JWKS): its tokens (asymmetric algorithms only) are accepted beside the toolbox's own. */
+  DTMA_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+  /** The iss the authorization server's tokens carry (required with DTMA_JWKS_URL). */
+  DTMA_TOKEN_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  /** Longest lifetime (exp - iat) of a token with any scope but mcp. */
+  DTMA_TOKEN_MAX_LIFETIME_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+  /** Longest lifetime of a token that holds only mcp. */
+  DTMA_MCP_TOKEN_MAX_LIFETIME_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86400 })),
+  /** Clock difference tolerated on iat, nbf and exp. */
+  DTMA_TOKEN_CLOCK_SKEW_S: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
+  /** The fleet key (BACKEND_TO_DTMA_API_KEY) as a bearer for tools:read and tools:write; on until the backend signs tokens. */
+  DTMA_ACCEPT_FLEET_KEY: Type.Optional(Flag),
   /** Single-use: exchanged at first start for this toolbox's credentials (kept in the data dir). */
   DTMA_ENROLMENT_TOKEN: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   SUPABASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),

@@ -4,6 +4,7 @@
 // What each setting may be is in config-schema.ts.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { TOKEN_CLOCK_SKEW_S, TOKEN_MAX_LIFETIME_S } from '@dtma/contract'
 import { readBuildInfo } from '@dtma/contract/build-info'
 import { Value } from 'typebox/value'
 import { ConfigSchema, DEFAULT_CAP_ADD, RETIRED_SETTINGS, TOOLBOX_CREDENTIALS_FILE, type RawConfig } from './config-schema.ts'
@@ -12,16 +13,20 @@ import type { McpConfig } from './model/mcp-config.ts'
 export interface Config {
   port: number
   host: string
-  /** Every token accepted on bearer routes (backend key and per-VM token). */
-  apiTokens: string[]
-  /** SHA-256 (hex) of more accepted tokens: the fleet key of an enrolled toolbox, which it never holds. */
-  apiTokenHashes: string[]
+  /** How bearer routes check a caller: the access token and the fleet key (credentials/). */
+  tokens: TokenSettings
+  /** SHA-256 (hex) of the fleet key of an enrolled toolbox, which it never holds (accepted like backendApiKey). */
+  fleetKeyHashes: string[]
+  /** The fleet key, BACKEND_TO_DTMA_API_KEY: a bearer for tools:read and tools:write while tokens.acceptFleetKey. */
   backendApiKey?: string
   /** Single-use enrolment token; used only while no credentials are stored. */
   enrolmentToken?: string
   /** Settings that were set but are no longer read (RETIRED_SETTINGS): names only. */
   ignoredSettings: string[]
+  /** The per-VM secret: the key of this toolbox's tokens (HS256) and its own credential toward the backend; never a bearer. */
   vmToken?: string
+  /** This toolbox's account_tool_environments.id (setting or enrolment): its tokens' audience. */
+  environmentId?: string
   apiBaseUrl?: string
   offlineMode: boolean
   dataDir: string
@@ -75,6 +80,16 @@ export interface Config {
   /** What this build is: build-info.json of a release build, or the source tree's version. */
   version: string
   commit: string
+}
+
+export interface TokenSettings {
+  /** DTMA_TOKEN_AUDIENCE; unset: dtma:<environmentId> (credentials/audience.ts). */
+  audience?: string
+  /** An authorization server's keys and its issuer. */
+  jwks?: { url: string; issuer: string }
+  maxLifetimeS: { default: number; mcp: number }
+  clockSkewS: number
+  acceptFleetKey: boolean
 }
 
 /** The settings of tool containers. The sandbox limits are the defaults and
@@ -162,13 +177,14 @@ function refuseShortTokens(raw: RawConfig): void {
 
 function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
   const vmToken = raw.DTMA_BEARER_TOKEN ?? raw.DTMA_AUTH_TOKEN
-  const apiTokens = [raw.BACKEND_TO_DTMA_API_KEY, vmToken].filter((token): token is string => token !== undefined)
   const dataDir = raw.DTMA_DATA_DIR ?? '/var/lib/dtma'
-  // An enrolling or enrolled toolbox gets its token from enrolment (enrolment/).
+  const tokens = tokenSettings(raw)
+  // An enrolling or enrolled toolbox gets its secret from enrolment (enrolment/).
   const enrols = raw.DTMA_ENROLMENT_TOKEN !== undefined || existsSync(join(dataDir, TOOLBOX_CREDENTIALS_FILE))
-  if (apiTokens.length === 0 && !enrols) {
+  const fleetKeyAccepted = raw.BACKEND_TO_DTMA_API_KEY !== undefined && tokens.acceptFleetKey
+  if (vmToken === undefined && tokens.jwks === undefined && !fleetKeyAccepted && !enrols) {
     throw new ConfigError(
-      'no API token configured: set DTMA_ENROLMENT_TOKEN (with AGENTOPIA_API_BASE_URL), or BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf); DTMA refuses to run without authentication'
+      'no credential configured: set DTMA_ENROLMENT_TOKEN (with AGENTOPIA_API_BASE_URL), or DTMA_BEARER_TOKEN (or DTMA_AUTH_TOKEN in /etc/dtma.conf: the secret tokens are signed with), DTMA_JWKS_URL, or BACKEND_TO_DTMA_API_KEY with DTMA_ACCEPT_FLEET_KEY on; DTMA refuses to run without authentication'
     )
   }
   if (raw.DTMA_ENROLMENT_TOKEN !== undefined && raw.AGENTOPIA_API_BASE_URL === undefined) {
@@ -186,12 +202,13 @@ function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
   return {
     port: raw.PORT ?? 30000,
     host: raw.HOST ?? '0.0.0.0',
-    apiTokens,
-    apiTokenHashes: [],
+    tokens,
+    fleetKeyHashes: [],
     backendApiKey: raw.BACKEND_TO_DTMA_API_KEY,
     ...(raw.DTMA_ENROLMENT_TOKEN !== undefined && { enrolmentToken: raw.DTMA_ENROLMENT_TOKEN }),
     ignoredSettings,
     vmToken,
+    ...(raw.ACCOUNT_TOOL_ENVIRONMENT_ID !== undefined && { environmentId: raw.ACCOUNT_TOOL_ENVIRONMENT_ID }),
     apiBaseUrl: raw.AGENTOPIA_API_BASE_URL,
     offlineMode: raw.OFFLINE_MODE ?? false,
     dataDir,
@@ -250,5 +267,22 @@ function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
     upgrade: { ...(raw.DTMA_AGENT_CONTAINER !== undefined && { agentContainer: raw.DTMA_AGENT_CONTAINER }), backupDir: raw.DTMA_BACKUP_DIR ?? '/var/backups/dtma', dataVolume: raw.DTMA_DATA_VOLUME ?? 'dtma-data' },
     logLevel: raw.LOG_LEVEL ?? 'info',
     ...readBuildInfo()
+  }
+}
+
+function tokenSettings(raw: RawConfig): TokenSettings {
+  if ((raw.DTMA_JWKS_URL === undefined) !== (raw.DTMA_TOKEN_ISSUER === undefined)) {
+    throw new ConfigError('DTMA_JWKS_URL and DTMA_TOKEN_ISSUER go together: an authorization server is trusted only for the tokens it issues under its name')
+  }
+  if (raw.DTMA_JWKS_URL !== undefined && raw.DTMA_TOKEN_AUDIENCE === undefined && raw.ACCOUNT_TOOL_ENVIRONMENT_ID === undefined) {
+    throw new ConfigError('DTMA_JWKS_URL needs DTMA_TOKEN_AUDIENCE or ACCOUNT_TOOL_ENVIRONMENT_ID: an authorization server serves many toolboxes, the audience says which one a token is for')
+  }
+  return {
+    ...(raw.DTMA_TOKEN_AUDIENCE !== undefined && { audience: raw.DTMA_TOKEN_AUDIENCE }),
+    ...(raw.DTMA_JWKS_URL !== undefined && raw.DTMA_TOKEN_ISSUER !== undefined && { jwks: { url: raw.DTMA_JWKS_URL, issuer: raw.DTMA_TOKEN_ISSUER } }),
+    maxLifetimeS: { default: raw.DTMA_TOKEN_MAX_LIFETIME_S ?? TOKEN_MAX_LIFETIME_S.default, mcp: raw.DTMA_MCP_TOKEN_MAX_LIFETIME_S ?? TOKEN_MAX_LIFETIME_S.mcp },
+    clockSkewS: raw.DTMA_TOKEN_CLOCK_SKEW_S ?? TOKEN_CLOCK_SKEW_S,
+    // On for the deployed backend, which still calls with the fleet key: the thing to turn off (docs/operations.md).
+    acceptFleetKey: raw.DTMA_ACCEPT_FLEET_KEY ?? true
   }
 }

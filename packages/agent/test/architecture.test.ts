@@ -57,7 +57,13 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
     'the network policy observes the domain and reaches Docker only through the runtime interface'
   ],
   [/^(app\.ts|http-server\.ts|routes\/|plugins\/|metrics\/)/, /^netpolicy\/(?!netpolicy-api\.ts$)/, 'the HTTP app and the metrics know the network policy by its interface only'],
-  [/^(?!compose\.ts$|netpolicy\/)/, /^netpolicy\/enforcer\.ts$/, 'only the composition root builds the enforcer']
+  [/^(?!compose\.ts$|netpolicy\/)/, /^netpolicy\/enforcer\.ts$/, 'only the composition root builds the enforcer'],
+  [
+    /^credentials\//,
+    /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|runtime\/|store\/|registry\/|heartbeat\/|metrics\/|mcp\/|fleet\/|netpolicy\/|instances\/(?!instance-api\.ts$))/,
+    'the credential check knows the config, the contract and the domain\'s interface (a name -> instance id look-up), nothing of HTTP or Docker'
+  ],
+  [/^(?!credentials\/|plugins\/app\/auth\.ts$|app\.ts$)/, /^credentials\/(?!grant\.ts$)/, 'of the credential check, the rest of the agent reads only the grant']
 ]
 
 /** Packages that belong to one room. */
@@ -65,7 +71,8 @@ const PACKAGE_ROOMS: Array<[RegExp, RegExp]> = [
   [/^dockerode$/, /^runtime\/docker\//],
   [/^(fastify|fastify-plugin|@fastify\/.*)$/, /^(app\.ts|http-server\.ts|compose\.ts|routes\/|plugins\/)/],
   [/^@supabase\/supabase-js$/, /^registry\//],
-  [/^@modelcontextprotocol\/sdk(\/|$)/, /^(mcp\/|routes\/mcp)/]
+  [/^@modelcontextprotocol\/sdk(\/|$)/, /^(mcp\/|routes\/mcp)/],
+  [/^jose$/, /^credentials\//]
 ]
 
 t.test('no source file imports across a forbidden arrow', async (t) => {

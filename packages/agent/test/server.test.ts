@@ -1,5 +1,5 @@
-// The real agent binary: it refuses to start without a token, and with one it
-// serves /health and shuts down cleanly on SIGTERM. Started the production
+// The real agent binary: it refuses to start without a credential to check, and
+// with its secret it serves /health, takes tokens signed with it and shuts down cleanly on SIGTERM. Started the production
 // way, through the bin/dtma-agent launcher reached by a symlink (as npm links
 // it into node_modules/.bin), it runs node with the agent's V8 sizing.
 import { spawn } from 'node:child_process'
@@ -7,6 +7,7 @@ import { once } from 'node:events'
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { LOCAL_AUDIENCE, signToolboxToken } from '@dtma/contract'
 import t from 'tap'
 import { fetchText, freePort, tempDir } from './helpers/agent.ts'
 
@@ -21,7 +22,7 @@ t.test('refuses to start without any token, with a clear message', async (t) => 
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const [code] = await once(child, 'exit')
   t.equal(code, 78)
-  t.match(stderr, /no API token configured/)
+  t.match(stderr, /no credential configured/)
 })
 
 t.test('the launcher starts it, it answers /health, stops on SIGTERM', async (t) => {
@@ -39,8 +40,13 @@ t.test('the launcher starts it, it answers /health, stops on SIGTERM', async (t)
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   t.equal(await fetchText(`http://127.0.0.1:${port}/health`, 100), 'OK')
-  const tools = await fetch(`http://127.0.0.1:${port}/tools`, { headers: { authorization: 'Bearer from-the-conf-file-0123456789abcdef' } })
-  t.equal(tools.status, 200, 'the token from the conf file is accepted')
+  // No audience setting, no environment id: the toolbox's tokens carry dtma:local, signed with the conf file's secret.
+  const token = await signToolboxToken('from-the-conf-file-0123456789abcdef', { audience: LOCAL_AUDIENCE, scopes: ['tools:read'], lifetimeSeconds: 60 })
+  const tools = await fetch(`http://127.0.0.1:${port}/tools`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(tools.status, 200, 'a token signed with the secret from the conf file is accepted')
+  const raw = await fetch(`http://127.0.0.1:${port}/tools`, { headers: { authorization: 'Bearer from-the-conf-file-0123456789abcdef' } })
+  t.equal(raw.status, 403, 'the secret itself is no bearer')
+  t.match(await raw.json(), { error: /signing key/ })
   const commandLine = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
   t.same(commandLine, ['node', '--max-semi-space-size=2', '--optimize-for-size', serverBin], 'the launcher became node with the V8 sizing (exec: the same pid)')
   child.kill('SIGTERM')

@@ -106,3 +106,14 @@ export async function signToolboxToken(secret: string, request: TokenRequest): P
 export function signingKey(secret: string): Uint8Array {
   return new TextEncoder().encode(secret)
 }
+
+/** The audience of a toolbox told neither DTMA_TOKEN_AUDIENCE nor its environment id (a manual install):
+ *  its own secret is then all that tells its tokens from another toolbox's. */
+export const LOCAL_AUDIENCE = 'dtma:local'
+
+/** The audience a toolbox's tokens carry: the setting, else toolboxAudience(its environment id), else LOCAL_AUDIENCE.
+ *  The agent checks and `dtma token` signs with the same rule. */
+export function audienceOf(settings: { audience?: string | undefined; environmentId?: string | undefined }): string {
+  if (settings.audience !== undefined) return settings.audience
+  return settings.environmentId !== undefined ? toolboxAudience(settings.environmentId) : LOCAL_AUDIENCE
+}

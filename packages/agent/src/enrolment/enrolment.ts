@@ -49,9 +49,8 @@ export function withCredentials(config: Config, credentials: StoredCredentials):
   return {
     ...config,
     vmToken: token,
-    // Settings given directly (the compatibility path) stay accepted beside the enrolled token.
-    apiTokens: [...new Set([...config.apiTokens, token])],
-    apiTokenHashes: credentials.backend_api_key_sha256 === null ? config.apiTokenHashes : [...config.apiTokenHashes, credentials.backend_api_key_sha256],
+    environmentId: credentials.account_tool_environment_id,
+    fleetKeyHashes: credentials.backend_api_key_sha256 === null ? config.fleetKeyHashes : [...config.fleetKeyHashes, credentials.backend_api_key_sha256],
     apiBaseUrl: credentials.functions_url,
     registry: {
       supabaseUrl: credentials.supabase_url,

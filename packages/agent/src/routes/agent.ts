@@ -31,7 +31,7 @@ export function agentHandlers(deps: AgentRouteDeps): Pick<Handlers, 'system' | '
       const body: SystemReply = { timestamp: new Date().toISOString(), ...readSystemMetrics() }
       // Without a valid token (DTMA_PUBLIC_STATUS=minimal) the machine's numbers
       // only: the engine's container counts and the agent process are for callers with one.
-      if (config.publicStatus === 'minimal' && !(await request.server.hasValidBearer(request, reply))) return { status: 200, body }
+      if (config.publicStatus === 'minimal' && (await request.server.grantWith(request, 'tools:read')) === undefined) return { status: 200, body }
       return {
         status: 200,
         body: {

@@ -22,7 +22,7 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
     ready: async (request, reply) => {
       const reason = instances.unavailableReason()
       if (reason !== undefined) throw new DtmaError('not-ready', reason)
-      const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      const full = config.publicStatus === 'full' || (await request.server.grantWith(request, 'tools:read')) !== undefined
       return { status: 200, body: full ? { ready: true, instances: instances.list().length } : { ready: true } }
     },
 
@@ -36,12 +36,12 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
         timestamp: new Date().toISOString(),
         environment: {
           hasAuthToken: config.vmToken !== undefined,
-          hasApiKey: config.backendApiKey !== undefined || config.apiTokenHashes.length > 0,
+          hasApiKey: config.backendApiKey !== undefined || config.fleetKeyHashes.length > 0,
           hasApiBaseUrl: config.apiBaseUrl !== undefined,
           port: String(config.port)
         }
       }
-      const full = config.publicStatus === 'full' || (await request.server.hasValidBearer(request, reply))
+      const full = config.publicStatus === 'full' || (await request.server.grantWith(request, 'tools:read')) !== undefined
       // Without a valid token (DTMA_PUBLIC_STATUS=minimal) nothing about the
       // tools: an empty list (readers map over it), and a word that it is hidden.
       reply200.tool_instances = []

@@ -182,7 +182,7 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
   const dump = JSON.stringify(settings)
   t.comment(`settings dump: service-role key ${dump.includes(SERVICE_ROLE_KEY) ? 'present' : 'absent'}, fleet key ${dump.includes(FLEET_KEY) ? 'present' : 'absent'}, ignored: ${settings.ignoredSettings.join(', ')}`)
   t.notOk(dump.includes(SERVICE_ROLE_KEY) || dump.includes(FLEET_KEY), 'neither key is in the agent’s settings')
-  t.same(settings.apiTokenHashes, [createHash('sha256').update(FLEET_KEY).digest('hex')], 'the fleet key only as its digest')
+  t.same(settings.fleetKeyHashes, [createHash('sha256').update(FLEET_KEY).digest('hex')], 'the fleet key only as its digest')
 })
 
 t.test('an agent given a spent enrolment token says why and exits non-zero', async (t) => {

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createDtmaClient, type DtmaClient } from '@dtma/contract'
-import { scopeFor, TOKEN } from './agent.ts'
+import { FLEET_KEY, scopeFor, TEST_TOKEN_SETTINGS, TOKEN, VM_TOKEN } from './agent.ts'
 import { removePolicyChainsAtExit } from './netpolicy-cleanup.ts'
 
 const launcher = fileURLToPath(new URL('../../bin/dtma-agent', import.meta.url))
@@ -29,7 +29,10 @@ export function spawnAgent(dataDir: string, port: number, env: Record<string, st
   const child = spawn(launcher, [], {
     env: {
       PATH: process.env.PATH,
-      BACKEND_TO_DTMA_API_KEY: TOKEN,
+      BACKEND_TO_DTMA_API_KEY: FLEET_KEY,
+      // TOKEN is signed with it: a test that gives the agent another secret calls with a token of its own.
+      DTMA_BEARER_TOKEN: VM_TOKEN,
+      ...TEST_TOKEN_SETTINGS,
       DTMA_CONFIG_FILE: confFile,
       DTMA_DATA_DIR: dataDir,
       PORT: String(port),

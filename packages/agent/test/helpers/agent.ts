@@ -7,7 +7,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Writable } from 'node:stream'
-import { createDtmaClient, type DtmaClient } from '@dtma/contract'
+import { createDtmaClient, SCOPES, signToolboxToken, type DtmaClient } from '@dtma/contract'
 import Docker from 'dockerode'
 import type { FastifyInstance } from 'fastify'
 import { composeAgent } from '../../src/compose.ts'
@@ -21,9 +21,23 @@ import { removePolicyChains } from './netpolicy-cleanup.ts'
 
 export const TEST_IMAGE = 'dtma-test/busybox:v1'
 export const TEST_IMAGE_V2 = 'dtma-test/busybox:v2'
-// Tokens as the config wants them: at least 32 characters.
-export const TOKEN = `test-backend-key-${randomBytes(16).toString('hex')}`
+// Secrets as the config wants them: at least 32 characters.
+/** The fleet key (BACKEND_TO_DTMA_API_KEY): tools:read and tools:write while DTMA_ACCEPT_FLEET_KEY is on. */
+export const FLEET_KEY = `test-backend-key-${randomBytes(16).toString('hex')}`
+/** The per-VM secret (DTMA_BEARER_TOKEN) the agents the helpers start sign-check their tokens with. */
 export const VM_TOKEN = `test-vm-token-${randomBytes(16).toString('hex')}`
+/** The audience the helpers' agents are told (DTMA_TOKEN_AUDIENCE), whatever their environment id. */
+export const TEST_AUDIENCE = 'dtma:test-agents'
+/** A token's lifetime that outlives any test file; the helpers' agents accept it (TEST_TOKEN_SETTINGS), the product's defaults would not. */
+export const TEST_TOKEN_LIFETIME_S = 6 * 3600
+/** An all-scope token of the helpers' agents, signed with VM_TOKEN: what a test calls with unless it tests credentials. */
+export const TOKEN = await signToolboxToken(VM_TOKEN, { audience: TEST_AUDIENCE, scopes: SCOPES, lifetimeSeconds: TEST_TOKEN_LIFETIME_S, subject: 'dtma-tests' })
+/** The settings that make TOKEN valid on an agent: its audience and lifetime caps that take it. */
+export const TEST_TOKEN_SETTINGS: Record<string, string> = {
+  DTMA_TOKEN_AUDIENCE: TEST_AUDIENCE,
+  DTMA_TOKEN_MAX_LIFETIME_S: String(TEST_TOKEN_LIFETIME_S),
+  DTMA_MCP_TOKEN_MAX_LIFETIME_S: String(TEST_TOKEN_LIFETIME_S)
+}
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' })
 
@@ -94,8 +108,9 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
   writeFileSync(emptyConfFile, '')
   const port = await freePort()
   const config = loadConfig({
-    BACKEND_TO_DTMA_API_KEY: TOKEN,
+    BACKEND_TO_DTMA_API_KEY: FLEET_KEY,
     DTMA_BEARER_TOKEN: VM_TOKEN,
+    ...TEST_TOKEN_SETTINGS,
     DTMA_DATA_DIR: dataDir,
     DTMA_CONFIG_FILE: emptyConfFile,
     PORT: String(port),

@@ -29,8 +29,8 @@ t.test('after the limit an address gets 429 with Retry-After until its window en
   const attacker = '127.0.0.3'
   for (let i = 0; i < 20; i++) t.equal((await getFrom(attacker, agent.port, '/tools', TOKEN)).status, 200, 'successes do not count')
   t.equal((await getFrom(attacker, agent.port, '/tools')).status, 401)
-  t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-1')).status, 403)
-  t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-2')).status, 403)
+  t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-1')).status, 401, 'a credential that proves nothing: 401')
+  t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-2')).status, 401)
   const limited = await getFrom(attacker, agent.port, '/tools', 'wrong-3')
   t.equal(limited.status, 429, 'the next one: 429')
   t.ok(Value.Check(ErrorBody, limited.body), 'contract error body')
@@ -39,12 +39,12 @@ t.test('after the limit an address gets 429 with Retry-After until its window en
   t.equal((await getFrom(attacker, agent.port, '/tools', TOKEN)).status, 200, 'a valid token from that address is served')
   t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-4')).status, 429, 'and lifts nothing: a wrong one still waits')
   t.equal((await getFrom(attacker, agent.port, '/tools')).status, 429, 'so does a missing one')
-  t.equal((await getFrom('127.0.0.4', agent.port, '/tools', 'wrong-5')).status, 403, 'another address is not blocked')
+  t.equal((await getFrom('127.0.0.4', agent.port, '/tools', 'wrong-5')).status, 401, 'another address is not blocked')
   t.equal((await getFrom(attacker, agent.port, '/health')).status, 200, 'public routes stay open')
   t.ok(agent.logs.some((line) => line.includes('address blocked') && line.includes(attacker)), 'the block is logged once with the address')
 
   await new Promise((resolve) => setTimeout(resolve, 2100))
-  t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-6')).status, 403, 'after the window a wrong token is a 403 again')
+  t.equal((await getFrom(attacker, agent.port, '/tools', 'wrong-6')).status, 401, 'after the window a wrong token is a 401 again')
 })
 
 t.test('the matrix: blocked or not, a valid, wrong or missing token, on a bearer route and on a public one', async (t) => {
@@ -55,7 +55,7 @@ t.test('the matrix: blocked or not, a valid, wrong or missing token, on a bearer
   const expected: Array<[string, string | undefined, number, boolean | undefined]> = [
     // address, token, status of GET /tools, whether GET /status answers in full
     [clean, TOKEN, 200, true],
-    [clean, 'wrong', 403, false],
+    [clean, 'wrong', 401, false],
     [clean, undefined, 401, false],
     [blocked, TOKEN, 200, true],
     [blocked, 'wrong', 429, false],

@@ -6,7 +6,7 @@ import { createServer } from 'node:net'
 import { createDtmaClient, routes, type DtmaClient, type RouteDefinition, type RouteId } from '@dtma/contract'
 import t, { type Test } from 'tap'
 import { Value } from 'typebox/value'
-import { freePort, startTestAgent, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { freePort, startTestAgent, TOKEN, uniqueName, type TestAgent } from '../helpers/agent.ts'
 import { earlierAgentTool, legacyName } from '../helpers/earlier-agent.ts'
 import { ensureMcpImages } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -86,7 +86,7 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   const seen: Seen = new Set()
   let restarts = 0
   const agent = await startTestAgent(t, { restart: () => restarts++ })
-  const client = clientFor(t, agent, seen, agent.config.apiTokens[0])
+  const client = clientFor(t, agent, seen, TOKEN)
   const call = client as unknown as Record<RouteId, (args?: unknown) => Promise<{ status: number }>>
 
   // Authentication on every bearer route.
@@ -122,7 +122,7 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.restartAgent()).status, 202)
   t.equal(await waitFor(() => (restarts === 1 ? restarts : undefined), 5000), 1, 'the restart ran once the answer had left')
   const noSupervisor = await startTestAgent(t)
-  t.equal((await clientFor(t, noSupervisor, seen, noSupervisor.config.apiTokens[0]).restartAgent()).status, 503, 'an agent with no way to restart itself says so')
+  t.equal((await clientFor(t, noSupervisor, seen, TOKEN).restartAgent()).status, 503, 'an agent with no way to restart itself says so')
 
   // The lifecycle and its failures.
   const name = uniqueName('Conformance')
@@ -173,11 +173,11 @@ t.test('every route answers its declared statuses with bodies of the declared sc
 
   // The MCP routes, against real MCP servers.
   const mcpAgent = await startTestAgent(t, { env: { DTMA_MCP_START_TIMEOUT_S: '2', DTMA_TOOL_PORT_RANGE: '43150-43199' } })
-  await provokeMcpStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, mcpAgent.config.apiTokens[0]))
+  await provokeMcpStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, TOKEN))
 
   // Docker unreachable: the Docker routes are 503, /status degrades, /health/ready is 503.
   const offline = await startTestAgent(t, { env: { DOCKER_SOCKET: '/nonexistent/docker.sock' }, waitReady: false })
-  const offlineCall = clientFor(t, offline, seen, offline.config.apiTokens[0]) as unknown as typeof call
+  const offlineCall = clientFor(t, offline, seen, TOKEN) as unknown as typeof call
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     // /events needs no Docker to stream: its 503 is the cap on clients.
     if (route.responses[503] === undefined || id === 'events') continue

@@ -3,7 +3,7 @@
 // lines until the client goes away, unknown instances are a 404, and a log
 // over the 4 MiB cap is answered up to the cap.
 import t from 'tap'
-import { startTestAgent, uniqueName } from '../helpers/agent.ts'
+import { startTestAgent, TOKEN, uniqueName } from '../helpers/agent.ts'
 import { ensureChattyImage, ensureLoudImage } from '../helpers/images.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -52,7 +52,7 @@ t.test('logs: demultiplexed text, tail, since, follow, 404', async (t) => {
   // The agent is not holding anything for the closed follower: it still answers at once.
   t.equal((await agent.client.getTool({ params: { name } })).status, 200)
 
-  const raw = await fetch(`${agent.baseUrl}/tools/${encodeURIComponent(name)}/logs?tail=abc`, { headers: { authorization: `Bearer ${agent.config.apiTokens[0]}` } })
+  const raw = await fetch(`${agent.baseUrl}/tools/${encodeURIComponent(name)}/logs?tail=abc`, { headers: { authorization: `Bearer ${TOKEN}` } })
   t.equal(raw.status, 400, 'a tail that is not a number is a 400')
   t.match(await raw.json(), { success: false, code: 'DTMA_BAD_REQUEST' })
   const tooMany = await agent.client.toolLogs({ params: { name }, query: { tail: 10001 } })

@@ -1,88 +1,120 @@
-// Bearer authentication for the routes the contract marks `bearer`.
-// @fastify/bearer-auth compares the token in constant time against every
-// configured token; this plugin adds the contract's 401/403 split and a
-// failed-auth limit per client address (IPv6: per /64), 429 with Retry-After.
-// A valid token is always served, even from a blocked address: the backend's
-// calls leave from shared addresses, and a token of 32 characters or more
-// (config refuses shorter ones) cannot be guessed through the limiter.
-import { createHash, timingSafeEqual } from 'node:crypto'
-import bearerAuth from '@fastify/bearer-auth'
+// The credential check of the routes the contract marks `bearer`, and what a
+// credential may do there (credentials/): a token of this toolbox or of its
+// authorization server, or the fleet key while it is accepted. It sets
+// request.grant, then checks the route's scopes (the route table's `scope`)
+// and, for a token that names instances, the instance a `:name` route
+// touches. 401: no credential, or one that proves nothing; 403: a proven
+// credential that does not allow this call; 429: an address that failed too
+// often (IPv6: per /64), with Retry-After. A valid credential is always
+// served, even from a blocked address: the backend's calls leave from shared
+// addresses, and a signature cannot be guessed through the limiter.
+import { routes, type RouteDefinition, type RouteId, type Scope } from '@dtma/contract'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { CredentialCheck, type CredentialSettings } from '../../credentials/credential-check.ts'
+import { grantsInstance, type Grant } from '../../credentials/grant.ts'
+import { CredentialRefusal } from '../../credentials/refusal.ts'
+import { instanceRefusal, routeRefusal } from '../../credentials/route-access.ts'
 import { DtmaError } from '../../errors.ts'
+import type { Metrics } from '../../metrics/metrics.ts'
 import { AuthFailureLimiter } from './auth-failure-limiter.ts'
+import { queryTokenRefusal } from './query-token.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: 401 without a well-formed Bearer header, 403 for a wrong token. */
+    /** onRequest hook of a bearer route: sets request.grant, or refuses with 401/403/429. */
     requireBearer: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-    /** True when the request carries a valid token (for routes that are public but say more to callers with one). */
-    hasValidBearer: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
+    /** The grant of a request on a public route that says more to a credential holding `scope`; undefined otherwise. */
+    grantWith: (request: FastifyRequest, scope: Scope) => Promise<Grant | undefined>
   }
 }
 
-const BEARER_FORMAT = /^Bearer \S+/
-
 export interface AuthOptions {
-  tokens: string[]
-  /** SHA-256 (hex) of more accepted tokens: a key the agent accepts without holding it (an enrolled toolbox's fleet key). */
-  tokenHashes?: string[]
+  credentials: CredentialSettings
   failures: { limit: number; windowMs: number }
+  metrics: Metrics
+  /** The account_tool_instance_id of an instance by name, for a token that names instances; undefined: no such instance. */
+  instanceIdOf: (instanceName: string) => string | undefined
 }
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
-  if (options.tokens.length === 0) throw new Error('DTMA auth needs at least one token')
-  // Every accepted token as a digest: one constant-time comparison per token, whatever its length.
-  const digests = [...options.tokens.map((token) => sha256(token)), ...(options.tokenHashes ?? []).map((hex) => Buffer.from(hex, 'hex'))]
-  const auth = (key: string): boolean => {
-    const presented = sha256(key)
-    let found = false
-    for (const digest of digests) found = (digest.length === presented.length && timingSafeEqual(digest, presented)) || found
-    return found
-  }
-  await app.register(bearerAuth, { keys: options.tokens, auth, addHook: false, verifyErrorLogLevel: 'debug' })
-  const verifyBearerAuth = app.verifyBearerAuth
-  if (verifyBearerAuth === undefined) throw new Error('@fastify/bearer-auth did not decorate verifyBearerAuth')
-  const verify = verifyBearerAuth
-
-  function tokenMatches(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    return new Promise((resolve) => verify(request, reply, (error?: Error) => resolve(error === undefined)))
-  }
-
+  const check = new CredentialCheck(options.credentials)
+  const fleetKeyUses = options.metrics.counter({
+    name: 'fleet_key_uses_total',
+    help: 'Requests authenticated with the fleet key (BACKEND_TO_DTMA_API_KEY), by route: at zero for long enough, DTMA_ACCEPT_FLEET_KEY can be turned off',
+    labelNames: ['route'] as const
+  })
   const limiter = new AuthFailureLimiter(options.failures)
   const failed = (request: FastifyRequest): void => {
     if (limiter.recordFailure(request.ip)) request.log.warn({ clientAddress: request.ip, windowMs: options.failures.windowMs }, 'too many failed authentications: address blocked')
   }
 
-  const refused = (retryAfterSeconds: number): DtmaError =>
-    new DtmaError('rate-limited', 'Too Many Requests: too many failed authentications from this address', { retryAfterSeconds })
+  // A token in a URL reaches logs, proxies and browser history: refused on every route, before anything else.
+  app.addHook('onRequest', async (request) => {
+    const reason = queryTokenRefusal(request.query)
+    if (reason !== undefined) throw new DtmaError('unauthorized', reason)
+  })
 
-  app.decorate('requireBearer', async (request: FastifyRequest, reply: FastifyReply) => {
+  /** The grant of the request's credential; a refusal counts as a failure of its address. */
+  async function grantOf(request: FastifyRequest): Promise<Grant> {
     const retryAfterSeconds = limiter.retryAfterSeconds(request.ip)
-    if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) {
-      if (retryAfterSeconds !== undefined) throw refused(retryAfterSeconds)
+    try {
+      const grant = await check.check(request.headers.authorization)
+      if (grant.source === 'fleet-key') fleetKeyUsed(request)
+      return grant
+    } catch (error) {
+      if (retryAfterSeconds !== undefined) throw new DtmaError('rate-limited', 'Too Many Requests: too many failed authentications from this address', { retryAfterSeconds })
       failed(request)
-      throw new DtmaError('unauthorized', 'Unauthorized: Missing or invalid token format')
+      throw asHttpError(error)
     }
-    if (await tokenMatches(request, reply)) return
-    if (retryAfterSeconds !== undefined) throw refused(retryAfterSeconds)
-    failed(request)
-    throw new DtmaError('forbidden', 'Forbidden: Invalid token')
+  }
+
+  function fleetKeyUsed(request: FastifyRequest): void {
+    fleetKeyUses.inc({ route: request.routeOptions.config.routeId ?? 'unmatched' })
+    const count = check.fleetKeyUses.record()
+    if (count !== undefined) {
+      request.log.warn({ uses: count }, 'the fleet key (BACKEND_TO_DTMA_API_KEY) authenticated requests: turn DTMA_ACCEPT_FLEET_KEY off once the backend signs tokens (metric dtma_fleet_key_uses_total)')
+    }
+  }
+
+  app.decorate('requireBearer', async (request: FastifyRequest) => {
+    const grant = await grantOf(request)
+    request.grant = grant
+    const routeId = request.routeOptions.config.routeId as RouteId | undefined
+    const route: RouteDefinition | undefined = routeId === undefined ? undefined : routes[routeId]
+    const refusal = routeRefusal(grant, route?.scope ?? [])
+    if (refusal !== undefined) throw asHttpError(refusal)
+    if (grant.instances !== undefined && route !== undefined && !instanceAllowed(grant, route, request)) throw asHttpError(instanceRefusal())
   })
 
-  // Public routes ask this: no token is not a failure, a wrong one is (while
-  // the address is not blocked already), a valid one is valid.
-  app.decorate('hasValidBearer', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!BEARER_FORMAT.test(request.headers.authorization ?? '')) return false
-    const valid = await tokenMatches(request, reply)
-    reply.code(200) // bearer-auth marks a failed check 401; this route still answers
-    if (!valid && limiter.retryAfterSeconds(request.ip) === undefined) failed(request)
-    return valid
+  // Public routes ask this: no credential is not a failure, a wrong one is (while
+  // the address is not blocked already), a valid one without the scope says nothing more.
+  app.decorate('grantWith', async (request: FastifyRequest, scope: Scope) => {
+    if (CredentialCheck.bearerOf(request.headers.authorization) === undefined) return undefined
+    try {
+      const grant = await check.check(request.headers.authorization)
+      if (grant.source === 'fleet-key') fleetKeyUsed(request)
+      request.grant = grant
+      return grant.scopes.has(scope) ? grant : undefined
+    } catch {
+      if (limiter.retryAfterSeconds(request.ip) === undefined) failed(request)
+      return undefined
+    }
   })
+
+  /** A token that names instances touches only those: a `:name` route's instance by its account_tool_instance_id; a route about no instance of ours (the legacy containers) not at all. */
+  function instanceAllowed(grant: Grant, route: RouteDefinition, request: FastifyRequest): boolean {
+    if (route.path.startsWith('/tools/legacy')) return false
+    if (!route.path.includes(':name')) return true
+    const name = (request.params as { name?: unknown } | undefined)?.name
+    return typeof name === 'string' && grantsInstance(grant, options.instanceIdOf(name))
+  }
 }
 
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest()
+function asHttpError(error: unknown): DtmaError {
+  if (error instanceof CredentialRefusal) return new DtmaError(error.kind, error.message)
+  // Never a 500 for a credential: whatever broke is a refusal that says so (the cause goes to the log, not the caller).
+  return new DtmaError('unauthorized', 'Unauthorized: the credential could not be checked', { cause: error })
 }
 
 export default fp(authPlugin, { name: 'dtma-auth', fastify: '5.x' })

@@ -41,12 +41,12 @@ async function transportGate(app: FastifyInstance): Promise<void> {
     throw new DtmaError('forbidden', USE_HTTPS)
   })
   // After the credential is checked: only the fleet key passes, on its routes; a public route without a credential.
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('preHandler', async (request) => {
     if (!isPlainRemote(request)) return
     const routeId = request.routeOptions.config.routeId ?? ''
     const credential = request.headers.authorization !== undefined
     if (PLAIN_PUBLIC.has(routeId) && !credential) return
-    if (PLAIN_PUBLIC.has(routeId) && request.grant === undefined) await request.server.hasValidBearer(request, reply)
+    if (PLAIN_PUBLIC.has(routeId) && request.grant === undefined) await request.server.grantWith(request, Scope.toolsRead)
     if (request.grant?.source === 'fleet-key') return
     throw new DtmaError('forbidden', USE_HTTPS)
   })
