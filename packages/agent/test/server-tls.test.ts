@@ -6,43 +6,12 @@
 import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
-import { request as plainRequest } from 'node:http'
-import { request } from 'node:https'
-import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../src/config.ts'
 import { CERT_FILE, KEY_FILE } from '../src/tls/certificate.ts'
 import { startTestAgent, tempDir, TOKEN } from './helpers/agent.ts'
-
-export interface Answer {
-  status: number
-  body: string
-}
-
-export function get(scheme: 'http' | 'https', host: string, port: number, path: string, options: { ca?: string | Buffer; token?: string; method?: string; body?: string } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }
-    if (options.body !== undefined) Object.assign(headers, { 'content-type': 'application/json', accept: 'application/json, text/event-stream' })
-    const send = scheme === 'https' ? request : plainRequest
-    const req = send({ host, port, path, method: options.method ?? 'GET', headers, ...(options.ca !== undefined && { ca: options.ca }) }, (res) => {
-      let body = ''
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on('error', reject)
-    req.end(options.body)
-  })
-}
-
-/** One address of this host that is not loopback: a caller from it is on the network path. */
-export function hostAddress(): string {
-  const address = Object.values(networkInterfaces())
-    .flatMap((list) => list ?? [])
-    .find((entry) => entry.family === 'IPv4' && !entry.internal)?.address
-  if (address === undefined) throw new Error('this host has no IPv4 address but loopback')
-  return address
-}
+import { get, hostAddress } from './helpers/https.ts'
 
 t.test('the agent makes its certificate, keeps it, serves HTTPS and plain HTTP on one port', async (t) => {
   const dataDir = tempDir(t)
@@ -90,7 +59,7 @@ t.test('DTMA_TLS_CERT and DTMA_TLS_KEY: the given certificate is served, nothing
   const agent = await startTestAgent(t, { env: { DTMA_TLS_CERT: certFile, DTMA_TLS_KEY: keyFile } })
   t.same(await get('https', '127.0.0.1', agent.port, '/health', { ca }), { status: 200, body: 'OK' }, '/health over HTTPS with the given certificate')
   t.equal((await get('https', '127.0.0.1', agent.port, '/tools', { ca, token: TOKEN })).status, 200, 'bearer routes over HTTPS')
-  t.equal((await get('https', '127.0.0.1', agent.port, '/tools', { ca, token: 'wrong' })).status, 403, 'and their auth')
+  t.equal((await get('https', '127.0.0.1', agent.port, '/tools', { ca, token: 'wrong' })).status, 401, 'and their auth')
   t.throws(() => statSync(join(agent.dataDir, CERT_FILE)), /ENOENT/, 'no certificate of its own is made')
   const status = JSON.parse((await get('https', '127.0.0.1', agent.port, '/status', { ca, token: TOKEN })).body) as { tls_fingerprint_sha256?: string }
   t.equal(status.tls_fingerprint_sha256, new X509Certificate(ca).fingerprint256, "/status says the given certificate's fingerprint")

@@ -92,7 +92,8 @@ export function makeCertificate(names: readonly string[], now = new Date()): Tls
     { name: 'subjectKeyIdentifier' }
   ])
   cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create())
-  return materialOf(forge.pki.certificateToPem(cert), privateKey)
+  // forge ends its PEM lines with CRLF; openssl and Node with LF, as the backend stores it.
+  return materialOf(forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'), privateKey)
 }
 
 function namesOf(x509: X509Certificate): string[] {
