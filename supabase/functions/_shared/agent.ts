@@ -104,13 +104,20 @@ function signingFetch(
       const pinnedInit: RequestInit & { client: Deno.HttpClient } = { ...init, headers, client: httpClient() }
       return await base(url, pinnedInit)
     } catch (error) {
-      if (!/certificate|UnknownIssuer|NotValidForName|invalid peer/i.test((error as Error).message)) throw error
+      if (!/certificate|UnknownIssuer|NotValidForName|invalid peer/i.test(messages(error))) throw error
       throw new CertificateRefused(
         `the agent of toolbox '${pinned.toolboxId}' presented a TLS certificate other than the one its heartbeat reported (SHA-256 ${pinned.fingerprint}): refused. ` +
           'An agent that made a new certificate reports it with its next heartbeat; until then it is not called.'
       )
     }
   }
+}
+
+/** An error's message and its causes' ("fetch failed" says why only in its cause). */
+function messages(error: unknown): string {
+  const parts: string[] = []
+  for (let current = error; current instanceof Error && parts.length < 5; current = current.cause) parts.push(current.message)
+  return parts.join(': ')
 }
 
 /** Routes by how specific they are: /tools/legacy before /tools/:name. */
