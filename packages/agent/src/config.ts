@@ -4,7 +4,7 @@
 // What each setting may be is in config-schema.ts.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { TOKEN_CLOCK_SKEW_S, TOKEN_MAX_LIFETIME_S } from '@dtma/contract'
+import { parseConfFile, TOKEN_CLOCK_SKEW_S, TOKEN_MAX_LIFETIME_S } from '@dtma/contract'
 import { readBuildInfo } from '@dtma/contract/build-info'
 import { Value } from 'typebox/value'
 import { ConfigSchema, DEFAULT_CAP_ADD, RETIRED_SETTINGS, TOOLBOX_CREDENTIALS_FILE, type RawConfig } from './config-schema.ts'
@@ -122,17 +122,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** KEY=value lines; blank lines and # comments skipped; quotes stripped. */
-export function parseConfFile(text: string): Record<string, string> {
-  const values: Record<string, string> = {}
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
-    if (!match || line.trimStart().startsWith('#')) continue
-    const [, key, rawValue] = match as unknown as [string, string, string]
-    values[key] = rawValue.replace(/^(['"])(.*)\1$/, '$2')
-  }
-  return values
-}
+/** KEY=value lines (/etc/dtma.conf): one parser for the agent and the CLI, in the contract. */
+export { parseConfFile }
 
 function readConfFile(path: string, required: boolean): Record<string, string> {
   try {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { createDtmaClient } from '@dtma/contract'
 import t from 'tap'
-import { docker, dockerState, freePort, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
+import { docker, dockerState, freePort, TEST_CREDENTIAL_SETTINGS, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
 import { buildAgentImage, run, sourceCommit } from './helpers/agent-image.ts'
 
 const IMAGE = 'dtma-agent:test'
@@ -41,7 +41,7 @@ t.test('the Dockerfile builds and the image runs the agent against the host engi
     'run', '-d', '--name', name, '--restart', 'always', '--network', 'host', '--cap-add', 'NET_ADMIN',
     '-v', '/run/xtables.lock:/run/xtables.lock', '-v', '/var/run/docker.sock:/var/run/docker.sock',
     '-e', `PORT=${port}`, '-e', 'HOST=127.0.0.1', '-e', `DTMA_AGENT_CONTAINER=${name}`,
-    '-e', `BACKEND_TO_DTMA_API_KEY=${TOKEN}`, '-e', `DTMA_SCOPE=${scope}`, '-e', 'DTMA_TOOL_HOST_IP=127.0.0.1', '-e', 'OFFLINE_MODE=true',
+    ...TEST_CREDENTIAL_SETTINGS.flatMap((setting) => ['-e', setting]), '-e', `DTMA_SCOPE=${scope}`, '-e', 'DTMA_TOOL_HOST_IP=127.0.0.1', '-e', 'OFFLINE_MODE=true',
     IMAGE
   ])
   const baseUrl = `http://127.0.0.1:${port}`

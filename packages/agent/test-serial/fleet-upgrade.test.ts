@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { statSync, readdirSync } from 'node:fs'
 import { createDtmaClient, readServerSentEvents, type UpgradeEvent } from '@dtma/contract'
 import t from 'tap'
-import { docker, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
+import { docker, FLEET_KEY, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
 import { earlierAgentTool, legacyName } from '../test/helpers/earlier-agent.ts'
 import { freePort } from '../test/helpers/agent.ts'
 import { buildAgentImage, buildBrokenImage, buildEarlierAgentImage, removeImages, run, sourceCommit } from './helpers/agent-image.ts'
@@ -86,7 +86,7 @@ t.test("from an earlier agent's dtma_manager: its tools keep answering, its labe
   const info = await docker.getContainer(box.agentName).inspect()
   t.ok(info.Mounts.some((mount) => mount.Name === box.dataVolume && mount.Destination === '/var/lib/dtma'), 'the store is on the named volume now')
   t.equal(info.HostConfig.RestartPolicy?.Name, 'always', 'same restart policy')
-  t.ok((info.Config.Env ?? []).includes(`BACKEND_TO_DTMA_API_KEY=${TOKEN}`), 'same settings')
+  t.ok((info.Config.Env ?? []).includes(`BACKEND_TO_DTMA_API_KEY=${FLEET_KEY}`), 'same settings')
   t.match(
     { memory: info.HostConfig.Memory, capDrop: info.HostConfig.CapDrop, extraHosts: info.HostConfig.ExtraHosts, hostname: info.Config.Hostname },
     { memory: 512 * 1024 * 1024, capDrop: ['NET_RAW'], extraHosts: ['backend.internal:10.0.0.9'], hostname: 'toolbox-earlier' },

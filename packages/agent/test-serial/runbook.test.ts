@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDtmaClient } from '@dtma/contract'
 import t from 'tap'
-import { docker, freePort, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
+import { docker, freePort, TEST_CREDENTIAL_SETTINGS, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
 import { buildAgentImage, removeImages, ROOT, run, sourceCommit } from './helpers/agent-image.ts'
 
 t.setTimeout(1_200_000)
@@ -40,7 +40,7 @@ t.test('every command of docs/operations.md works as printed', async (t) => {
     SETTINGS: join(dir, 'agent.env')
   }
   const scope = `runbook-${id}`
-  writeFileSync(vars.SETTINGS, `BACKEND_TO_DTMA_API_KEY=${TOKEN}\nDTMA_SCOPE=${scope}\nDTMA_TOOL_HOST_IP=127.0.0.1\nOFFLINE_MODE=true\nDTMA_ADOPT_LABELLED=false\n`, { mode: 0o600 })
+  writeFileSync(vars.SETTINGS, `${TEST_CREDENTIAL_SETTINGS.join('\n')}\nDTMA_SCOPE=${scope}\nDTMA_TOOL_HOST_IP=127.0.0.1\nOFFLINE_MODE=true\nDTMA_ADOPT_LABELLED=false\n`, { mode: 0o600 })
   t.teardown(async () => {
     for (const name of [vars.AGENT, `${vars.AGENT}-previous`]) await docker.getContainer(name).remove({ force: true, v: true }).catch(() => undefined)
     const tools = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scope}`] } })

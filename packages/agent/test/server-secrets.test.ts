@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { createDtmaClient } from '@dtma/contract'
+import { createDtmaClient, SCOPES, signToolboxToken } from '@dtma/contract'
 import t from 'tap'
-import { docker, freePort, removeInstances, tempDir, TEST_IMAGE } from './helpers/agent.ts'
+import { docker, freePort, removeInstances, tempDir, TEST_AUDIENCE, TEST_IMAGE } from './helpers/agent.ts'
 import { spawnAgent } from './helpers/agent-process.ts'
 
 t.test('tokens and env values appear in no log line, response, label or name', async (t) => {
@@ -19,6 +19,9 @@ t.test('tokens and env values appear in no log line, response, label or name', a
   const envSecret = `SECRET-ENV-${randomBytes(12).toString('hex')}`
   const otherEnvSecret = `SECRET-ENV2-${randomBytes(12).toString('hex')}`
   const secrets = [backendKey, vmToken, envSecret, otherEnvSecret]
+  // Tokens signed with the VM secret are credentials too: none may come back either.
+  const token = await signToolboxToken(vmToken, { audience: TEST_AUDIENCE, scopes: SCOPES, lifetimeSeconds: 3600 })
+  secrets.push(token)
 
   const dataDir = tempDir(t)
   const agent = spawnAgent(dataDir, await freePort(), { BACKEND_TO_DTMA_API_KEY: backendKey, DTMA_BEARER_TOKEN: vmToken, LOG_LEVEL: 'trace' })
@@ -37,7 +40,8 @@ t.test('tokens and env values appear in no log line, response, label or name', a
 
   const body = { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: 'ati-secrets', baseConfigOverrideJson: { Env: [`OPENAI_API_KEY=${envSecret}`, 'MODE=x'] } }
   t.equal(await raw('/tools', json(backendKey, body)), 201, 'deploy')
-  t.equal(await raw('/tools', json(vmToken, body)), 200, 'the same deploy with the VM token')
+  t.equal(await raw('/tools', json(token, body)), 200, 'the same deploy with a token signed with the VM secret')
+  t.equal(await raw('/tools', json(vmToken, body)), 403, 'the VM secret itself is no bearer')
   t.equal(await raw('/tools', json(backendKey, { ...body, baseConfigOverrideJson: { Env: [`OPENAI_API_KEY=${otherEnvSecret}`] } })), 409, 'another env value: conflict')
   // Secrets inside refused requests: wrong types, bad keys, unknown fields, broken JSON.
   t.equal(await raw('/tools', json(backendKey, { ...body, baseConfigOverrideJson: { Env: `KEY=${envSecret}` } })), 400)
@@ -45,13 +49,16 @@ t.test('tokens and env values appear in no log line, response, label or name', a
   t.equal(await raw('/tools', json(backendKey, { ...body, extra: envSecret })), 400)
   t.equal(await raw('/tools', json(backendKey, `{"Env":["K=${envSecret}"`)), 400)
   t.equal(await raw('/tools', { ...json(backendKey, body), headers: { authorization: `Bearer ${backendKey}`, 'content-type': 'text/plain' } }), 400)
-  t.equal(await raw('/tools', { headers: { authorization: `Bearer ${backendKey}x` } }), 403, 'a near-miss token')
+  t.equal(await raw('/tools', { headers: { authorization: `Bearer ${backendKey}x` } }), 401, 'a near-miss key')
+  t.equal(await raw('/tools', { headers: { authorization: `Bearer ${token.slice(0, -2)}` } }), 401, 'a near-miss token')
+  t.equal(await raw(`/tools?access_token=${token}`), 401, 'a token in the query string')
   t.equal(await raw('/tools', { headers: { authorization: `Basic ${backendKey}` } }), 401)
   t.equal(await raw('/status', { headers: { authorization: `Bearer ${vmToken.slice(0, -1)}` } }), 200)
   for (const path of ['/tools', '/tools/status', `/tools/${encodeURIComponent(name)}`, '/status', '/metrics', '/openapi.json', `/tools/${encodeURIComponent(name)}/logs`]) {
     await raw(path, { headers: { authorization: `Bearer ${backendKey}` } })
+    await raw(path, { headers: { authorization: `Bearer ${token}` } })
   }
-  for (const action of ['stop', 'start', 'restart']) t.equal(await raw(`/tools/${encodeURIComponent(name)}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${vmToken}` } }), 200, action)
+  for (const action of ['stop', 'start', 'restart']) t.equal(await raw(`/tools/${encodeURIComponent(name)}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }), 200, action)
   const events = await fetch(`${agent.baseUrl}/events`, { headers: { authorization: `Bearer ${backendKey}` }, signal: AbortSignal.timeout(1500) })
   const reader = events.body?.getReader()
   const firstChunk = await reader?.read()

@@ -20,10 +20,14 @@ Commands:
   legacy                              containers an earlier agent left that the agent may take over, and why
   adopt <container> [--id ID] [--name NAME]
                                       take one over: made again under DTMA's labels with its image, env and ports
+  token --scope SCOPE... [--instance ID]... [--tool ID=NAME]... [--ttl SECONDS]
+                                      print a token of this toolbox, signed with its secret (run it on the toolbox);
+                                      scopes: tools:read tools:write logs:read agent:admin mcp
 
 Options:
   --url URL        agent address (env DTMA_URL; default http://127.0.0.1:30000)
-  --token TOKEN    bearer token (env DTMA_TOKEN; prefer the env: flags show in ps)
+  --token TOKEN    bearer token (env DTMA_TOKEN; prefer the env: flags show in ps); without one, on the
+                   toolbox, the CLI signs a token for each call with the toolbox's secret
   --json           machine-readable output on stdout
   --timeout SEC    deadline of one request (default 30; deploy 660, a pull may be slow)
   -h, --help       this text
@@ -49,7 +53,11 @@ const options = {
   follow: { type: 'boolean', short: 'f' },
   tail: { type: 'string' },
   since: { type: 'string' },
-  arg: { type: 'string', multiple: true }
+  arg: { type: 'string', multiple: true },
+  scope: { type: 'string', multiple: true },
+  instance: { type: 'string', multiple: true },
+  tool: { type: 'string', multiple: true },
+  ttl: { type: 'string' }
 } as const
 
 type OptionName = keyof typeof options
@@ -67,7 +75,8 @@ const COMMANDS = {
   logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] },
   mcp: { positionals: [2, 3], options: ['arg'] },
   legacy: { positionals: [0, 0], options: [] },
-  adopt: { positionals: [1, 1], options: ['id', 'name'] }
+  adopt: { positionals: [1, 1], options: ['id', 'name'] },
+  token: { positionals: [0, 0], options: ['scope', 'instance', 'tool', 'ttl'] }
 } as const satisfies Record<string, { positionals: readonly [number, number]; options: readonly OptionName[] }>
 
 export type CommandName = keyof typeof COMMANDS
@@ -90,6 +99,8 @@ export interface Invocation {
   logs: { follow: boolean; tail: number | undefined; since: number | undefined }
   mcp: { action: 'tools' | 'call'; tool: string | undefined; args: Record<string, unknown> }
   adopt: { accountToolInstanceId: string | undefined; instanceName: string | undefined }
+  /** dtma token: what the token holds. */
+  mint: { scopes: string[]; instances: string[]; tools: Record<string, string[]>; ttlSeconds: number | undefined }
 }
 
 function isCommand(word: string | undefined): word is CommandName {
@@ -144,6 +155,19 @@ function parseEnv(text: string, environment: NodeJS.ProcessEnv): string {
   return `${key}=${value}`
 }
 
+/** --scope takes one scope or several (space- or comma-separated); --tool ID=NAME names a tool of an instance. */
+function parseMint(values: { scope?: string[]; instance?: string[]; tool?: string[]; ttl?: string }): Invocation['mint'] {
+  const tools: Record<string, string[]> = {}
+  for (const entry of values.tool ?? []) {
+    const eq = entry.indexOf('=')
+    if (eq < 1 || eq === entry.length - 1) throw new UsageError(`--tool takes INSTANCE_ID=TOOL_NAME, got '${entry}'`)
+    ;(tools[entry.slice(0, eq)] ??= []).push(entry.slice(eq + 1))
+  }
+  const ttlSeconds = nonNegativeInteger('ttl', values.ttl)
+  if (ttlSeconds === 0) throw new UsageError('--ttl takes at least 1 second')
+  return { scopes: (values.scope ?? []).flatMap((text) => text.split(/[\s,]+/)).filter(Boolean), instances: values.instance ?? [], tools, ttlSeconds }
+}
+
 export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv): Invocation {
   let parsed
   try {
@@ -161,7 +185,8 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     deploy: { name: '', env: [], ports: [], accountToolInstanceId: undefined, forcePull: false },
     logs: { follow: false, tail: undefined, since: undefined },
     mcp: { action: 'tools' as const, tool: undefined, args: {} },
-    adopt: { accountToolInstanceId: undefined, instanceName: undefined }
+    adopt: { accountToolInstanceId: undefined, instanceName: undefined },
+    mint: { scopes: [], instances: [], tools: {}, ttlSeconds: undefined }
   }
   if (values.version === true) return { ...base, command: 'version', target: undefined }
   if (values.help === true || word === undefined || word === 'help') return { ...base, command: 'help', target: undefined }
@@ -200,6 +225,7 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     if (values.id === '' || values.name === '') throw new UsageError("'adopt' takes a non-empty --id and --name")
     invocation.adopt = { accountToolInstanceId: values.id, instanceName: values.name }
   }
+  if (word === 'token') invocation.mint = parseMint(values)
   if (word === 'logs') {
     invocation.logs = { follow: values.follow === true, tail: nonNegativeInteger('tail', values.tail), since: nonNegativeInteger('since', values.since) }
   }

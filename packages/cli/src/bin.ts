@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `dtma` executable: parse, run, and map every failure to its exit code
 // with one line on stderr (the agent's own sentence when it refused).
-// The token is never printed: errors carry the agent's words or the client's
+// The token is never printed (but by `dtma token`, whose output it is): errors carry the agent's words or the client's
 // (which name the URL, never headers).
 import { USAGE, parseInvocation } from './args.ts'
 import { readBuildInfo } from '@dtma/contract/build-info'
 import { runCommand } from './commands.ts'
 import { ExitCode, RefusedError, UsageError, exitCodeOf } from './errors.ts'
+import { mintToken, ownCallToken } from './token-command.ts'
 
 const interrupt = new AbortController()
 process.once('SIGINT', () => interrupt.abort())
@@ -20,8 +21,12 @@ try {
   } else if (invocation.command === 'version') {
     const { version, commit } = readBuildInfo()
     process.stdout.write(`dtma ${version} (commit ${commit})\n`)
+  } else if (invocation.command === 'token') {
+    process.stdout.write(`${await mintToken(invocation.mint, process.env)}\n`)
   } else {
-    await runCommand(invocation, {
+    // No token given: on the toolbox itself the CLI signs one for this call with the toolbox's secret.
+    const token = invocation.token ?? (await ownCallToken(invocation.command, process.env))
+    await runCommand({ ...invocation, token }, {
       stdout: (text) => process.stdout.write(text),
       stderr: (text) => process.stderr.write(text),
       stderrIsTty: process.stderr.isTTY === true,

@@ -196,6 +196,7 @@ export async function runCommand(invocation: Invocation, io: Io): Promise<void> 
     }
     case 'help':
     case 'version':
+    case 'token':
       return
   }
 }

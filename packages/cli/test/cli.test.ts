@@ -112,7 +112,7 @@ t.test('errors: the agent sentence on stderr and an exit code per kind', async (
 
   const forbidden = await dtma(agent, ['ls'], { DTMA_TOKEN: 'wrong-token' })
   t.equal(forbidden.code, 1)
-  t.equal(forbidden.stderr, 'dtma: Forbidden: Invalid token\n')
+  t.match(forbidden.stderr, /^dtma: Unauthorized: the bearer credential is not a token/)
   t.notMatch(forbidden.stderr, 'wrong-token')
 
   const noToken = await dtma(agent, ['ls'], { DTMA_TOKEN: '' })
@@ -250,7 +250,7 @@ t.test('mcp NAME tools and mcp NAME call TOOL --arg, through the agent; the MCP 
   t.match(notMcp.stderr, /is not an MCP server/, "the agent's sentence")
   const wrongToken = await dtma(agent, ['mcp', name, 'tools'], { DTMA_TOKEN: 'wrong' })
   t.equal(wrongToken.code, 1)
-  t.match(wrongToken.stderr, /Forbidden: Invalid token/)
+  t.match(wrongToken.stderr, /Unauthorized: the bearer credential is not a token/)
   t.equal((await dtma(agent, ['mcp', name])).code, 2, 'usage: no action')
   t.equal((await dtma(agent, ['mcp', name, 'call'])).code, 2, 'usage: no tool')
   t.equal((await dtma(agent, ['mcp', name, 'tools', '--arg', 'a=1'])).code, 2, 'usage: tools takes no args')

@@ -7,7 +7,7 @@ import { routes, type RouteDefinition, type RouteId, type Routes } from './route
 export interface DtmaClientOptions {
   /** e.g. http://10.0.0.5:30000 (a trailing slash is fine) */
   baseUrl: string
-  /** Bearer token: BACKEND_TO_DTMA_API_KEY or the VM's DTMA_BEARER_TOKEN */
+  /** Bearer credential: a DTMA token (token.ts), or the fleet key BACKEND_TO_DTMA_API_KEY while the agent accepts it */
   token?: string
   /** Injected fetch (tests, Deno, proxies); defaults to the global one */
   fetch?: typeof fetch

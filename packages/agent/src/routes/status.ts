@@ -10,6 +10,7 @@ import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
 import type { TlsSource } from '../tls/tls-identity.ts'
 import type { Handlers } from './register.ts'
+import { visibleViews } from './narrow.ts'
 import { toolInstance } from './wire.ts'
 
 export function statusHandlers(config: Config, instances: InstanceApi, policy: NetworkPolicyApi, tls?: TlsSource): Pick<Handlers, 'health' | 'ready' | 'status'> {
@@ -48,7 +49,7 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
       if (!full) reply200.tool_instances_hidden = true
       try {
         const views = instances.list()
-        if (full) reply200.tool_instances = views.map(toolInstance)
+        if (full) reply200.tool_instances = visibleViews(request, views).map(toolInstance)
       } catch (error) {
         reply200.status = 'degraded'
         reply200.reason = (error as Error).message

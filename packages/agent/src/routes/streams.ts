@@ -13,6 +13,7 @@ import type { FleetApi } from '../fleet/fleet-api.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
+import { isNarrowed, mayTouch } from './narrow.ts'
 import type { Handlers } from './register.ts'
 import { toolInstance } from './wire.ts'
 
@@ -50,9 +51,13 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
         }
         stream.write(text)
       }
+      // A token narrowed to some instances hears only of those (by the id their views last carried) and not of the agent's upgrades.
+      const narrowed = isNarrowed(request)
+      const idOf = new Map<string, string>()
       const send = (event: 'instance' | 'pull' | 'mcp' | 'upgrade', instanceName: string | undefined, data: unknown): void => {
-        // Upgrade events are about the agent: every client hears them.
+        // Upgrade events are about the agent: every client hears them that is not narrowed.
         if (wanted !== undefined && instanceName !== undefined && instanceName !== wanted) return
+        if (narrowed && (instanceName === undefined || !mayTouch(request, idOf.get(instanceName)))) return
         write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
       }
       const instanceEvent = (instanceName: string, view: InstanceView | undefined): InstanceEvent => ({ instanceName, instance: view === undefined ? null : toolInstance(view) })
@@ -60,11 +65,16 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
       // An MCP server's status and tool fingerprint as last told, to send an `mcp` event when either changes.
       const mcpSeen = new Map<string, string>()
       const mcpKey = (view: InstanceView | undefined) => (view?.mcp == null ? '' : `${view.mcp.health.status} ${view.mcp.health.toolsFingerprint}`)
+      const remember = (instanceName: string, view: InstanceView | undefined): void => {
+        if (view !== undefined) idOf.set(instanceName, view.accountToolInstanceId)
+      }
       for (const { instanceName, view } of instances.snapshot()) {
+        remember(instanceName, view)
         mcpSeen.set(instanceName, mcpKey(view))
         send('instance', instanceName, instanceEvent(instanceName, view))
       }
       const stopChanges = instances.onChange(({ instanceName, view }) => {
+        remember(instanceName, view)
         send('instance', instanceName, instanceEvent(instanceName, view))
         const key = mcpKey(view)
         if ((mcpSeen.get(instanceName) ?? '') === key) return

@@ -1,12 +1,14 @@
 // Handlers of the /tools routes: thin translations between HTTP and the
 // instance service. Messages are the sentences Agentopia's backend knows.
 import type { ToolInstance } from '@dtma/contract'
+import type { FastifyRequest } from 'fastify'
 import { DtmaError, isDtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { McpApi } from '../mcp/mcp-api.ts'
 import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import type { InstanceView } from '../instances/view.ts'
 import { jsonText, type Handlers, type JsonText } from './register.ts'
+import { isNarrowed, mayTouch, visibleViews } from './narrow.ts'
 import { deployData, toolInstance } from './wire.ts'
 
 type ToolHandlers = Pick<Handlers, 'listToolStatus' | 'listTools' | 'getTool' | 'deployTool' | 'startTool' | 'stopTool' | 'restartTool' | 'removeTool'>
@@ -25,8 +27,10 @@ export function toolHandlers(instances: InstanceApi, mcp: McpApi, policy: Networ
   // The backend polls the list every few seconds: it is serialized once per
   // change of the instances, not once per request.
   let answered: { list: readonly InstanceView[]; json: JsonText<{ success: true; data: ToolInstance[] }> } | undefined
-  const listAll = async () => {
+  const listAll = async (request: Pick<FastifyRequest, 'grant'>) => {
     const list = instances.list()
+    // A token narrowed to some instances sees only those: its answer is its own.
+    if (isNarrowed(request)) return { status: 200 as const, body: { success: true as const, data: visibleViews(request, list).map(toolInstance) } }
     if (answered?.list !== list) answered = { list, json: jsonText({ success: true as const, data: list.map(toolInstance) }) }
     return { status: 200 as const, json: answered.json }
   }
@@ -37,6 +41,7 @@ export function toolHandlers(instances: InstanceApi, mcp: McpApi, policy: Networ
     getTool: async (request) => ({ status: 200, body: { success: true, data: toolInstance(instances.get(request.params.name)) } }),
 
     deployTool: async (request) => {
+      if (!mayTouch(request, request.body.accountToolInstanceId)) throw new DtmaError('forbidden', 'Forbidden: instance not granted: the token names other instances (instances claim) than this deploy\'s accountToolInstanceId')
       const waitForMcp = request.body.waitForMcp === true || request.query.waitForMcp === true
       if (waitForMcp && (request.body.baseConfigOverrideJson?.mcpTransport ?? null) === null) {
         throw new DtmaError('invalid', 'waitForMcp: baseConfigOverrideJson names no mcpTransport, so the instance is not an MCP server')

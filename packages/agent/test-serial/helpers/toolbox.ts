@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { UpgradeEvent } from '@dtma/contract'
-import { docker, freePort, TOKEN } from '../../test/helpers/agent.ts'
+import { docker, freePort, TEST_CREDENTIAL_SETTINGS } from '../../test/helpers/agent.ts'
 import { run } from './agent-image.ts'
 
 interface TapLike {
@@ -39,7 +39,7 @@ export function newToolbox(t: TapLike, label: string): Promise<Toolbox> {
       dataVolume: `dtma-data-test-${id}`,
       backupDir: mkdtempSync(join(tmpdir(), 'dtma-backups-')),
       url: `http://127.0.0.1:${port}`,
-      env: [`BACKEND_TO_DTMA_API_KEY=${TOKEN}`, `DTMA_BEARER_TOKEN=vm-${randomBytes(16).toString('hex')}`, 'AGENTOPIA_API_BASE_URL=http://127.0.0.1:9/functions/v1', `DTMA_SCOPE=${scope}`, 'DTMA_TOOL_HOST_IP=127.0.0.1', 'OFFLINE_MODE=true']
+      env: [...TEST_CREDENTIAL_SETTINGS, 'AGENTOPIA_API_BASE_URL=http://127.0.0.1:9/functions/v1', `DTMA_SCOPE=${scope}`, 'DTMA_TOOL_HOST_IP=127.0.0.1', 'OFFLINE_MODE=true']
     }
     t.teardown(async () => {
       for (const name of [box.agentName, `${box.agentName}-previous`]) await docker.getContainer(name).remove({ force: true, v: true }).catch(() => undefined)

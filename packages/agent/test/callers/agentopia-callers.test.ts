@@ -5,12 +5,14 @@
 // default, ToolInstanceService's callDtmaApi with raw names and stored
 // overrides of every shape, the token-less status readers (they succeed and
 // see no instance: DTMA_PUBLIC_STATUS=minimal is the default), the refresh
-// operation, the DTMA console, and the restart incident itself.
+// operation, the DTMA console, and the restart incident itself. The backend's
+// calls carry the fleet key (DTMA_ACCEPT_FLEET_KEY is on by default); the
+// console's /logs, /restart and /redeploy need a token (the fleet key is 403).
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
-import { docker, fetchText, freePort, removeInstances, tempDir, TEST_IMAGE, TOKEN, uniqueName } from '../helpers/agent.ts'
+import { docker, FLEET_KEY, fetchText, freePort, removeInstances, tempDir, TEST_IMAGE, TOKEN, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
 import {
   adminServiceOverride,
@@ -72,16 +74,16 @@ async function toolboxToolsSequence(t: Test, world: World, label: string): Promi
   world.names.push(name)
   const path = `/tools/${encodeURIComponent(name)}`
   const body = { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: randomUUID(), baseConfigOverrideJson: toolboxToolsOverride({ API_KEY: 'sk-toolbox-tools' }, world.port) }
-  const deployed = await succeeds(t, 'toolbox-tools deploy', () => callDTMA(world.base, TOKEN, 'POST', '/tools', body))
+  const deployed = await succeeds(t, 'toolbox-tools deploy', () => callDTMA(world.base, FLEET_KEY, 'POST', '/tools', body))
   const bound = deployed?.data.ports[0]?.host_port
   t.ok(bound !== undefined && bound !== world.port && bound >= 30001 && bound <= 30999, `the agent's own port ${world.port} was replaced by ${bound}`)
   t.match(deployed?.message, /is the DTMA agent's own port: 8080\/tcp is bound to \d+ instead/)
   t.same(dockerPorts(deployed?.data.container_id), [`8080/tcp>${bound}`], 'docker port shows the reported port')
   t.equal(await fetchText(`http://127.0.0.1:${bound}/`), 'dtma-test-ok\n', 'the tool answers on it')
-  t.match(await succeeds(t, 'start (already running)', () => callDTMA(world.base, TOKEN, 'POST', `${path}/start`)), { success: true, data: { state: 'running' } })
-  t.match(await succeeds(t, 'stop', () => callDTMA(world.base, TOKEN, 'POST', `${path}/stop`)), { success: true, data: { state: 'stopped' } })
-  t.match(await succeeds(t, 'start', () => callDTMA(world.base, TOKEN, 'POST', `${path}/start`)), { success: true, data: { state: 'running' } })
-  const again = await succeeds(t, 'the same deploy again (its retry)', () => callDTMA(world.base, TOKEN, 'POST', '/tools', body))
+  t.match(await succeeds(t, 'start (already running)', () => callDTMA(world.base, FLEET_KEY, 'POST', `${path}/start`)), { success: true, data: { state: 'running' } })
+  t.match(await succeeds(t, 'stop', () => callDTMA(world.base, FLEET_KEY, 'POST', `${path}/stop`)), { success: true, data: { state: 'stopped' } })
+  t.match(await succeeds(t, 'start', () => callDTMA(world.base, FLEET_KEY, 'POST', `${path}/start`)), { success: true, data: { state: 'running' } })
+  const again = await succeeds(t, 'the same deploy again (its retry)', () => callDTMA(world.base, FLEET_KEY, 'POST', '/tools', body))
   t.equal(again?.data.container_id, deployed?.data.container_id, 'one container, not two')
   t.same(again?.data.ports, deployed?.data.ports, 'on the port it holds')
 
@@ -91,7 +93,7 @@ async function toolboxToolsSequence(t: Test, world: World, label: string): Promi
   t.comment(`GET /status without a token: expected tool_instances [] (readers map over it); seen ${JSON.stringify(anonymous?.tool_instances)}`)
   t.same(anonymous?.tool_instances, [], 'an empty list, never absent, and nothing about the tools')
   t.notOk(JSON.stringify(anonymous).includes(name), 'the instance name is nowhere in it')
-  const listed = await succeeds(t, 'our toolbox-tools list (GET /status with the token)', () => readStatus(world.base, TOKEN))
+  const listed = await succeeds(t, 'our toolbox-tools list (GET /status with the token)', () => readStatus(world.base, FLEET_KEY))
   const item = listed?.tool_instances.find((entry: { instance_name_on_toolbox: string }) => entry.instance_name_on_toolbox === name)
   t.match(item, { container_id: deployed?.data.container_id, instance_name_on_toolbox: name, status: 'running', image: TEST_IMAGE, created: Number, ports: [{ private_port: 8080, public_port: bound, type: 'tcp', ip: '127.0.0.1' }] })
   return name
@@ -100,9 +102,9 @@ async function toolboxToolsSequence(t: Test, world: World, label: string): Promi
 /** The restart incident's second half: an instance deployed before the restart answers after it. */
 async function afterRestart(t: Test, world: World, name: string): Promise<void> {
   const path = `/tools/${encodeURIComponent(name)}`
-  t.match(await succeeds(t, 'stop after the restart', () => callDTMA(world.base, TOKEN, 'POST', `${path}/stop`)), { data: { state: 'stopped' } })
-  t.match(await succeeds(t, 'start after the restart', () => callDTMA(world.base, TOKEN, 'POST', `${path}/start`)), { data: { state: 'running' } })
-  t.match(await succeeds(t, 'delete after the restart', () => callDTMA(world.base, TOKEN, 'DELETE', path)), { success: true, message: `Tool instance '${name}' removed successfully.` })
+  t.match(await succeeds(t, 'stop after the restart', () => callDTMA(world.base, FLEET_KEY, 'POST', `${path}/stop`)), { data: { state: 'stopped' } })
+  t.match(await succeeds(t, 'start after the restart', () => callDTMA(world.base, FLEET_KEY, 'POST', `${path}/start`)), { data: { state: 'running' } })
+  t.match(await succeeds(t, 'delete after the restart', () => callDTMA(world.base, FLEET_KEY, 'DELETE', path)), { success: true, message: `Tool instance '${name}' removed successfully.` })
 }
 
 /** toolbox-tools' 404 path: start answers 404, it re-deploys (HostPort "30000" again) and starts. */
@@ -111,16 +113,16 @@ async function redeployAfter404(t: Test, world: World): Promise<void> {
   world.names.push(name)
   const path = `/tools/${encodeURIComponent(name)}`
   try {
-    await callDTMA(world.base, TOKEN, 'POST', `${path}/start`)
+    await callDTMA(world.base, FLEET_KEY, 'POST', `${path}/start`)
     t.fail('start of an unknown instance must be a 404')
   } catch (error) {
     t.equal((error as CallerError).status, 404, 'start of an instance the agent does not have: 404')
     t.match((error as CallerError).text, `Tool instance '${name}' not found or not managed by this DTMA.`)
   }
   const body = { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: randomUUID(), baseConfigOverrideJson: toolboxToolsOverride({}, world.port) }
-  t.ok(await succeeds(t, 're-deploy after the 404', () => callDTMA(world.base, TOKEN, 'POST', '/tools', body)))
-  t.match(await succeeds(t, 'start after the re-deploy', () => callDTMA(world.base, TOKEN, 'POST', `${path}/start`)), { data: { state: 'running' } })
-  t.ok(await succeeds(t, 'delete', () => callDTMA(world.base, TOKEN, 'DELETE', path)))
+  t.ok(await succeeds(t, 're-deploy after the 404', () => callDTMA(world.base, FLEET_KEY, 'POST', '/tools', body)))
+  t.match(await succeeds(t, 'start after the re-deploy', () => callDTMA(world.base, FLEET_KEY, 'POST', `${path}/start`)), { data: { state: 'running' } })
+  t.ok(await succeeds(t, 'delete', () => callDTMA(world.base, FLEET_KEY, 'DELETE', path)))
 }
 
 /** ToolInstanceService: the stored override as it is, raw names in the path. */
@@ -134,7 +136,7 @@ async function instanceServiceSequences(t: Test, world: World): Promise<void> {
   for (const [shape, override] of overrides) {
     const name = uniqueName(`Service ${shape.split(' ')[0]}`)
     world.names.push(name)
-    const deployed = await succeeds(t, `ToolInstanceService deploy with a ${shape}`, () => instanceServiceDeploy(world.base, TOKEN, { image: TEST_IMAGE, name, id: randomUUID(), override }))
+    const deployed = await succeeds(t, `ToolInstanceService deploy with a ${shape}`, () => instanceServiceDeploy(world.base, FLEET_KEY, { image: TEST_IMAGE, name, id: randomUUID(), override }))
     if (deployed === undefined) continue
     for (const port of deployed.data.ports) t.not(port.host_port, world.port, `${shape}: never the agent's own port`)
     if (shape === 'MCP service override') {
@@ -144,9 +146,9 @@ async function instanceServiceSequences(t: Test, world: World): Promise<void> {
       t.same([inspected.HostConfig.Memory, inspected.HostConfig.NanoCpus], [256 * 1024 * 1024, 0.2e9], 'resourceLimits applied')
     }
     // Raw name: fetch encodes the spaces, nothing else.
-    t.match(await succeeds(t, `${shape}: stop`, () => callDtmaApi(world.base, TOKEN, 'POST', `/tools/${name}/stop`)), { success: true, data: { state: 'stopped' } })
-    t.match(await succeeds(t, `${shape}: start`, () => callDtmaApi(world.base, TOKEN, 'POST', `/tools/${name}/start`)), { success: true, data: { state: 'running' } })
-    t.match(await succeeds(t, `${shape}: delete`, () => callDtmaApi(world.base, TOKEN, 'DELETE', `/tools/${name}`)), { success: true })
+    t.match(await succeeds(t, `${shape}: stop`, () => callDtmaApi(world.base, FLEET_KEY, 'POST', `/tools/${name}/stop`)), { success: true, data: { state: 'stopped' } })
+    t.match(await succeeds(t, `${shape}: start`, () => callDtmaApi(world.base, FLEET_KEY, 'POST', `/tools/${name}/start`)), { success: true, data: { state: 'running' } })
+    t.match(await succeeds(t, `${shape}: delete`, () => callDtmaApi(world.base, FLEET_KEY, 'DELETE', `/tools/${name}`)), { success: true })
   }
 }
 
@@ -167,7 +169,7 @@ async function readers(t: Test, world: World, runningName: string): Promise<void
     uptime_seconds: Number,
     tool_instances: []
   })
-  const refreshed = await succeeds(t, 'refresh operation: GET /status with the token', () => readStatus(world.base, TOKEN))
+  const refreshed = await succeeds(t, 'refresh operation: GET /status with the token', () => readStatus(world.base, FLEET_KEY))
   t.ok(refreshed?.version ?? refreshed?.dtma_version, 'version or dtma_version')
   t.ok(refreshed?.environment ?? refreshed?.system_metrics, 'environment or system_metrics')
   const mine = refreshed?.tool_instances.find((item: { instance_name_on_toolbox: string }) => item.instance_name_on_toolbox === runningName)
@@ -178,13 +180,17 @@ async function readers(t: Test, world: World, runningName: string): Promise<void
   const system = await consoleCall(world.base, 'GET', '/system')
   t.match(system, { status: 200, body: { cpu_load_percent: Number, memory: { total_bytes: Number }, disk: { mount: '/' } } }, 'console: GET /system without a token, the machine')
   t.notOk('docker' in (system.body as object), 'but not the Docker engine (DTMA_PUBLIC_STATUS=minimal)')
-  t.match(await consoleCall(world.base, 'GET', '/system', TOKEN), { status: 200, body: { docker: { available: true, version: String } } }, 'console: GET /system with the token, the engine too')
+  t.match(await consoleCall(world.base, 'GET', '/system', FLEET_KEY), { status: 200, body: { docker: { available: true, version: String } } }, 'console: GET /system with the token, the engine too')
   // Deliberate differences: these were open to the internet before.
   for (const [method, path] of [['GET', '/logs'], ['POST', '/restart'], ['POST', '/redeploy']] as const) {
     const anonymous = await consoleCall(world.base, method, path)
-    t.match(anonymous, { status: 401, body: { success: false, error: 'Unauthorized: Missing or invalid token format' } }, `console without a token: ${method} ${path} is 401`)
+    t.match(anonymous, { status: 401, body: { success: false, error: /^Unauthorized: Missing or invalid token format/ } }, `console without a token: ${method} ${path} is 401`)
+    // The fleet key may do what the backend does (tools:read, tools:write), never the agent's logs, restart or upgrade.
+    const fleet = await consoleCall(world.base, method, path, FLEET_KEY)
+    t.comment(`fleet key | ${method} ${path} | 403 the fleet key may not | ${fleet.status} ${String(fleet.body?.error).slice(0, 60)}`)
+    t.match(fleet, { status: 403, body: { success: false, error: /the fleet key \(BACKEND_TO_DTMA_API_KEY\) may not call this route.*dtma token/ } }, `console with the fleet key: ${method} ${path} is 403`)
   }
-  t.match(await consoleCall(world.base, 'GET', '/logs', TOKEN), { status: 200, body: { logs: Array, timestamp: String } }, 'console with the token: GET /logs')
+  t.match(await consoleCall(world.base, 'GET', '/logs', TOKEN), { status: 200, body: { logs: Array, timestamp: String } }, 'console with a token (logs:read): GET /logs')
   t.match(
     await consoleCall(world.base, 'POST', '/redeploy', TOKEN),
     { status: 501, body: { success: false, code: 'DTMA_NOT_IMPLEMENTED', error: /does not run in a Docker container/ } },
@@ -195,7 +201,7 @@ async function readers(t: Test, world: World, runningName: string): Promise<void
 t.test("Agentopia's callers, before and after an agent restart", async (t) => {
   const dataDir = tempDir(t)
   const port = await agentPort()
-  const world: World = { agent: spawnAgent(dataDir, port, { DTMA_BEARER_TOKEN: `vm-${randomUUID()}` }), port, base: `http://127.0.0.1:${port}`, names: [] }
+  const world: World = { agent: spawnAgent(dataDir, port), port, base: `http://127.0.0.1:${port}`, names: [] }
   t.teardown(async () => {
     await world.agent.kill()
     await removeInstances(world.names)
@@ -210,13 +216,13 @@ t.test("Agentopia's callers, before and after an agent restart", async (t) => {
     await readers(t, world, survivor)
   })
 
-  await t.test('POST /restart as the DTMA console sends it (with the token): the tools keep running', async (t) => {
-    const before = await docker.getContainer((await readStatus(world.base, TOKEN)).tool_instances.find((i: { instance_name_on_toolbox: string }) => i.instance_name_on_toolbox === survivor).container_id).inspect()
+  await t.test('POST /restart as the DTMA console sends it (with a token holding agent:admin): the tools keep running', async (t) => {
+    const before = await docker.getContainer((await readStatus(world.base, FLEET_KEY)).tool_instances.find((i: { instance_name_on_toolbox: string }) => i.instance_name_on_toolbox === survivor).container_id).inspect()
     const restart = await consoleCall(world.base, 'POST', '/restart', TOKEN)
     t.match(restart, { status: 202, body: { success: true, message: /restarting/ } })
     const exited = await new Promise<number | null>((resolve) => world.agent.child.once('exit', (code) => resolve(code)))
     t.equal(exited, RESTART_EXIT_CODE, 'the agent exits for its supervisor to start it again')
-    world.agent = spawnAgent(dataDir, port, { DTMA_BEARER_TOKEN: `vm-${randomUUID()}` })
+    world.agent = spawnAgent(dataDir, port)
     await world.agent.ready()
     const after = await docker.getContainer(before.Id).inspect()
     t.equal(after.State.Running, true, 'the tool ran through the restart')

@@ -12,7 +12,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { createDtmaClient } from '@dtma/contract'
+import { createDtmaClient, signToolboxToken, toolboxAudience } from '@dtma/contract'
 import t from 'tap'
 import { docker, freePort, removeInstances, TEST_IMAGE, tempDir, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent } from '../helpers/agent-process.ts'
@@ -112,7 +112,8 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
   const port = await freePort()
   const name = uniqueName('Enrolled')
   // The old settings linger on this toolbox: the service-role key must be ignored, named, never kept.
-  const env = { BACKEND_TO_DTMA_API_KEY: '', DTMA_ENROLMENT_TOKEN: token, AGENTOPIA_API_BASE_URL: `${world.enroll.url}/functions/v1`, SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY }
+  // The product's audience (the enrolled environment id), not the test helpers' one.
+  const env = { BACKEND_TO_DTMA_API_KEY: '', DTMA_TOKEN_AUDIENCE: '', DTMA_ENROLMENT_TOKEN: token, AGENTOPIA_API_BASE_URL: `${world.enroll.url}/functions/v1`, SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY }
   let agent = spawnAgent(dataDir, port, env)
   const outputs: string[] = []
   t.teardown(async () => {
@@ -132,13 +133,16 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
   const fileText = readFileSync(file, 'utf8')
   t.notOk(fileText.includes(FLEET_KEY) || fileText.includes(SERVICE_ROLE_KEY), 'neither the fleet key nor the service-role key on disk')
 
-  const asToolbox = createDtmaClient({ baseUrl: agent.baseUrl, token: credentials.dtma_bearer_token, timeoutMs: 60_000 })
+  const signed = await signToolboxToken(credentials.dtma_bearer_token, { audience: toolboxAudience(world.environmentId), scopes: ['tools:read'], lifetimeSeconds: 60 })
+  const asToolbox = createDtmaClient({ baseUrl: agent.baseUrl, token: signed, timeoutMs: 60_000 })
+  const rawSecret = createDtmaClient({ baseUrl: agent.baseUrl, token: credentials.dtma_bearer_token, timeoutMs: 60_000 })
   const asFleet = createDtmaClient({ baseUrl: agent.baseUrl, token: FLEET_KEY, timeoutMs: 60_000 })
   const asStranger = createDtmaClient({ baseUrl: agent.baseUrl, token: `x${FLEET_KEY.slice(1)}`, timeoutMs: 60_000 })
-  t.equal((await asToolbox.listTools()).status, 200, 'the enrolled token opens the API')
+  t.equal((await asToolbox.listTools()).status, 200, 'a token signed with the enrolled secret for dtma:<environment id> opens the API')
+  t.equal((await rawSecret.listTools()).status, 403, 'the enrolled secret itself is a signing key, no bearer')
   t.equal((await asFleet.listTools()).status, 200, 'the deployed backend’s fleet key is accepted by its hash')
-  t.equal((await asStranger.listTools()).status, 403, 'a key one character off is refused')
-  const status = (await (await fetch(`${agent.baseUrl}/status`, { headers: { authorization: `Bearer ${credentials.dtma_bearer_token}` } })).json()) as { environment: Record<string, unknown> }
+  t.equal((await asStranger.listTools()).status, 401, 'a key one character off is refused')
+  const status = (await (await fetch(`${agent.baseUrl}/status`, { headers: { authorization: `Bearer ${signed}` } })).json()) as { environment: Record<string, unknown> }
   t.comment(`/status environment after enrolment: ${JSON.stringify(status.environment)}`)
   t.match(status.environment, { hasAuthToken: true, hasApiKey: true }, 'the status says the fleet key is accepted (by its digest)')
 

@@ -38,6 +38,8 @@ export const TEST_TOKEN_SETTINGS: Record<string, string> = {
   DTMA_TOKEN_MAX_LIFETIME_S: String(TEST_TOKEN_LIFETIME_S),
   DTMA_MCP_TOKEN_MAX_LIFETIME_S: String(TEST_TOKEN_LIFETIME_S)
 }
+/** KEY=value settings of an agent started outside the helpers (a container, a settings file) that takes TOKEN and FLEET_KEY. */
+export const TEST_CREDENTIAL_SETTINGS: string[] = [`BACKEND_TO_DTMA_API_KEY=${FLEET_KEY}`, `DTMA_BEARER_TOKEN=${VM_TOKEN}`, ...Object.entries(TEST_TOKEN_SETTINGS).map(([key, value]) => `${key}=${value}`)]
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' })
 

@@ -6,8 +6,8 @@
 // Prints the outbox catch-up time (Supabase back -> table right).
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
-import type { DtmaClient } from '@dtma/contract'
-import { docker, freePort, removeInstances, scopeFor, TEST_IMAGE, tempDir, uniqueName } from '../helpers/agent.ts'
+import { createDtmaClient, SCOPES, signToolboxToken, type DtmaClient } from '@dtma/contract'
+import { docker, freePort, removeInstances, scopeFor, TEST_AUDIENCE, TEST_IMAGE, TEST_TOKEN_LIFETIME_S, tempDir, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
 import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
@@ -27,6 +27,9 @@ t.test('a 30 s Supabase outage with 50 changes and a kill -9 loses nothing', { t
   const dataDir = tempDir(t)
   const port = await freePort()
   const env = { SUPABASE_URL: fn.url, DTMA_BEARER_TOKEN: vmToken }
+  // The agent's secret is the toolbox's of the database: its callers sign with it.
+  const token = await signToolboxToken(vmToken, { audience: TEST_AUDIENCE, scopes: SCOPES, lifetimeSeconds: TEST_TOKEN_LIFETIME_S })
+  const clientOf = (process: AgentProcess): DtmaClient => createDtmaClient({ baseUrl: process.baseUrl, token, timeoutMs: 60_000 })
   const outputs: string[] = []
   let agent: AgentProcess = spawnAgent(dataDir, port, env)
   t.teardown(async () => {
@@ -41,7 +44,7 @@ t.test('a 30 s Supabase outage with 50 changes and a kill -9 loses nothing', { t
     await Promise.all(
       indexes.map(async (i) => {
         const started = Date.now()
-        const reply = await work(agent.client, names[i]!, i)
+        const reply = await work(clientOf(agent), names[i]!, i)
         apiTimes.push(Date.now() - started)
         t.ok(reply.status === 200 || reply.status === 201, `change on ${i + 1}: ${reply.status}`)
         changes++
@@ -100,7 +103,7 @@ t.test('a 30 s Supabase outage with 50 changes and a kill -9 loses nothing', { t
 
   // Docker's truth: this agent's containers, their ids and states, and the status the agent derives.
   const containers = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scopeFor(dataDir)}`] } })
-  const listed = await agent.client.listTools()
+  const listed = await clientOf(agent).listTools()
   const statusOf = new Map(listed.status === 200 ? listed.body.data.map((instance) => [instance.account_tool_instance_id, instance.status]) : [])
   const truth = containers
     .map((container) => {

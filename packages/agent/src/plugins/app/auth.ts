@@ -13,12 +13,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CredentialCheck, type CredentialSettings } from '../../credentials/credential-check.ts'
 import { grantsInstance, type Grant } from '../../credentials/grant.ts'
+import { queryTokenRefusal } from '../../credentials/query-token.ts'
 import { CredentialRefusal } from '../../credentials/refusal.ts'
 import { instanceRefusal, routeRefusal } from '../../credentials/route-access.ts'
 import { DtmaError } from '../../errors.ts'
 import type { Metrics } from '../../metrics/metrics.ts'
 import { AuthFailureLimiter } from './auth-failure-limiter.ts'
-import { queryTokenRefusal } from './query-token.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,7 +41,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   const check = new CredentialCheck(options.credentials)
   const fleetKeyUses = options.metrics.counter({
     name: 'fleet_key_uses_total',
-    help: 'Requests authenticated with the fleet key (BACKEND_TO_DTMA_API_KEY), by route: at zero for long enough, DTMA_ACCEPT_FLEET_KEY can be turned off',
+    help: 'Requests authenticated with the fleet key, by route: at zero for long enough, DTMA_ACCEPT_FLEET_KEY can be turned off',
     labelNames: ['route'] as const
   })
   const limiter = new AuthFailureLimiter(options.failures)
