@@ -33,9 +33,8 @@ export interface AppOptions {
   metrics: Metrics
   policy: NetworkPolicyApi
   logTail: LogTail
-  /** The certificate served (/status says its fingerprint); POST /restart: exits for the supervisor to start the agent again. */
-  tls?: import('./tls/tls-identity.ts').TlsSource
-  restart?: () => void
+  tls?: import('./tls/tls-identity.ts').TlsSource // the certificate served: /status says its fingerprint
+  restart?: () => void // POST /restart: exits for the supervisor to start the agent again
 }
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
   const { config, instances, mcp, fleet, metrics, policy, logTail, tls } = options
