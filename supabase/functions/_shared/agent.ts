@@ -60,7 +60,7 @@ export function connectAgent(toolbox: EnvironmentRow, access: AgentAccess): Agen
   const options = { timeoutMs: access.statusTimeoutMs ?? STATUS_TIMEOUT_MS }
   const pem = toolbox.dtma_tls_certificate_pem
   const secret = toolbox.dtma_bearer_token
-  if (!pem || !secret) {
+  if (!callsWithTokens(toolbox) || !pem || !secret) {
     // An agent of an earlier build: as before, until its first heartbeat with a certificate.
     const client = createDtmaClient({ baseUrl: `http://${host}:${access.port}`, token: access.token, ...options, ...(access.fetch && { fetch: access.fetch }) })
     return { client: () => client, close: () => {} }
@@ -84,6 +84,11 @@ export function connectAgent(toolbox: EnvironmentRow, access: AgentAccess): Agen
       }),
     close: () => httpClient?.close()
   }
+}
+
+/** Whether the toolbox's agent is called over pinned HTTPS with per-request tokens (its heartbeat reported a certificate). */
+export function callsWithTokens(toolbox: EnvironmentRow): boolean {
+  return Boolean(toolbox.dtma_tls_certificate_pem && toolbox.dtma_bearer_token)
 }
 
 /** The agent's certificate is not the one its row holds: not the toolbox we know, or a new certificate no heartbeat reported yet. */

@@ -7,6 +7,7 @@
 // toolbox-tools' mcp-access gives an `mcp` token that opens that instance's
 // MCP endpoint and nothing else.
 import { decodeJwt } from 'jose'
+import { signToolboxToken, toolboxAudience } from '../../../packages/contract/src/index.ts'
 import * as assert from '../_test/assert.ts'
 import { startAgent } from '../_test/agent-process.ts'
 import { removeContainersOf } from '../_test/docker.ts'
@@ -45,7 +46,7 @@ Deno.test('pinned HTTPS with per-request tokens, refusal of another certificate,
     }
     const access: AgentAccess = { token: agent.token, port: agent.port, fetch: recording, deployTimeoutMs: 120_000, statusTimeoutMs: 30_000 }
 
-    // A deploy, then a stop and a start of the instance, as the frontend asks them.
+    // A deploy, the instance's MCP access, then a stop and a start of it, as the frontend asks them.
     const deployed = await toolboxTools(
       request('POST', `/toolbox-tools/${world.toolboxId}/tools`, world.userJwt, {
         toolCatalogId: catalog.id,
@@ -57,6 +58,54 @@ Deno.test('pinned HTTPS with per-request tokens, refusal of another certificate,
     const deployBody = await deployed.json()
     assert.equal(deployed.status, 201, JSON.stringify(deployBody))
     const id = String(deployBody.id)
+    // mcp-access: the endpoint and an mcp token for this instance and the tools named.
+    const access1 = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/mcp-access`, world.userJwt, { tools: ['echo'] }), { db: world.db, agent: access })
+    const grant = await access1.json()
+    assert.equal(access1.status, 200, JSON.stringify(grant))
+    const claims = decodeJwt(grant.token)
+    console.log(`mcp-access: url ${grant.url}, expires_at ${grant.expires_at}, claims ${JSON.stringify({ ...claims, aud: claims.aud })}`)
+    assert.equal(grant.url, `https://127.0.0.1:${agent.port}/tools/${encodeURIComponent(instanceName)}/mcp`)
+    assert.equal(claims.scope, 'mcp')
+    assert.deepEqual(claims.instances, [id])
+    assert.deepEqual(claims.tools, { [id]: ['echo'] })
+    assert.equal(Number(claims.exp) - Number(claims.iat), 3600, 'an hour by default')
+    assert.equal(new Date(grant.expires_at).getTime(), Number(claims.exp) * 1000)
+    assert.equal(grant.tls_fingerprint_sha256, agent.fingerprint)
+
+    const mcpHeaders = { authorization: `Bearer ${grant.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+    // Whether the MCP server answers at once is the bridge's business: what matters here is that the credential
+    // check let the token through (the MCP side answered: 200, or its own 503 while the server comes up), and
+    // that the same token is refused on another instance's endpoint.
+    const ask = async (url: string) => {
+      const response = await fetch(url, { method: 'POST', headers: mcpHeaders, body: JSON.stringify(INITIALIZE), client: pinned })
+      const reader = response.body!.getReader()
+      const first = new TextDecoder().decode((await reader.read()).value)
+      await reader.cancel()
+      return { status: response.status, first }
+    }
+    const opened = await ask(grant.url)
+    console.log(`the mcp token on its endpoint, over pinned HTTPS: expected the MCP side's answer (200, or 503 while it starts), seen ${opened.status} ${opened.first.slice(0, 120)}`)
+    assert.ok(opened.status === 200 || opened.status === 503, `${opened.status} ${opened.first}`)
+    assert.ok(!/Unauthorized|Forbidden/.test(opened.first), opened.first)
+    const elsewhereMcp = await ask(`https://127.0.0.1:${agent.port}/tools/another-instance/mcp`)
+    console.log(`the mcp token on another instance's endpoint: expected 403, seen ${elsewhereMcp.status} ${elsewhereMcp.first.slice(0, 160)}`)
+    assert.equal(elsewhereMcp.status, 403)
+    assert.ok(elsewhereMcp.first.includes('"jsonrpc"'), 'a JSON-RPC error on the MCP endpoint')
+    const listed = await fetch(`https://127.0.0.1:${agent.port}/tools`, { headers: { authorization: `Bearer ${grant.token}` }, client: pinned })
+    const listedBody = await listed.json()
+    console.log(`the mcp token on GET /tools: expected 403, seen ${listed.status} ${listedBody.error}`)
+    assert.equal(listed.status, 403)
+
+    const shorter = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}`, world.userJwt, { action: 'mcp-access', instanceId: id, lifetimeSeconds: 120 }), { db: world.db, agent: access })
+    const shorterClaims = decodeJwt((await shorter.json()).token)
+    assert.equal(Number(shorterClaims.exp) - Number(shorterClaims.iat), 120, 'the body form, with a shorter life')
+    assert.equal(shorterClaims.tools, undefined, 'no tools named: all of the server')
+    const stranger = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/mcp-access`, world.otherUserJwt, {}), { db: world.db, agent: access })
+    const strangerBody = await stranger.json()
+    console.log(`mcp-access by a user who does not own the toolbox: seen ${stranger.status} ${strangerBody.error}`)
+    assert.ok(stranger.status === 403 || stranger.status === 404, JSON.stringify(strangerBody))
+    assert.equal(strangerBody.token, undefined)
+
     for (const verb of ['stop', 'start']) {
       const answer = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/${verb}`, world.userJwt), { db: world.db, agent: access })
       assert.equal(answer.status, 200, `${verb}: ${JSON.stringify(await answer.json())}`)
@@ -77,6 +126,18 @@ Deno.test('pinned HTTPS with per-request tokens, refusal of another certificate,
     }
     assert.ok(sent.every((call) => call.claims !== undefined), 'every request carries a signed token (two in the same second with the same claims are the same token)')
 
+    // An instance the agent lost: start answers 403 to a token narrowed to a row the agent cannot match by name,
+    // and the function deploys it again from its row, as it does on a 404.
+    const adminToken = await signToolboxToken(secret, { audience: toolboxAudience(world.toolboxId), scopes: ['tools:write'], lifetimeSeconds: 60 })
+    const removed = await fetch(`https://127.0.0.1:${agent.port}/tools/${encodeURIComponent(instanceName)}`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` }, client: pinned })
+    assert.equal(removed.status, 200, await removed.text())
+    sent.length = 0
+    const restarted = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/start`, world.userJwt), { db: world.db, agent: access })
+    const restartedBody = await restarted.json()
+    console.log(`start of an instance the agent lost: expected 200 after start, deploy, start; seen ${restarted.status} after ${sent.map((call) => `${call.method} ${new URL(call.url).pathname}`).join(', ')}`)
+    assert.equal(restarted.status, 200, JSON.stringify(restartedBody))
+    assert.deepEqual(sent.map((call) => call.method), ['POST', 'POST', 'POST'])
+
     sent.length = 0
     const refreshed = await refreshStatus(request('POST', '/refresh-status', world.userJwt, { toolboxId: world.toolboxId }), { db: world.db, agent: access })
     const refreshBody = await refreshed.json()
@@ -91,40 +152,6 @@ Deno.test('pinned HTTPS with per-request tokens, refusal of another certificate,
     console.log(`a captured token on another toolbox: expected 401, seen ${elsewhere.status} ${elsewhereBody.error}`)
     assert.equal(elsewhere.status, 401)
     assert.ok(!JSON.stringify(elsewhereBody).includes(captured), 'the refusal does not echo the token')
-
-    // mcp-access: the endpoint and an mcp token for this instance and the tools named.
-    const access1 = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/mcp-access`, world.userJwt, { tools: ['echo'] }), { db: world.db, agent: access })
-    const grant = await access1.json()
-    assert.equal(access1.status, 200, JSON.stringify(grant))
-    const claims = decodeJwt(grant.token)
-    console.log(`mcp-access: url ${grant.url}, expires_at ${grant.expires_at}, claims ${JSON.stringify({ ...claims, aud: claims.aud })}`)
-    assert.equal(grant.url, `https://127.0.0.1:${agent.port}/tools/${encodeURIComponent(instanceName)}/mcp`)
-    assert.equal(claims.scope, 'mcp')
-    assert.deepEqual(claims.instances, [id])
-    assert.deepEqual(claims.tools, { [id]: ['echo'] })
-    assert.equal(Number(claims.exp) - Number(claims.iat), 3600, 'an hour by default')
-    assert.equal(new Date(grant.expires_at).getTime(), Number(claims.exp) * 1000)
-    assert.equal(grant.tls_fingerprint_sha256, agent.fingerprint)
-
-    const mcpHeaders = { authorization: `Bearer ${grant.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
-    const opened = await fetch(grant.url, { method: 'POST', headers: mcpHeaders, body: JSON.stringify(INITIALIZE), client: pinned })
-    const openedText = await opened.text()
-    console.log(`the mcp token on its endpoint, over pinned HTTPS: expected 200, seen ${opened.status}`)
-    assert.equal(opened.status, 200, openedText)
-    const listed = await fetch(`https://127.0.0.1:${agent.port}/tools`, { headers: { authorization: `Bearer ${grant.token}` }, client: pinned })
-    const listedBody = await listed.json()
-    console.log(`the mcp token on GET /tools: expected 403, seen ${listed.status} ${listedBody.error}`)
-    assert.equal(listed.status, 403)
-
-    const shorter = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}`, world.userJwt, { action: 'mcp-access', instanceId: id, lifetimeSeconds: 120 }), { db: world.db, agent: access })
-    const shorterClaims = decodeJwt((await shorter.json()).token)
-    assert.equal(Number(shorterClaims.exp) - Number(shorterClaims.iat), 120, 'the body form, with a shorter life')
-    assert.equal(shorterClaims.tools, undefined, 'no tools named: all of the server')
-    const stranger = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/mcp-access`, world.otherUserJwt, {}), { db: world.db, agent: access })
-    const strangerBody = await stranger.json()
-    console.log(`mcp-access by a user who does not own the toolbox: seen ${stranger.status} ${strangerBody.error}`)
-    assert.ok(stranger.status === 403 || stranger.status === 404, JSON.stringify(strangerBody))
-    assert.equal(strangerBody.token, undefined)
 
     // Another certificate than the row's: refused, and the error says so.
     Object.assign(toolbox, { dtma_tls_certificate_pem: other.certificatePem, dtma_tls_fingerprint_sha256: other.fingerprint })

@@ -4,7 +4,7 @@
 // on a toolbox that has no IP address yet.
 import type { SupabaseClient } from '@supabase/supabase-js'
 import type { DtmaClient } from '../../../packages/contract/src/index.ts'
-import { connectAgent, DEPLOY_TIMEOUT_MS, type AgentAccess, type AgentConnection } from '../_shared/agent.ts'
+import { callsWithTokens, connectAgent, DEPLOY_TIMEOUT_MS, type AgentAccess, type AgentConnection } from '../_shared/agent.ts'
 import type { Database, EnvironmentRow } from '../_shared/database.ts'
 import { DEFAULT_MCP_TOKEN_LIFETIME_S } from './mcp-access.ts'
 
@@ -18,6 +18,8 @@ export interface ToolboxContext {
   /** The port agents listen on, and how long an `mcp` token lasts (mcp-access.ts). */
   agentPort: number
   mcpTokenLifetimeS: number
+  /** True when the agent is called with per-request tokens (the row has its certificate), not the fleet key. */
+  signsTokens(): boolean
   /** Ends the connection to the agent (the pinned HTTP client), once the request is answered. */
   close(): void
 }
@@ -31,6 +33,7 @@ export function toolboxContext(db: SupabaseClient<Database>, toolbox: Environmen
     deployTimeoutMs: access.deployTimeoutMs ?? DEPLOY_TIMEOUT_MS,
     agentPort: access.port,
     mcpTokenLifetimeS: access.mcpTokenLifetimeS ?? DEFAULT_MCP_TOKEN_LIFETIME_S,
+    signsTokens: () => callsWithTokens(toolbox),
     close: () => connection?.close()
   }
 }

@@ -61,7 +61,10 @@ async function startOnAgent(ctx: ToolboxContext, target: Target): Promise<Instan
   const params = { name: target.name }
   const first = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (first.status === 200) return first.body.data.state
-  if (first.status !== 404 || !target.row) throw agentReplyError(first.status, first.body)
+  // 404: the agent lost it. 403 to our own tools:write token narrowed to the row: the agent holds no
+  // instance of that name for that row (it cannot tell an unknown name's row), which is lost too.
+  const lost = first.status === 404 || (first.status === 403 && ctx.signsTokens())
+  if (!lost || !target.row) throw agentReplyError(first.status, first.body)
   await redeploy(ctx, target.row)
   const second = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (second.status === 200) return second.body.data.state
