@@ -153,10 +153,20 @@ Deno.test('pinned HTTPS with per-request tokens, refusal of another certificate,
     assert.equal(elsewhere.status, 401)
     assert.ok(!JSON.stringify(elsewhereBody).includes(captured), 'the refusal does not echo the token')
 
+    // A delete of an instance the agent lost is done, not refused: the row goes.
+    const removedAgain = await fetch(`https://127.0.0.1:${agent.port}/tools/${encodeURIComponent(instanceName)}`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` }, client: pinned })
+    assert.equal(removedAgain.status, 200, await removedAgain.text())
+    const deleted = await toolboxTools(request('DELETE', `/toolbox-tools/${world.toolboxId}/tools/${id}`, world.userJwt), { db: world.db, agent: access })
+    const deletedBody = await deleted.json()
+    console.log(`delete of an instance the agent lost: expected 200 and the row gone, seen ${deleted.status}, rows ${world.standIn.tables.account_tool_instances.length}`)
+    assert.equal(deleted.status, 200, JSON.stringify(deletedBody))
+    assert.equal(world.standIn.tables.account_tool_instances.length, 0)
+
     // Another certificate than the row's: refused, and the error says so.
     Object.assign(toolbox, { dtma_tls_certificate_pem: other.certificatePem, dtma_tls_fingerprint_sha256: other.fingerprint })
     sent.length = 0
-    const mismatch = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${id}/stop`, world.userJwt), { db: world.db, agent: access })
+    // (the row is gone: the function asks the agent's list for the name)
+    const mismatch = await toolboxTools(request('POST', `/toolbox-tools/${world.toolboxId}/tools/${encodeURIComponent(instanceName)}/stop`, world.userJwt), { db: world.db, agent: access })
     const mismatchBody = await mismatch.json()
     console.log(`the agent's certificate is not the row's: expected 502 DTMA_AGENT_CERTIFICATE_REFUSED, seen ${mismatch.status} ${mismatchBody.code}: ${mismatchBody.error}`)
     assert.equal(mismatch.status, 502)

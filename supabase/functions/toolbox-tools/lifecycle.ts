@@ -29,7 +29,7 @@ export async function restartInstance(ctx: ToolboxContext, target: Target): Prom
   return await around(ctx, target, 'starting', async () => {
     const reply = await callAgent(() => ctx.agent(target.row?.id).restartTool({ params: { name: target.name } }))
     if (reply.status === 200) return reply.body.data.state
-    if (reply.status !== 404) throw agentReplyError(reply.status, reply.body)
+    if (!missingOnAgent(ctx, reply.status)) throw agentReplyError(reply.status, reply.body)
     return await startOnAgent(ctx, target)
   })
 }
@@ -38,8 +38,8 @@ export async function restartInstance(ctx: ToolboxContext, target: Target): Prom
 export async function removeInstance(ctx: ToolboxContext, target: Target): Promise<void> {
   const removeOnAgent = async (): Promise<InstallationStatus> => {
     const reply = await callAgent(() => ctx.agent(target.row?.id).removeTool({ params: { name: target.name } }))
-    // 404: already gone from the toolbox, which is what was asked.
-    if (reply.status !== 200 && reply.status !== 404) throw agentReplyError(reply.status, reply.body)
+    // Already gone from the toolbox, which is what was asked.
+    if (reply.status !== 200 && !missingOnAgent(ctx, reply.status)) throw agentReplyError(reply.status, reply.body)
     return 'pending_delete'
   }
   if (!target.row) {
@@ -61,12 +61,15 @@ async function startOnAgent(ctx: ToolboxContext, target: Target): Promise<Instan
   const params = { name: target.name }
   const first = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (first.status === 200) return first.body.data.state
-  // 404: the agent lost it. 403 to our own tools:write token narrowed to the row: the agent holds no
-  // instance of that name for that row (it cannot tell an unknown name's row), which is lost too.
-  const lost = first.status === 404 || (first.status === 403 && ctx.signsTokens())
-  if (!lost || !target.row) throw agentReplyError(first.status, first.body)
+  if (!missingOnAgent(ctx, first.status) || !target.row) throw agentReplyError(first.status, first.body)
   await redeploy(ctx, target.row)
   const second = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (second.status === 200) return second.body.data.state
   throw agentReplyError(second.status, second.body)
+}
+
+/** The agent has no such instance: a 404, or a 403 to our own tools:write token narrowed to the row (an agent
+ *  that checks tokens cannot tell an unknown name's row, and refuses it rather than say it is unknown). */
+function missingOnAgent(ctx: ToolboxContext, status: number): boolean {
+  return status === 404 || (status === 403 && ctx.signsTokens())
 }
