@@ -2,7 +2,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
-import { credentialSettings, instanceIdOf } from './credentials/settings.ts'
 import type { FleetApi } from './fleet/fleet-api.ts'
 import type { InstanceApi } from './instances/instance-api.ts'
 import type { LogTail } from './log-tail.ts'
@@ -42,7 +41,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
   await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
-  await app.register(authPlugin, { credentials: credentialSettings(config), failures: config.authFailures, metrics, instanceIdOf: instanceIdOf(instances) })
+  await app.register(authPlugin, { config, instances, metrics })
   await app.register(transportGatePlugin)
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {

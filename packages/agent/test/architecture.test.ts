@@ -65,7 +65,7 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
     /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|runtime\/|store\/|registry\/|heartbeat\/|metrics\/|mcp\/|fleet\/|netpolicy\/|instances\/(?!instance-api\.ts$))/,
     'the credential check knows the config, the contract and the domain\'s interface (a name -> instance id look-up), nothing of HTTP or Docker'
   ],
-  [/^(?!credentials\/|plugins\/app\/auth\.ts$|app\.ts$)/, /^credentials\/(?!grant\.ts$|query-token\.ts$)/, 'of the credential check, the rest of the agent reads only the grant (and the logger the query-string mask)']
+  [/^(?!credentials\/|plugins\/app\/auth\.ts$)/, /^credentials\/(?!grant\.ts$|query-token\.ts$)/, 'of the credential check, the rest of the agent reads only the grant (and the logger the query-string mask)']
 ]
 
 /** Packages that belong to one room. */

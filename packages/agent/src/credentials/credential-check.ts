@@ -41,7 +41,8 @@ export class CredentialCheck {
   async check(authorization: string | undefined): Promise<Grant> {
     const credential = CredentialCheck.bearerOf(authorization)
     if (credential === undefined) {
-      throw new CredentialRefusal('unauthorized', 'Unauthorized: Missing or invalid token format: send Authorization: Bearer <token>')
+      // The sentence the deployed callers know, as the earlier agent said it.
+      throw new CredentialRefusal('unauthorized', 'Unauthorized: Missing or invalid token format')
     }
     if (!this.fleetKey.empty && this.fleetKey.matches(credential)) {
       if (!this.settings.acceptFleetKey) {

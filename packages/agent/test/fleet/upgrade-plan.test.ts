@@ -5,7 +5,7 @@
 import t from 'tap'
 import { asLegacy, neverLegacy } from '../../src/fleet/legacy/earlier-agent.ts'
 import { normalImage } from '../../src/fleet/legacy/deploy-take-over.ts'
-import { agentToken, agentUrl, dataMount, newAgentSpec } from '../../src/fleet/upgrade/agent-container.ts'
+import { agentCredentials, agentUrl, dataMount, newAgentSpec } from '../../src/fleet/upgrade/agent-container.ts'
 import { parseInvocation } from '../../src/fleet/upgrade/args.ts'
 import { stamp } from '../../src/fleet/upgrade/backup.ts'
 import type { AgentContainer, AgentImage } from '../../src/runtime/agent-host.ts'
@@ -91,8 +91,18 @@ t.test('where the agent answers, and with which token', async (t) => {
   t.equal(agentUrl(production({ portBindings: { '30000/tcp': [{ HostIp: '10.0.0.5', HostPort: '31000' }] } })), 'http://10.0.0.5:31000')
   t.equal(agentUrl(production({ networkMode: 'host', env: ['PORT=30100'] })), 'http://127.0.0.1:30100')
   t.throws(() => agentUrl(production({ portBindings: {} })), /--url/)
-  t.equal(agentToken(production()), 'key-secret')
-  t.equal(agentToken(production({ env: ['DTMA_AUTH_TOKEN=conf'] })), 'conf')
+  // A token signed with the agent's secret for its audience first, then the fleet key unless turned off.
+  const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+  const [signed, key] = await agentCredentials(production())
+  t.match(claims(signed as string), { aud: 'dtma:local', scope: 'tools:read', sub: 'dtma-upgrade' })
+  t.equal((claims(signed as string).exp as number) - (claims(signed as string).iat as number), 60)
+  t.equal(key, 'key-secret')
+  const environmentId = '0b5f1c9e-3b1a-4c2e-9a55-7d2f4e6a8b10'
+  const [forEnvironment] = await agentCredentials(production({ env: ['DTMA_BEARER_TOKEN=vm-secret', `ACCOUNT_TOOL_ENVIRONMENT_ID=${environmentId}`] }))
+  t.match(claims(forEnvironment as string), { aud: `dtma:${environmentId}` })
+  t.equal((await agentCredentials(production({ env: ['DTMA_AUTH_TOKEN=conf'] }))).length, 1, 'the secret of the conf name signs')
+  t.same(await agentCredentials(production({ env: ['BACKEND_TO_DTMA_API_KEY=key-secret', 'DTMA_ACCEPT_FLEET_KEY=false'] })), [], 'a fleet key turned off is not tried')
+  t.same(await agentCredentials(production({ env: ['DTMA_BEARER_TOKEN=', 'BACKEND_TO_DTMA_API_KEY='] })), [], 'an enrolled toolbox: empty settings, no credential')
 })
 
 function container(overrides: Partial<ContainerInfo>): ContainerInfo {

@@ -2,7 +2,7 @@
 // HTTP: exact paths, encoded and raw names, exact error sentences.
 import { createServer } from 'node:net'
 import t from 'tap'
-import { authHeaders, docker, fetchText, freePort, startTestAgent, TEST_IMAGE_V2, uniqueName } from '../helpers/agent.ts'
+import { authHeaders, docker, FLEET_KEY, fetchText, freePort, startTestAgent, TEST_IMAGE_V2, uniqueName } from '../helpers/agent.ts'
 
 interface RawReply {
   status: number
@@ -79,10 +79,13 @@ t.test('public routes and authentication', async (t) => {
     const reply = await send(agent.baseUrl, 'GET', '/tools/status', { headers })
     t.same([reply.status, reply.body], [401, missing], `401 for ${JSON.stringify(headers)}`)
   }
+  // A credential that proves nothing is a 401 now (the earlier agent said 403 Invalid token): callers read any non-2xx as a failure.
   const wrong = await send(agent.baseUrl, 'POST', '/tools/x/start', { headers: authHeaders('not-the-token') })
-  t.same([wrong.status, wrong.body], [403, { success: false, error: 'Forbidden: Invalid token', code: 'DTMA_FORBIDDEN' }])
+  t.match([wrong.status, wrong.body], [401, { success: false, error: /^Unauthorized: the bearer credential is not a token/, code: 'DTMA_UNAUTHORIZED' }])
+  const fleetKey = await send(agent.baseUrl, 'GET', '/tools', { headers: authHeaders(FLEET_KEY) })
+  t.equal(fleetKey.status, 200, 'the fleet key is accepted for what the deployed backend does')
   const vmToken = await send(agent.baseUrl, 'GET', '/tools', { headers: authHeaders(agent.config.vmToken ?? '') })
-  t.equal(vmToken.status, 200, 'the per-VM token is accepted too')
+  t.match([vmToken.status, vmToken.body], [403, { error: /signing key, not a bearer token/ }], 'the per-VM secret is a signing key, no longer a bearer')
   const unknown = await send(agent.baseUrl, 'GET', '/nope')
   t.same([unknown.status, unknown.body], [404, { success: false, error: 'Not Found', code: 'DTMA_ROUTE_NOT_FOUND' }])
 })

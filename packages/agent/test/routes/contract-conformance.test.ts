@@ -3,10 +3,10 @@
 // table declares, with bodies that pass the table's typebox schemas. Every
 // declared status is provoked here, except the few listed with the reason.
 import { createServer } from 'node:net'
-import { createDtmaClient, routes, type DtmaClient, type RouteDefinition, type RouteId } from '@dtma/contract'
+import { createDtmaClient, routes, SCOPES, signToolboxToken, type DtmaClient, type RouteDefinition, type RouteId } from '@dtma/contract'
 import t, { type Test } from 'tap'
 import { Value } from 'typebox/value'
-import { freePort, startTestAgent, TOKEN, uniqueName, type TestAgent } from '../helpers/agent.ts'
+import { freePort, startTestAgent, TEST_AUDIENCE, TOKEN, VM_TOKEN, uniqueName, type TestAgent } from '../helpers/agent.ts'
 import { earlierAgentTool, legacyName } from '../helpers/earlier-agent.ts'
 import { ensureMcpImages } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -95,13 +95,16 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     if (route.auth !== 'bearer') continue
     t.equal((await anonymous[id](anyArgs(route))).status, 401, `${id} without a token`)
-    t.equal((await wrong[id](anyArgs(route))).status, 403, `${id} with a wrong token`)
+    t.equal((await wrong[id](anyArgs(route))).status, 401, `${id} with a wrong token`)
+    // A valid token with every scope but the route's: 403.
+    const lacking = await signToolboxToken(VM_TOKEN, { audience: TEST_AUDIENCE, scopes: SCOPES.filter((scope) => !(route.scope ?? []).includes(scope)), lifetimeSeconds: 600 })
+    t.equal((await (clientFor(t, agent, seen, lacking) as unknown as typeof call)[id](anyArgs(route))).status, 403, `${id} with a token without its scope`)
   }
 
   // An address that failed too often: every bearer route is 429 for it.
   const strict = await startTestAgent(t, { env: { DTMA_AUTH_FAILURE_LIMIT: '1' } })
   const blocked = clientFor(t, strict, seen, 'not-the-token') as unknown as typeof call
-  t.equal((await blocked.listTools()).status, 403, 'the failure that reaches the limit')
+  t.equal((await blocked.listTools()).status, 401, 'the failure that reaches the limit')
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
     if (route.auth === 'bearer') t.equal((await blocked[id](anyArgs(route))).status, 429, `${id} after too many failed authentications`)
   }

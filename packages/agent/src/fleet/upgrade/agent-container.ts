@@ -4,8 +4,9 @@
 // settings, capabilities, limits, extra hosts, DNS, user and host name) with
 // the new image, and the store on a named data volume (the
 // production line has none: the store would be lost with the container).
-// Pure: it reads the old container and says what to make, and where the
-// agent is reached.
+// Pure: it reads the old container and says what to make, where the agent
+// is reached, and with what it may be asked (a token signed with its secret).
+import { audienceOf, signToolboxToken } from '@dtma/contract'
 import type { AgentContainer, AgentContainerSpec, AgentImage } from '../../runtime/agent-host.ts'
 
 export const DEFAULT_DATA_DIR = '/var/lib/dtma'
@@ -97,7 +98,19 @@ export function agentUrl(container: AgentContainer): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${binding.HostPort}`
 }
 
-/** A bearer token the agent accepts, from its own settings. */
-export function agentToken(container: AgentContainer): string | undefined {
-  return envValue(container.env, 'BACKEND_TO_DTMA_API_KEY') ?? envValue(container.env, 'DTMA_BEARER_TOKEN') ?? envValue(container.env, 'DTMA_AUTH_TOKEN')
+/** Credentials the agent may accept for a read of its instances, from its own settings, best first:
+ *  a token signed with its secret (its audience as the agent computes it), then the fleet key unless
+ *  turned off. An enrolled agent keeps its secret in its data volume: none then, and the smoke test
+ *  reads the public status alone. */
+export async function agentCredentials(container: AgentContainer): Promise<string[]> {
+  const setting = (key: string): string | undefined => envValue(container.env, key) || undefined
+  const credentials: string[] = []
+  const secret = setting('DTMA_BEARER_TOKEN') ?? setting('DTMA_AUTH_TOKEN')
+  if (secret !== undefined) {
+    const audience = audienceOf({ audience: setting('DTMA_TOKEN_AUDIENCE'), environmentId: setting('ACCOUNT_TOOL_ENVIRONMENT_ID') })
+    credentials.push(await signToolboxToken(secret, { audience, scopes: ['tools:read'], lifetimeSeconds: 60, subject: 'dtma-upgrade' }))
+  }
+  const fleetKey = setting('BACKEND_TO_DTMA_API_KEY')
+  if (fleetKey !== undefined && setting('DTMA_ACCEPT_FLEET_KEY') !== 'false') credentials.push(fleetKey)
+  return credentials
 }

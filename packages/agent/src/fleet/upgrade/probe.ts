@@ -22,13 +22,16 @@ export async function answers(url: string, lenient: boolean): Promise<boolean> {
   return (await client.health().catch(() => undefined))?.status === 200
 }
 
-/** What the agent reports of itself and its instances. */
-export async function agentAnswer(url: string, token: string | undefined): Promise<AgentAnswer> {
-  const client = createDtmaClient({ baseUrl: url, timeoutMs: 10_000, ...(token !== undefined && { token }) })
-  const status = await client.status()
+/** What the agent reports of itself and its instances: the public status, and the instances with the
+ *  first credential it takes (none taken, or none given: the status alone, as from an enrolled toolbox). */
+export async function agentAnswer(url: string, credentials: readonly string[]): Promise<AgentAnswer> {
+  const status = await createDtmaClient({ baseUrl: url, timeoutMs: 10_000 }).status()
   if (status.status !== 200) throw new Error(`GET /status answered ${status.status}`)
-  if (token === undefined) return { version: status.body.dtma_version, commit: status.body.commit, instances: undefined }
-  const tools = await client.listTools()
-  if (tools.status !== 200) throw new Error(`GET /tools answered ${tools.status}`)
-  return { version: status.body.dtma_version, commit: status.body.commit, instances: new Map(tools.body.data.map((tool) => [tool.instance_name_on_toolbox, tool.status])) }
+  const answer = { version: status.body.dtma_version, commit: status.body.commit }
+  for (const token of credentials) {
+    const tools = await createDtmaClient({ baseUrl: url, timeoutMs: 10_000, token }).listTools()
+    if (tools.status === 200) return { ...answer, instances: new Map(tools.body.data.map((tool) => [tool.instance_name_on_toolbox, tool.status])) }
+    if (tools.status !== 401 && tools.status !== 403) throw new Error(`GET /tools answered ${tools.status}`)
+  }
+  return { ...answer, instances: undefined }
 }

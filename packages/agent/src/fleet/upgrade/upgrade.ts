@@ -8,7 +8,7 @@
 // again, and the report says so.
 import { createReadStream } from 'node:fs'
 import type { AgentContainer, AgentHost, AgentImage } from '../../runtime/agent-host.ts'
-import { agentToken, agentUrl, dataMount, envValue, newAgentSpec } from './agent-container.ts'
+import { agentCredentials, agentUrl, dataMount, envValue, newAgentSpec } from './agent-container.ts'
 import { backUp } from './backup.ts'
 import { agentAnswer, answers, type AgentAnswer } from './probe.ts'
 import type { Report } from './report.ts'
@@ -140,7 +140,7 @@ export class Upgrade {
     }
     this.report.event('ready', 'running', `the new agent is ready at ${this.url}`)
     for (;;) {
-      const agent = await agentAnswer(this.url, agentToken(old)).catch((error: Error) => new StepFailed(error.message))
+      const agent = await agentAnswer(this.url, await agentCredentials(old)).catch((error: Error) => new StepFailed(error.message))
       const failure = agent instanceof StepFailed ? agent.message : smokeFailure(before, await runningTools(host, old.name, envValue(old.env, 'DTMA_SCOPE') ?? 'default'), agent)
       if (failure === undefined && !(agent instanceof StepFailed)) {
         this.report.event('smoke', 'running', `smoke test passed: version ${agent.version}; ${agent.instances?.size ?? 'its'} instances listed, every tool that ran still runs`)

@@ -11,12 +11,15 @@
 import { routes, type RouteDefinition, type RouteId, type Scope } from '@dtma/contract'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { CredentialCheck, type CredentialSettings } from '../../credentials/credential-check.ts'
+import type { Config } from '../../config.ts'
+import { CredentialCheck } from '../../credentials/credential-check.ts'
 import { grantsInstance, type Grant } from '../../credentials/grant.ts'
 import { queryTokenRefusal } from '../../credentials/query-token.ts'
 import { CredentialRefusal } from '../../credentials/refusal.ts'
 import { instanceRefusal, routeRefusal } from '../../credentials/route-access.ts'
+import { credentialSettings, instanceIdOf } from '../../credentials/settings.ts'
 import { DtmaError } from '../../errors.ts'
+import type { InstanceApi } from '../../instances/instance-api.ts'
 import type { Metrics } from '../../metrics/metrics.ts'
 import { AuthFailureLimiter } from './auth-failure-limiter.ts'
 
@@ -30,23 +33,24 @@ declare module 'fastify' {
 }
 
 export interface AuthOptions {
-  credentials: CredentialSettings
-  failures: { limit: number; windowMs: number }
+  config: Config
+  /** Its views map a `:name` to the account_tool_instance_id a token's `instances` names. */
+  instances: InstanceApi
   metrics: Metrics
-  /** The account_tool_instance_id of an instance by name, for a token that names instances; undefined: no such instance. */
-  instanceIdOf: (instanceName: string) => string | undefined
 }
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
-  const check = new CredentialCheck(options.credentials)
+  const check = new CredentialCheck(credentialSettings(options.config))
+  const idOf = instanceIdOf(options.instances)
+  const failures = options.config.authFailures
   const fleetKeyUses = options.metrics.counter({
     name: 'fleet_key_uses_total',
     help: 'Requests authenticated with the fleet key, by route: at zero for long enough, DTMA_ACCEPT_FLEET_KEY can be turned off',
     labelNames: ['route'] as const
   })
-  const limiter = new AuthFailureLimiter(options.failures)
+  const limiter = new AuthFailureLimiter(failures)
   const failed = (request: FastifyRequest): void => {
-    if (limiter.recordFailure(request.ip)) request.log.warn({ clientAddress: request.ip, windowMs: options.failures.windowMs }, 'too many failed authentications: address blocked')
+    if (limiter.recordFailure(request.ip)) request.log.warn({ clientAddress: request.ip, windowMs: failures.windowMs }, 'too many failed authentications: address blocked')
   }
 
   // A token in a URL reaches logs, proxies and browser history: refused on every route, before anything else.
@@ -107,7 +111,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
     if (route.path.startsWith('/tools/legacy')) return false
     if (!route.path.includes(':name')) return true
     const name = (request.params as { name?: unknown } | undefined)?.name
-    return typeof name === 'string' && grantsInstance(grant, options.instanceIdOf(name))
+    return typeof name === 'string' && grantsInstance(grant, idOf(name))
   }
 }
 
