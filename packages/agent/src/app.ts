@@ -1,5 +1,4 @@
-// DTMA's HTTP application as a Fastify plugin (fastify/demo style): external plugins, its own plugins, then the
-// contract's routes. It holds no Docker type and builds no service: the composition root (or a test) hands it the domain.
+// DTMA's HTTP app as a Fastify plugin (fastify/demo style): plugins, then the contract's routes; no Docker type, no service built here.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.ts'
@@ -14,6 +13,7 @@ import errorsPlugin from './plugins/app/errors.ts'
 import jsonBodyPlugin from './plugins/app/json-body.ts'
 import metricsPlugin from './plugins/app/metrics.ts'
 import shutdownPlugin from './plugins/app/shutdown.ts'
+import transportGatePlugin from './plugins/app/transport-gate.ts'
 import swaggerPlugin from './plugins/external/swagger.ts'
 import { agentHandlers } from './routes/agent.ts'
 import { fleetHandlers } from './routes/fleet.ts'
@@ -32,20 +32,20 @@ export interface AppOptions {
   metrics: Metrics
   policy: NetworkPolicyApi
   logTail: LogTail
-  /** POST /restart: exits for the supervisor to start the agent again. */
-  restart?: () => void
+  tls?: import('./tls/tls-identity.ts').TlsSource // the certificate served: /status says its fingerprint
+  restart?: () => void // POST /restart: exits for the supervisor to start the agent again
 }
-
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, mcp, fleet, metrics, policy, logTail } = options
+  const { config, instances, mcp, fleet, metrics, policy, logTail, tls } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
   await app.register(shutdownPlugin, { timeoutMs: config.shutdownTimeoutMs })
   await app.register(authPlugin, { config, instances, metrics })
+  await app.register(transportGatePlugin)
   await app.register(metricsPlugin, { metrics })
   registerRoutes(app, {
-    ...statusHandlers(config, instances, policy),
+    ...statusHandlers(config, instances, policy, tls),
     ...toolHandlers(instances, mcp, policy),
     ...mcpHandlers(mcp, instances, app, config.tokens.jwks),
     ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }),
@@ -54,5 +54,4 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })
   })
 }
-
 export default fp(dtmaApp, { name: 'dtma-app', fastify: '5.x' })

@@ -31,6 +31,7 @@ import { registryFromConfig } from './registry/registry-sync.ts'
 import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
 import type { ContainerRuntime } from './runtime/types.ts'
 import { InstanceStore } from './store/instance-store.ts'
+import { TlsIdentity } from './tls/tls-identity.ts'
 
 export interface AgentOptions {
   config: Config
@@ -47,8 +48,11 @@ export interface Agent {
   instances: InstanceService
   mcp: McpService
   store: InstanceStore
+  tls: TlsIdentity
 }
 
+/** How often the host's addresses are compared with the certificate's names. */
+const TLS_CHECK_INTERVAL_MS = 60_000
 /** The longest the agent waits for the network policy's first install before it serves (a hung engine). */
 const POLICY_INSTALL_WAIT_MS = 10_000
 
@@ -108,10 +112,12 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     observer: networkPolicyMetrics(metrics, () => policy.status())
   })
   const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })
-  const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics })
+  // HTTPS by default: the given certificate, or the agent's own, kept in the data dir.
+  const tls = new TlsIdentity({ dataDir: config.dataDir, extraNames: config.tlsNames, ...(config.tls !== undefined && { files: config.tls }), logger, checkIntervalMs: TLS_CHECK_INTERVAL_MS })
+  const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics, tls })
 
-  const app = createHttpServer(config, logger)
-  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, logTail: options.logTail, ...(options.restart !== undefined && { restart: options.restart }) })
+  const app = createHttpServer(config, logger, tls)
+  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, logTail: options.logTail, tls, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
     // The network policy is installed (or known degraded) before the agent serves: its own chain as the
     // last agent left it, then, after the first reconcile, each instance's rules from its view.
@@ -124,6 +130,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     // They report only what the first reconcile confirmed.
     registry?.start()
     heartbeat?.start()
+    tls.start()
   })
   // The links close; the servers and their open stdin stay for the next agent.
   // Its rules stay: a stopped agent leaves the toolbox closed, not open.
@@ -131,8 +138,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   app.addShutdownStep('drain', 'MCP links and monitors', () => mcp.close())
   app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
   app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())
+  app.addShutdownStep('drain', 'certificate checks', () => tls.close())
   app.addShutdownStep('flush', 'registry outbox', () => registry?.close())
   // Last: the drained operations and the outbox flush use the store.
   app.addShutdownStep('flush', 'close store', () => store.close())
-  return { app, instances, mcp, store }
+  return { app, instances, mcp, store, tls }
 }

@@ -60,6 +60,8 @@ export const ConfigSchema = Type.Object({
   DTMA_AUTH_FAILURE_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
   DTMA_TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
   DTMA_TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  /** More names and addresses for the agent's own certificate (comma list): a DNS name, a NAT'd public address. */
+  DTMA_TLS_NAMES: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.:*-]+( *, *[A-Za-z0-9.:*-]+)*$' })),
   DTMA_SHUTDOWN_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
   DTMA_SELF_HEAL: Type.Optional(Flag),
   DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -47,8 +47,10 @@ export interface Config {
   requestTimeoutMs: number
   /** Failed authentications per client address within the window before a 429. */
   authFailures: { limit: number; windowMs: number }
-  /** HTTPS when set: paths of the PEM certificate (chain) and key. */
+  /** Given certificate and key (PEM files); without them the agent makes its own and keeps it in the data dir. */
   tls?: { certFile: string; keyFile: string }
+  /** More names and addresses for the agent's own certificate than the host's addresses, loopback and localhost. */
+  tlsNames: string[]
   /** How long a SIGTERM waits for in-flight operations and shutdown steps. */
   shutdownTimeoutMs: number
   /** What GET /status and /system tell a caller without a valid token (minimal: nothing about tools). */
@@ -224,6 +226,7 @@ function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
     bodyLimitBytes: raw.DTMA_BODY_LIMIT_BYTES ?? 1024 * 1024,
     requestTimeoutMs: (raw.DTMA_REQUEST_TIMEOUT_S ?? 30) * 1000,
     authFailures: { limit: raw.DTMA_AUTH_FAILURE_LIMIT ?? 10, windowMs: (raw.DTMA_AUTH_FAILURE_WINDOW_S ?? 60) * 1000 },
+    tlsNames: (raw.DTMA_TLS_NAMES ?? '').split(',').map((name) => name.trim()).filter(Boolean),
     ...(raw.DTMA_TLS_CERT !== undefined && raw.DTMA_TLS_KEY !== undefined && { tls: { certFile: raw.DTMA_TLS_CERT, keyFile: raw.DTMA_TLS_KEY } }),
     // Below the 10 s a `docker stop` of the agent's own container waits.
     shutdownTimeoutMs: (raw.DTMA_SHUTDOWN_TIMEOUT_S ?? 8) * 1000,

@@ -1,31 +1,23 @@
 // The Fastify instance DTMA serves on, with the server settings that are not
-// any one plugin's: body and request limits, HTTPS when configured, the
+// any one plugin's: body and request limits, HTTPS and plain HTTP on one port, the
 // router's name length, the validator's strictness, and the contract's
 // error body for what Node's parser and Fastify's router refuse before any
 // route runs.
-import { readFileSync } from 'node:fs'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import { clientErrorReply, frameworkErrorReply } from './plugins/app/errors.ts'
+import { createOnePortServer } from './tls/one-port.ts'
+import type { TlsSource } from './tls/tls-identity.ts'
 
 /** How often Node looks for requests past their timeout (its default, 30 s,
  *  would let a slow client hold a connection that much longer). */
 const CONNECTIONS_CHECK_MS = 1000
+/** Fastify's default for the servers it makes. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000
 
-function readTls(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer } {
-  const read = (setting: string, path: string) => {
-    try {
-      return readFileSync(path)
-    } catch (error) {
-      throw new Error(`cannot read ${setting} ${path}: ${(error as Error).message}`)
-    }
-  }
-  return { cert: read('DTMA_TLS_CERT', tls.certFile), key: read('DTMA_TLS_KEY', tls.keyFile) }
-}
-
-export function createHttpServer(config: Config, logger: Logger): FastifyInstance {
+export function createHttpServer(config: Config, logger: Logger, tls: TlsSource): FastifyInstance {
   const serverOptions = {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
@@ -51,9 +43,16 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     // does not read Host, so such a request is served like any other.
     requireHostHeader: false
   }
-  const fastify =
-    config.tls === undefined
-      ? Fastify({ ...serverOptions, http: nodeServerOptions })
-      : Fastify({ ...serverOptions, https: { ...nodeServerOptions, ...readTls(config.tls) } })
+  // HTTPS and plain HTTP on the one port (tls/one-port.ts); Fastify sets the
+  // server's own timeouts only on servers it makes, so they are set here.
+  const fastify = Fastify({
+    ...serverOptions,
+    serverFactory: (handler) => {
+      const server = createOnePortServer(handler, nodeServerOptions, tls)
+      server.requestTimeout = config.requestTimeoutMs
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
+      return server
+    }
+  })
   return (fastify as FastifyInstance).withTypeProvider<TypeBoxTypeProvider>()
 }

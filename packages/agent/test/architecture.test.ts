@@ -58,6 +58,8 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   ],
   [/^(app\.ts|http-server\.ts|routes\/|plugins\/|metrics\/)/, /^netpolicy\/(?!netpolicy-api\.ts$)/, 'the HTTP app and the metrics know the network policy by its interface only'],
   [/^(?!compose\.ts$|netpolicy\/)/, /^netpolicy\/enforcer\.ts$/, 'only the composition root builds the enforcer'],
+  [/^tls\//, /^(?!tls\/|atomic-file\.ts$)/, 'the TLS room knows no HTTP framework, service or setting: the composition root hands it what it needs'],
+  [/^atomic-file\.ts$/, /./, 'the atomic write is a leaf'],
   [
     /^credentials\//,
     /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|runtime\/|store\/|registry\/|heartbeat\/|metrics\/|mcp\/|fleet\/|netpolicy\/|instances\/(?!instance-api\.ts$))/,
@@ -72,6 +74,7 @@ const PACKAGE_ROOMS: Array<[RegExp, RegExp]> = [
   [/^(fastify|fastify-plugin|@fastify\/.*)$/, /^(app\.ts|http-server\.ts|compose\.ts|routes\/|plugins\/)/],
   [/^@supabase\/supabase-js$/, /^registry\//],
   [/^@modelcontextprotocol\/sdk(\/|$)/, /^(mcp\/|routes\/mcp)/],
+  [/^node-forge$/, /^tls\/certificate\.ts$/],
   [/^jose$/, /^credentials\//]
 ]
 

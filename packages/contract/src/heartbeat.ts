@@ -33,6 +33,9 @@ export const HeartbeatBody = Type.Object({
   dtma_version: Type.String(),
   /** The backend stores it as account_tool_environments.dtma_health_details_json. */
   system_status: SystemMetrics,
-  tool_statuses: Type.Array(HeartbeatToolStatus)
+  tool_statuses: Type.Array(HeartbeatToolStatus),
+  /** The certificate the agent serves HTTPS with (public): the backend keeps it in the toolbox's row and pins it. Absent from earlier agents. */
+  tls_fingerprint_sha256: Type.Optional(Type.String({ pattern: '^([0-9A-F]{2}:){31}[0-9A-F]{2}$', description: 'SHA-256 of the DER certificate, as openssl prints it' })),
+  tls_certificate_pem: Type.Optional(Type.String({ maxLength: 16384, pattern: '^-----BEGIN CERTIFICATE-----' }))
 })
 export type HeartbeatBody = Static<typeof HeartbeatBody>

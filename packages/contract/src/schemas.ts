@@ -225,7 +225,8 @@ export const StatusReply = Type.Object({
   tool_instances_hidden: Type.Optional(
     Type.Literal(true, { description: 'the caller had no valid token (DTMA_PUBLIC_STATUS=minimal): tool_instances is empty because it is hidden, not because there are none' })
   ),
-  network_policy: Type.Optional(NetworkPolicyState)
+  network_policy: Type.Optional(NetworkPolicyState),
+  tls_fingerprint_sha256: Type.Optional(Type.String({ description: "SHA-256 of the certificate the agent serves HTTPS with (to a caller with a credential): compare it with the toolbox's row" }))
 })
 export type StatusReply = Static<typeof StatusReply>
 

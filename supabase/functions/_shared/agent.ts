@@ -1,7 +1,23 @@
 // The way to one toolbox's DTMA agent: the typed contract client, its base
 // URL and deadlines, and the translation of agent failures into HttpErrors
-// that carry the agent's own reason.
-import { createDtmaClient, DtmaClientError, type DtmaClient, type StatusReply } from '../../../packages/contract/src/index.ts'
+// that carry the agent's own reason. A toolbox whose heartbeat reported its
+// certificate is called over HTTPS trusting that certificate alone (pinned),
+// each request with a token of its own: signed with the toolbox's secret from
+// its row, for the narrowest scope the route needs, for a minute, narrowed to
+// the instance the call names. One whose row has no certificate (an agent of
+// an earlier build) is called as before: plain HTTP with the fleet key.
+import {
+  BACKEND_TOKEN_LIFETIME_S,
+  createDtmaClient,
+  DtmaClientError,
+  routes,
+  Scope,
+  signToolboxToken,
+  toolboxAudience,
+  type DtmaClient,
+  type RouteDefinition,
+  type StatusReply
+} from '../../../packages/contract/src/index.ts'
 import type { EnvironmentRow } from './database.ts'
 import { FunctionErrorCode, HttpError } from './http.ts'
 
@@ -13,7 +29,7 @@ export const STATUS_TIMEOUT_MS = 10_000
 export const DEPLOY_TIMEOUT_MS = 120_000
 
 export interface AgentAccess {
-  /** BACKEND_TO_DTMA_API_KEY */
+  /** BACKEND_TO_DTMA_API_KEY: only for an agent of an earlier build (its row has no certificate yet). */
   token: string
   /** The port agents listen on; tests point it at a loopback agent. */
   port: number
@@ -22,24 +38,108 @@ export interface AgentAccess {
   /** Deadlines; STATUS_TIMEOUT_MS and DEPLOY_TIMEOUT_MS unless a test shortens them. */
   statusTimeoutMs?: number
   deployTimeoutMs?: number
+  /** How long the `mcp` tokens of toolbox-tools' mcp-access last (DTMA_MCP_TOKEN_LIFETIME_S); an hour unless set. */
+  mcpTokenLifetimeS?: number
 }
 
-export function agentClientFor(toolbox: EnvironmentRow, access: AgentAccess): DtmaClient {
+/** One function request's way to one toolbox's agent: the HTTP client that
+ *  trusts the row's certificate alone is made on first use and closed by close(). */
+export interface AgentConnection {
+  /** The typed client; every request carries a token of its own, narrowed to `accountToolInstanceId` when given. */
+  client(accountToolInstanceId?: string): DtmaClient
+  close(): void
+}
+
+/** A toolbox's agent, as its row says to call it: pinned HTTPS with a per-request token
+ *  when the row has the agent's certificate, else plain HTTP with the fleet key. */
+export function connectAgent(toolbox: EnvironmentRow, access: AgentAccess): AgentConnection {
   if (!toolbox.public_ip_address) {
     throw new HttpError(409, FunctionErrorCode.toolboxNotReady, `Toolbox '${toolbox.id}' has no IP address yet`)
   }
   const host = toolbox.public_ip_address.includes(':') ? `[${toolbox.public_ip_address}]` : toolbox.public_ip_address
-  return createDtmaClient({
-    baseUrl: `http://${host}:${access.port}`,
-    token: access.token,
-    timeoutMs: access.statusTimeoutMs ?? STATUS_TIMEOUT_MS,
-    ...(access.fetch ? { fetch: access.fetch } : {})
-  })
+  const options = { timeoutMs: access.statusTimeoutMs ?? STATUS_TIMEOUT_MS }
+  const pem = toolbox.dtma_tls_certificate_pem
+  const secret = toolbox.dtma_bearer_token
+  if (!callsWithTokens(toolbox) || !pem || !secret) {
+    // An agent of an earlier build: as before, until its first heartbeat with a certificate.
+    const client = createDtmaClient({ baseUrl: `http://${host}:${access.port}`, token: access.token, ...options, ...(access.fetch && { fetch: access.fetch }) })
+    return { client: () => client, close: () => {} }
+  }
+  let httpClient: Deno.HttpClient | undefined
+  const pinned = { toolboxId: toolbox.id, fingerprint: toolbox.dtma_tls_fingerprint_sha256 ?? 'unknown' }
+  return {
+    client: (accountToolInstanceId) =>
+      createDtmaClient({
+        baseUrl: `https://${host}:${access.port}`,
+        ...options,
+        fetch: signingFetch(access.fetch ?? fetch, () => (httpClient ??= Deno.createHttpClient({ caCerts: [pem] })), pinned, (scope) =>
+          signToolboxToken(secret, {
+            audience: toolboxAudience(toolbox.id),
+            scopes: [scope],
+            lifetimeSeconds: BACKEND_TOKEN_LIFETIME_S,
+            subject: 'agentopia-backend',
+            ...(accountToolInstanceId !== undefined && { instances: [accountToolInstanceId] })
+          })
+        )
+      }),
+    close: () => httpClient?.close()
+  }
+}
+
+/** Whether the toolbox's agent is called over pinned HTTPS with per-request tokens (its heartbeat reported a certificate). */
+export function callsWithTokens(toolbox: EnvironmentRow): boolean {
+  return Boolean(toolbox.dtma_tls_certificate_pem && toolbox.dtma_bearer_token)
+}
+
+/** The agent's certificate is not the one its row holds: not the toolbox we know, or a new certificate no heartbeat reported yet. */
+export class CertificateRefused extends Error {}
+
+/** A fetch that sends each request with a token for its route's scope, over the pinned client. */
+function signingFetch(
+  base: typeof fetch,
+  httpClient: () => Deno.HttpClient,
+  pinned: { toolboxId: string; fingerprint: string },
+  sign: (scope: Scope) => Promise<string>
+): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input))
+    const headers = new Headers(init?.headers)
+    headers.set('authorization', `Bearer ${await sign(scopeOf(init?.method ?? 'GET', url.pathname))}`)
+    try {
+      const pinnedInit: RequestInit & { client: Deno.HttpClient } = { ...init, headers, client: httpClient() }
+      return await base(url, pinnedInit)
+    } catch (error) {
+      if (!/certificate|UnknownIssuer|NotValidForName|invalid peer/i.test(messages(error))) throw error
+      throw new CertificateRefused(
+        `the agent of toolbox '${pinned.toolboxId}' presented a TLS certificate other than the one its heartbeat reported (SHA-256 ${pinned.fingerprint}): refused. ` +
+          'An agent that made a new certificate reports it with its next heartbeat; until then it is not called.'
+      )
+    }
+  }
+}
+
+/** An error's message and its causes' ("fetch failed" says why only in its cause). */
+function messages(error: unknown): string {
+  const parts: string[] = []
+  for (let current = error; current instanceof Error && parts.length < 5; current = current.cause) parts.push(current.message)
+  return parts.join(': ')
+}
+
+/** Routes by how specific they are: /tools/legacy before /tools/:name. */
+const ROUTES_BY_PATH = (Object.values(routes) as RouteDefinition[])
+  .map((route) => ({ route, pattern: new RegExp(`^${route.path.replace(/:[^/]+/g, '[^/]+')}$`) }))
+  .sort((a, b) => a.route.path.split(':').length - b.route.path.split(':').length)
+
+/** The narrowest scope a call needs: its route's first; a public route (GET /status) tools:read, for the full answer. */
+export function scopeOf(method: string, pathname: string): Scope {
+  const match = ROUTES_BY_PATH.find(({ route, pattern }) => route.method === method && pattern.test(pathname))
+  return match?.route.scope?.[0] ?? Scope.toolsRead
 }
 
 /** A thrown client error (no declared answer) as the caller's error. */
 export function agentCallError(error: unknown): HttpError {
   if (!(error instanceof DtmaClientError)) throw error
+  if (error.cause instanceof CertificateRefused) return new HttpError(502, FunctionErrorCode.agentCertificateRefused, error.cause.message)
   switch (error.kind) {
     case 'timeout':
       return new HttpError(504, FunctionErrorCode.agentTimeout, error.message)
@@ -84,7 +184,7 @@ export async function agentStatus(client: DtmaClient): Promise<StatusReply> {
     throw new HttpError(502, FunctionErrorCode.agentBadResponse, 'DTMA answered GET /status with something other than a JSON object')
   }
   if ((body as { tool_instances_hidden?: unknown }).tool_instances_hidden === true) {
-    throw new HttpError(502, FunctionErrorCode.agentBadResponse, "DTMA hid its instances from GET /status: it did not accept the functions' BACKEND_TO_DTMA_API_KEY")
+    throw new HttpError(502, FunctionErrorCode.agentBadResponse, "DTMA hid its instances from GET /status: it did not accept the functions' credential (a token signed with the toolbox's secret, or BACKEND_TO_DTMA_API_KEY)")
   }
   return body as StatusReply
 }

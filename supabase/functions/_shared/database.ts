@@ -74,6 +74,9 @@ export type EnvironmentRow = {
   dtma_last_known_version: string | null
   dtma_health_details_json: Json | null
   last_heartbeat_at: string | null
+  /** The certificate the agent serves HTTPS with, from its heartbeat (migration 20261205130000); null: an agent of an earlier build. */
+  dtma_tls_fingerprint_sha256?: string | null
+  dtma_tls_certificate_pem?: string | null
 }
 
 export type InstanceRow = {

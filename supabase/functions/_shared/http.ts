@@ -21,6 +21,7 @@ export const FunctionErrorCode = {
   agentTimeout: 'DTMA_AGENT_TIMEOUT',
   agentUnreachable: 'DTMA_AGENT_UNREACHABLE',
   agentBadResponse: 'DTMA_AGENT_BAD_RESPONSE',
+  agentCertificateRefused: 'DTMA_AGENT_CERTIFICATE_REFUSED',
   database: 'DTMA_DATABASE_ERROR',
   internal: 'DTMA_INTERNAL'
 } as const

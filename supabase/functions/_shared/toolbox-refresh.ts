@@ -10,7 +10,7 @@
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { statusOnToolbox, type StatusReply } from '../../../packages/contract/src/index.ts'
 import { mcpColumns } from './mcp-columns.ts'
-import { agentCallError, agentClientFor, agentStatus, type AgentAccess } from './agent.ts'
+import { agentCallError, agentStatus, connectAgent, type AgentAccess } from './agent.ts'
 import { isUuid, type Database, type EnvironmentRow, type EnvironmentStatus, type Json } from './database.ts'
 import { databaseError, HttpError } from './http.ts'
 
@@ -40,12 +40,15 @@ export async function refreshToolbox(toolbox: EnvironmentRow, deps: RefreshDeps)
   }
   const checkedAt = (deps.now?.() ?? new Date()).toISOString()
   let reply: StatusReply
+  const agent = connectAgent(toolbox, deps.agent)
   try {
-    reply = await agentStatus(agentClientFor(toolbox, deps.agent))
+    reply = await agentStatus(agent.client())
   } catch (error) {
     const failure = error instanceof HttpError ? error : agentCallError(error)
     await updateToolbox(deps.db, toolbox.id, { status: 'unresponsive', dtma_health_details_json: { error: failure.message, code: failure.code, checked_at: checkedAt } })
     return { toolboxId: toolbox.id, status: 'unresponsive', error: failure.message, code: failure.code }
+  } finally {
+    agent.close()
   }
   // An agent of an earlier build names its version only `version`.
   const dtmaVersion = reply.dtma_version ?? reply.version

@@ -1,11 +1,17 @@
 // A real DTMA agent for end-to-end tests: `node packages/agent/dist/server.js`
 // on a free loopback port with a temporary data dir, driving the machine's
-// Docker engine. Its output is kept and shown only when a test fails.
+// Docker engine. Its output is kept and shown only when a test fails. It
+// answers HTTPS with the certificate it made in its data dir, and plain HTTP
+// on the same port.
 const REPO_ROOT = new URL('../../../', import.meta.url).pathname
 
 export interface AgentProcess {
   port: number
+  /** The fleet key it takes (BACKEND_TO_DTMA_API_KEY). */
   token: string
+  /** The certificate it made at start and serves HTTPS with (PEM), and its SHA-256 fingerprint. */
+  certificatePem: string
+  fingerprint: string
   output(): string
   stop(): Promise<void>
 }
@@ -61,7 +67,10 @@ export async function startAgent(settings: Record<string, string> = {}): Promise
       // Ready, not only live: before its first reconcile the agent answers Docker routes 503.
       const response = await fetch(`http://127.0.0.1:${port}/health/ready`)
       await response.body?.cancel()
-      if (response.ok) return { port, token, output: () => output, stop }
+      if (response.ok) {
+        const certificatePem = await Deno.readTextFile(`${dataDir}/tls-cert.pem`)
+        return { port, token, certificatePem, fingerprint: await fingerprintOf(certificatePem), output: () => output, stop }
+      }
     } catch {
       // not listening yet
     }
@@ -69,4 +78,12 @@ export async function startAgent(settings: Record<string, string> = {}): Promise
   }
   await stop()
   throw new Error(`DTMA did not become ready on port ${port}:\n${output}`)
+}
+
+/** SHA-256 of a PEM certificate's DER, as openssl prints it (AB:CD:...). */
+export async function fingerprintOf(pem: string): Promise<string> {
+  const base64 = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')
+  const der = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', der))
+  return [...digest].map((byte) => byte.toString(16).padStart(2, '0').toUpperCase()).join(':')
 }

@@ -3,7 +3,9 @@
 // toolbox's own DTMA_BEARER_TOKEN, which is looked up in
 // account_tool_environments.dtma_bearer_token. It writes only columns that
 // exist: on the toolbox last_heartbeat_at, dtma_last_known_version,
-// dtma_health_details_json (= system_status) and status 'active' when it was
+// dtma_health_details_json (= system_status), the certificate the agent
+// serves HTTPS with (dtma_tls_certificate_pem, dtma_tls_fingerprint_sha256,
+// when the heartbeat has them) and status 'active' when it was
 // coming up; on each reported instance of THIS toolbox status_on_toolbox and
 // last_heartbeat_from_dtma. Agentopia's own function also writes
 // runtime_details, a column dropped on 2025-05-12, and so loses every
@@ -37,6 +39,12 @@ export async function handleRequest(request: Request, deps: HeartbeatDeps): Prom
         last_heartbeat_at: now,
         dtma_last_known_version: heartbeat.dtma_version,
         dtma_health_details_json: heartbeat.system_status,
+        // The certificate the agent serves now: what the functions pin from here on.
+        ...(heartbeat.tls_certificate_pem !== undefined &&
+          heartbeat.tls_fingerprint_sha256 !== undefined && {
+            dtma_tls_certificate_pem: heartbeat.tls_certificate_pem,
+            dtma_tls_fingerprint_sha256: heartbeat.tls_fingerprint_sha256
+          }),
         ...(COMING_UP.includes(toolbox.status) && { status: 'active' as const })
       })
       .eq('id', toolbox.id)

@@ -119,6 +119,26 @@ Deno.test('only a toolbox coming up becomes active; any other status is left as 
   }
 })
 
+Deno.test("the agent's certificate goes into its row; a heartbeat without one (an earlier agent) leaves the row's as it is", async () => {
+  const world = await heartbeatWorld('active')
+  try {
+    const certificate = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+    const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':')
+    const toolbox = async () => (await world.standIn.row('account_tool_environments', world.toolboxId))!
+    assert.equal((await beat(world, { ...agentHeartbeat([]), tls_fingerprint_sha256: fingerprint, tls_certificate_pem: certificate })).status, 204)
+    console.log(`after a heartbeat with a certificate: expected ${fingerprint}, seen ${(await toolbox()).dtma_tls_fingerprint_sha256}`)
+    assert.equal((await toolbox()).dtma_tls_fingerprint_sha256, fingerprint)
+    assert.equal((await toolbox()).dtma_tls_certificate_pem, certificate)
+    assert.equal((await beat(world, agentHeartbeat([]))).status, 204)
+    assert.equal((await toolbox()).dtma_tls_fingerprint_sha256, fingerprint, 'kept by a heartbeat without one')
+    const refused = await beat(world, { ...agentHeartbeat([]), tls_fingerprint_sha256: 'not-a-fingerprint', tls_certificate_pem: certificate })
+    assert.equal(refused.status, 400, 'a fingerprint that is not one is refused')
+    assert.deepEqual(world.standIn.violations, [])
+  } finally {
+    await world.close()
+  }
+})
+
 Deno.test('a missing or unknown token is 401 and nothing is written', async () => {
   const world = await heartbeatWorld()
   try {

@@ -54,7 +54,7 @@ export async function redeploy(ctx: ToolboxContext, row: InstanceRow): Promise<v
 
 async function deployOnAgent(ctx: ToolboxContext, row: InstanceRow, override: BaseConfigOverride | null): Promise<AgentDeploy> {
   const reply = await callAgent(() =>
-    ctx.agent().deployTool({
+    ctx.agent(row.id).deployTool({
       body: {
         dockerImageUrl: row.docker_image_url,
         instanceNameOnToolbox: row.instance_name_on_toolbox,

@@ -5,7 +5,8 @@
 // adminMCPService deploys an MCP server whose name has spaces and asks for
 // the agent's own port as host port, as it always does (30000); the agent
 // binds another one, which is stored; then both lists, stop, start, restart and logs in the body form,
-// the heartbeat, the refresh at toolboxes-user, and the delete. The rows,
+// the heartbeat (which reports the agent's certificate into the row), the
+// refresh at toolboxes-user and the delete (over HTTPS, the certificate pinned). The rows,
 // the container and the tool's own HTTP answer are checked at each step.
 import * as assert from '../_test/assert.ts'
 import { AgentopiaFrontend, serveFunctions } from '../_test/agentopia-frontend.ts'
@@ -44,12 +45,20 @@ Deno.test({
       OFFLINE_MODE: 'false',
       AGENTOPIA_API_BASE_URL: `${world.standIn.url}/functions/v1`,
       DTMA_BEARER_TOKEN: heartbeatToken,
+      // The audience of the tokens our functions sign for this toolbox once its heartbeat reported the certificate.
+      ACCOUNT_TOOL_ENVIRONMENT_ID: world.toolboxId,
       DTMA_HEARTBEAT_INTERVAL_S: '1'
     }).catch(async (error) => {
       await world.close() // the world's database goes too
       throw error
     })
-    serveFunctions(world, { token: agent.token, port: agent.port })
+    // Which URL each call of our functions went to: plain HTTP with the fleet key until the heartbeat reported the certificate, pinned HTTPS after.
+    const called: string[] = []
+    const recording: typeof fetch = (input, init) => {
+      called.push(String(input))
+      return fetch(input, init)
+    }
+    serveFunctions(world, { token: agent.token, port: agent.port, fetch: recording })
     const frontend = new AgentopiaFrontend(world, world.userJwt)
     try {
       const { deployment, mcpUpdate } = await frontend.deployMCPServer(world.toolboxId, {
@@ -108,6 +117,10 @@ Deno.test({
       assert.equal(typeof (environment.dtma_health_details_json as { memory: { total_bytes: number } }).memory.total_bytes, 'number')
       const beats = world.standIn.functionRequests.filter((r) => r.path === '/functions/v1/heartbeat')
       assert.ok(beats.length > 0 && beats.every((r) => r.headers.authorization === `Bearer ${heartbeatToken}`))
+      // The heartbeat reported the certificate the agent serves: from here on the functions pin it.
+      await eventually('a heartbeat with the certificate', () => environment.dtma_tls_fingerprint_sha256 === agent.fingerprint)
+      assert.equal(environment.dtma_tls_certificate_pem, agent.certificatePem)
+      const beforeHttps = called.length
 
       const refreshed = await frontend.refreshToolboxStatus(world.toolboxId)
       assert.equal(refreshed.data?.status, 'active')
@@ -117,6 +130,9 @@ Deno.test({
       assert.equal(removed.status, 200, JSON.stringify(removed.error))
       assert.deepEqual(await containersOf(instanceName), [], 'container gone')
       assert.equal((await world.standIn.rows('account_tool_instances')).length, 0, 'row gone')
+      const after = called.slice(beforeHttps)
+      console.log(`calls after the certificate reached the row: ${after.join(', ')}`)
+      assert.ok(after.length >= 2 && after.every((url) => url.startsWith(`https://127.0.0.1:${agent.port}/`)), 'the refresh and the delete went over pinned HTTPS')
       assert.deepEqual(world.standIn.violations, [])
     } catch (error) {
       console.error(`agent output:\n${agent.output()}`)

@@ -16,7 +16,8 @@ import { removeInstance, restartInstance, startInstance, stopInstance } from './
 import { liveInstanceList } from './live-list.ts'
 import { instanceLogs } from './logs.ts'
 import { resolveInstance } from './resolve.ts'
-import { matchPath, parseBodyForm, type ToolboxRoute } from './route.ts'
+import { mcpAccess } from './mcp-access.ts'
+import { matchPath, parseBodyForm, parseMcpAccessBody, type ToolboxRoute } from './route.ts'
 
 export interface ToolboxToolsDeps {
   /** Service-role client: checks user JWTs and writes the rows (after the ownership check). */
@@ -33,7 +34,12 @@ export async function handleRequest(request: Request, deps: ToolboxToolsDeps): P
     const userId = await authenticateUser(request, deps.db)
     const route = 'route' in match ? match.route : parseBodyForm(await readJsonObject(request), match.bodyForm.toolboxId)
     const toolbox = await loadOwnedToolbox(deps.db, route.toolboxId, userId)
-    return await run(toolboxContext(deps.db, toolbox, deps.agent), route, request, deps.now?.() ?? new Date())
+    const ctx = toolboxContext(deps.db, toolbox, deps.agent)
+    try {
+      return await run(ctx, route, request, userId, deps.now?.() ?? new Date())
+    } finally {
+      ctx.close()
+    }
   } catch (error) {
     return errorResponse(error)
   }
@@ -41,8 +47,13 @@ export async function handleRequest(request: Request, deps: ToolboxToolsDeps): P
 
 const DONE: Record<'start' | 'stop' | 'restart', string> = { start: 'started', stop: 'stopped', restart: 'restarted' }
 
-async function run(ctx: ToolboxContext, route: ToolboxRoute, request: Request, now: Date): Promise<Response> {
+async function run(ctx: ToolboxContext, route: ToolboxRoute, request: Request, userId: string, now: Date): Promise<Response> {
   switch (route.action) {
+    case 'mcp-access': {
+      // The path form carries its fields in the body (which may be empty); the body form has read them.
+      const fields = request.bodyUsed ? {} : parseMcpAccessBody(await readJsonObject(request))
+      return json(200, { success: true, instanceId: route.instanceId, ...(await mcpAccess(ctx, { ...route, ...fields }, userId, now)) })
+    }
     case 'list-rows':
       return json(200, (await listInstances(ctx.db, ctx.toolbox.id)).map(publicInstance))
     case 'list-live':

@@ -17,7 +17,7 @@ export async function startInstance(ctx: ToolboxContext, target: Target): Promis
 
 export async function stopInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
   return await around(ctx, target, 'stopping', async () => {
-    const reply = await callAgent(() => ctx.agent().stopTool({ params: { name: target.name } }))
+    const reply = await callAgent(() => ctx.agent(target.row?.id).stopTool({ params: { name: target.name } }))
     if (reply.status === 200) return reply.body.data.state
     throw agentReplyError(reply.status, reply.body)
   })
@@ -27,9 +27,9 @@ export async function stopInstance(ctx: ToolboxContext, target: Target): Promise
  *  started, as a start would. */
 export async function restartInstance(ctx: ToolboxContext, target: Target): Promise<InstallationStatus> {
   return await around(ctx, target, 'starting', async () => {
-    const reply = await callAgent(() => ctx.agent().restartTool({ params: { name: target.name } }))
+    const reply = await callAgent(() => ctx.agent(target.row?.id).restartTool({ params: { name: target.name } }))
     if (reply.status === 200) return reply.body.data.state
-    if (reply.status !== 404) throw agentReplyError(reply.status, reply.body)
+    if (!missingOnAgent(ctx, reply.status)) throw agentReplyError(reply.status, reply.body)
     return await startOnAgent(ctx, target)
   })
 }
@@ -37,9 +37,9 @@ export async function restartInstance(ctx: ToolboxContext, target: Target): Prom
 /** pending_delete, then the row goes once the agent has no container left. */
 export async function removeInstance(ctx: ToolboxContext, target: Target): Promise<void> {
   const removeOnAgent = async (): Promise<InstallationStatus> => {
-    const reply = await callAgent(() => ctx.agent().removeTool({ params: { name: target.name } }))
-    // 404: already gone from the toolbox, which is what was asked.
-    if (reply.status !== 200 && reply.status !== 404) throw agentReplyError(reply.status, reply.body)
+    const reply = await callAgent(() => ctx.agent(target.row?.id).removeTool({ params: { name: target.name } }))
+    // Already gone from the toolbox, which is what was asked.
+    if (reply.status !== 200 && !missingOnAgent(ctx, reply.status)) throw agentReplyError(reply.status, reply.body)
     return 'pending_delete'
   }
   if (!target.row) {
@@ -59,11 +59,17 @@ async function around(ctx: ToolboxContext, target: Target, during: InstallationS
 
 async function startOnAgent(ctx: ToolboxContext, target: Target): Promise<InstanceStatus> {
   const params = { name: target.name }
-  const first = await callAgent(() => ctx.agent().startTool({ params }))
+  const first = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (first.status === 200) return first.body.data.state
-  if (first.status !== 404 || !target.row) throw agentReplyError(first.status, first.body)
+  if (!missingOnAgent(ctx, first.status) || !target.row) throw agentReplyError(first.status, first.body)
   await redeploy(ctx, target.row)
-  const second = await callAgent(() => ctx.agent().startTool({ params }))
+  const second = await callAgent(() => ctx.agent(target.row?.id).startTool({ params }))
   if (second.status === 200) return second.body.data.state
   throw agentReplyError(second.status, second.body)
+}
+
+/** The agent has no such instance: a 404, or a 403 to our own tools:write token narrowed to the row (an agent
+ *  that checks tokens cannot tell an unknown name's row, and refuses it rather than say it is unknown). */
+function missingOnAgent(ctx: ToolboxContext, status: number): boolean {
+  return status === 404 || (status === 403 && ctx.signsTokens())
 }

@@ -10,7 +10,7 @@ import type { Target } from './resolve.ts'
 const DEFAULT_LOG_LINES = 100
 
 export async function instanceLogs(ctx: ToolboxContext, target: Target, tail = DEFAULT_LOG_LINES): Promise<string[]> {
-  const reply = await callAgent(() => ctx.agent().toolLogs({ params: { name: target.name }, query: { tail } }))
+  const reply = await callAgent(() => ctx.agent(target.row?.id).toolLogs({ params: { name: target.name }, query: { tail } }))
   if (reply.status !== 200) throw agentReplyError(reply.status, reply.body)
   let text: string
   try {

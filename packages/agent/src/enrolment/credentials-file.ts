@@ -2,10 +2,11 @@
 // written once at enrolment, atomically (a temporary file of mode 0600,
 // fsynced, renamed over), read at every later start. The file holds the
 // per-VM token: it never leaves the VM and never reaches a log.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ToolboxCredentials } from '@dtma/contract'
 import { Value } from 'typebox/value'
+import { writeFileAtomic } from '../atomic-file.ts'
 import { TOOLBOX_CREDENTIALS_FILE } from '../config-schema.ts'
 
 export type StoredCredentials = ToolboxCredentials & { enrolled_at: string }
@@ -36,21 +37,5 @@ export function readCredentials(dataDir: string): StoredCredentials | undefined 
 }
 
 export function writeCredentials(dataDir: string, credentials: StoredCredentials): void {
-  const target = credentialsPath(dataDir)
-  const temporary = `${target}.${process.pid}.tmp`
-  const fd = openSync(temporary, 'w', 0o600)
-  try {
-    writeSync(fd, `${JSON.stringify(credentials, null, 2)}\n`)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(temporary, target)
-  // The rename is durable only once the directory is.
-  const dir = openSync(dataDir, 'r')
-  try {
-    fsyncSync(dir)
-  } finally {
-    closeSync(dir)
-  }
+  writeFileAtomic(credentialsPath(dataDir), `${JSON.stringify(credentials, null, 2)}\n`)
 }

@@ -1,13 +1,16 @@
 // The heartbeat body (@dtma/contract HeartbeatBody): agent version, the VM's
-// numbers and every instance's status as a value of the backend's
+// numbers, the certificate it serves HTTPS with, and every instance's status as a value of the backend's
 // account_tool_installation_status_enum, never a raw Docker state.
 import { portMapping, statusOnToolbox, type HeartbeatBody } from '@dtma/contract'
 import { mcpInfo } from '../instances/mcp-info.ts'
 import type { InstanceView } from '../instances/view.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
+import type { TlsMaterial } from '../tls/certificate.ts'
 
-export function heartbeatPayload(version: string, views: readonly InstanceView[]): HeartbeatBody {
+export function heartbeatPayload(version: string, views: readonly InstanceView[], tls?: TlsMaterial): HeartbeatBody {
   return {
+    // The certificate served now: a new one reaches the backend with the next beat.
+    ...(tls !== undefined && { tls_fingerprint_sha256: tls.fingerprint, tls_certificate_pem: tls.cert }),
     dtma_version: version,
     system_status: readSystemMetrics(),
     // An instance without an account_tool_instance_id (adopted without the label) is not the backend's.

@@ -10,6 +10,7 @@ import type { Config } from '../config.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { OutageLog } from '../outage-log.ts'
+import type { TlsSource } from '../tls/tls-identity.ts'
 import { heartbeatPayload } from './heartbeat-payload.ts'
 
 const TIMEOUT_MS = 15_000
@@ -87,7 +88,7 @@ export class Heartbeat {
 }
 
 /** The heartbeat of this agent, or undefined (logged once) when it must not or cannot run. */
-export function heartbeatFromConfig(deps: { config: Config; instances: InstanceApi; logger: Logger; metrics: Metrics }): Heartbeat | undefined {
+export function heartbeatFromConfig(deps: { config: Config; instances: InstanceApi; logger: Logger; metrics: Metrics; tls?: TlsSource }): Heartbeat | undefined {
   const { config, instances } = deps
   const off = config.offlineMode
     ? 'OFFLINE_MODE is set'
@@ -104,7 +105,7 @@ export function heartbeatFromConfig(deps: { config: Config; instances: InstanceA
     url: `${(config.apiBaseUrl as string).replace(/\/+$/, '')}${config.heartbeat.path}`,
     token: config.vmToken as string,
     intervalMs: config.heartbeat.intervalMs,
-    payload: () => heartbeatPayload(config.version, instances.snapshot().flatMap((change) => change.view ?? [])),
+    payload: () => heartbeatPayload(config.version, instances.snapshot().flatMap((change) => change.view ?? []), deps.tls?.current()),
     whenReady: () => instances.whenReady(),
     logger: deps.logger,
     metrics: deps.metrics

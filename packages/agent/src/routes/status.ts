@@ -8,11 +8,12 @@ import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { NetworkPolicyApi } from '../netpolicy/netpolicy-api.ts'
 import { readSystemMetrics } from '../system/system-metrics.ts'
+import type { TlsSource } from '../tls/tls-identity.ts'
 import type { Handlers } from './register.ts'
 import { visibleViews } from './narrow.ts'
 import { toolInstance } from './wire.ts'
 
-export function statusHandlers(config: Config, instances: InstanceApi, policy: NetworkPolicyApi): Pick<Handlers, 'health' | 'ready' | 'status'> {
+export function statusHandlers(config: Config, instances: InstanceApi, policy: NetworkPolicyApi, tls?: TlsSource): Pick<Handlers, 'health' | 'ready' | 'status'> {
   return {
     health: async (_request, reply) => {
       reply.type('text/plain; charset=utf-8')
@@ -60,6 +61,7 @@ export function statusHandlers(config: Config, instances: InstanceApi, policy: N
         reply200.reason = `network policy: ${networkPolicy.reason ?? 'not in force'}`
       }
       if (full) reply200.network_policy = networkPolicy
+      if (full && tls !== undefined) reply200.tls_fingerprint_sha256 = tls.current().fingerprint
       // The machine's numbers are liveness: the console reads them with or without a token.
       const metrics = readSystemMetrics()
       reply200.system_metrics = metrics

@@ -1,11 +1,16 @@
 // Heartbeats against a stand-in of the backend's heartbeat function (204 for
 // the per-VM token, 401 otherwise): the contract's payload with enum-valid
 // statuses, the configured path and interval, one log line per outage (not
-// per tick) and one on recovery, and nothing at all in OFFLINE_MODE.
+// per tick) and one on recovery, the certificate the agent serves, and
+// nothing at all in OFFLINE_MODE.
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { join } from 'node:path'
 import { HeartbeatBody } from '@dtma/contract'
 import t from 'tap'
 import { Value } from 'typebox/value'
+import { CERT_FILE } from '../../src/tls/certificate.ts'
 import { freePort, startTestAgent, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -69,6 +74,11 @@ t.test('heartbeats carry the contract payload with enum statuses, on the configu
     t.notMatch(JSON.stringify(beat.body), /runtime_details/, 'no runtime_details key')
     for (const status of beat.body.tool_statuses) if (!ENUM.includes(status.status_on_toolbox)) t.fail(`not an enum value: ${status.status_on_toolbox}`)
   }
+  // The certificate the agent serves, for the backend to pin: the one in its data dir.
+  const served = new X509Certificate(readFileSync(join(agent.dataDir, CERT_FILE)))
+  t.comment(`heartbeat fingerprint: expected ${served.fingerprint256}, seen ${running?.body.tls_fingerprint_sha256}`)
+  t.equal(running?.body.tls_fingerprint_sha256, served.fingerprint256, "a heartbeat carries the served certificate's fingerprint")
+  t.equal(running?.body.tls_certificate_pem, served.toString(), 'and the certificate itself')
   t.equal((await agent.client.removeTool({ params: { name } })).status, 200)
 })
 

@@ -144,7 +144,7 @@ export async function startTestAgent(t: TapLike, options: TestAgentOptions = {})
     ...(options.runtime !== undefined && { runtime: options.runtime }),
     ...(options.restart !== undefined && { restart: options.restart })
   })
-  await app.listen({ port, host: '127.0.0.1' })
+  await app.listen({ port, host: config.host })
   if (options.waitReady !== false) await instances.whenReady()
   const baseUrl = `http://127.0.0.1:${port}`
   const deployed = new Set<string>()
