@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDtmaClient } from '@dtma/contract'
 import t from 'tap'
-import { docker, freePort, TEST_CREDENTIAL_SETTINGS, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
+import { docker, FLEET_KEY, freePort, TEST_CREDENTIAL_SETTINGS, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
 import { buildAgentImage, removeImages, ROOT, run, sourceCommit } from './helpers/agent-image.ts'
 
 t.setTimeout(1_200_000)
 
-const RUNBOOK_ORDER = ['provision', 'read', 'policy', 'upgrade', 'backup', 'restore', 'after-reboot', 'rollback-by-hand']
+const RUNBOOK_ORDER = ['provision', 'read', 'fleet-key', 'policy', 'upgrade', 'backup', 'restore', 'after-reboot', 'rollback-by-hand']
 
 function runbookBlocks(): Map<string, string> {
   const text = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8')
@@ -68,6 +68,9 @@ t.test('every command of docs/operations.md works as printed', async (t) => {
   await runBlock('provision')
   t.equal((await agent.deployTool({ body: { dockerImageUrl: TEST_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: randomUUID(), baseConfigOverrideJson: { Env: ['API_KEY=runbook'] } } })).status, 201)
   t.match(await runBlock('read'), new RegExp(`"status":"healthy"[\\s\\S]*${name}`), 'read: /status, and dtma ls lists the tool')
+  // One call with the fleet key, as the deployed backend makes it: the block shows it counted.
+  t.equal((await fetch(`http://127.0.0.1:${vars.PORT}/tools`, { headers: { authorization: `Bearer ${FLEET_KEY}` } })).status, 200, 'the fleet key still lists the tools')
+  t.match(await runBlock('fleet-key'), /^dtma_fleet_key_uses_total\{[^}]*\} 1$/m, 'fleet-key: the metric counts the one use')
   const policy = await runBlock('policy')
   t.match(policy, /"network_policy":\{"state":"enforced"/, 'policy: the agent in its container keeps the tool network policy in force')
   t.match(policy, /-j DTMA-H-/, 'policy: the host chain is hooked into INPUT')
