@@ -79,7 +79,8 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
 
   t.equal((await agent.client.removeTool({ params: { name } })).status, 200)
   t.ok(await waitFor(async () => ((await rowOf(instanceId)) === undefined ? true : undefined)), 'remove deletes the row')
-  const deletion = fn.calls.find((call) => (call.body as { operation?: string; account_tool_instance_id?: string }).operation === 'delete' && (call.body as { account_tool_instance_id?: string }).account_tool_instance_id === instanceId)
+  // The row is gone once the database committed; the gateway records the answer a moment later.
+  const deletion = await waitFor(() => fn.calls.find((call) => (call.body as { operation?: string; account_tool_instance_id?: string }).operation === 'delete' && (call.body as { account_tool_instance_id?: string }).account_tool_instance_id === instanceId && call.status !== 0))
   t.match(deletion, { method: 'POST', path: '/functions/v1/registry', authorization: `Bearer ${VM_TOKEN}`, status: 200 })
   t.comment(`delete call: ${JSON.stringify(deletion?.body)} -> ${deletion?.status}`)
   for (const instance of [stranger, foreign]) t.equal((await agent.client.removeTool({ params: { name: instance } })).status, 200)
