@@ -2,7 +2,8 @@
 # Starts what DTMA's tests drive for real, if it is not up yet: the Docker
 # engine, a loopback image registry for pull tests, the local test images
 # (busybox, and real MCP servers),
-# and PostgreSQL for the registry migration and writer tests. Safe to run
+# and PostgreSQL for the registry migration and writer tests and the edge
+# functions' tests (their Supabase stand-in runs on it). Safe to run
 # again; installs missing Debian packages as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."

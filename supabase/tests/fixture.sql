@@ -4,8 +4,11 @@
 -- request's JWT claims the way Supabase's does, and account_tool_environments /
 -- account_tool_instances / tool_catalog with the columns, enum values and
 -- constraints of Agentopia's schema that DTMA's functions and its callers use.
--- The Supabase stand-in of the Deno tests (supabase/functions/_test) holds
--- the same rules; change both together.
+-- Every test that needs the database builds it from this file and the
+-- migrations: the agent's tests (packages/agent/test/helpers/postgres.ts) and
+-- the Supabase stand-in of the edge functions' tests
+-- (supabase/functions/_test/postgrest/database.ts), which holds no copy of
+-- these rules: PostgreSQL enforces them.
 
 do $$
 begin

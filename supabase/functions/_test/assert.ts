@@ -34,3 +34,10 @@ function same(a: unknown, b: unknown): boolean {
   if (keysA.length !== keysB.length) return false
   return keysA.every((key) => same((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
 }
+
+/** A timestamp naming this instant, whatever its notation (PostgreSQL writes +00:00 and microseconds, JavaScript Z and milliseconds). */
+export function sameInstant(actual: unknown, expected: string | Date, message?: string): void {
+  const seen = typeof actual === 'string' ? Date.parse(actual) : Number.NaN
+  const wanted = new Date(expected).getTime()
+  if (seen !== wanted) throw new AssertionError(`${message ? message + ': ' : ''}${show(actual)} is not the instant ${new Date(expected).toISOString()}`)
+}

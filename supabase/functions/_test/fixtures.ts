@@ -1,5 +1,6 @@
-// One test world: a Supabase stand-in with a user who owns a toolbox, a
-// second user, a catalog tool, and the service-role client the functions use.
+// One test world: a Supabase stand-in (on a database of its own) with a user
+// who owns a toolbox, a second user, a catalog tool, and the service-role
+// client the functions use.
 import type { SupabaseClient } from '@supabase/supabase-js'
 import type { Database } from '../_shared/database.ts'
 import { createServiceClient } from '../_shared/env.ts'
@@ -24,18 +25,18 @@ export const MCP_CATALOG_ID = '00000000-0000-0000-0000-000000000001'
 /** The publishable key Agentopia's frontend sends as apikey. */
 export const ANON_KEY = 'anon-key-for-tests'
 
-export function createWorld(toolboxIp = '127.0.0.1'): World {
+export async function createWorld(toolboxIp = '127.0.0.1'): Promise<World> {
   const userJwt = `user-jwt-${crypto.randomUUID()}`
   const otherUserJwt = `other-jwt-${crypto.randomUUID()}`
   const userId = crypto.randomUUID()
-  const standIn = new SupabaseStandIn({ serviceRoleKey: SERVICE_ROLE_KEY, anonKey: ANON_KEY, users: { [userJwt]: userId, [otherUserJwt]: crypto.randomUUID() } }).start()
-  const toolbox = standIn.seed('account_tool_environments', { user_id: userId, public_ip_address: toolboxIp, status: 'active' })
-  const catalog = standIn.seed('tool_catalog', {
+  const standIn = await new SupabaseStandIn({ serviceRoleKey: SERVICE_ROLE_KEY, anonKey: ANON_KEY, users: { [userJwt]: userId, [otherUserJwt]: crypto.randomUUID() } }).start()
+  const toolbox = await standIn.seed('account_tool_environments', { user_id: userId, public_ip_address: toolboxIp, status: 'active' })
+  const catalog = await standIn.seed('tool_catalog', {
     name: 'Context7 MCP Server',
     docker_image_url: 'dtma-test/busybox:v1',
     package_identifier: '@upstash/context7-mcp'
   })
-  standIn.seed('tool_catalog', { id: MCP_CATALOG_ID, name: 'Generic MCP Server', docker_image_url: 'default-mcp-server:latest', package_identifier: null })
+  await standIn.seed('tool_catalog', { id: MCP_CATALOG_ID, name: 'Generic MCP Server', docker_image_url: 'default-mcp-server:latest', package_identifier: null })
   return {
     standIn,
     db: createServiceClient(standIn.url, SERVICE_ROLE_KEY),
@@ -61,15 +62,15 @@ export function request(method: string, path: string, jwt: string | undefined, b
 }
 
 /** An instance of its own catalog tool (one instance per catalog tool per toolbox), as the backend writes it. */
-export function seedInstance(world: World, toolboxId: string, name: string): string {
-  const catalog = world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
+export async function seedInstance(world: World, toolboxId: string, name: string): Promise<string> {
+  const catalog = await world.standIn.seed('tool_catalog', { name: `tool ${name}`, docker_image_url: 'dtma-test/busybox:v1' })
   return String(
-    world.standIn.seed('account_tool_instances', {
+    (await world.standIn.seed('account_tool_instances', {
       account_tool_environment_id: toolboxId,
       tool_catalog_id: catalog.id,
       instance_name_on_toolbox: name,
       status_on_toolbox: 'deploying',
       docker_image_url: 'dtma-test/busybox:v1'
-    }).id
+    })).id
   )
 }

@@ -18,14 +18,14 @@ const CONFIG: McpServerConfig = {
   environmentVariables: { CONTEXT7_API_KEY: 'ctx7-secret-value' }
 }
 
-function setup() {
-  const world = createWorld()
+async function setup() {
+  const world = await createWorld()
   const agent = fakeToolbox()
   serveFunctions(world, { token: 'backend-to-dtma-key-0123456789abcdef', port: 30000, fetch: agent.fetch, statusTimeoutMs: 200 })
   return { world, agent, frontend: new AgentopiaFrontend(world, world.userJwt) }
 }
 
-const rowOf = (world: World, id: unknown) => world.standIn.tables.account_tool_instances.find((row) => row.id === id)
+const rowOf = (world: World, id: unknown) => world.standIn.row('account_tool_instances', String(id))
 
 /** Every request reached the gateway as a signed-in browser sends it, and the database saw nothing amiss. */
 function assertWire(world: World): void {
@@ -39,17 +39,17 @@ function assertWire(world: World): void {
 }
 
 Deno.test('adminMCPService: deploy, its mcp_* update, both lists, stop, start, restart, logs, refresh and delete', async () => {
-  const { world, agent, frontend } = setup()
+  const { world, agent, frontend } = await setup()
   try {
     const { deployment, mcpUpdate } = await frontend.deployMCPServer(world.toolboxId, CONFIG)
     assert.equal(deployment.status, 201, JSON.stringify(deployment.error))
     const id = deployment.data?.id
-    assert.ok(rowOf(world, id), 'deployment.id is the account_tool_instances row')
+    assert.ok((await rowOf(world, id)), 'deployment.id is the account_tool_instances row')
     assert.equal(mcpUpdate, null, "the frontend's own update of the row succeeds")
     assert.deepEqual(deployment.data?.warnings, ["Host port 30000/tcp is DTMA's own port: 30001 is used instead"])
     assert.ok(!JSON.stringify(deployment.data).includes('ctx7-secret-value'))
     assert.equal(agent.instances.get(NAME)?.ports[0]?.host_port, 30001)
-    const row = rowOf(world, id)!
+    const row = (await rowOf(world, id))!
     assert.equal(row.mcp_server_type, 'mcp_server')
     assert.equal(row.mcp_transport_type, 'http')
     assert.equal(row.mcp_endpoint_path, '/mcp')
@@ -62,7 +62,7 @@ Deno.test('adminMCPService: deploy, its mcp_* update, both lists, stop, start, r
     assert.equal(rows.length, 1)
     assert.equal(rows[0]?.id, id)
     assert.equal(rows[0]?.mcp_transport_type, 'http')
-    assert.equal(new Date(String(rows[0]?.created_at)).toISOString(), rows[0]?.created_at)
+    assert.sameInstant(rows[0]?.created_at, String((await rowOf(world, id))?.created_at))
     assert.deepEqual(rows[0]?.ports, [{ container_port: 8080, host_port: 30001, protocol: 'tcp' }])
 
     assert.equal((await frontend.stopMCPServer(world.toolboxId, String(id))).data?.status, 'stopped')
@@ -80,9 +80,9 @@ Deno.test('adminMCPService: deploy, its mcp_* update, both lists, stop, start, r
 
     const removed = await frontend.deleteMCPServer(world.toolboxId, String(id))
     assert.equal(removed.status, 200, JSON.stringify(removed.error))
-    assert.equal(rowOf(world, id), undefined)
+    assert.equal((await rowOf(world, id)), undefined)
     assert.equal(agent.instances.size, 0)
-    assert.deepEqual(world.standIn.statusHistory.get(String(id)), [
+    assert.deepEqual(await world.standIn.statusHistory(String(id)), [
       'deploying', 'running', 'stopping', 'stopped', 'starting', 'running', 'stopping', 'stopped', 'starting', 'running', 'stopping', 'stopped', 'pending_delete'
     ])
     assert.deepEqual(await frontend.healthMonitorCheck(world.toolboxId), { healthy: true, toolInstances: 0, dtmaConnected: true })
@@ -93,7 +93,7 @@ Deno.test('adminMCPService: deploy, its mcp_* update, both lists, stop, start, r
 })
 
 Deno.test('adminMCPService: a second MCP server on a toolbox is a 409 that says what to do, and doing it works', async () => {
-  const { world, frontend } = setup()
+  const { world, frontend } = await setup()
   try {
     const first = await frontend.deployMCPServer(world.toolboxId, CONFIG)
     const id = String(first.deployment.data?.id)
@@ -103,7 +103,7 @@ Deno.test('adminMCPService: a second MCP server on a toolbox is a 409 that says 
     assert.equal(second.deployment.error?.body.code, 'DTMA_CONFLICT')
     assert.match(String(second.deployment.error?.body.error), new RegExp(`remove it first \\(DELETE toolbox-tools/${world.toolboxId}/tools/${id}\\)`))
     assert.equal(second.mcpUpdate, null, 'no deployment.id, so the frontend writes nothing')
-    assert.equal(world.standIn.tables.account_tool_instances.length, 1)
+    assert.equal((await world.standIn.rows('account_tool_instances')).length, 1)
 
     assert.equal((await frontend.deleteMCPServer(world.toolboxId, id)).status, 200)
     const again = await frontend.deployMCPServer(world.toolboxId, { ...CONFIG, serverName: 'Another MCP-1750278300000' })
@@ -115,7 +115,7 @@ Deno.test('adminMCPService: a second MCP server on a toolbox is a 409 that says 
 })
 
 Deno.test("the earlier function's body forms: the health monitor's list, then every action by row id or by the list's container id", async () => {
-  const { world, agent, frontend } = setup()
+  const { world, agent, frontend } = await setup()
   try {
     const id = String((await frontend.deployMCPServer(world.toolboxId, CONFIG)).deployment.data?.id)
     const list = await frontend.supabase.functions.invoke('toolbox-tools', { body: { toolboxId: world.toolboxId } })
@@ -127,14 +127,14 @@ Deno.test("the earlier function's body forms: the health monitor's list, then ev
       assert.equal(reply.status, 200, `${action} ${instanceId}: ${JSON.stringify(reply.error)}`)
       assert.equal(reply.data?.status, state)
       assert.equal(agent.instances.get(NAME)?.state, state)
-      assert.equal(rowOf(world, id)?.status_on_toolbox, state)
+      assert.equal((await rowOf(world, id))?.status_on_toolbox, state)
     }
     // The toolbox id in the body instead of the path.
     const logs = await frontend.supabase.functions.invoke('toolbox-tools', { body: { toolboxId: world.toolboxId, action: 'logs', instanceId: containerId } })
     assert.equal(logs.data.logs.length, 2)
     const removed = await frontend.toolboxAction(world.toolboxId, 'delete', containerId)
     assert.equal(removed.status, 200)
-    assert.equal(rowOf(world, id), undefined, 'the row goes with the container it was found by')
+    assert.equal((await rowOf(world, id)), undefined, 'the row goes with the container it was found by')
     const unknown = await frontend.toolboxAction(world.toolboxId, 'start', containerId)
     assert.equal(unknown.status, 404)
     assertWire(world)
@@ -144,7 +144,7 @@ Deno.test("the earlier function's body forms: the health monitor's list, then ev
 })
 
 Deno.test('an instance the agent lost is deployed again on start, asking for the host port it was given', async () => {
-  const { world, agent, frontend } = setup()
+  const { world, agent, frontend } = await setup()
   try {
     const id = String((await frontend.deployMCPServer(world.toolboxId, { ...CONFIG, portMappings: [{ containerPort: 8080, hostPort: 0 }] })).deployment.data?.id)
     agent.lose(NAME)
@@ -160,15 +160,14 @@ Deno.test('an instance the agent lost is deployed again on start, asking for the
 })
 
 Deno.test('the refresh at toolboxes-user: a toolbox without IP stays pending, a silent agent makes it unresponsive', async () => {
-  const { world, frontend } = setup()
+  const { world, frontend } = await setup()
   try {
-    const environment = world.standIn.tables.account_tool_environments[0]!
-    Object.assign(environment, { status: 'awaiting_heartbeat', public_ip_address: null })
+    await world.standIn.update('account_tool_environments', world.toolboxId, { status: 'awaiting_heartbeat', public_ip_address: null })
     const pending = await frontend.refreshToolboxStatus(world.toolboxId)
     assert.equal(pending.data?.status, 'awaiting_heartbeat')
     assert.deepEqual(await frontend.healthMonitorCheck(world.toolboxId), { healthy: true, toolInstances: 0, dtmaConnected: false })
 
-    const silent = createWorld()
+    const silent = await createWorld()
     try {
       serveFunctions(silent, { token: 'backend-key-0123456789abcdef0123', port: 30000, fetch: fakeToolboxThatHangs(), statusTimeoutMs: 50 })
       const reply = await new AgentopiaFrontend(silent, silent.userJwt).refreshToolboxStatus(silent.toolboxId)

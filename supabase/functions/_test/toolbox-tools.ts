@@ -7,8 +7,8 @@ import { createWorld, request } from './fixtures.ts'
 export const AGENT_TOKEN = 'backend-to-dtma-key-0123456789abcdef'
 export const NOW = new Date('2025-06-19T10:00:00.000Z')
 
-export function toolboxTools(script: (call: AgentCall) => AgentReply, toolboxIp = '127.0.0.1') {
-  const world = createWorld(toolboxIp)
+export async function toolboxTools(script: (call: AgentCall) => AgentReply, toolboxIp = '127.0.0.1') {
+  const world = await createWorld(toolboxIp)
   const agent = fakeAgent(script)
   const deps = { db: world.db, agent: { token: AGENT_TOKEN, port: 30000, fetch: agent.fetch, statusTimeoutMs: 200, deployTimeoutMs: 300 }, now: () => NOW }
   /** `path` after /toolbox-tools, e.g. `/${world.toolboxId}/tools`. */

@@ -54,21 +54,21 @@ async function beat(world: World, body: unknown, authorization: string | null = 
   return { status: response.status, text: await response.text() }
 }
 
-function heartbeatWorld(status = 'awaiting_heartbeat') {
-  const world = createWorld()
-  Object.assign(world.standIn.tables.account_tool_environments[0]!, { status, dtma_bearer_token: TOKEN })
+async function heartbeatWorld(status = 'awaiting_heartbeat') {
+  const world = await createWorld()
+  await world.standIn.update('account_tool_environments', world.toolboxId, { status, dtma_bearer_token: TOKEN })
   return world
 }
 
 const patches = (world: World) => world.standIn.requests.filter((r) => r.method === 'PATCH')
 
 Deno.test('a heartbeat is recorded on its toolbox and the instances of that toolbox only, in existing columns', async () => {
-  const world = heartbeatWorld()
+  const world = await heartbeatWorld()
   try {
-    const running = seedInstance(world, world.toolboxId, 'a')
-    const stopped = seedInstance(world, world.toolboxId, 'b')
-    const otherToolbox = String(world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), status: 'active', dtma_bearer_token: 'other' }).id)
-    const foreign = seedInstance(world, otherToolbox, 'c')
+    const running = await seedInstance(world, world.toolboxId, 'a')
+    const stopped = await seedInstance(world, world.toolboxId, 'b')
+    const otherToolbox = String((await world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), status: 'active', dtma_bearer_token: 'other' })).id)
+    const foreign = await seedInstance(world, otherToolbox, 'c')
     const body = agentHeartbeat([
       toolInstance({ account_tool_instance_id: running, instance_name_on_toolbox: 'a', status: 'running', ports: [portMapping(8080, 30001)] }),
       toolInstance({ account_tool_instance_id: stopped, instance_name_on_toolbox: 'b', status: 'stopped' }),
@@ -81,17 +81,17 @@ Deno.test('a heartbeat is recorded on its toolbox and the instances of that tool
     assert.equal(reply.status, 204)
     assert.equal(reply.text, '')
 
-    const environment = world.standIn.tables.account_tool_environments[0]!
+    const environment = (await world.standIn.row('account_tool_environments', world.toolboxId))!
     assert.equal(environment.status, 'active', 'the first heartbeat makes an awaiting toolbox active')
-    assert.equal(environment.last_heartbeat_at, NOW.toISOString())
+    assert.sameInstant(environment.last_heartbeat_at, NOW)
     assert.equal(environment.dtma_last_known_version, '0.2.0')
     assert.deepEqual(environment.dtma_health_details_json, SYSTEM_STATUS)
-    const byId = (id: string) => world.standIn.tables.account_tool_instances.find((row) => row.id === id)
-    assert.equal(byId(running)?.status_on_toolbox, 'running')
-    assert.equal(byId(running)?.last_heartbeat_from_dtma, NOW.toISOString())
-    assert.equal(byId(stopped)?.status_on_toolbox, 'stopped')
-    assert.equal(byId(foreign)?.status_on_toolbox, 'deploying', "another toolbox's instance is not this agent's to report")
-    assert.equal(byId(foreign)?.last_heartbeat_from_dtma, null)
+    const byId = (id: string) => world.standIn.row('account_tool_instances', id)
+    assert.equal((await byId(running))?.status_on_toolbox, 'running')
+    assert.sameInstant((await byId(running))?.last_heartbeat_from_dtma, NOW)
+    assert.equal((await byId(stopped))?.status_on_toolbox, 'stopped')
+    assert.equal((await byId(foreign))?.status_on_toolbox, 'deploying', "another toolbox's instance is not this agent's to report")
+    assert.equal((await byId(foreign))?.last_heartbeat_from_dtma, null)
 
     // The token is looked up, then one write per toolbox and per reported row id; never runtime_details.
     assert.deepEqual(patches(world).map((p) => Object.keys(p.body as object).sort()), [
@@ -108,10 +108,10 @@ Deno.test('a heartbeat is recorded on its toolbox and the instances of that tool
 
 Deno.test('only a toolbox coming up becomes active; any other status is left as it is', async () => {
   for (const [before, after] of [['provisioning', 'active'], ['active', 'active'], ['deprovisioning', 'deprovisioning'], ['unresponsive', 'unresponsive']]) {
-    const world = heartbeatWorld(before)
+    const world = await heartbeatWorld(before)
     try {
       assert.equal((await beat(world, agentHeartbeat([]))).status, 204)
-      assert.equal(world.standIn.tables.account_tool_environments[0]!.status, after, before)
+      assert.equal((await world.standIn.row('account_tool_environments', world.toolboxId))!.status, after, before)
       assert.equal('status' in (patches(world)[0]?.body as object), before === 'provisioning', 'status is written only when it changes')
     } finally {
       await world.close()
@@ -120,7 +120,7 @@ Deno.test('only a toolbox coming up becomes active; any other status is left as 
 })
 
 Deno.test('a missing or unknown token is 401 and nothing is written', async () => {
-  const world = heartbeatWorld()
+  const world = await heartbeatWorld()
   try {
     for (const authorization of [null, 'Bearer not-the-token', `Basic ${TOKEN}`]) {
       const reply = await beat(world, agentHeartbeat([]), authorization)
@@ -129,16 +129,16 @@ Deno.test('a missing or unknown token is 401 and nothing is written', async () =
       assert.ok(!reply.text.includes('not-the-token'))
     }
     assert.equal(patches(world).length, 0)
-    assert.equal(world.standIn.tables.account_tool_environments[0]!.status, 'awaiting_heartbeat')
+    assert.equal((await world.standIn.row('account_tool_environments', world.toolboxId))!.status, 'awaiting_heartbeat')
   } finally {
     await world.close()
   }
 })
 
 Deno.test('a body the contract refuses is a 400 naming the field, and nothing is written', async () => {
-  const world = heartbeatWorld()
+  const world = await heartbeatWorld()
   try {
-    const id = seedInstance(world, world.toolboxId, 'a')
+    const id = await seedInstance(world, world.toolboxId, 'a')
     const valid = agentHeartbeat([toolInstance({ account_tool_instance_id: id, instance_name_on_toolbox: 'a', status: 'running' })])
     const rawDockerState = structuredClone(valid) as unknown as { tool_statuses: Array<{ status_on_toolbox: string }> }
     rawDockerState.tool_statuses[0]!.status_on_toolbox = 'exited'
@@ -158,14 +158,14 @@ Deno.test('a body the contract refuses is a 400 naming the field, and nothing is
     }
     assert.equal((await beat(world, undefined, `Bearer ${TOKEN}`, 'GET')).status, 405)
     assert.equal(patches(world).length, 0)
-    assert.equal(world.standIn.tables.account_tool_instances[0]!.status_on_toolbox, 'deploying')
+    assert.equal((await world.standIn.rows('account_tool_instances'))[0]!.status_on_toolbox, 'deploying')
   } finally {
     await world.close()
   }
 })
 
 Deno.test('the stand-in refuses a write of a column that does not exist, as PostgREST does', async () => {
-  const world = heartbeatWorld()
+  const world = await heartbeatWorld()
   try {
     const { error } = await world.db.from('account_tool_instances').update({ runtime_details: {} } as never).eq('id', crypto.randomUUID())
     assert.equal(error?.code, 'PGRST204')

@@ -21,7 +21,7 @@ async function refresh(world: World, reply: () => AgentReply, body: Record<strin
   return { status: response.status, body: await response.json(), agent }
 }
 
-const environmentOf = (world: World, id = world.toolboxId) => world.standIn.tables.account_tool_environments.find((row) => row.id === id)
+const environmentOf = (world: World, id = world.toolboxId) => world.standIn.row('account_tool_environments', id)
 
 Deno.test('the six agent statuses map onto enum values only', () => {
   assert.deepEqual(
@@ -31,14 +31,14 @@ Deno.test('the six agent statuses map onto enum values only', () => {
 })
 
 Deno.test('a healthy agent is mirrored into the environment and its instances', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    const running = seedInstance(world, world.toolboxId, 'a')
-    const died = seedInstance(world, world.toolboxId, 'b')
+    const running = await seedInstance(world, world.toolboxId, 'a')
+    const died = await seedInstance(world, world.toolboxId, 'b')
     // An instance of someone else's toolbox that a confused agent reports: left alone.
-    const foreignToolbox = String(world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), public_ip_address: '10.0.0.9', status: 'active' }).id)
-    const foreign = seedInstance(world, foreignToolbox, 'c')
-    world.standIn.tables.account_tool_environments[0]!.status = 'awaiting_heartbeat'
+    const foreignToolbox = String((await world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), public_ip_address: '10.0.0.9', status: 'active' })).id)
+    const foreign = await seedInstance(world, foreignToolbox, 'c')
+    await world.standIn.update('account_tool_environments', world.toolboxId, { status: 'awaiting_heartbeat' })
     const { status, body, agent } = await refresh(world, () =>
       agentReplies.status([
         toolInstance({ account_tool_instance_id: running, instance_name_on_toolbox: 'a', status: 'running' }),
@@ -52,17 +52,17 @@ Deno.test('a healthy agent is mirrored into the environment and its instances', 
     assert.deepEqual(body.data, [{ toolboxId: world.toolboxId, status: 'active', dtmaVersion: '0.1.0', instancesUpdated: 2 }])
     assert.deepEqual(agent.calls.map((c) => `${c.method} ${c.path}`), ['GET /status'])
 
-    const environment = environmentOf(world)
+    const environment = (await environmentOf(world))
     assert.equal(environment?.status, 'active')
-    assert.equal(environment?.last_heartbeat_at, NOW.toISOString())
+    assert.sameInstant(environment?.last_heartbeat_at, NOW)
     assert.equal(environment?.dtma_last_known_version, '0.1.0')
     assert.equal((environment?.dtma_health_details_json as { status: string }).status, 'healthy')
 
-    const byId = (id: string) => world.standIn.tables.account_tool_instances.find((row) => row.id === id)
-    assert.equal(byId(running)?.status_on_toolbox, 'running')
-    assert.equal(byId(died)?.status_on_toolbox, 'error')
-    assert.match(String(byId(died)?.instance_error_message), /exited/)
-    assert.equal(byId(foreign)?.status_on_toolbox, 'deploying')
+    const byId = (id: string) => world.standIn.row('account_tool_instances', id)
+    assert.equal((await byId(running))?.status_on_toolbox, 'running')
+    assert.equal((await byId(died))?.status_on_toolbox, 'error')
+    assert.match(String((await byId(died))?.instance_error_message), /exited/)
+    assert.equal((await byId(foreign))?.status_on_toolbox, 'deploying')
     assert.deepEqual(world.standIn.violations, [])
   } finally {
     await world.close()
@@ -77,14 +77,14 @@ Deno.test('a silent agent, a non-2xx answer and an answer that is no JSON object
     [{ status: 200, text: '<html>proxy</html>', contentType: 'text/html' }, 'DTMA_AGENT_BAD_RESPONSE', /not a JSON object|other than a JSON object/]
   ]
   for (const [reply, code, reason] of cases) {
-    const world = createWorld()
+    const world = await createWorld()
     try {
       const { status, body } = await refresh(world, () => reply, {})
       assert.equal(status, 200)
       assert.equal(body.data.length, 1)
       assert.equal(body.data[0].status, 'unresponsive')
       assert.equal(body.data[0].code, code)
-      const environment = environmentOf(world)
+      const environment = (await environmentOf(world))
       assert.equal(environment?.status, 'unresponsive')
       assert.match(String((environment?.dtma_health_details_json as { error: string }).error), reason)
     } finally {
@@ -94,13 +94,11 @@ Deno.test('a silent agent, a non-2xx answer and an answer that is no JSON object
 })
 
 Deno.test('a toolbox without IP is pending and one being taken down is skipped: neither called nor written', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    const environment = environmentOf(world)!
-    environment.public_ip_address = null
-    environment.status = 'awaiting_heartbeat'
-    const gone = world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '10.0.0.7', status: 'deprovisioned' })
-    const going = world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '10.0.0.8', status: 'pending_deprovision' })
+    await world.standIn.update('account_tool_environments', world.toolboxId, { public_ip_address: null, status: 'awaiting_heartbeat' })
+    const gone = await world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '10.0.0.7', status: 'deprovisioned' })
+    const going = await world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '10.0.0.8', status: 'pending_deprovision' })
     const { body, agent } = await refresh(world, () => agentReplies.status([]), {})
     const byId = Object.fromEntries(body.data.map((refresh: { toolboxId: string }) => [refresh.toolboxId, refresh]))
     assert.equal(byId[world.toolboxId].status, 'pending')
@@ -109,27 +107,27 @@ Deno.test('a toolbox without IP is pending and one being taken down is skipped: 
     assert.equal(byId[String(going.id)].status, 'skipped')
     assert.equal(agent.calls.length, 0)
     assert.equal(world.standIn.requests.filter((r) => r.method === 'PATCH').length, 0)
-    assert.equal(environment.status, 'awaiting_heartbeat')
+    assert.equal((await environmentOf(world))?.status, 'awaiting_heartbeat')
   } finally {
     await world.close()
   }
 })
 
 Deno.test('an answer from a toolbox being deprovisioned is recorded without making it active', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    environmentOf(world)!.status = 'deprovisioning'
+    await world.standIn.update('account_tool_environments', world.toolboxId, { status: 'deprovisioning' })
     const { body } = await refresh(world, () => agentReplies.status([]))
     assert.equal(body.data[0].status, 'active')
-    assert.equal(environmentOf(world)?.status, 'deprovisioning')
-    assert.equal(environmentOf(world)?.last_heartbeat_at, NOW.toISOString())
+    assert.equal((await environmentOf(world))?.status, 'deprovisioning')
+    assert.sameInstant((await environmentOf(world))?.last_heartbeat_at, NOW)
   } finally {
     await world.close()
   }
 })
 
 Deno.test("refresh-status refuses a missing JWT and another user's toolbox", async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
     const agent = fakeAgent(() => agentReplies.status([]))
     const deps = { db: world.db, agent: { token: 'backend-key-0123456789abcdef0123', port: 30000, fetch: agent.fetch } }
@@ -142,13 +140,13 @@ Deno.test("refresh-status refuses a missing JWT and another user's toolbox", asy
 })
 
 Deno.test("an MCP server's state goes into the instance's mcp_* columns, keeping what the backend wrote", async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    const mcp = seedInstance(world, world.toolboxId, 'mcp')
-    const plain = seedInstance(world, world.toolboxId, 'plain')
-    const row = (id: string) => world.standIn.tables.account_tool_instances.find((r) => r.id === id)
+    const mcp = await seedInstance(world, world.toolboxId, 'mcp')
+    const plain = await seedInstance(world, world.toolboxId, 'plain')
+    const row = (id: string) => world.standIn.row('account_tool_instances', id)
     // What adminMCPService wrote after its deploy.
-    Object.assign(row(mcp)!, { mcp_server_type: 'mcp_server', mcp_transport_type: 'stdio', mcp_endpoint_path: '/mcp', mcp_server_capabilities: ['tools'], mcp_discovery_metadata: { adminDeployed: true } })
+    await world.standIn.update('account_tool_instances', mcp, { mcp_server_type: 'mcp_server', mcp_transport_type: 'stdio', mcp_endpoint_path: '/mcp', mcp_server_capabilities: ['tools'], mcp_discovery_metadata: { adminDeployed: true } })
     const serverInfo = { name: 'context7', version: '1.0.0' }
     const { status } = await refresh(world, () =>
       agentReplies.status([
@@ -165,15 +163,15 @@ Deno.test("an MCP server's state goes into the instance's mcp_* columns, keeping
       ], NOW.toISOString())
     )
     assert.equal(status, 200)
-    assert.equal(row(mcp)?.mcp_transport_type, 'stdio')
-    assert.equal(row(mcp)?.mcp_endpoint_path, '/tools/Context7%20MCP%20Server-1/mcp', 'the path on the agent callers should use')
-    assert.deepEqual(row(mcp)?.mcp_server_capabilities, ['tools', 'logging'], 'what the server announced')
-    assert.equal(row(mcp)?.mcp_server_type, 'mcp_server', 'left as the backend wrote it')
-    const metadata = row(mcp)?.mcp_discovery_metadata as { adminDeployed: boolean; dtma: Record<string, unknown> }
+    assert.equal((await row(mcp))?.mcp_transport_type, 'stdio')
+    assert.equal((await row(mcp))?.mcp_endpoint_path, '/tools/Context7%20MCP%20Server-1/mcp', 'the path on the agent callers should use')
+    assert.deepEqual((await row(mcp))?.mcp_server_capabilities, ['tools', 'logging'], 'what the server announced')
+    assert.equal((await row(mcp))?.mcp_server_type, 'mcp_server', 'left as the backend wrote it')
+    const metadata = (await row(mcp))?.mcp_discovery_metadata as { adminDeployed: boolean; dtma: Record<string, unknown> }
     assert.equal(metadata.adminDeployed, true, "the backend's metadata is kept")
     assert.deepEqual({ status: metadata.dtma.status, tools_count: metadata.dtma.tools_count, server_info: metadata.dtma.server_info, refreshed_at: metadata.dtma.refreshed_at }, { status: 'ready', tools_count: 2, server_info: serverInfo, refreshed_at: NOW.toISOString() })
-    assert.equal(row(plain)?.mcp_discovery_metadata ?? null, null, 'an instance that is not an MCP server: untouched')
-    assert.equal(row(plain)?.mcp_transport_type, 'stdio', "its column's default, untouched")
+    assert.equal((await row(plain))?.mcp_discovery_metadata ?? null, null, 'an instance that is not an MCP server: untouched')
+    assert.equal((await row(plain))?.mcp_transport_type, 'stdio', "its column's default, untouched")
     assert.deepEqual(world.standIn.violations, [])
   } finally {
     await world.close()

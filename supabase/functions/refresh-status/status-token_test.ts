@@ -12,10 +12,13 @@ import { handleRequest } from './handler.ts'
 
 Deno.test('the refresh reads GET /status with the token: a real agent with its defaults names its instances to it only', async () => {
   const instanceName = `Status Token ${Date.now()}${Math.floor(Math.random() * 1000)}`
-  const world = createWorld('127.0.0.1')
-  const agent = await startAgent()
+  const world = await createWorld('127.0.0.1')
+  const agent = await startAgent().catch(async (error) => {
+    await world.close() // the world's database goes too
+    throw error
+  })
   try {
-    const id = seedInstance(world, world.toolboxId, instanceName)
+    const id = await seedInstance(world, world.toolboxId, instanceName)
     const client = createDtmaClient({ baseUrl: `http://127.0.0.1:${agent.port}`, token: agent.token, timeoutMs: 60_000 })
     const deployed = await client.deployTool({ body: { dockerImageUrl: 'dtma-test/busybox:v1', instanceNameOnToolbox: instanceName, accountToolInstanceId: id, baseConfigOverrideJson: null } })
     assert.equal(deployed.status, 201, JSON.stringify(deployed.body))
@@ -43,7 +46,7 @@ Deno.test('the refresh reads GET /status with the token: a real agent with its d
     assert.deepEqual(good.sent, [`Bearer ${agent.token}`])
     assert.equal(good.body.data[0].status, 'active')
     assert.equal(good.body.data[0].instancesUpdated, 1)
-    const row = world.standIn.tables.account_tool_instances.find((r) => r.id === id)
+    const row = (await world.standIn.row('account_tool_instances', id))
     assert.equal(row?.status_on_toolbox, 'running')
 
     row!.status_on_toolbox = 'deploying'
@@ -51,7 +54,7 @@ Deno.test('the refresh reads GET /status with the token: a real agent with its d
     console.log(`refresh with a key the agent does not take: expected unresponsive with the reason, the row untouched; seen ${JSON.stringify(wrong.body.data)}, row ${row?.status_on_toolbox}`)
     assert.equal(wrong.body.data[0].status, 'unresponsive')
     assert.ok(/hid its instances/.test(wrong.body.data[0].error), wrong.body.data[0].error)
-    assert.equal(world.standIn.tables.account_tool_environments[0]?.status, 'unresponsive')
+    assert.equal((await world.standIn.row('account_tool_environments', world.toolboxId))!?.status, 'unresponsive')
     assert.equal(row?.status_on_toolbox, 'deploying', 'no instance row written from a hidden list')
   } catch (error) {
     console.error(`agent output:\n${agent.output()}`)

@@ -1,14 +1,14 @@
-// registry against the Supabase stand-in: the toolbox found by its own token
-// (the heartbeat's look-up), the body checked against the contract before
-// the database is asked, the database functions called with the toolbox
-// the token names (never one the body names), and their refusals answered
-// as the agent's outbox expects: 403 not this toolbox's, 400 a bad row,
-// 500 (retried) when the database fails. The ownership itself is SQL, tested
-// on real PostgreSQL (packages/agent/test/registry/ownership.test.ts).
+// registry against the Supabase stand-in on PostgreSQL: the toolbox found
+// by its own token (the heartbeat's look-up), the body checked against the
+// contract before the database is asked, the migration's database functions
+// called with the toolbox the token names (never one the body names), and
+// their refusals answered as the agent's outbox expects: 403 not this
+// toolbox's, 400 a row the table refuses, 500 (retried) when the database
+// fails. The ownership rules are the SQL functions' own (see also
+// packages/agent/test/registry/ownership.test.ts).
 import type { RegistryRow } from '../../../packages/contract/src/index.ts'
 import * as assert from '../_test/assert.ts'
-import { createWorld, seedInstance } from '../_test/fixtures.ts'
-import { RpcFailure } from '../_test/supabase-stand-in.ts'
+import { createWorld, seedInstance, type World } from '../_test/fixtures.ts'
 import { handleRequest } from './handler.ts'
 
 const TOKEN = 'registry-token-of-this-toolbox-0123456789'
@@ -35,7 +35,7 @@ function row(id: string): RegistryRow {
   }
 }
 
-async function call(world: ReturnType<typeof createWorld>, body: unknown, authorization: string | null = `Bearer ${TOKEN}`, method = 'POST') {
+async function call(world: World, body: unknown, authorization: string | null = `Bearer ${TOKEN}`, method = 'POST') {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (authorization !== null) headers.authorization = authorization
   const response = await handleRequest(new Request('http://functions.test/functions/v1/registry', { method, headers, ...(method === 'POST' && { body: typeof body === 'string' ? body : JSON.stringify(body) }) }), { db: world.db })
@@ -43,36 +43,34 @@ async function call(world: ReturnType<typeof createWorld>, body: unknown, author
 }
 
 Deno.test('registry calls the database functions with the toolbox its token names, and maps their refusals', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    Object.assign(world.standIn.tables.account_tool_environments[0]!, { dtma_bearer_token: TOKEN })
-    const mine = seedInstance(world, world.toolboxId, 'a')
-    const calls: Array<[string, Record<string, unknown>]> = []
-    world.standIn.rpcs.set('dtma_registry_upsert', (args) => {
-      calls.push(['upsert', args])
-      const id = (args.p_row as { account_tool_instance_id: string }).account_tool_instance_id
-      if (id !== mine) throw new RpcFailure('PT403', `account_tool_instance_id ${id} is not an instance of this toolbox`)
-      if ((args.p_row as { container_name: string }).container_name === 'broken') throw new RpcFailure('PT400', 'the row is refused: check constraint')
-      return undefined
-    })
-    world.standIn.rpcs.set('dtma_registry_delete', (args) => void calls.push(['delete', args]))
-    world.standIn.rpcs.set('dtma_registry_rows', () => [{ account_tool_instance_id: mine }])
+    await world.standIn.update('account_tool_environments', world.toolboxId, { dtma_bearer_token: TOKEN })
+    const mine = await seedInstance(world, world.toolboxId, 'a')
+    const otherToolbox = String((await world.standIn.seed('account_tool_environments', { user_id: crypto.randomUUID(), status: 'active' })).id)
+    const theirs = await seedInstance(world, otherToolbox, 'b')
 
-    const ok = await call(world, { operation: 'upsert', row: { ...row(mine), account_tool_environment_id: crypto.randomUUID() } })
+    const ok = await call(world, { operation: 'upsert', row: { ...row(mine), account_tool_environment_id: otherToolbox } })
     assert.equal(ok.status, 200)
     assert.deepEqual(ok.body, { success: true, operation: 'upsert', account_tool_instance_id: mine })
-    assert.equal(calls[0]![1].p_account_tool_environment_id, world.toolboxId, 'the toolbox of the token, not of the body')
+    const [stored] = await world.standIn.rows('dtma_container_registry', { account_tool_instance_id: mine })
+    assert.equal(stored?.account_tool_environment_id, world.toolboxId, 'the toolbox of the token, not of the body')
 
-    const foreign = await call(world, { operation: 'upsert', row: row(crypto.randomUUID()) })
-    assert.equal(foreign.status, 403)
-    assert.equal(foreign.body.code, 'DTMA_FORBIDDEN')
-    const broken = await call(world, { operation: 'upsert', row: { ...row(mine), container_name: 'broken' } })
+    for (const id of [theirs, crypto.randomUUID()]) {
+      const foreign = await call(world, { operation: 'upsert', row: row(id) })
+      assert.equal(foreign.status, 403, id === theirs ? "another toolbox's instance" : 'an unknown instance')
+      assert.equal(foreign.body.code, 'DTMA_FORBIDDEN')
+    }
+    assert.deepEqual(await world.standIn.rows('dtma_container_registry', { account_tool_instance_id: theirs }), [])
+    // Text the contract lets through but the table's timestamptz column refuses.
+    const broken = await call(world, { operation: 'upsert', row: { ...row(mine), last_seen_at: 'not a time' } })
     assert.equal(broken.status, 400)
     assert.equal(broken.body.code, 'DTMA_BAD_REQUEST')
+    assert.deepEqual((await call(world, { operation: 'list' })).body.rows.map((r: { account_tool_instance_id: string }) => r.account_tool_instance_id), [mine])
     assert.equal((await call(world, { operation: 'delete', account_tool_instance_id: mine })).status, 200)
-    assert.deepEqual((await call(world, { operation: 'list' })).body, { success: true, operation: 'list', rows: [{ account_tool_instance_id: mine }] })
+    assert.deepEqual((await call(world, { operation: 'list' })).body, { success: true, operation: 'list', rows: [] })
 
-    world.standIn.rpcs.delete('dtma_registry_upsert')
+    await world.standIn.database.query('drop function public.dtma_registry_upsert(uuid, jsonb)')
     const down = await call(world, { operation: 'upsert', row: row(mine) })
     assert.equal(down.status, 500, 'a database failure is the backend’s: the agent retries it')
     assert.deepEqual(world.standIn.violations, ['unknown function dtma_registry_upsert'])
@@ -82,11 +80,9 @@ Deno.test('registry calls the database functions with the toolbox its token name
 })
 
 Deno.test('registry refuses a bad token (401) and a bad body (400) before asking the database', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    Object.assign(world.standIn.tables.account_tool_environments[0]!, { dtma_bearer_token: TOKEN })
-    let asked = 0
-    world.standIn.rpcs.set('dtma_registry_upsert', () => void asked++)
+    await world.standIn.update('account_tool_environments', world.toolboxId, { dtma_bearer_token: TOKEN })
     for (const authorization of [null, 'Bearer not-the-token', `Basic ${TOKEN}`]) {
       const reply = await call(world, { operation: 'upsert', row: row(crypto.randomUUID()) }, authorization)
       assert.equal(reply.status, 401, String(authorization))
@@ -105,7 +101,7 @@ Deno.test('registry refuses a bad token (401) and a bad body (400) before asking
       assert.ok(!JSON.stringify(reply.body).includes('secret'), 'the value is never echoed')
     }
     assert.equal((await call(world, undefined, `Bearer ${TOKEN}`, 'GET')).status, 405)
-    assert.equal(asked, 0)
+    assert.deepEqual(world.standIn.requests.filter((r) => r.path.startsWith('/rest/v1/rpc/')), [])
   } finally {
     await world.close()
   }

@@ -25,9 +25,9 @@ async function toolAnswer(hostPort: number): Promise<string> {
   return 'no answer'
 }
 
-async function eventually(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
@@ -37,15 +37,17 @@ Deno.test({
   name: "Agentopia's frontend on a real agent and Docker: deploy, lists, stop, start, restart, logs, heartbeat, refresh, delete",
   async fn() {
     const instanceName = `Context7 MCP Server-${Date.now()}${Math.floor(Math.random() * 1000)}`
-    const world = createWorld('127.0.0.1')
+    const world = await createWorld('127.0.0.1')
     const heartbeatToken = `dtma-${crypto.randomUUID()}`
-    const environment = world.standIn.tables.account_tool_environments[0]!
-    Object.assign(environment, { status: 'awaiting_heartbeat', dtma_bearer_token: heartbeatToken })
+    await world.standIn.update('account_tool_environments', world.toolboxId, { status: 'awaiting_heartbeat', dtma_bearer_token: heartbeatToken })
     const agent = await startAgent({
       OFFLINE_MODE: 'false',
       AGENTOPIA_API_BASE_URL: `${world.standIn.url}/functions/v1`,
       DTMA_BEARER_TOKEN: heartbeatToken,
       DTMA_HEARTBEAT_INTERVAL_S: '1'
+    }).catch(async (error) => {
+      await world.close() // the world's database goes too
+      throw error
     })
     serveFunctions(world, { token: agent.token, port: agent.port })
     const frontend = new AgentopiaFrontend(world, world.userJwt)
@@ -68,7 +70,7 @@ Deno.test({
       const hostPort = bound!.host_port
       assert.ok(hostPort !== agent.port, 'never the agent port')
       assert.ok((deployment.data?.warnings as string[]).some((warning) => warning.includes(String(agent.port))), "the agent's reassignment reaches the caller")
-      const row = world.standIn.tables.account_tool_instances.find((r) => r.id === id)!
+      const row = (await world.standIn.row('account_tool_instances', id))!
       assert.deepEqual((row.base_config_override_json as { portMappings: unknown }).portMappings, [{ containerPort: 8080, hostPort, protocol: 'tcp' }])
       assert.equal(row.mcp_transport_type, 'http')
 
@@ -99,7 +101,8 @@ Deno.test({
       assert.ok(Array.isArray(logs.data?.logs))
 
       // The agent's own heartbeats, through the gateway to the heartbeat function.
-      await eventually('a heartbeat with the instance', () => row.last_heartbeat_from_dtma !== null)
+      await eventually('a heartbeat with the instance', async () => (await world.standIn.row('account_tool_instances', id))?.last_heartbeat_from_dtma !== null)
+      const environment = (await world.standIn.row('account_tool_environments', world.toolboxId))!
       assert.equal(environment.status, 'active', 'the first heartbeat made the toolbox active')
       assert.equal(typeof environment.dtma_last_known_version, 'string')
       assert.equal(typeof (environment.dtma_health_details_json as { memory: { total_bytes: number } }).memory.total_bytes, 'number')
@@ -113,7 +116,7 @@ Deno.test({
       const removed = await frontend.deleteMCPServer(world.toolboxId, id)
       assert.equal(removed.status, 200, JSON.stringify(removed.error))
       assert.deepEqual(await containersOf(instanceName), [], 'container gone')
-      assert.equal(world.standIn.tables.account_tool_instances.length, 0, 'row gone')
+      assert.equal((await world.standIn.rows('account_tool_instances')).length, 0, 'row gone')
       assert.deepEqual(world.standIn.violations, [])
     } catch (error) {
       console.error(`agent output:\n${agent.output()}`)

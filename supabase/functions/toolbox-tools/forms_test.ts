@@ -12,16 +12,16 @@ import { NOW, toolboxTools } from '../_test/toolbox-tools.ts'
 
 const CONTAINER_ID = 'a1b2c3d4e5f6'.padEnd(64, '7')
 
-function seedRow(world: World, name: string): string {
+async function seedRow(world: World, name: string): Promise<string> {
   return String(
-    world.standIn.seed('account_tool_instances', {
+    (await world.standIn.seed('account_tool_instances', {
       account_tool_environment_id: world.toolboxId,
       tool_catalog_id: world.catalogId,
       instance_name_on_toolbox: name,
       status_on_toolbox: 'running',
       docker_image_url: 'dtma-test/busybox:v1',
       base_config_override_json: { environmentVariables: { API_KEY: 'sk-secret-value' }, portMappings: [{ containerPort: 8080, hostPort: 30001, protocol: 'tcp' }] }
-    }).id
+    })).id
   )
 }
 
@@ -42,17 +42,18 @@ function reportingAgent(id: () => string) {
   }
 }
 
-Deno.test('GET .../tools answers the rows as a bare array, created_at as ISO time, without env values, and needs no agent', async () => {
-  const { world, call, agent } = toolboxTools(() => 'hang', '')
+Deno.test('GET .../tools answers the rows as a bare array, created_at as stored (ISO 8601), without env values, and needs no agent', async () => {
+  const { world, call, agent } = await toolboxTools(() => 'hang', '')
   try {
-    world.standIn.tables.account_tool_environments[0]!.public_ip_address = null
-    const id = seedRow(world, 'Context7')
+    await world.standIn.update('account_tool_environments', world.toolboxId, { public_ip_address: null })
+    const id = await seedRow(world, 'Context7')
     const reply = await call('GET', `/${world.toolboxId}/tools`)
     assert.equal(reply.status, 200)
     assert.ok(Array.isArray(reply.body))
     assert.equal(reply.body.length, 1)
     assert.equal(reply.body[0].id, id)
-    assert.equal(new Date(reply.body[0].created_at).toISOString(), reply.body[0].created_at)
+    assert.match(reply.body[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/)
+    assert.sameInstant(reply.body[0].created_at, String((await world.standIn.row('account_tool_instances', id))?.created_at))
     assert.equal(reply.body[0].mcp_transport_type, 'stdio', "the column's default")
     assert.deepEqual(reply.body[0].ports, [{ container_port: 8080, host_port: 30001, protocol: 'tcp' }])
     assert.ok(!('base_config_override_json' in reply.body[0]))
@@ -65,9 +66,9 @@ Deno.test('GET .../tools answers the rows as a bare array, created_at as ISO tim
 
 Deno.test("the health monitor's { toolboxId } gets the live list with dtma_connected", async () => {
   let id = ''
-  const { world, call } = toolboxTools(reportingAgent(() => id))
+  const { world, call } = await toolboxTools(reportingAgent(() => id))
   try {
-    id = seedRow(world, 'Context7')
+    id = await seedRow(world, 'Context7')
     const reply = await call('POST', '', { toolboxId: world.toolboxId })
     assert.equal(reply.status, 200)
     assert.equal(reply.body.success, true)
@@ -93,14 +94,14 @@ Deno.test("the health monitor's { toolboxId } gets the live list with dtma_conne
 })
 
 Deno.test('the live list of a toolbox without IP says so; an agent away is dtma_connected false with the reason', async () => {
-  const { world, call, agent } = toolboxTools(() => agentReplies.error(500, 'DTMA_INTERNAL', 'broken'))
+  const { world, call, agent } = await toolboxTools(() => agentReplies.error(500, 'DTMA_INTERNAL', 'broken'))
   try {
     const reply = await call('POST', '', { toolboxId: world.toolboxId })
     assert.equal(reply.status, 200)
     assert.equal(reply.body.dtma_connected, false)
     assert.equal(reply.body.connection_error, 'broken')
     assert.deepEqual(reply.body.tool_instances, [])
-    world.standIn.tables.account_tool_environments[0]!.public_ip_address = null
+    await world.standIn.update('account_tool_environments', world.toolboxId, { public_ip_address: null })
     const calls = agent.calls.length
     assert.deepEqual((await call('POST', '', { toolboxId: world.toolboxId })).body, {
       success: true,
@@ -117,9 +118,9 @@ Deno.test('the live list of a toolbox without IP says so; an agent away is dtma_
 
 Deno.test('body forms act on an instance named by row id, container id, short container id or instance name', async () => {
   let id = ''
-  const { world, call, agent } = toolboxTools(reportingAgent(() => id))
+  const { world, call, agent } = await toolboxTools(reportingAgent(() => id))
   try {
-    id = seedRow(world, 'Context7')
+    id = await seedRow(world, 'Context7')
     const byRow = await call('POST', `/${world.toolboxId}`, { action: 'stop', instanceId: id })
     assert.equal(byRow.status, 200)
     assert.equal(byRow.body.success, true)
@@ -131,7 +132,7 @@ Deno.test('body forms act on an instance named by row id, container id, short co
     assert.equal(byContainer.body.data.status_on_toolbox, 'running')
     assert.equal((await call('POST', '', { toolboxId: world.toolboxId, action: 'restart', instanceId: CONTAINER_ID.slice(0, 12) })).body.data.id, id)
     assert.equal((await call('POST', `/${world.toolboxId}`, { action: 'stop', instanceId: 'Context7' })).body.data.id, id)
-    assert.deepEqual(world.standIn.statusHistory.get(id), ['running', 'stopping', 'stopped', 'starting', 'running', 'starting', 'running', 'stopping', 'stopped'])
+    assert.deepEqual(await world.standIn.statusHistory(id), ['running', 'stopping', 'stopped', 'starting', 'running', 'starting', 'running', 'stopping', 'stopped'])
     assert.deepEqual(
       agent.calls.filter((c) => c.method === 'POST').map((c) => c.path),
       ['/tools/Context7/stop', '/tools/Context7/start', '/tools/Context7/restart', '/tools/Context7/stop']
@@ -151,9 +152,9 @@ Deno.test('body forms act on an instance named by row id, container id, short co
 
 Deno.test("logs are the agent's recent lines, in the body form and at .../logs; delete works in the body form", async () => {
   let id = ''
-  const { world, call, agent } = toolboxTools(reportingAgent(() => id))
+  const { world, call, agent } = await toolboxTools(reportingAgent(() => id))
   try {
-    id = seedRow(world, 'Context7')
+    id = await seedRow(world, 'Context7')
     const body = await call('POST', `/${world.toolboxId}`, { action: 'logs', instanceId: id, tail: 20 })
     assert.equal(body.status, 200)
     assert.deepEqual(body.body, { success: true, instanceId: id, action: 'logs', timestamp: NOW.toISOString(), instanceName: 'Context7', logs: ['line 1', 'line 2', 'line 3'] })
@@ -166,7 +167,7 @@ Deno.test("logs are the agent's recent lines, in the body form and at .../logs; 
     const removed = await call('POST', '', { toolboxId: world.toolboxId, action: 'delete', instanceId: id })
     assert.equal(removed.status, 200)
     assert.equal(removed.body.action, 'delete')
-    assert.equal(world.standIn.tables.account_tool_instances.length, 0)
+    assert.equal((await world.standIn.rows('account_tool_instances')).length, 0)
     assert.equal(agent.calls.at(-1)?.method, 'DELETE')
   } finally {
     await world.close()
@@ -174,7 +175,7 @@ Deno.test("logs are the agent's recent lines, in the body form and at .../logs; 
 })
 
 Deno.test('body forms that cannot be served are 400 or 404 with a sentence, never a 500', async () => {
-  const { world, call, agent } = toolboxTools((c) => (c.path === '/tools' ? agentReplies.list([]) : agentReplies.error(404, 'DTMA_NOT_FOUND', 'Not Found')))
+  const { world, call, agent } = await toolboxTools((c) => (c.path === '/tools' ? agentReplies.list([]) : agentReplies.error(404, 'DTMA_NOT_FOUND', 'Not Found')))
   try {
     const cases: Array<[string, unknown, number, RegExp]> = [
       ['', {}, 400, /toolboxId is required/],

@@ -47,7 +47,7 @@ function adminDeployBody(world: World, name = NAME, env: Record<string, string> 
 }
 
 Deno.test('a request without a JWT is 401 and touches no table', async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const reply = await call('GET', `/${world.toolboxId}/tools`, undefined, null)
     assert.equal(reply.status, 401)
@@ -60,7 +60,7 @@ Deno.test('a request without a JWT is 401 and touches no table', async () => {
 })
 
 Deno.test("another user's toolbox, or an id that cannot be a toolbox, is 404 and the agent is never called", async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const deployed = await call('POST', `/${world.toolboxId}/tools`, adminDeployBody(world))
     assert.equal(deployed.status, 201)
@@ -82,13 +82,13 @@ Deno.test("another user's toolbox, or an id that cannot be a toolbox, is 404 and
 })
 
 Deno.test("deploy passes the frontend's override on as sent, answers the row with id on top and keeps the agent's ports and warnings", async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const body = adminDeployBody(world)
     const reply = await call('POST', `/${world.toolboxId}/tools`, body)
     assert.equal(reply.status, 201)
     const id = reply.body.id
-    const row = world.standIn.tables.account_tool_instances.find((r) => r.id === id)
+    const row = (await world.standIn.row('account_tool_instances', id))
     assert.ok(row, 'deployment.id is the new account_tool_instances row')
     // Every key the earlier answer had, and the row's columns beside them.
     assert.equal(reply.body.success, true)
@@ -117,7 +117,7 @@ Deno.test("deploy passes the frontend's override on as sent, answers the row wit
       environmentVariables: { API_KEY: 'sk-secret-value', MODE: 'x=y' },
       portMappings: [{ containerPort: 8080, hostPort: 30001, protocol: 'tcp' }]
     }, 'the stored override asks for the port the agent bound')
-    assert.deepEqual(world.standIn.statusHistory.get(id), ['deploying', 'running'])
+    assert.deepEqual(await world.standIn.statusHistory(id), ['deploying', 'running'])
     // The insert asked for the row back; PostgREST only returns it with this Prefer.
     const insert = world.standIn.requests.find((r) => r.method === 'POST' && r.path === '/rest/v1/account_tool_instances')
     assert.equal(insert?.prefer, 'return=representation')
@@ -128,12 +128,12 @@ Deno.test("deploy passes the frontend's override on as sent, answers the row wit
 })
 
 Deno.test('a deploy without override runs the catalog image with none; a Docker-shaped one is stored with the bound ports in service shape', async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const bare = await call('POST', `/${world.toolboxId}/tools`, { toolCatalogId: world.catalogId, instanceNameOnToolbox: 'bare' })
     assert.equal(bare.status, 201)
     assert.deepEqual(agent.calls[0]?.body, { dockerImageUrl: 'dtma-test/busybox:v1', instanceNameOnToolbox: 'bare', accountToolInstanceId: bare.body.id, baseConfigOverrideJson: null })
-    assert.equal(world.standIn.tables.account_tool_instances[0]?.base_config_override_json, null)
+    assert.equal((await world.standIn.rows('account_tool_instances'))[0]?.base_config_override_json, null)
     assert.deepEqual(bare.body.ports, [])
 
     const docker = await call('POST', `/${world.toolboxId}/tools`, {
@@ -143,7 +143,7 @@ Deno.test('a deploy without override runs the catalog image with none; a Docker-
     })
     assert.equal(docker.status, 201)
     assert.equal(agent.calls[1]?.body && (agent.calls[1].body as DeployToolBody).dockerImageUrl, 'default-mcp-server:latest', "the catalog's image when the override names none")
-    const row = world.standIn.tables.account_tool_instances.find((r) => r.id === docker.body.id)
+    const row = (await world.standIn.row('account_tool_instances', docker.body.id))
     assert.deepEqual(row?.base_config_override_json, { Env: ['TOKEN=t'], portMappings: [{ containerPort: 8080, hostPort: 30001, protocol: 'tcp' }] })
     assert.deepEqual(docker.body.environment_variable_keys, ['TOKEN'])
   } finally {
@@ -152,7 +152,7 @@ Deno.test('a deploy without override runs the catalog image with none; a Docker-
 })
 
 Deno.test('a second instance of a catalog tool on a toolbox is a 409 that names the holder and what to do', async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const first = await call('POST', `/${world.toolboxId}/tools`, adminDeployBody(world, 'First MCP'))
     assert.equal(first.status, 201)
@@ -165,9 +165,9 @@ Deno.test('a second instance of a catalog tool on a toolbox is a 409 that names 
     assert.equal(sameName.status, 409)
     assert.match(sameName.body.error, /choose another instanceNameOnToolbox/)
     assert.equal(agent.calls.length, 1, 'refused before the agent is called')
-    assert.equal(world.standIn.tables.account_tool_instances.length, 1)
+    assert.equal((await world.standIn.rows('account_tool_instances')).length, 1)
     // The same catalog tool on another toolbox of the user is fine.
-    const other = String(world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '127.0.0.2', status: 'active' }).id)
+    const other = String((await world.standIn.seed('account_tool_environments', { user_id: world.userId, public_ip_address: '127.0.0.2', status: 'active' })).id)
     assert.equal((await call('POST', `/${other}/tools`, adminDeployBody(world, 'First MCP'))).status, 201)
   } finally {
     await world.close()
@@ -175,15 +175,15 @@ Deno.test('a second instance of a catalog tool on a toolbox is a 409 that names 
 })
 
 Deno.test("an agent failure reaches the caller with the agent's reason and the row says error", async () => {
-  const { world, call } = toolboxTools(() => agentReplies.error(502, 'DTMA_DOCKER_ERROR', 'Docker failed: no space left on device'))
+  const { world, call } = await toolboxTools(() => agentReplies.error(502, 'DTMA_DOCKER_ERROR', 'Docker failed: no space left on device'))
   try {
     const reply = await call('POST', `/${world.toolboxId}/tools`, adminDeployBody(world))
     assert.equal(reply.status, 502)
     assert.deepEqual(reply.body, { success: false, error: 'Docker failed: no space left on device', code: 'DTMA_DOCKER_ERROR' })
-    const row = world.standIn.tables.account_tool_instances[0]
+    const row = (await world.standIn.rows('account_tool_instances'))[0]
     assert.equal(row?.status_on_toolbox, 'error')
     assert.equal(row?.instance_error_message, 'Docker failed: no space left on device')
-    assert.deepEqual(world.standIn.statusHistory.get(String(row?.id)), ['deploying', 'error'])
+    assert.deepEqual(await world.standIn.statusHistory(String(row?.id)), ['deploying', 'error'])
   } finally {
     await world.close()
   }
@@ -191,7 +191,7 @@ Deno.test("an agent failure reaches the caller with the agent's reason and the r
 
 Deno.test('an agent that does not answer times out instead of hanging', async () => {
   let hang = false
-  const { world, call } = toolboxTools((c) => (hang ? 'hang' : happyAgent(c)))
+  const { world, call } = await toolboxTools((c) => (hang ? 'hang' : happyAgent(c)))
   try {
     const id = (await call('POST', `/${world.toolboxId}/tools`, adminDeployBody(world))).body.id
     hang = true
@@ -200,7 +200,7 @@ Deno.test('an agent that does not answer times out instead of hanging', async ()
     assert.ok(Date.now() - started < 2000)
     assert.equal(reply.status, 504)
     assert.equal(reply.body.code, 'DTMA_AGENT_TIMEOUT')
-    assert.deepEqual(world.standIn.statusHistory.get(id), ['deploying', 'running', 'stopping', 'error'])
+    assert.deepEqual(await world.standIn.statusHistory(id), ['deploying', 'running', 'stopping', 'error'])
     assert.ok(!JSON.stringify(reply.body).includes(AGENT_TOKEN))
   } finally {
     await world.close()
@@ -209,7 +209,7 @@ Deno.test('an agent that does not answer times out instead of hanging', async ()
 
 Deno.test('a 404 from start re-deploys with the stored override, asking for the ports bound before, and starts once', async () => {
   let lost = false
-  const { world, call, agent } = toolboxTools((c) => {
+  const { world, call, agent } = await toolboxTools((c) => {
     if (lost && c.path.endsWith('/start')) {
       lost = false
       return agentReplies.error(404, 'DTMA_NOT_FOUND', `Tool instance '${NAME}' not found or not managed by this DTMA.`)
@@ -238,7 +238,7 @@ Deno.test('a 404 from start re-deploys with the stored override, asking for the 
 
 Deno.test('a row written by the earlier version of this function is re-deployed in service shape', async () => {
   let lost = true
-  const { world, call, agent } = toolboxTools((c) => {
+  const { world, call, agent } = await toolboxTools((c) => {
     if (lost && c.path.endsWith('/start')) {
       lost = false
       return agentReplies.error(404, 'DTMA_NOT_FOUND', 'gone')
@@ -246,7 +246,7 @@ Deno.test('a row written by the earlier version of this function is re-deployed 
     return happyAgent(c)
   })
   try {
-    const row = world.standIn.seed('account_tool_instances', {
+    const row = await world.standIn.seed('account_tool_instances', {
       account_tool_environment_id: world.toolboxId,
       tool_catalog_id: world.catalogId,
       instance_name_on_toolbox: 'legacy',
@@ -264,7 +264,7 @@ Deno.test('a row written by the earlier version of this function is re-deployed 
       environmentVariables: { TOKEN: 't' },
       portMappings: [{ containerPort: 9000, hostPort: 30002 }]
     })
-    assert.deepEqual(row.base_config_override_json, {
+    assert.deepEqual((await world.standIn.row('account_tool_instances', String(row.id)))?.base_config_override_json, {
       dockerImage: 'dtma-test/busybox:v1',
       environmentVariables: { TOKEN: 't' },
       portMappings: [{ containerPort: 9000, hostPort: 30002, protocol: 'tcp' }]
@@ -275,7 +275,7 @@ Deno.test('a row written by the earlier version of this function is re-deployed 
 })
 
 Deno.test('stop, restart and delete move the row through their statuses; a removed instance is then unknown', async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const id = (await call('POST', `/${world.toolboxId}/tools`, adminDeployBody(world))).body.id
     const stopped = await call('POST', `/${world.toolboxId}/tools/${id}/stop`)
@@ -285,8 +285,8 @@ Deno.test('stop, restart and delete move the row through their statuses; a remov
     const removed = await call('DELETE', `/${world.toolboxId}/tools/${id}`)
     assert.equal(removed.status, 200)
     assert.equal(removed.body.message, `Tool instance '${NAME}' removed.`)
-    assert.deepEqual(world.standIn.statusHistory.get(id), ['deploying', 'running', 'stopping', 'stopped', 'starting', 'running', 'pending_delete'])
-    assert.equal(world.standIn.tables.account_tool_instances.length, 0)
+    assert.deepEqual(await world.standIn.statusHistory(id), ['deploying', 'running', 'stopping', 'stopped', 'starting', 'running', 'pending_delete'])
+    assert.equal((await world.standIn.rows('account_tool_instances')).length, 0)
     assert.deepEqual(agent.calls.slice(1).map((c) => `${c.method} ${c.path}`), [`POST /tools/${NAME}/stop`, `POST /tools/${NAME}/restart`, `DELETE /tools/${NAME}`])
     const again = await call('POST', `/${world.toolboxId}/tools/${id}/start`)
     assert.equal(again.status, 404)
@@ -298,7 +298,7 @@ Deno.test('stop, restart and delete move the row through their statuses; a remov
 })
 
 Deno.test('a bad deploy body is 400, names the field, and writes nothing; an unknown catalog tool is 404', async () => {
-  const { world, call, agent } = toolboxTools(happyAgent)
+  const { world, call, agent } = await toolboxTools(happyAgent)
   try {
     const reply = await call('POST', `/${world.toolboxId}/tools`, { toolCatalogId: world.catalogId, instanceNameOnToolbox: 'a/b', baseConfigOverrideJson: { environmentVariables: { 'BAD-KEY': 'secret-1' } } })
     assert.equal(reply.status, 400)
@@ -311,7 +311,7 @@ Deno.test('a bad deploy body is 400, names the field, and writes nothing; an unk
     const catalog = await call('POST', `/${world.toolboxId}/tools`, { toolCatalogId: 'context7', instanceNameOnToolbox: 'a' })
     assert.equal(catalog.status, 404)
     assert.equal(catalog.body.error, "Catalog tool 'context7' not found")
-    assert.equal(world.standIn.tables.account_tool_instances.length, 0)
+    assert.equal((await world.standIn.rows('account_tool_instances')).length, 0)
     assert.equal(agent.calls.length, 0)
     assert.equal((await call('PUT', `/${world.toolboxId}/tools`)).status, 404)
     assert.deepEqual(world.standIn.violations, [])
@@ -321,7 +321,7 @@ Deno.test('a bad deploy body is 400, names the field, and writes nothing; an unk
 })
 
 Deno.test('an instance the agent reports is also found by its container id', async () => {
-  const { world, call } = toolboxTools((c) => {
+  const { world, call } = await toolboxTools((c) => {
     if (c.method === 'GET' && c.path === '/tools') return agentReplies.list([toolInstance({ account_tool_instance_id: '', instance_name_on_toolbox: 'adopted', status: 'running', container_id: 'ab12cd34ef56' + '0'.repeat(52) })])
     return happyAgent(c)
   })

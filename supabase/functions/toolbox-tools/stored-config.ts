@@ -44,7 +44,8 @@ export interface ConfigSummary {
   environment_variable_keys: string[]
 }
 
-/** What the browser may see of a stored override: ports and env keys, never env values. */
+/** What the browser may see of a stored override: ports and env keys (in name order: a jsonb column keeps no
+ *  order of its keys), never env values. */
 export function configSummary(row: InstanceRow): ConfigSummary {
   const override = storedOverride(row)
   const number = (value: unknown) => (value === undefined || value === null || value === '' ? 0 : Number(value))
@@ -60,5 +61,5 @@ export function configSummary(row: InstanceRow): ConfigSummary {
     }))
   ]
   const keys = [...(override?.Env ?? []).map((entry) => entry.slice(0, entry.indexOf('='))), ...Object.keys(override?.environmentVariables ?? {})]
-  return { ports, environment_variable_keys: [...new Set(keys)] }
+  return { ports, environment_variable_keys: [...new Set(keys)].sort() }
 }

@@ -20,15 +20,15 @@ async function call(world: World, script: () => AgentReply, method: string, path
 }
 
 Deno.test('refresh-status at the toolboxes-user path answers the refreshed row without its token', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
-    Object.assign(world.standIn.tables.account_tool_environments[0]!, { status: 'awaiting_heartbeat', dtma_bearer_token: 'dtma-token-secret-0123456789abcdef' })
+    await world.standIn.update('account_tool_environments', world.toolboxId, { status: 'awaiting_heartbeat', dtma_bearer_token: 'dtma-token-secret-0123456789abcdef' })
     const reply = await call(world, () => agentReplies.status([]), 'POST', `/${world.toolboxId}/refresh-status`)
     assert.equal(reply.status, 200)
     assert.equal(reply.body.id, world.toolboxId)
     assert.equal(reply.body.status, 'active')
     assert.equal(reply.body.dtma_last_known_version, '0.1.0')
-    assert.equal(reply.body.last_heartbeat_at, NOW.toISOString())
+    assert.sameInstant(reply.body.last_heartbeat_at, NOW)
     assert.ok(!('dtma_bearer_token' in reply.body))
     assert.ok(!JSON.stringify(reply.body).includes('dtma-token-secret-0123456789abcdef'))
     assert.deepEqual(reply.agent.calls.map((c) => `${c.method} ${c.path}`), ['GET /status'])
@@ -38,13 +38,13 @@ Deno.test('refresh-status at the toolboxes-user path answers the refreshed row w
 })
 
 Deno.test('the row says unresponsive after a failed refresh, and pending toolboxes are left as they are', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
     const down = await call(world, () => agentReplies.error(500, 'DTMA_INTERNAL', 'boom'), 'POST', `/${world.toolboxId}/refresh-status`)
     assert.equal(down.status, 200)
     assert.equal(down.body.status, 'unresponsive')
     assert.equal(down.body.dtma_health_details_json.error, 'boom')
-    Object.assign(world.standIn.tables.account_tool_environments[0]!, { status: 'provisioning', public_ip_address: null })
+    await world.standIn.update('account_tool_environments', world.toolboxId, { status: 'provisioning', public_ip_address: null })
     const pending = await call(world, () => 'hang', 'POST', `/${world.toolboxId}/refresh-status`)
     assert.equal(pending.body.status, 'provisioning')
     assert.equal(pending.agent.calls.length, 0)
@@ -54,7 +54,7 @@ Deno.test('the row says unresponsive after a failed refresh, and pending toolbox
 })
 
 Deno.test('other toolboxes-user paths are a 404 that says what is served; auth and ownership hold', async () => {
-  const world = createWorld()
+  const world = await createWorld()
   try {
     for (const path of ['', `/${world.toolboxId}`, `/${world.toolboxId}/deprovision`, `/${world.toolboxId}/refresh-status/x`]) {
       const reply = await call(world, () => 'hang', 'POST', path)

@@ -1,17 +1,17 @@
 // A loopback stand-in for Supabase's REST API (PostgREST) in front of a REAL
 // PostgreSQL: it records every request supabase-js sends (method, path, query,
-// Prefer, apikey, Authorization, body) and applies it as PostgREST would, as
-// the service_role, so a test checks the wire format AND what it means in SQL.
-// Covers what DTMA sends: upsert (POST with on_conflict and
-// resolution=merge-duplicates), plain insert, delete and select with eq
-// filters (select=, limit=), and calls of database functions (POST
-// /rest/v1/rpc/{name} with the arguments as a JSON object, answered as
-// PostgREST does: 204 for void, the rows of a set, the value otherwise;
-// SQLSTATE PTnnn answers HTTP nnn).
+// Prefer, apikey, Authorization, body, the status answered) and has PostgREST's
+// work done by the edge functions' test engine
+// (supabase/functions/_test/postgrest/: the same wire checks, SQL and error
+// mapping the Deno tests run on), as the service_role, the only key the
+// backend's functions hold. Wire-format problems land in `violations`.
 // It can go down (connections refused) and come back on the same port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type pg from 'pg'
+import { PostgrestEngine } from '../../../../supabase/functions/_test/postgrest/engine.ts'
+import { fromDatabase, PostgrestError } from '../../../../supabase/functions/_test/postgrest/errors.ts'
+import { parseRest } from '../../../../supabase/functions/_test/postgrest/wire.ts'
 
 export interface RecordedRestRequest {
   method: string
@@ -24,20 +24,18 @@ export interface RecordedRestRequest {
   status: number
 }
 
-/** SQLSTATE -> the HTTP status PostgREST answers with. */
-const STATUS_OF: Record<string, number> = { '23505': 409, '23503': 409, '23514': 400, '23502': 400, '22P02': 400, '42501': 403, '42P01': 404 }
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
-
 export class PostgrestStandIn {
   readonly requests: RecordedRestRequest[] = []
+  /** Requests supabase-js would not send. */
+  readonly violations: string[] = []
   readonly serviceRoleKey: string
-  private readonly pool: pg.Pool
+  private readonly engine: PostgrestEngine
   private server: Server | undefined
   private readonly sockets = new Set<Socket>()
   port = 0
 
   constructor(pool: pg.Pool, serviceRoleKey: string) {
-    this.pool = pool
+    this.engine = new PostgrestEngine(pool)
     this.serviceRoleKey = serviceRoleKey
   }
 
@@ -71,150 +69,43 @@ export class PostgrestStandIn {
     const chunks: Buffer[] = []
     for await (const chunk of request) chunks.push(chunk as Buffer)
     const text = Buffer.concat(chunks).toString('utf8')
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers.set(name, value)
     const recorded: RecordedRestRequest = {
       method: request.method ?? '',
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
-      prefer: header(request, 'prefer'),
-      apikey: header(request, 'apikey'),
-      authorization: header(request, 'authorization'),
-      body: text === '' ? undefined : JSON.parse(text),
+      prefer: headers.get('prefer'),
+      apikey: headers.get('apikey'),
+      authorization: headers.get('authorization'),
+      body: undefined,
       status: 0
     }
     this.requests.push(recorded)
-    const reply = (status: number, body?: unknown) => {
-      recorded.status = status
-      response.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' })
-      response.end(body === undefined ? undefined : JSON.stringify(body))
+    const answer = await this.answer(recorded, url, headers, text)
+    recorded.status = answer.status
+    const body = answer.body === null ? undefined : Buffer.from(await answer.arrayBuffer())
+    response.writeHead(answer.status, body === undefined ? {} : { 'content-type': 'application/json' })
+    response.end(body)
+  }
+
+  private async answer(recorded: RecordedRestRequest, url: URL, headers: Headers, text: string): Promise<Response> {
+    try {
+      recorded.body = text === '' ? undefined : JSON.parse(text)
+    } catch {
+      this.violations.push(`body of ${recorded.method} ${recorded.path} is not JSON`)
+      return new PostgrestError(400, 'PGRST102', 'Empty or invalid json').toResponse()
     }
     if (recorded.apikey !== this.serviceRoleKey || recorded.authorization !== `Bearer ${this.serviceRoleKey}`) {
-      return reply(401, { code: 'PGRST301', message: 'JWT invalid', details: null, hint: null })
+      return new PostgrestError(401, 'PGRST301', 'JWT invalid').toResponse()
     }
-    const rpc = /^\/rest\/v1\/rpc\/([a-z_][a-z0-9_]*)$/.exec(url.pathname)?.[1]
-    const table = /^\/rest\/v1\/([a-z_][a-z0-9_]*)$/.exec(url.pathname)?.[1]
-    if (rpc !== undefined && recorded.method === 'POST') {
-      try {
-        const answer = await this.call(rpc, (recorded.body ?? {}) as Record<string, unknown>)
-        return answer === undefined ? reply(204) : reply(200, answer)
-      } catch (error) {
-        return this.fail(error, reply)
-      }
-    }
-    if (table === undefined) return reply(404, { code: 'PGRST125', message: 'Invalid path', details: null, hint: null })
+    const claims = { role: 'service_role' as const }
+    const rpc = /^\/rest\/v1\/rpc\/([^/]+)$/.exec(url.pathname)?.[1]
+    if (rpc !== undefined && recorded.method === 'POST') return await this.engine.rpc(rpc, recorded.body ?? {}, claims, this.violations)
     try {
-      if (recorded.method === 'POST') {
-        await this.insert(table, recorded)
-        return reply(201)
-      }
-      if (recorded.method === 'DELETE') {
-        await this.delete(table, recorded)
-        return reply(204)
-      }
-      if (recorded.method === 'GET') return reply(200, await this.select(table, recorded))
-      return reply(405, { code: 'PGRST117', message: `Unsupported HTTP method: ${recorded.method}`, details: null, hint: null })
+      return await this.engine.rest(parseRest(recorded.method, url, headers, this.violations), recorded.body, claims)
     } catch (error) {
-      return this.fail(error, reply)
+      return fromDatabase(error, claims.role).toResponse()
     }
   }
-
-  private fail(error: unknown, reply: (status: number, body?: unknown) => void): void {
-    const { code, message, detail, hint } = error as { code?: string; message: string; detail?: string; hint?: string }
-    const custom = /^PT([45]\d\d)$/.exec(code ?? '')?.[1]
-    reply(custom !== undefined ? Number(custom) : (STATUS_OF[code ?? ''] ?? 500), { code: code ?? 'PGRST000', message, details: detail ?? null, hint: hint ?? null })
-  }
-
-  /** PostgREST's rpc: named arguments from the JSON object, each cast to its parameter's type. */
-  private async call(name: string, args: Record<string, unknown>): Promise<unknown> {
-    const found = await this.pool.query<{ names: string[] | null; modes: string[] | null; types: string[]; returns: string; set: boolean }>(
-      `select p.proargnames as names, p.proargmodes::text[] as modes, array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
-              format_type(p.prorettype, null) as returns, p.proretset as set
-         from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' and p.proname = $1`,
-      [name]
-    )
-    const fn = found.rows[0]
-    if (fn === undefined) throw Object.assign(new Error(`Could not find the function public.${name} in the schema cache`), { code: 'PGRST202' })
-    // The parameters a caller names: OUT columns of a table function are not arguments.
-    const names = (fn.names ?? []).filter((_, i) => fn.modes === null || ['i', 'b', 'v'].includes(fn.modes[i] as string))
-    for (const key of Object.keys(args)) if (!names.includes(key)) throw Object.assign(new Error(`Could not find the function public.${name}(${Object.keys(args).join(', ')})`), { code: 'PGRST202' })
-    const params = names.map((arg, i) => {
-      if (!IDENTIFIER.test(arg)) throw new Error(`bad argument ${arg}`)
-      const type = fn.types[i] as string
-      return `${arg} => ${type === 'jsonb' || type === 'json' ? `($1::jsonb -> '${arg}')::${type}` : `($1::jsonb ->> '${arg}')::${type}`}`
-    })
-    const call = `public.${name}(${params.join(', ')})`
-    if (fn.returns === 'void') {
-      await this.asServiceRole(`select ${call}`, [JSON.stringify(args)])
-      return undefined
-    }
-    const rows = await this.asServiceRole(`select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) as rows from ${call} r`, [JSON.stringify(args)])
-    const result = (rows[0] as { rows: unknown[] }).rows
-    if (fn.set) return result
-    const first = result[0] as Record<string, unknown> | undefined
-    // A scalar function's row is { name: value }: PostgREST answers the value.
-    return first !== undefined && Object.keys(first).length === 1 && name in first ? first[name] : first
-  }
-
-  /** `select=` columns (or *), `col=eq.value` filters and `limit=`: what the functions' token look-up sends. */
-  private async select(table: string, request: RecordedRestRequest): Promise<unknown[]> {
-    const { select = '*', limit, ...filters } = request.query
-    const columns = select === '*' ? ['*'] : select.split(',').map((column) => column.trim())
-    for (const column of columns) if (column !== '*' && !IDENTIFIER.test(column)) throw Object.assign(new Error(`bad column ${column}`), { code: '42703' })
-    const where = Object.entries(filters).map(([column, condition], i) => {
-      if (!IDENTIFIER.test(column) || !condition.startsWith('eq.')) throw Object.assign(new Error(`unsupported filter ${column}=${condition}`), { code: 'PGRST100' })
-      return `${column} = $${i + 1}`
-    })
-    const values = Object.values(filters).map((condition) => condition.slice(3))
-    const bound = limit !== undefined && /^\d+$/.test(limit) ? ` limit ${limit}` : ''
-    return this.asServiceRole(`select ${columns.join(', ')} from public.${table}${where.length > 0 ? ` where ${where.join(' and ')}` : ''}${bound}`, values)
-  }
-
-  /** PostgREST: the columns are `columns=` or the first row's keys; rows go through json_populate_recordset. */
-  private async insert(table: string, request: RecordedRestRequest): Promise<void> {
-    const rows = Array.isArray(request.body) ? request.body : [request.body]
-    const columns = request.query.columns?.split(',').map((column) => column.replace(/"/g, '')) ?? Object.keys(rows[0] as object)
-    const conflict = request.query.on_conflict?.split(',') ?? []
-    for (const name of [...columns, ...conflict]) if (!IDENTIFIER.test(name)) throw Object.assign(new Error(`bad column ${name}`), { code: '42703' })
-    const resolution = /resolution=(merge-duplicates|ignore-duplicates)/.exec(request.prefer ?? '')?.[1]
-    let onConflict = ''
-    if (conflict.length > 0 && resolution === 'merge-duplicates') {
-      onConflict = ` on conflict (${conflict.join(', ')}) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`
-    } else if (conflict.length > 0 && resolution === 'ignore-duplicates') {
-      onConflict = ` on conflict (${conflict.join(', ')}) do nothing`
-    }
-    const list = columns.join(', ')
-    await this.asServiceRole(`insert into public.${table} (${list}) select ${list} from jsonb_populate_recordset(null::public.${table}, $1::jsonb)${onConflict}`, [JSON.stringify(rows)])
-  }
-
-  /** Only `col=eq.value` filters (what the writer sends); a delete without a filter is refused like PostgREST's safeupdate. */
-  private async delete(table: string, request: RecordedRestRequest): Promise<void> {
-    const filters = Object.entries(request.query).map(([column, condition]) => {
-      const value = /^eq\.(.*)$/.exec(condition)?.[1]
-      if (!IDENTIFIER.test(column) || value === undefined) throw Object.assign(new Error(`unsupported filter ${column}=${condition}`), { code: 'PGRST100' })
-      return { column, value }
-    })
-    if (filters.length === 0) throw Object.assign(new Error('DELETE requires a WHERE clause'), { code: '21000' })
-    await this.asServiceRole(`delete from public.${table} where ${filters.map((f, i) => `${f.column} = $${i + 1}`).join(' and ')}`, filters.map((f) => f.value))
-  }
-
-  private async asServiceRole(sql: string, values: unknown[]): Promise<unknown[]> {
-    const client = await this.pool.connect()
-    try {
-      await client.query('begin')
-      await client.query('set local role service_role')
-      await client.query(`select set_config('request.jwt.claims', '{"role":"service_role"}', true)`)
-      const result = await client.query(sql, values)
-      await client.query('commit')
-      return result.rows
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined)
-      throw error
-    } finally {
-      client.release()
-    }
-  }
-}
-
-function header(request: IncomingMessage, name: string): string | null {
-  const value = request.headers[name]
-  return typeof value === 'string' ? value : null
 }
