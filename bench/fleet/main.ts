@@ -25,7 +25,7 @@ const load = () => Deno.loadavg().map((value) => value.toFixed(1)).join(', ')
 const log = (line: string) => console.error(`[fleet ${new Date().toISOString().slice(11, 19)}] ${line}`)
 
 const loadBefore = load()
-const cluster = await startCluster()
+const cluster = await startCluster({ track_functions: 'pl' })
 const results: RunResult[] = []
 try {
   for (const toolboxes of sizes) {

@@ -29,6 +29,8 @@ export function report(results: RunResult[], settings: Record<string, number>, c
     row('  heartbeat ms', (r) => ms(r.steady.latency.heartbeat)),
     row('  registry write ms', (r) => ms(r.steady.latency.registry)),
     row('  refresh-status ms', (r) => ms(r.steady.latency['refresh-status'])),
+    row('  time inside dtma_heartbeat / dtma_registry_upsert, mean ms', (r) => `${n(r.steady.window.functionMeanMs.dtma_heartbeat ?? Number.NaN, 2)} / ${n(r.steady.window.functionMeanMs.dtma_registry_upsert ?? Number.NaN, 2)}`),
+    row("  simulation's own lag (a 100 ms timer late by, p50 / p99 ms)", (r) => `${n(r.steady.loopLag.p50, 1)} / ${n(r.steady.loopLag.p99, 1)}`),
     row('  calls turned away (503)', (r) => n(Object.values(r.steady.latency).reduce((sum, l) => sum + (l?.shed ?? 0), 0))),
     row('  simulation CPU s per minute', (r) => n(r.steady.window.simCpuSPerMin, 2)),
     row('**herd**: absorbed (every agent beating again), s', (r) => (r.herd.absorbedS === null ? 'not within the limit' : n(r.herd.absorbedS, 1))),
@@ -39,9 +41,12 @@ export function report(results: RunResult[], settings: Record<string, number>, c
     row('  connections used (max)', (r) => String(r.herd.maxConnections)),
     row('  heartbeat ms', (r) => ms(r.herd.latency.heartbeat)),
     row('  registry write ms', (r) => ms(r.herd.latency.registry)),
+    row('  time inside dtma_heartbeat / dtma_registry_upsert, mean ms', (r) => `${n(r.herd.window.functionMeanMs.dtma_heartbeat ?? Number.NaN, 2)} / ${n(r.herd.window.functionMeanMs.dtma_registry_upsert ?? Number.NaN, 2)}`),
+    row("  simulation's own lag (p50 / p99 ms)", (r) => `${n(r.herd.loopLag.p50, 1)} / ${n(r.herd.loopLag.p99, 1)}`),
     row('  simulation CPU s per minute', (r) => n(r.herd.window.simCpuSPerMin, 2)),
     row('registry changes made / not in the database at the end', (r) => `${n(r.changes)} / ${r.lostChanges}`),
     row('dtma_fleet_health: execution ms (EXPLAIN ANALYZE, median of 5)', (r) => n(r.healthViewMs, 2)),
+    row('enrolment: time inside dtma_redeem_enrolment, mean ms', (r) => n(r.enrolmentFunctionMs, 2)),
     ''
   ]
   const largest = results.at(-1)

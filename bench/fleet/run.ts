@@ -42,6 +42,8 @@ export interface Phase {
   window: Window
   latency: Partial<Record<FunctionName, Latency>>
   maxConnections: number
+  /** How late a 100 ms timer of the simulation fired (p50 / p99, ms): its own queueing, in every latency above. */
+  loopLag: { p50: number; p99: number }
 }
 
 export interface RunResult {
@@ -51,6 +53,8 @@ export interface RunResult {
   steady: Phase
   herd: Phase & { absorbedS: number | null; agentsNotBack: number; heartbeatsShed: number; registryShed: number }
   healthViewMs: number
+  /** Mean time inside dtma_redeem_enrolment per call, ms. */
+  enrolmentFunctionMs: number
   healthView: Array<{ measure: string; key: string; count: string }>
   changes: number
   lostChanges: number
@@ -161,6 +165,7 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
         if (row === undefined || row.dtma_status !== instance.status || row.container_id !== instance.containerId || row.mcp_status !== instance.mcpStatus || row.fp !== instance.fingerprint) lostChanges++
       }
     }
+    const redeem = await statsPool.query<{ ms: string | null }>(`select (total_time / nullif(calls, 0))::text as ms from pg_stat_user_functions where funcname = 'dtma_redeem_enrolment'`)
     const sum = (key: keyof SimAgent['counters']) => agents.reduce((total, agent) => total + agent.counters[key], 0)
     return {
       toolboxes: options.toolboxes,
@@ -175,6 +180,7 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
         registryShed: herd.latency.registry?.shed ?? 0
       },
       healthViewMs: percentile(viewTimes, 50),
+      enrolmentFunctionMs: Number(redeem.rows[0]?.ms ?? Number.NaN),
       healthView: healthView.rows,
       changes: sum('changes'),
       lostChanges,
@@ -190,6 +196,12 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
 
 async function measure(backend: Backend, pool: pg.Pool, postmasterPid: number, toolboxes: number, during: () => Promise<void>): Promise<Phase> {
   backend.reset()
+  const lags: number[] = []
+  let expected = performance.now() + 100
+  const ticker = setInterval(() => {
+    lags.push(Math.max(0, performance.now() - expected))
+    expected = performance.now() + 100
+  }, 100)
   let maxConnections = 0
   const poll = setInterval(() => void connections(pool).then((n) => (maxConnections = Math.max(maxConnections, n))).catch(() => undefined), 1000)
   const before = await sample(pool, postmasterPid)
@@ -198,11 +210,12 @@ async function measure(backend: Backend, pool: pg.Pool, postmasterPid: number, t
   await sleep(1100)
   const after = await sample(pool, postmasterPid)
   clearInterval(poll)
+  clearInterval(ticker)
   const latency: Phase['latency'] = {}
   for (const fn of ['heartbeat', 'registry', 'refresh-status'] as const) if (backend.latencies.has(fn) || backend.shed.has(fn)) latency[fn] = latencyOf(backend, fn)
   const result = window(before, after, toolboxes)
   // The second of waiting for the statistics is not part of the window.
-  return { window: result, latency, maxConnections }
+  return { window: result, latency, maxConnections, loopLag: { p50: percentile(lags, 50), p99: percentile(lags, 99) } }
 }
 
 function latencyOf(backend: Backend, fn: FunctionName): Latency {

@@ -8,6 +8,8 @@ import type pg from 'pg'
 
 export interface Sample {
   at: number
+  /** pg_stat_user_functions (track_functions = pl): calls and total ms per DTMA function. */
+  functions: Record<string, { calls: number; totalMs: number }>
   writes: number
   hotUpdates: number
   byTable: Record<string, number>
@@ -43,6 +45,9 @@ export async function sample(pool: pg.Pool, postmasterPid: number): Promise<Samp
   const tables = await pool.query<{ relname: string; writes: string; hot: string }>(
     `select relname, (n_tup_ins + n_tup_upd + n_tup_del)::text as writes, n_tup_hot_upd::text as hot from pg_stat_user_tables where schemaname = 'public'`
   )
+  const functions = await pool.query<{ funcname: string; calls: string; total: string }>(
+    `select funcname, calls::text, total_time::text as total from pg_stat_user_functions where schemaname = 'public' and funcname like 'dtma\\_%'`
+  )
   const wal = await pool.query<{ lsn: string }>(`select (pg_current_wal_lsn() - '0/0'::pg_lsn)::text as lsn`)
   const byTable: Record<string, number> = {}
   let writes = 0
@@ -54,6 +59,7 @@ export async function sample(pool: pg.Pool, postmasterPid: number): Promise<Samp
   }
   return {
     at: performance.now(),
+    functions: Object.fromEntries(functions.rows.map((row) => [row.funcname, { calls: Number(row.calls), totalMs: Number(row.total) }])),
     writes,
     hotUpdates: hot,
     byTable,
@@ -71,6 +77,8 @@ export interface Window {
   walBytesPerToolboxPerMin: number
   dbCpuSPerMin: number
   simCpuSPerMin: number
+  /** Mean time inside each DTMA database function per call, ms (the database's share of a call). */
+  functionMeanMs: Record<string, number>
 }
 
 export function window(from: Sample, to: Sample, toolboxes: number): Window {
@@ -82,8 +90,14 @@ export function window(from: Sample, to: Sample, toolboxes: number): Window {
     const delta = count - (from.byTable[table] ?? 0)
     if (delta > 0) writesByTablePerS[table] = delta / seconds
   }
+  const functionMeanMs: Record<string, number> = {}
+  for (const [name, now] of Object.entries(to.functions)) {
+    const calls = now.calls - (from.functions[name]?.calls ?? 0)
+    if (calls > 0) functionMeanMs[name] = (now.totalMs - (from.functions[name]?.totalMs ?? 0)) / calls
+  }
   return {
     seconds,
+    functionMeanMs,
     rowWritesPerS: writes / seconds,
     hotShare: writes === 0 ? 0 : (to.hotUpdates - from.hotUpdates) / writes,
     writesByTablePerS,
