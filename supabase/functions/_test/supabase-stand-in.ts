@@ -6,8 +6,9 @@
 // hands requests to the functions under test.
 // It checks the wire format supabase-js really sends (postgrest/wire.ts:
 // method, path, query syntax, apikey/Authorization/Prefer/Accept/profile
-// headers), runs each request as parameterized SQL (postgrest/sql.ts) as the
-// role its key and JWT name (anon, authenticated with the user's id as `sub`,
+// headers), has each request run as parameterized SQL (postgrest/sql.ts,
+// postgrest/engine.ts: the engine the agent's tests use too) as the role its
+// key and JWT name (anon, authenticated with the user's id as `sub`,
 // service_role) and answers a failure as PostgREST does (postgrest/errors.ts).
 // It holds no rule of any table: columns, types, enums, defaults, checks,
 // foreign keys, unique constraints, triggers, grants and row-level security

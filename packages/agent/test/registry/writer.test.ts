@@ -56,19 +56,20 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
     environment_variables: ['API_KEY', 'MODE'],
     egress: 'internet'
   })
-  const upsert = fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === instanceId)
+  const upsert = await waitFor(() => fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === instanceId && call.status !== 0))
   t.match(upsert, { method: 'POST', path: '/functions/v1/registry', authorization: `Bearer ${VM_TOKEN}`, apikey: VM_TOKEN, body: { operation: 'upsert' }, status: 200 })
   t.comment(`agent's call: ${upsert?.method} ${upsert?.path} Authorization: Bearer <the toolbox's token> body: ${JSON.stringify({ ...(upsert?.body as object), row: '…' })}`)
   const rpc = rest.requests.find((request) => request.path === '/rest/v1/rpc/dtma_registry_upsert' && JSON.stringify(request.body).includes(instanceId))
   t.match(rpc, { method: 'POST', apikey: key, authorization: `Bearer ${key}`, body: { p_account_tool_environment_id: environmentId, p_row: { account_tool_instance_id: instanceId } } })
   t.comment(`the function's call, in the backend: ${rpc?.method} ${rpc?.path} body keys: ${Object.keys(rpc?.body as object).join(', ')}`)
   for (const [label, id] of [['an unknown instance', strangerId], ['another toolbox’s instance', otherToolboxId]] as const) {
-    const refused = await waitFor(() => fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === id))
+    // Answered: the gateway records a call when it arrives and its status when the function answers.
+    const refused = await waitFor(() => fn.calls.find((call) => (call.body as { row?: { account_tool_instance_id?: string } }).row?.account_tool_instance_id === id && call.status !== 0))
     t.comment(`the row of ${label}: expected 403, seen ${refused?.status}`)
     t.equal(refused?.status, 403, `the row of ${label} is refused`)
     t.equal(await rowOf(id), undefined)
   }
-  t.ok(agent.logs.some((line) => line.includes('registry refused a row; dropped')), 'a refused row is logged')
+  t.ok(await waitFor(() => agent.logs.some((line) => line.includes('registry refused a row; dropped')) || undefined), 'a refused row is logged')
 
   t.equal((await agent.client.stopTool({ params: { name } })).status, 200)
   t.ok(await waitFor(async () => ((await rowOf(instanceId))?.dtma_status === 'stopped' ? true : undefined)), 'stop reaches the row')
@@ -79,8 +80,9 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
 
   t.equal((await agent.client.removeTool({ params: { name } })).status, 200)
   t.ok(await waitFor(async () => ((await rowOf(instanceId)) === undefined ? true : undefined)), 'remove deletes the row')
-  // The row is gone once the database committed; the gateway records the answer a moment later.
-  const deletion = await waitFor(() => fn.calls.find((call) => (call.body as { operation?: string; account_tool_instance_id?: string }).operation === 'delete' && (call.body as { account_tool_instance_id?: string }).account_tool_instance_id === instanceId && call.status !== 0))
+  const deletion = await waitFor(() =>
+    fn.calls.find((call) => (call.body as { operation?: string; account_tool_instance_id?: string }).operation === 'delete' && (call.body as { account_tool_instance_id?: string }).account_tool_instance_id === instanceId && call.status !== 0)
+  )
   t.match(deletion, { method: 'POST', path: '/functions/v1/registry', authorization: `Bearer ${VM_TOKEN}`, status: 200 })
   t.comment(`delete call: ${JSON.stringify(deletion?.body)} -> ${deletion?.status}`)
   for (const instance of [stranger, foreign]) t.equal((await agent.client.removeTool({ params: { name: instance } })).status, 200)
@@ -89,6 +91,8 @@ t.test('deploy, stop and remove reach dtma_container_registry through the regist
   t.notOk(everything.includes(SECRET), 'no env value in any request or log line')
   t.notOk(JSON.stringify(fn.calls).includes(key) || agent.logs.join('\n').includes(key), 'the service-role key is never sent by the agent nor logged')
   t.notOk(agent.logs.join('\n').includes(VM_TOKEN), 'the toolbox token is never logged')
+  t.comment(`PostgREST wire problems: expected none, seen ${JSON.stringify(rest.violations)}`)
+  t.same(rest.violations, [], 'the registry function sent PostgREST only what supabase-js sends')
   t.comment(`rows mirrored: ${fn.calls.filter((call) => call.status === 200).length} calls ok, ${fn.calls.filter((call) => call.status === 403).length} refused`)
 })
 
