@@ -126,6 +126,8 @@ export type Database = {
       dtma_registry_delete: { Args: { p_account_tool_environment_id: string; p_account_tool_instance_id: string }; Returns: undefined }
       dtma_registry_rows: { Args: { p_account_tool_environment_id: string }; Returns: Array<Record<string, Json>> }
       dtma_redeem_enrolment: { Args: { p_token: string }; Returns: Array<{ account_tool_environment_id: string; dtma_bearer_token: string }> }
+      // supabase/migrations/20261205140000_dtma_fleet_scale.sql
+      dtma_heartbeat: { Args: { p_token: string; p_heartbeat: Json; p_at?: string }; Returns: undefined }
     }
     Enums: {
       account_tool_installation_status_enum: InstallationStatus

@@ -1,9 +1,12 @@
 // Periodic report to the Agentopia backend: POST ${AGENTOPIA_API_BASE_URL}
 // ${DTMA_HEARTBEAT_PATH} with the per-VM bearer token, once after the first
-// reconcile (never a status Docker has not confirmed) and then every interval,
-// each with a 15 s deadline. A failure is retried at the next tick and logged
-// once per outage, not per tick. Off in OFFLINE_MODE or without a base URL or
-// token. The token never reaches a log line.
+// reconcile (never a status Docker has not confirmed) and a random part of
+// the interval (at most 30 s: a fleet restarted at once does not beat in
+// step), then every interval +-10%, each with a 15 s deadline. A failure is
+// retried at the next tick, or, when the backend answered 429 or 503 with
+// Retry-After, after that wait (plus up to half of it); logged once per
+// outage, not per tick. Off in OFFLINE_MODE or without a base URL or token.
+// The token never reaches a log line.
 import type { HeartbeatBody } from '@dtma/contract'
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
@@ -11,6 +14,7 @@ import type { InstanceApi } from '../instances/instance-api.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { OutageLog } from '../outage-log.ts'
 import type { TlsSource } from '../tls/tls-identity.ts'
+import { afterRetryAfter, jitteredInterval, retryAfterMs, startDelay } from '../pacing.ts'
 import { heartbeatPayload } from './heartbeat-payload.ts'
 
 const TIMEOUT_MS = 15_000
@@ -24,6 +28,8 @@ export interface HeartbeatOptions {
   whenReady: () => Promise<void>
   logger: Logger
   metrics: Metrics
+  /** Random numbers in [0, 1) for the jitter; tests pin them. */
+  random?: () => number
 }
 
 export class Heartbeat {
@@ -43,7 +49,15 @@ export class Heartbeat {
   }
 
   start(): void {
-    void this.options.whenReady().then(() => this.tick())
+    void this.options.whenReady().then(() => {
+      if (this.closed) return
+      this.timer = setTimeout(() => void this.tick(), startDelay(this.options.intervalMs, this.random))
+      this.timer.unref()
+    })
+  }
+
+  private get random(): () => number {
+    return this.options.random ?? Math.random
   }
 
   close(): void {
@@ -54,17 +68,20 @@ export class Heartbeat {
 
   private async tick(): Promise<void> {
     if (this.closed) return
-    await this.beat()
+    const wait = await this.beat()
     if (this.closed) return
-    this.timer = setTimeout(() => void this.tick(), this.options.intervalMs)
+    const delay = wait === undefined ? jitteredInterval(this.options.intervalMs, this.random) : afterRetryAfter(wait, this.random)
+    this.timer = setTimeout(() => void this.tick(), delay)
     this.timer.unref()
   }
 
-  private async beat(): Promise<void> {
+  /** Sends one heartbeat; answers the wait the backend asked for, if it did. */
+  private async beat(): Promise<number | undefined> {
     const controller = new AbortController()
     this.inFlight = controller
     const deadline = setTimeout(() => controller.abort(), this.options.timeoutMs ?? TIMEOUT_MS)
     let failure: string | undefined
+    let wait: number | undefined
     try {
       const response = await fetch(this.options.url, {
         method: 'POST',
@@ -74,16 +91,18 @@ export class Heartbeat {
       })
       await response.body?.cancel()
       if (!response.ok) failure = `HTTP ${response.status}`
+      wait = retryAfterMs(response.status, response.headers)
     } catch (error) {
       failure = controller.signal.aborted && !this.closed ? 'no answer within the deadline' : (error as Error).message
     } finally {
       clearTimeout(deadline)
       this.inFlight = undefined
     }
-    if (this.closed) return
+    if (this.closed) return undefined
     this.sent.inc({ outcome: failure === undefined ? 'ok' : 'failed' })
-    if (failure !== undefined) this.outage.failed({ reason: failure })
+    if (failure !== undefined) this.outage.failed({ reason: failure, ...(wait !== undefined && { retryAfterMs: wait }) })
     else this.outage.recovered()
+    return wait
   }
 }
 

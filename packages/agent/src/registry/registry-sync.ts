@@ -1,15 +1,18 @@
 // Keeps dtma_container_registry in step with the agent: every instance change
 // is written to the durable outbox at once (the API never waits on Supabase),
 // a full sync follows the first reconcile (catching changes a crash cut off
-// and removals made while the agent was down), and one sender drains the
-// outbox in order. While Supabase fails, the sender backs off (doubling, with
-// jitter) and logs once per outage; rows catch up when it returns.
+// and removals made while the agent was down; a row the registry already has,
+// as delivered before the restart, is not sent again), and one sender drains
+// the outbox in order. While Supabase fails, the sender backs off (doubling,
+// with jitter, or the Retry-After of a 429 or 503 when that is longer) and
+// logs once per outage; rows catch up when it returns.
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { InstanceChange } from '../instances/views.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { OutageLog } from '../outage-log.ts'
+import { afterRetryAfter } from '../pacing.ts'
 import { RegistryOutbox, type OutboxEntry } from './outbox.ts'
 import { registryRow } from './registry-row.ts'
 import { RegistryWriteError, SupabaseRegistryTarget, type RegistryTarget } from './supabase-target.ts'
@@ -26,6 +29,8 @@ export interface RegistrySyncOptions {
   metrics: Metrics
   environmentId?: string
   retryMaxMs: number
+  /** Random numbers in [0, 1) for the jitter; tests pin them. */
+  random?: () => number
 }
 
 export class RegistrySync {
@@ -74,11 +79,13 @@ export class RegistrySync {
     this.options.outbox.close()
   }
 
-  private record({ instanceName, view }: InstanceChange): void {
+  /** `unlessDelivered`: the full sync's rows are skipped when the registry has them as they are. */
+  private record({ instanceName, view }: InstanceChange, unlessDelivered = false): void {
     if (view === undefined) {
       this.options.outbox.remove(instanceName)
     } else if (view.accountToolInstanceId !== '') {
-      this.options.outbox.upsert(instanceName, registryRow(view, this.options.environmentId, new Date()))
+      const row = registryRow(view, this.options.environmentId, new Date())
+      if (!(unlessDelivered && this.options.outbox.delivered(instanceName, row))) this.options.outbox.upsert(instanceName, row)
     }
     this.kick()
   }
@@ -88,14 +95,18 @@ export class RegistrySync {
     const current = this.options.instances.snapshot()
     const names = new Set(current.map((change) => change.instanceName))
     for (const name of this.options.outbox.mirroredNames()) if (!names.has(name)) this.options.outbox.remove(name)
-    for (const change of current) this.record(change)
+    for (const change of current) this.record(change, true)
     this.logger.info({ instances: current.length, pending: this.options.outbox.pending() }, 'registry full sync queued')
   }
 
   /** Starts the sender unless it runs or waits for a retry (new changes never cut a backoff short). */
   private kick(): void {
     if (this.sending !== undefined || this.retryTimer !== undefined || this.closed) return
-    this.sending = this.send().finally(() => (this.sending = undefined))
+    this.sending = this.send().finally(() => {
+      this.sending = undefined
+      // A change recorded after the sender found the outbox empty, before this ran, is sent now.
+      if (!this.closed && this.retryTimer === undefined && this.options.outbox.pending() > 0) this.kick()
+    })
   }
 
   private async send(): Promise<void> {
@@ -108,7 +119,7 @@ export class RegistrySync {
       } catch (error) {
         if (error instanceof RegistryWriteError && !error.transient) {
           // The row itself is refused: retrying cannot help, and it must not block the others.
-          this.options.outbox.settle(entry)
+          this.options.outbox.settle(entry, false)
           this.writes.inc({ operation: entry.operation, outcome: 'refused' })
           this.logger.warn({ accountToolInstanceId: entry.accountToolInstanceId, operation: entry.operation, err: error }, 'registry refused a row; dropped')
           continue
@@ -129,7 +140,10 @@ export class RegistrySync {
     this.outage.failed({ err: { message: error.message }, pending: this.options.outbox.pending() })
     if (this.closed) return
     this.retryDelayMs = Math.min(this.options.retryMaxMs, Math.max(FIRST_RETRY_MS, this.retryDelayMs * 2))
-    const delay = Math.round(this.retryDelayMs * (0.8 + Math.random() * 0.4))
+    const random = this.options.random ?? Math.random
+    const backoff = Math.round(this.retryDelayMs * (0.8 + random() * 0.4))
+    const asked = error instanceof RegistryWriteError ? error.retryAfterMs : undefined
+    const delay = asked === undefined ? backoff : Math.max(backoff, afterRetryAfter(asked, random))
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       this.kick()

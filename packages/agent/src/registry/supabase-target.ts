@@ -7,6 +7,7 @@
 // never appears in an error or a log line.
 import type { RegistryRequest } from '@dtma/contract'
 import { createClient, FunctionsFetchError, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js'
+import { retryAfterMs } from '../pacing.ts'
 import type { RegistryRow } from './registry-row.ts'
 
 export const REGISTRY_FUNCTION = 'registry'
@@ -18,7 +19,9 @@ export class RegistryWriteError extends Error {
     /** HTTP status, 0 when no answer came. */
     readonly status: number,
     /** false: the row itself is refused (bad value, not this toolbox's instance); retrying cannot help. */
-    readonly transient: boolean
+    readonly transient: boolean,
+    /** The wait a 429 or 503 asked for (Retry-After), in ms. */
+    readonly retryAfterMs?: number
   ) {
     super(message)
   }
@@ -80,7 +83,12 @@ async function writeError(operation: string, error: Error): Promise<RegistryWrit
     // The function's own sentence ({ success:false, error, code }): it names the problem, never a secret.
     const answer = (await response.json().catch(() => ({}))) as { error?: string; code?: string }
     const detail = answer.code !== undefined ? ` (${answer.code}) ${answer.error ?? ''}` : ''
-    return new RegistryWriteError(`registry ${operation} failed: ${response.status}${detail}`, response.status, !ROW_REFUSED.has(response.status))
+    return new RegistryWriteError(
+      `registry ${operation} failed: ${response.status}${detail}`,
+      response.status,
+      !ROW_REFUSED.has(response.status),
+      retryAfterMs(response.status, response.headers)
+    )
   }
   const cause = error instanceof FunctionsFetchError ? 'no answer' : error.name
   return new RegistryWriteError(`registry ${operation} failed: ${cause}`, 0, true)

@@ -112,8 +112,8 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
   const port = await freePort()
   const name = uniqueName('Enrolled')
   // The old settings linger on this toolbox: the service-role key must be ignored, named, never kept.
-  // The product's audience (the enrolled environment id), not the test helpers' one.
-  const env = { BACKEND_TO_DTMA_API_KEY: '', DTMA_TOKEN_AUDIENCE: '', DTMA_ENROLMENT_TOKEN: token, AGENTOPIA_API_BASE_URL: `${world.enroll.url}/functions/v1`, SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY }
+  // The product's audience (the enrolled environment id), not the test helpers' one; a short interval: the first heartbeat after a start waits a random part of it.
+  const env = { BACKEND_TO_DTMA_API_KEY: '', DTMA_TOKEN_AUDIENCE: '', DTMA_ENROLMENT_TOKEN: token, AGENTOPIA_API_BASE_URL: `${world.enroll.url}/functions/v1`, SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY, DTMA_HEARTBEAT_INTERVAL_S: '2' }
   let agent = spawnAgent(dataDir, port, env)
   const outputs: string[] = []
   t.teardown(async () => {
@@ -151,7 +151,7 @@ t.test('an agent enrols once, keeps its credentials 0600, and starts from them w
   const row = await waitFor(async () => (await world.db.pool.query('select * from dtma_container_registry where account_tool_instance_id = $1', [world.instanceId])).rows[0])
   t.match(row, { account_tool_environment_id: world.environmentId, instance_name_on_toolbox: name, dtma_status: 'running' }, 'the enrolled agent mirrors through the registry function')
   t.match(world.registry.calls.find((call) => call.path === '/functions/v1/registry'), { authorization: `Bearer ${credentials.dtma_bearer_token}`, apikey: ANON_KEY, status: 200 })
-  t.match(world.registry.calls.find((call) => call.path === '/functions/v1/heartbeat'), { authorization: `Bearer ${credentials.dtma_bearer_token}` }, 'the heartbeat goes to the enrolled functions URL with the enrolled token')
+  t.match(await waitFor(() => world.registry.calls.find((call) => call.path === '/functions/v1/heartbeat'), 10_000), { authorization: `Bearer ${credentials.dtma_bearer_token}` }, 'the heartbeat goes to the enrolled functions URL with the enrolled token')
   const labels = JSON.stringify((await docker.getContainer(deployed.status === 201 ? deployed.body.data.container_id : '').inspect()).Config.Labels)
 
   await agent.kill()

@@ -36,7 +36,7 @@ interface TapLike {
   teardown(fn: () => unknown): void
 }
 
-export async function startEdgeFunction(t: TapLike, name: 'registry' | 'toolbox-enroll', env: Record<string, string>): Promise<EdgeFunction> {
+export async function startEdgeFunction(t: TapLike, name: 'registry' | 'toolbox-enroll' | 'heartbeat', env: Record<string, string>): Promise<EdgeFunction> {
   const child = spawn(`${ROOT}node_modules/.bin/deno`, ['run', '--allow-net', '--allow-env', '--allow-read', '--config', 'supabase/functions/deno.json', `supabase/functions/${name}/index.ts`], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', PORT: '0', HOST: '127.0.0.1', ...env },
