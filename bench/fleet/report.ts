@@ -30,6 +30,7 @@ export function report(results: RunResult[], settings: Record<string, number>, c
     row('  registry write ms', (r) => ms(r.steady.latency.registry)),
     row('  refresh-status ms', (r) => ms(r.steady.latency['refresh-status'])),
     row('  time inside dtma_heartbeat / dtma_registry_upsert, mean ms', (r) => `${n(r.steady.window.functionMeanMs.dtma_heartbeat ?? Number.NaN, 2)} / ${n(r.steady.window.functionMeanMs.dtma_registry_upsert ?? Number.NaN, 2)}`),
+    row('  time inside dtma_refresh_toolbox, mean ms', (r) => n(r.steady.window.functionMeanMs.dtma_refresh_toolbox ?? Number.NaN, 2)),
     row("  simulation's own lag (a 100 ms timer late by, p50 / p99 ms)", (r) => `${n(r.steady.loopLag.p50, 1)} / ${n(r.steady.loopLag.p99, 1)}`),
     row('  calls turned away (503)', (r) => n(Object.values(r.steady.latency).reduce((sum, l) => sum + (l?.shed ?? 0), 0))),
     row('  simulation CPU s per minute', (r) => n(r.steady.window.simCpuSPerMin, 2)),

@@ -42,6 +42,8 @@ export interface Phase {
   window: Window
   latency: Partial<Record<FunctionName, Latency>>
   maxConnections: number
+  /** The functions' answers in the window, by "function status" (e.g. "refresh-status 200"). */
+  answers: Record<string, number>
   /** How late a 100 ms timer of the simulation fired (p50 / p99, ms): its own queueing, in every latency above. */
   loopLag: { p50: number; p99: number }
 }
@@ -215,7 +217,7 @@ async function measure(backend: Backend, pool: pg.Pool, postmasterPid: number, t
   for (const fn of ['heartbeat', 'registry', 'refresh-status'] as const) if (backend.latencies.has(fn) || backend.shed.has(fn)) latency[fn] = latencyOf(backend, fn)
   const result = window(before, after, toolboxes)
   // The second of waiting for the statistics is not part of the window.
-  return { window: result, latency, maxConnections, loopLag: { p50: percentile(lags, 50), p99: percentile(lags, 99) } }
+  return { window: result, latency, maxConnections, answers: Object.fromEntries(backend.statuses), loopLag: { p50: percentile(lags, 50), p99: percentile(lags, 99) } }
 }
 
 function latencyOf(backend: Backend, fn: FunctionName): Latency {

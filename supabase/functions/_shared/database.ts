@@ -128,6 +128,8 @@ export type Database = {
       dtma_redeem_enrolment: { Args: { p_token: string }; Returns: Array<{ account_tool_environment_id: string; dtma_bearer_token: string }> }
       // supabase/migrations/20261205140000_dtma_fleet_scale.sql
       dtma_heartbeat: { Args: { p_token: string; p_heartbeat: Json; p_at?: string }; Returns: undefined }
+      // supabase/migrations/20261205150000_dtma_refresh_toolbox.sql
+      dtma_refresh_toolbox: { Args: { p_toolbox_id: string; p_toolbox: Json; p_instances?: Json; p_at?: string }; Returns: number }
     }
     Enums: {
       account_tool_installation_status_enum: InstallationStatus

@@ -7,6 +7,10 @@
 // the reason. A toolbox being taken down is left alone, and one without an
 // IP address yet is still coming up: neither is called nor written. An
 // instance's MCP server goes into its mcp_* columns (mcpColumns).
+// Either way it is one database call, dtma_refresh_toolbox
+// (supabase/migrations/20261205150000_dtma_refresh_toolbox.sql): the toolbox
+// row is written, an instance row only when what it holds changes (times
+// alone do not count), so a refresh that finds nothing new writes one row.
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { statusOnToolbox, type StatusReply } from '../../../packages/contract/src/index.ts'
 import { mcpColumns } from './mcp-columns.ts'
@@ -45,56 +49,54 @@ export async function refreshToolbox(toolbox: EnvironmentRow, deps: RefreshDeps)
     reply = await agentStatus(agent.client())
   } catch (error) {
     const failure = error instanceof HttpError ? error : agentCallError(error)
-    await updateToolbox(deps.db, toolbox.id, { status: 'unresponsive', dtma_health_details_json: { error: failure.message, code: failure.code, checked_at: checkedAt } })
+    await refreshRows(deps.db, toolbox.id, { status: 'unresponsive', dtma_health_details_json: { error: failure.message, code: failure.code, checked_at: checkedAt } }, [], checkedAt)
     return { toolboxId: toolbox.id, status: 'unresponsive', error: failure.message, code: failure.code }
   } finally {
     agent.close()
   }
   // An agent of an earlier build names its version only `version`.
   const dtmaVersion = reply.dtma_version ?? reply.version
-  await updateToolbox(deps.db, toolbox.id, {
+  const columns: ToolboxUpdate = {
     ...(!KEEP_STATUS.includes(toolbox.status) && { status: 'active' }),
     last_heartbeat_at: checkedAt,
     dtma_last_known_version: dtmaVersion,
     dtma_health_details_json: healthDetails(reply)
+  }
+  const instancesUpdated = await refreshRows(deps.db, toolbox.id, columns, instanceColumns(reply, checkedAt), checkedAt)
+  return { toolboxId: toolbox.id, status: 'active', dtmaVersion, instancesUpdated }
+}
+
+type ToolboxUpdate = Database['public']['Tables']['account_tool_environments']['Update']
+type InstanceUpdate = Database['public']['Tables']['account_tool_instances']['Update'] & { id: string }
+
+/** The toolbox's row and its reported instances' rows, in one call: how many reported instances are rows of this toolbox. */
+async function refreshRows(db: SupabaseClient<Database>, toolboxId: string, toolbox: ToolboxUpdate, instances: InstanceUpdate[], checkedAt: string): Promise<number> {
+  const { data, error } = await db.rpc('dtma_refresh_toolbox', {
+    p_toolbox_id: toolboxId,
+    p_toolbox: toolbox as Json,
+    p_instances: instances as unknown as Json,
+    p_at: checkedAt
   })
-  return { toolboxId: toolbox.id, status: 'active', dtmaVersion, instancesUpdated: await mirrorInstances(deps.db, toolbox.id, reply, checkedAt) }
+  if (error) throw databaseError('refresh toolbox and instance status', error)
+  return data
 }
 
-async function updateToolbox(db: SupabaseClient<Database>, toolboxId: string, update: Database['public']['Tables']['account_tool_environments']['Update']): Promise<void> {
-  const { error } = await db.from('account_tool_environments').update(update).eq('id', toolboxId)
-  if (error) throw databaseError('update toolbox health', error)
-}
-
-/** Each reported instance's status, as an enum value, on its own row of this
- *  toolbox only; an instance without a row id (adopted, or of an earlier agent) is skipped. */
-async function mirrorInstances(db: SupabaseClient<Database>, toolboxId: string, reply: StatusReply, checkedAt: string): Promise<number> {
-  const instances = (reply.tool_instances ?? []).filter((instance) => typeof instance.account_tool_instance_id === 'string' && isUuid(instance.account_tool_instance_id))
-  // DTMA's part of mcp_discovery_metadata is merged into what the backend wrote there.
-  const discovery = new Map<string, Json | null>()
-  if (instances.some((instance) => instance.mcp != null)) {
-    const { data, error } = await db.from('account_tool_instances').select('id, mcp_discovery_metadata').eq('account_tool_environment_id', toolboxId)
-    if (error) throw databaseError('read tool instance MCP metadata', error)
-    for (const row of data) discovery.set(row.id, row.mcp_discovery_metadata)
-  }
-  let updated = 0
-  for (const instance of instances) {
+/** Each reported instance's status, as an enum value, for its own row of this
+ *  toolbox only; an instance without a row id (adopted, or of an earlier agent)
+ *  is skipped. DTMA's part of mcp_discovery_metadata is merged by the database
+ *  into what the backend wrote there. */
+function instanceColumns(reply: StatusReply, checkedAt: string): InstanceUpdate[] {
+  return (reply.tool_instances ?? []).flatMap((instance) => {
+    const id = instance.account_tool_instance_id
+    if (typeof id !== 'string' || !isUuid(id)) return []
     const status = statusOnToolbox(String(instance.status))
-    const { data, error } = await db
-      .from('account_tool_instances')
-      .update({
-        status_on_toolbox: status,
-        last_heartbeat_from_dtma: checkedAt,
-        instance_error_message: status === 'error' ? `DTMA reports ${instance.status} (docker: ${instance.docker_status})` : null,
-        ...mcpColumns(instance.mcp, discovery.get(instance.account_tool_instance_id) ?? null, checkedAt)
-      })
-      .eq('id', instance.account_tool_instance_id)
-      .eq('account_tool_environment_id', toolboxId)
-      .select('id')
-    if (error) throw databaseError('update tool instance status', error)
-    updated += data.length
-  }
-  return updated
+    return [{
+      id,
+      status_on_toolbox: status,
+      instance_error_message: status === 'error' ? `DTMA reports ${instance.status} (docker: ${instance.docker_status})` : null,
+      ...mcpColumns(instance.mcp, checkedAt)
+    }]
+  })
 }
 
 function healthDetails(reply: StatusReply): Json {
