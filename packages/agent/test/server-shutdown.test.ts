@@ -108,3 +108,29 @@ t.test('a connection whose request never ends does not hold the exit', async (t)
   t.match(agent.output(), /"connections":1,"msg":"shutdown: closing the connections still open"/)
   t.notMatch(agent.output(), /shutdown took too long/)
 })
+
+// The agent's one port reads a connection's first byte before it knows HTTP from TLS: a connection
+// that sends nothing, or stops inside its TLS handshake, is not yet node:http's, and must not hold
+// the exit either (it held it for the 30 s first-byte limit before the one-port server closed them).
+for (const [what, opening] of [
+  ['sends nothing', undefined],
+  ['stops inside its TLS handshake', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])]
+] as const) {
+  t.test(`a connection that ${what} does not hold the exit`, async (t) => {
+    const port = await freePort()
+    const agent = spawnAgent(tempDir(t), port)
+    t.teardown(() => agent.kill())
+    await agent.ready()
+    const socket = connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    if (opening !== undefined) socket.write(opening)
+    socket.on('error', () => undefined)
+    t.teardown(() => socket.destroy())
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const exited = exitOf(agent)
+    agent.child.kill('SIGTERM')
+    const { code, ms } = await exited
+    t.equal(code, 0, `a clean exit, in ${ms} ms`)
+    t.notMatch(agent.output(), /shutdown took too long/)
+  })
+}

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LOCAL_AUDIENCE, signToolboxToken } from '@dtma/contract'
 import t from 'tap'
+import { waitFor } from './helpers/wait.ts'
 import { fetchText, freePort, tempDir } from './helpers/agent.ts'
 
 const serverBin = fileURLToPath(new URL('../dist/server.js', import.meta.url))
@@ -40,6 +41,8 @@ t.test('the launcher starts it, it answers /health, stops on SIGTERM', async (t)
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   t.equal(await fetchText(`http://127.0.0.1:${port}/health`, 100), 'OK')
+  // /tools answers 503 until the first sync with Docker: wait for /health/ready.
+  t.ok(await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 30_000), 'ready')
   // No audience setting, no environment id: the toolbox's tokens carry dtma:local, signed with the conf file's secret.
   const token = await signToolboxToken('from-the-conf-file-0123456789abcdef', { audience: LOCAL_AUDIENCE, scopes: ['tools:read'], lifetimeSeconds: 60 })
   const tools = await fetch(`http://127.0.0.1:${port}/tools`, { headers: { authorization: `Bearer ${token}` } })

@@ -3,6 +3,8 @@
 // Docker engine. Its output is kept and shown only when a test fails. It
 // answers HTTPS with the certificate it made in its data dir, and plain HTTP
 // on the same port.
+import { removeContainersOfScope } from './docker.ts'
+
 const REPO_ROOT = new URL('../../../', import.meta.url).pathname
 
 export interface AgentProcess {
@@ -27,6 +29,8 @@ function freePort(): number {
 export async function startAgent(settings: Record<string, string> = {}): Promise<AgentProcess> {
   const port = freePort()
   const token = `e2e-${crypto.randomUUID()}`
+  // A scope of its own: stop() removes the containers it made, whatever the test left.
+  const scope = settings.DTMA_SCOPE ?? `e2e-${crypto.randomUUID().slice(0, 8)}`
   const dataDir = await Deno.makeTempDir({ prefix: 'dtma-e2e-' })
   const child = new Deno.Command('node', {
     args: [`${REPO_ROOT}packages/agent/dist/server.js`],
@@ -40,6 +44,7 @@ export async function startAgent(settings: Record<string, string> = {}): Promise
       DTMA_TOOL_HOST_IP: '127.0.0.1',
       OFFLINE_MODE: 'true',
       LOG_LEVEL: 'warn',
+      DTMA_SCOPE: scope,
       ...settings
     },
     stdout: 'piped',
@@ -60,6 +65,7 @@ export async function startAgent(settings: Record<string, string> = {}): Promise
     await child.status
     await drained
     await Deno.remove(dataDir, { recursive: true })
+    await removeContainersOfScope(scope)
   }
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {

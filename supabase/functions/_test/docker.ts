@@ -32,3 +32,9 @@ export async function removeContainersOf(instanceName: string): Promise<void> {
   const containers = await containersOf(instanceName)
   if (containers.length > 0) await docker(['rm', '-f', ...containers.map((c) => c.id)])
 }
+
+/** Every container of one agent scope (what a test's agent made), removed. */
+export async function removeContainersOfScope(scope: string): Promise<void> {
+  const ids = (await docker(['ps', '-aq', '--filter', `label=dtma.scope=${scope}`])).split('\n').filter((id) => id !== '')
+  if (ids.length > 0) await docker(['rm', '-f', ...ids])
+}

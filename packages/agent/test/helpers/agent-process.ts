@@ -1,7 +1,7 @@
 // Runs the real agent binary as a child process, started as production
 // starts it (bin/dtma-agent), so a test can kill -9 it and start it again on
 // the same data dir.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,8 +22,24 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
+// The containers of every scope a test file's agents ran, removed when the file's process ends:
+// a test may kill an agent and start it again on its data dir, so not at kill; and an agent still
+// alive at a teardown may make again what the teardown removed.
+const scopesToClear = new Set<string>()
+process.once('exit', () => {
+  for (const scope of scopesToClear) {
+    try {
+      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=dtma.scope=${scope}`], { encoding: 'utf8', timeout: 20_000 }).split('\n').filter((id) => id !== '')
+      if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore', timeout: 60_000 })
+    } catch {
+      // the engine is away (a serial test stopped it): nothing to clear
+    }
+  }
+})
+
 export function spawnAgent(dataDir: string, port: number, env: Record<string, string> = {}): AgentProcess {
   removePolicyChainsAtExit(env.DTMA_SCOPE ?? scopeFor(dataDir), env.DTMA_TOOL_NETWORK ?? 'dtma-tools')
+  scopesToClear.add(env.DTMA_SCOPE ?? scopeFor(dataDir))
   const confFile = join(dataDir, 'empty.conf')
   writeFileSync(confFile, '')
   const child = spawn(launcher, [], {
