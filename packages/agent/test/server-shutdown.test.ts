@@ -88,22 +88,27 @@ t.test('an operation longer than the shutdown budget does not hold the exit', as
   await stopping
 })
 
-t.test('a connection whose request never ends does not hold the exit', async (t) => {
+/** An agent with one connection open that sent `opening` (or nothing), then SIGTERM: its exit. */
+async function exitWithConnection(t: { teardown(fn: () => unknown): void }, opening: string | Buffer | undefined): Promise<{ agent: AgentProcess; code: number | null; ms: number }> {
   const port = await freePort()
   const agent = spawnAgent(tempDir(t), port)
   t.teardown(() => agent.kill())
   await agent.ready()
-  // Headers begun and never finished: Node counts the connection as busy, so
-  // closing the listener alone would wait for it until the request timeout (30 s).
   const socket = connect(port, '127.0.0.1')
   await once(socket, 'connect')
-  socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+  if (opening !== undefined) socket.write(opening)
   socket.on('error', () => undefined)
   t.teardown(() => socket.destroy())
   await new Promise((resolve) => setTimeout(resolve, 200))
   const exited = exitOf(agent)
   agent.child.kill('SIGTERM')
-  const { code, ms } = await exited
+  return { agent, ...(await exited) }
+}
+
+t.test('a connection whose request never ends does not hold the exit', async (t) => {
+  // Headers begun and never finished: Node counts the connection as busy, so
+  // closing the listener alone would wait for it until the request timeout (30 s).
+  const { agent, code, ms } = await exitWithConnection(t, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
   t.equal(code, 0, `a clean exit, in ${ms} ms`)
   t.match(agent.output(), /"connections":1,"msg":"shutdown: closing the connections still open"/)
   t.notMatch(agent.output(), /shutdown took too long/)
@@ -117,19 +122,7 @@ for (const [what, opening] of [
   ['stops inside its TLS handshake', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])]
 ] as const) {
   t.test(`a connection that ${what} does not hold the exit`, async (t) => {
-    const port = await freePort()
-    const agent = spawnAgent(tempDir(t), port)
-    t.teardown(() => agent.kill())
-    await agent.ready()
-    const socket = connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    if (opening !== undefined) socket.write(opening)
-    socket.on('error', () => undefined)
-    t.teardown(() => socket.destroy())
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    const exited = exitOf(agent)
-    agent.child.kill('SIGTERM')
-    const { code, ms } = await exited
+    const { agent, code, ms } = await exitWithConnection(t, opening)
     t.equal(code, 0, `a clean exit, in ${ms} ms`)
     t.notMatch(agent.output(), /shutdown took too long/)
   })
