@@ -67,8 +67,17 @@ export function keptCertificate(dataDir: string, names: readonly string[], now =
   return { material: made, made: true, reason }
 }
 
+/** 16 random bytes as DER wants an INTEGER: positive (the top bit clear) and minimal (the first byte
+ *  never 0). A leading 00 byte made a certificate OpenSSL refuses ("illegal padding"), 1 start in 256.
+ *  Unique: a client caches by issuer and serial. */
+export function serialNumber(bytes: Buffer = randomBytes(16)): string {
+  const serial = Buffer.from(bytes)
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x01
+  return serial.toString('hex')
+}
+
 /** A self-signed server certificate for `names` (RSA 2048, SHA-256), valid from a minute before `now`. */
-export function makeCertificate(names: readonly string[], now = new Date()): TlsMaterial {
+export function makeCertificate(names: readonly string[], now = new Date(), serial = serialNumber()): TlsMaterial {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -76,8 +85,7 @@ export function makeCertificate(names: readonly string[], now = new Date()): Tls
   })
   const cert = forge.pki.createCertificate()
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey)
-  // Positive (the top bit clear) and unique: a client caches by issuer and serial.
-  cert.serialNumber = `0${randomBytes(15).toString('hex')}`
+  cert.serialNumber = serial
   cert.validity.notBefore = new Date(now.getTime() - 60_000)
   cert.validity.notAfter = new Date(now.getTime() + LIFETIME_DAYS * 86_400_000)
   const subject = [{ name: 'commonName', value: 'DTMA agent' }]
