@@ -79,7 +79,11 @@ t.test("from an earlier agent's dtma_manager: its tools keep answering, its labe
   t.equal(polls.failures, 0, `no failed poll of the unlabelled tool (${polls.polls} polls)`)
   t.comment(`earlier agent -> new: ${done(upgraded.events)?.elapsed_ms} ms, ${polls.polls} polls, ${polls.failures} failed`)
 
-  const agent = client(box)
+  // The earlier agent's container published its port on Docker's bridge, and the upgrade keeps that: the host's
+  // calls reach the agent from the bridge's gateway, not from loopback, over plain HTTP. There the agent serves
+  // what the fleet key may do (as the deployed backend calls it) and refuses a token: HTTPS is for tokens.
+  const agent = createDtmaClient({ baseUrl: box.url, token: FLEET_KEY, timeoutMs: 30_000 })
+  t.equal((await client(box).listTools()).status, 403, 'a token over plain HTTP from off the host is refused (use HTTPS)')
   t.match(await agent.status(), { status: 200, body: { version: NEW_VERSION } }, 'the new agent answers on the same port')
   t.match(await agent.getTool({ params: { name: labelled.instanceName } }), { status: 200, body: { data: { account_tool_instance_id: labelled.accountToolInstanceId, status: 'running' } } }, 'the labelled tool was adopted at start')
   t.equal((await docker.getContainer(unlabelled.id).inspect()).State.Running, true, 'the unlabelled tool is untouched until a deploy names it')
