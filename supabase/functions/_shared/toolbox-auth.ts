@@ -15,9 +15,15 @@ export function bearerToken(request: Request): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]
 }
 
-export async function authenticateToolbox(request: Request, db: SupabaseClient<Database>): Promise<CallingToolbox> {
+/** The caller's per-VM token, or the 401 every function a toolbox calls answers without one. */
+export function requiredToolboxToken(request: Request): string {
   const token = bearerToken(request)
   if (!token) throw new HttpError(401, FunctionErrorCode.unauthorized, 'Missing or invalid Authorization header: send Bearer <DTMA_BEARER_TOKEN>')
+  return token
+}
+
+export async function authenticateToolbox(request: Request, db: SupabaseClient<Database>): Promise<CallingToolbox> {
+  const token = requiredToolboxToken(request)
   const { data, error } = await db.from('account_tool_environments').select('id, status').eq('dtma_bearer_token', token).limit(2)
   if (error) throw databaseError('look up toolbox token', error)
   // Two toolboxes with one token cannot tell which one is calling.

@@ -16,7 +16,7 @@ import { HeartbeatBody } from '../../../packages/contract/src/index.ts'
 import type { Database, Json } from '../_shared/database.ts'
 import { CORS_HEADERS, errorResponse, FunctionErrorCode, HttpError, readJsonObject } from '../_shared/http.ts'
 import { rpcError } from '../_shared/rpc-error.ts'
-import { bearerToken } from '../_shared/toolbox-auth.ts'
+import { requiredToolboxToken } from '../_shared/toolbox-auth.ts'
 import { validated } from '../_shared/validation.ts'
 
 export interface HeartbeatDeps {
@@ -29,8 +29,7 @@ export async function handleRequest(request: Request, deps: HeartbeatDeps): Prom
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
   try {
     if (request.method !== 'POST') throw new HttpError(405, FunctionErrorCode.routeNotFound, 'Use POST')
-    const token = bearerToken(request)
-    if (!token) throw new HttpError(401, FunctionErrorCode.unauthorized, 'Missing or invalid Authorization header: send Bearer <DTMA_BEARER_TOKEN>')
+    const token = requiredToolboxToken(request)
     const heartbeat = validated(HeartbeatBody, await readJsonObject(request), 'heartbeat')
     const { error } = await deps.db.rpc('dtma_heartbeat', {
       p_token: token,
