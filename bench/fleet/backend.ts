@@ -59,11 +59,6 @@ export class Backend {
     }, options)
   }
 
-  /** Whether the gateway would turn a call away now (the caller then need not build it). */
-  busy(): boolean {
-    return this.inFlight >= this.options.concurrency
-  }
-
   /** One call through the gateway; `request` is built only when the call is admitted. */
   async call(fn: FunctionName, request: () => Request): Promise<Response> {
     if (this.inFlight >= this.options.concurrency) {

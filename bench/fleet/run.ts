@@ -6,7 +6,8 @@
 import pg from 'pg'
 import { SimAgent } from './agent.ts'
 import { userJwt } from './rest.ts'
-import { Backend, percentile, type FunctionName } from './backend.ts'
+import { percentile, type FunctionName } from './backend.ts'
+import { RemoteBackend, type BackendStats } from './remote-backend.ts'
 import { applySchema } from './cluster.ts'
 import { seedFleet } from './seed.ts'
 import { connections, sample, window, type Window } from './stats.ts'
@@ -44,8 +45,10 @@ export interface Phase {
   maxConnections: number
   /** The functions' answers in the window, by "function status" (e.g. "refresh-status 200"). */
   answers: Record<string, number>
-  /** How late a 100 ms timer of the simulation fired (p50 / p99, ms): its own queueing, in every latency above. */
+  /** How late a 100 ms timer of the simulated agents' thread fired (p50 / p99, ms): their own queueing. */
   loopLag: { p50: number; p99: number }
+  /** The same on the functions' thread: the queueing inside every latency above. */
+  functionsLag: { p50: number; p99: number }
 }
 
 export interface RunResult {
@@ -82,11 +85,12 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
   log(`${options.toolboxes} toolboxes seeded`)
   const byIp = new Map(fleet.map((toolbox) => [toolbox.ip, toolbox]))
   // GET /status of a toolbox's agent, answered by the simulated toolbox at that address.
-  const agentFetch: typeof fetch = async (input) => {
-    const toolbox = byIp.get(new URL(input instanceof Request ? input.url : String(input)).hostname)
-    return toolbox === undefined ? new Response(null, { status: 404 }) : Response.json(statusReply(toolbox.instances))
+  const statusOf = (ip: string) => {
+    const toolbox = byIp.get(ip)
+    return toolbox === undefined ? '' : JSON.stringify(statusReply(toolbox.instances))
   }
-  const backend = await Backend.start(url.toString(), options, agentFetch)
+  // The functions run in a thread of their own (backend-worker.ts), as the edge runtime runs apart from the toolboxes.
+  const backend = await RemoteBackend.start(url.toString(), options, statusOf)
   const call = (fn: 'toolbox-enroll' | 'heartbeat' | 'registry', request: () => Request) => backend.call(fn, request)
   const timing = { intervalMs: options.intervalMs, startJitterMs: Math.min(options.intervalMs, 30_000) }
   const agents = fleet.map((toolbox) => new SimAgent(toolbox.environmentId, toolbox.enrolmentToken, toolbox.instances, call, timing))
@@ -97,11 +101,11 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
     await Promise.all(Array.from({ length: options.concurrency }, async () => {
       while (next < agents.length) await agents[next++]!.enrol()
     }))
-    const enrolment = { seconds: (performance.now() - enrolStart) / 1000, latency: latencyOf(backend, 'toolbox-enroll') }
+    const enrolment = { seconds: (performance.now() - enrolStart) / 1000, latency: latencyOf(await backend.stats(), 'toolbox-enroll') }
     log(`enrolled in ${enrolment.seconds.toFixed(1)} s`)
 
     // Steady state: heartbeats spread over the interval, as in a fleet that has been up a while.
-    backend.reset()
+    await backend.reset()
     for (const agent of agents) agent.start(Math.random() * options.intervalMs)
     let churning = true
     const churnTick = 100
@@ -187,7 +191,7 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
       changes: sum('changes'),
       lostChanges,
       refusedRows: sum('registryRefused'),
-      violations: [...backend.violations]
+      violations: (await backend.stats()).violations
     }
   } finally {
     for (const agent of agents) agent.kill()
@@ -196,8 +200,8 @@ export async function runFleet(serverUrl: string, postmasterPid: number, options
   }
 }
 
-async function measure(backend: Backend, pool: pg.Pool, postmasterPid: number, toolboxes: number, during: () => Promise<void>): Promise<Phase> {
-  backend.reset()
+async function measure(backend: RemoteBackend, pool: pg.Pool, postmasterPid: number, toolboxes: number, during: () => Promise<void>): Promise<Phase> {
+  await backend.reset()
   const lags: number[] = []
   let expected = performance.now() + 100
   const ticker = setInterval(() => {
@@ -213,14 +217,22 @@ async function measure(backend: Backend, pool: pg.Pool, postmasterPid: number, t
   const after = await sample(pool, postmasterPid)
   clearInterval(poll)
   clearInterval(ticker)
+  const stats = await backend.stats()
   const latency: Phase['latency'] = {}
-  for (const fn of ['heartbeat', 'registry', 'refresh-status'] as const) if (backend.latencies.has(fn) || backend.shed.has(fn)) latency[fn] = latencyOf(backend, fn)
+  for (const fn of ['heartbeat', 'registry', 'refresh-status'] as const) if (stats.latencies.has(fn) || stats.shed.has(fn)) latency[fn] = latencyOf(stats, fn)
   const result = window(before, after, toolboxes)
   // The second of waiting for the statistics is not part of the window.
-  return { window: result, latency, maxConnections, answers: Object.fromEntries(backend.statuses), loopLag: { p50: percentile(lags, 50), p99: percentile(lags, 99) } }
+  return {
+    window: result,
+    latency,
+    maxConnections,
+    answers: Object.fromEntries(stats.statuses),
+    loopLag: { p50: percentile(lags, 50), p99: percentile(lags, 99) },
+    functionsLag: { p50: percentile(stats.lags, 50), p99: percentile(stats.lags, 99) }
+  }
 }
 
-function latencyOf(backend: Backend, fn: FunctionName): Latency {
-  const values = backend.latencies.get(fn) ?? []
-  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), shed: backend.shed.get(fn) ?? 0 }
+function latencyOf(stats: BackendStats, fn: FunctionName): Latency {
+  const values = stats.latencies.get(fn) ?? []
+  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), shed: stats.shed.get(fn) ?? 0 }
 }

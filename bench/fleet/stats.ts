@@ -3,7 +3,8 @@
 // the public tables from pg_stat_user_tables, WAL bytes from
 // pg_current_wal_lsn, the CPU seconds of the postmaster and all its
 // children, and the client connections in pg_stat_activity. The
-// simulation's own CPU comes from /proc/self.
+// simulation's own CPU comes from /proc/self: the functions' thread (the
+// worker, named worker-N by Deno) apart from the rest of the process.
 import type pg from 'pg'
 
 export interface Sample {
@@ -15,18 +16,32 @@ export interface Sample {
   byTable: Record<string, number>
   walBytes: bigint
   dbCpuS: number
+  /** The process but the functions' thread: the simulated agents, toolboxes and frontends. */
   simCpuS: number
+  /** The functions' thread: handlers, supabase-js, the PostgREST engine. */
+  functionsCpuS: number
 }
 
 const TICKS = 100
 
 /** utime + stime of a process (and, with `reaped`, of its children that ended: cutime + cstime). */
-async function cpuSeconds(pid: number, reaped = false): Promise<number> {
+async function cpuSeconds(pid: number | string, reaped = false): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => '')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // Fields 14 to 17 (1-based) of the whole line: 11 to 14 after the state.
   const own = Number(fields[11] ?? 0) + Number(fields[12] ?? 0)
   return (reaped ? own + Number(fields[13] ?? 0) + Number(fields[14] ?? 0) : own) / TICKS
+}
+
+/** The CPU seconds of this process and of its functions' thread (the one worker). */
+async function ownCpuSeconds(): Promise<{ all: number; functions: number }> {
+  let functions = 0
+  for await (const entry of Deno.readDir('/proc/self/task')) {
+    const comm = await Deno.readTextFile(`/proc/self/task/${entry.name}/comm`).catch(() => '')
+    // The task's own stat: /proc/<tid>/stat would sum the whole process.
+    if (comm.startsWith('worker-')) functions += await cpuSeconds(`self/task/${entry.name}`)
+  }
+  return { all: await cpuSeconds(Deno.pid), functions }
 }
 
 /** The postmaster and every process it started (backends, walwriter, checkpointer, ...), ended ones included. */
@@ -48,6 +63,7 @@ export async function sample(pool: pg.Pool, postmasterPid: number): Promise<Samp
   const functions = await pool.query<{ funcname: string; calls: string; total: string }>(
     `select funcname, calls::text, total_time::text as total from pg_stat_user_functions where schemaname = 'public' and funcname like 'dtma\\_%'`
   )
+  const own = await ownCpuSeconds()
   const wal = await pool.query<{ lsn: string }>(`select (pg_current_wal_lsn() - '0/0'::pg_lsn)::text as lsn`)
   const byTable: Record<string, number> = {}
   let writes = 0
@@ -65,7 +81,8 @@ export async function sample(pool: pg.Pool, postmasterPid: number): Promise<Samp
     byTable,
     walBytes: BigInt(wal.rows[0]!.lsn.split('.')[0]!),
     dbCpuS: await clusterCpuSeconds(postmasterPid),
-    simCpuS: await cpuSeconds(Deno.pid)
+    simCpuS: own.all - own.functions,
+    functionsCpuS: own.functions
   }
 }
 
@@ -77,6 +94,7 @@ export interface Window {
   walBytesPerToolboxPerMin: number
   dbCpuSPerMin: number
   simCpuSPerMin: number
+  functionsCpuSPerMin: number
   /** Mean time inside each DTMA database function per call, ms (the database's share of a call). */
   functionMeanMs: Record<string, number>
 }
@@ -103,7 +121,8 @@ export function window(from: Sample, to: Sample, toolboxes: number): Window {
     writesByTablePerS,
     walBytesPerToolboxPerMin: Number(to.walBytes - from.walBytes) / toolboxes / minutes,
     dbCpuSPerMin: (to.dbCpuS - from.dbCpuS) / minutes,
-    simCpuSPerMin: (to.simCpuS - from.simCpuS) / minutes
+    simCpuSPerMin: (to.simCpuS - from.simCpuS) / minutes,
+    functionsCpuSPerMin: (to.functionsCpuS - from.functionsCpuS) / minutes
   }
 }
 
