@@ -93,7 +93,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   instanceStatusMetrics(metrics, instances)
   mcpHealth.onChange((instanceName) => instances.republish(instanceName))
   // Every MCP call of every caller, kept in the store's file (a table of its own), counted, streamed, mirrored.
-  const auditLog = new AuditLog(store.path, config.audit)
+  const auditLog = new AuditLog(store.path, config.audit, (error) => logger.error({ err: { message: error.message } }, 'audit rows not written'))
   const audit = new AuditTrail({ log: auditLog, instances, metrics, logger })
   const mcp: McpService = new McpService({
     instances,

@@ -3,12 +3,18 @@
 // row per MCP call, bounded by count and by age, pruned on every write. A
 // row is written once its call has an outcome; the registry mirror takes
 // the rows not sent yet (of instances Agentopia knows) in batches.
-// Durability: synchronous=NORMAL on this connection (WAL): a write is not
-// flushed to disk before the call's answer goes on, so the trail costs the
-// caller microseconds; a power cut may lose the last few rows, never the file.
+// Rows are written in batches, off the calls' path: add() queues a row and
+// a flush a moment later (FLUSH_MS, or at FLUSH_ROWS queued) writes all that
+// waits in one transaction and prunes once; every read flushes first, so a
+// read sees every call recorded before it. With synchronous=NORMAL on this
+// connection (WAL), a commit is not synced to disk either: a crash may lose
+// the last FLUSH_MS of rows, a power cut a few more; never the file.
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditQuery, AuditRecord } from '@dtma/contract'
 import { openDatabase, transaction } from '../store/sqlite.ts'
+
+const FLUSH_MS = 50
+const FLUSH_ROWS = 500
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS mcp_audit (
@@ -80,9 +86,12 @@ function toRecord(row: Row): AuditRecord {
 
 export class AuditLog {
   private readonly db: DatabaseSync
+  private queued: Array<{ record: AuditRecord; mirror: boolean }> = []
+  private timer: NodeJS.Timeout | undefined
   private readonly statements: Record<'insert' | 'pruneCount' | 'pruneAge' | 'unsent' | 'markSent' | 'count', StatementSync>
 
-  constructor(storePath: string, private readonly limits: AuditLimits) {
+  /** onError: a flush that failed on its timer (its rows are lost; the agent goes on). */
+  constructor(storePath: string, private readonly limits: AuditLimits, private readonly onError: (error: Error) => void = () => undefined) {
     this.db = openDatabase(storePath)
     this.db.exec('PRAGMA synchronous = NORMAL')
     this.db.exec(SCHEMA)
@@ -101,22 +110,44 @@ export class AuditLog {
     transaction(this.db, () => this.pruneNow(Date.now(), undefined))
   }
 
-  /** Writes one call; `mirror`: the registry is to have it too. Prunes what is now too many or too old. */
-  add(record: AuditRecord, mirror: boolean): number {
-    const at = Date.parse(record.at)
-    return transaction(this.db, () => {
-      const { lastInsertRowid } = this.statements.insert.run(
-        record.id, at, record.caller, record.instance_name_on_toolbox, record.account_tool_instance_id, record.method, record.target,
-        record.listed ? 1 : 0, record.args_sha256, record.duration_ms, record.outcome, record.error_code, record.reason, mirror ? 1 : 0
-      )
-      const seq = Number(lastInsertRowid)
+  /** Queues one call for the next flush; `mirror`: the registry is to have it too. */
+  add(record: AuditRecord, mirror: boolean): void {
+    this.queued.push({ record, mirror })
+    if (this.queued.length >= FLUSH_ROWS) this.flush()
+    else this.timer ??= setTimeout(() => this.flushOrTell(), FLUSH_MS)
+  }
+
+  private flushOrTell(): void {
+    try {
+      this.flush()
+    } catch (error) {
+      this.onError(error as Error)
+    }
+  }
+
+  /** Writes what is queued in one transaction, and prunes what is now too many or too old. */
+  flush(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.queued.length === 0) return
+    const rows = this.queued
+    this.queued = []
+    transaction(this.db, () => {
+      let seq = 0
+      for (const { record, mirror } of rows) {
+        const { lastInsertRowid } = this.statements.insert.run(
+          record.id, Date.parse(record.at), record.caller, record.instance_name_on_toolbox, record.account_tool_instance_id, record.method, record.target,
+          record.listed ? 1 : 0, record.args_sha256, record.duration_ms, record.outcome, record.error_code, record.reason, mirror ? 1 : 0
+        )
+        seq = Number(lastInsertRowid)
+      }
       this.pruneNow(Date.now(), seq)
-      return seq
     })
   }
 
   /** Newest first, filtered. `instanceIds`: only rows of these account_tool_instance_ids (a narrowed token). */
   list(query: AuditQuery, instanceIds?: ReadonlySet<string>): AuditRecord[] {
+    this.flush()
     const where: string[] = []
     const values: Array<string | number> = []
     const add = (clause: string, ...given: Array<string | number>): void => {
@@ -134,6 +165,7 @@ export class AuditLog {
 
   /** The oldest rows the registry does not have yet. */
   unsent(limit: number): StoredAudit[] {
+    this.flush()
     return (this.statements.unsent.all(limit) as Row[]).map((row) => ({ seq: row.seq, record: toRecord(row) }))
   }
 
@@ -143,10 +175,12 @@ export class AuditLog {
   }
 
   count(): number {
+    this.flush()
     return (this.statements.count.get() as { n: number }).n
   }
 
   close(): void {
+    this.flush()
     this.db.close()
   }
 

@@ -20,8 +20,8 @@ export function grantedPipe(pipe: SessionPipe, access: McpAccess, watch?: CallWa
       if (isRefusedCall(message, access)) {
         const refusal = refusalOf(message)
         if (refusal !== undefined) {
-          watch?.answer(refusal, true)
           granted.onmessage?.(refusal, id)
+          watch?.answer(refusal, true)
         }
         return
       }
@@ -33,8 +33,9 @@ export function grantedPipe(pipe: SessionPipe, access: McpAccess, watch?: CallWa
   pipe.onmessage = (message, relatedRequestId) => {
     const { id, method } = message as { id?: RequestId; method?: string }
     const answer = method === undefined && id !== undefined && listing.delete(id)
-    watch?.answer(message)
     granted.onmessage?.(answer ? withGrantedTools(message, access) : message, relatedRequestId)
+    // Recorded once the answer is on its way: the caller does not wait for the audit.
+    watch?.answer(message)
   }
   pipe.onclose = () => {
     watch?.lost('the session closed before the answer')
