@@ -43,15 +43,20 @@ t.test('audit rows match the calls one for one, with no argument value in the st
     t.equal((await agent.client.deployTool({ body: { ...body, waitForMcp: true } })).status, 201, `${body.instanceNameOnToolbox} deployed and ready`)
   }
 
-  // The event stream, open before the calls.
+  // The event stream, open before the calls: with a token that may read logs, and with one that may not.
   const events = new AbortController()
-  const stream = await fetch(`${agent.baseUrl}/events`, { headers: authHeaders(), signal: events.signal })
-  let eventText = ''
-  const reading = (async () => {
-    const decoder = new TextDecoder()
-    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) eventText += decoder.decode(chunk, { stream: true })
-  })().catch(() => undefined)
   t.teardown(() => events.abort())
+  const listen = async (headers: Record<string, string>) => {
+    const stream = await fetch(`${agent.baseUrl}/events`, { headers, signal: events.signal })
+    const heard = { text: '', done: Promise.resolve() }
+    heard.done = (async () => {
+      const decoder = new TextDecoder()
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) heard.text += decoder.decode(chunk, { stream: true })
+    })().catch(() => undefined)
+    return heard
+  }
+  const logsReader = await listen(authHeaders())
+  const toolsReader = await listen(authHeaders(await signToolboxToken(VM_TOKEN, { audience: TEST_AUDIENCE, scopes: ['tools:read'], lifetimeSeconds: 600, subject: 'watcher' })))
 
   const token = await signToolboxToken(VM_TOKEN, {
     audience: TEST_AUDIENCE, scopes: ['mcp'], lifetimeSeconds: 600, subject: SUBJECT,
@@ -95,9 +100,11 @@ t.test('audit rows match the calls one for one, with no argument value in the st
   t.equal(rows.filter((row) => row.target === 'echo' && row.outcome === 'ok').every((row) => row.listed), true, 'echo is a listed tool')
 
   // The events, the registry's rows and the metrics.
-  const audited = () => [...eventText.matchAll(/^event: audit\ndata: (.*)$/gm)].map((match) => JSON.parse(match[1] as string) as AuditRecord).filter((row) => row.caller === SUBJECT)
+  const audited = (text = logsReader.text) => [...text.matchAll(/^event: audit\ndata: (.*)$/gm)].map((match) => JSON.parse(match[1] as string) as AuditRecord).filter((row) => row.caller === SUBJECT)
   await waitFor(async () => audited().length >= expected.length || undefined)
   t.same(audited().map(key).sort(), expected, 'an `audit` event per call')
+  t.ok(toolsReader.text.includes('event: instance'), 'a token with tools:read only hears the instances ...')
+  t.equal(audited(toolsReader.text).length, 0, '... and no `audit` event (GET /audit\'s scope is logs:read)')
   const mirrored = await waitFor(async () => {
     const { rows: found } = await db.pool.query('select * from dtma_mcp_audit where caller = $1', [SUBJECT])
     return found.length >= expected.length ? found : undefined
@@ -115,7 +122,8 @@ t.test('audit rows match the calls one for one, with no argument value in the st
 
   // The unique value, everywhere it must not be.
   events.abort()
-  await reading
+  await Promise.all([logsReader.done, toolsReader.done])
+  const eventText = logsReader.text
   const storeFiles = readdirSync(agent.dataDir).filter((file) => file.startsWith('dtma.db'))
   const storeText = storeFiles.map((file) => readFileSync(join(agent.dataDir, file)).toString('latin1')).join('\n')
   t.ok(storeText.includes(SUBJECT), `the store files (${storeFiles.join(', ')}) hold the trail`)
