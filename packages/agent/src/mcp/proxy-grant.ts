@@ -83,6 +83,8 @@ export async function grantedAnswer(answer: Answer, post: GrantedPost | undefine
     }
     for (const message of Array.isArray(value) ? value : [value]) watch?.answer(message)
     watch?.lost('the MCP server\'s answer did not answer it')
+    // Nothing to cut or add (only watched): the server's bytes as it wrote them.
+    if (access.tools === undefined && refusals.length === 0) return { ...answer, body: Readable.from([text]) }
     const messages = (Array.isArray(value) ? value : [value]).map((message) => withGrantedTools(message, access))
     const all = [...messages, ...refusals]
     return jsonAnswer(answer.status, answer.headers, Array.isArray(value) || all.length > 1 ? all : all[0])
