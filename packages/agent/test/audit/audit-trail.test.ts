@@ -2,7 +2,8 @@
 // server (real images, real Docker) through /tools/{name}/mcp, with a run of
 // calls of every outcome: ok, a tool error (result.isError), a protocol
 // error (a JSON-RPC error of the server), a refused call (a tool the token
-// was not granted) and a resources/read the server has no method for. The
+// was not granted), a resources/read the server has no method for, and a
+// call left unanswered (the server frozen, the caller gone: lost). The
 // audit rows must match the calls one for one (count, targets, outcomes),
 // in GET /audit, the `audit` events and the registry's dtma_mcp_audit (the
 // real `registry` edge function on PostgreSQL, in batches), with the
@@ -14,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { signToolboxToken, type AuditRecord } from '@dtma/contract'
 import t from 'tap'
-import { authHeaders, startTestAgent, TEST_AUDIENCE, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
+import { authHeaders, docker, startTestAgent, TEST_AUDIENCE, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
 import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody } from '../helpers/mcp.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
@@ -38,9 +39,12 @@ t.test('audit rows match the calls one for one, with no argument value in the st
     stdio: { ...mcpDeployBody(uniqueName('Audit Stdio'), MCP_IMAGES.toolsV1, 'stdio', { environmentVariables: { TOOLS_ERRORS: '1' } }), accountToolInstanceId: stdioId },
     http: { ...mcpDeployBody(uniqueName('Audit Http'), MCP_IMAGES.toolsV2, 'http', { mcpPort: 3000, environmentVariables: { TOOLS_HTTP_PORT: '3000', TOOLS_ERRORS: '1' } }), accountToolInstanceId: httpId }
   }
+  const containers: Record<string, string> = {}
   for (const body of Object.values(targets)) {
     agent.deployBody(body.instanceNameOnToolbox)
-    t.equal((await agent.client.deployTool({ body: { ...body, waitForMcp: true } })).status, 201, `${body.instanceNameOnToolbox} deployed and ready`)
+    const deployed = await agent.client.deployTool({ body: { ...body, waitForMcp: true } })
+    t.equal(deployed.status, 201, `${body.instanceNameOnToolbox} deployed and ready`)
+    containers[body.instanceNameOnToolbox] = deployed.status === 201 ? deployed.body.data.container_id : ''
   }
 
   // The event stream, open before the calls: with a token that may read logs, and with one that may not.
@@ -80,14 +84,30 @@ t.test('audit rows match the calls one for one, with no argument value in the st
     await client.close()
     expected.push(`${name} tools/call echo ok`, `${name} tools/call add ok`, `${name} tools/call echo tool-error`, `${name} tools/call multiply refused`, `${name} prompts/get fail protocol-error`, `${name} resources/read file:///audit-test protocol-error`)
   }
+  // A call that never gets its answer: the stdio server is frozen (docker pause) while it is asked, and the caller ends its session.
+  const stdioName = targets.stdio.instanceNameOnToolbox
+  const frozen = docker.getContainer(containers[stdioName] as string)
+  const client = await mcpClient(agent.baseUrl, stdioName, { token })
+  const toServer = async () => Number(/dtma_mcp_bridge_messages_total\{direction="to-server"\} (\d+)/.exec(await (await fetch(`${agent.baseUrl}/metrics`, { headers: authHeaders() })).text())?.[1] ?? 0)
+  const before = await toServer()
+  await frozen.pause()
+  const unanswered = client.callTool({ name: 'echo', arguments: { text: UNIQUE } }).then(() => 'answered', () => 'no answer')
+  t.ok(await waitFor(async () => (await toServer()) > before || undefined), 'the call went to the frozen server')
+  await client.close()
+  await frozen.unpause()
+  t.equal(await unanswered, 'no answer', 'the frozen server never answered')
+  expected.push(`${stdioName} tools/call echo lost`)
   expected.sort()
   const key = (row: AuditRecord) => `${row.instance_name_on_toolbox} ${row.method} ${row.target} ${row.outcome}`
 
-  const audit = await fetch(`${agent.baseUrl}/audit?subject=${SUBJECT}&limit=1000`, { headers: authHeaders() })
-  t.equal(audit.status, 200)
-  const rows = ((await audit.json()) as { data: AuditRecord[] }).data
+  const rows = (await waitFor(async () => {
+    const audit = await fetch(`${agent.baseUrl}/audit?subject=${SUBJECT}&limit=1000`, { headers: authHeaders() })
+    const data = ((await audit.json()) as { data: AuditRecord[] }).data
+    return data.length >= expected.length ? data : undefined
+  })) as AuditRecord[]
   t.comment(`calls made ${expected.length}, audit rows ${rows.length}`)
   t.same(rows.map(key).sort(), expected, 'one row per call: instance, method, target, outcome')
+  t.match(rows.find((row) => row.outcome === 'lost'), { reason: 'the session closed before the answer' })
   t.ok(rows.every((row) => row.caller === SUBJECT && row.duration_ms >= 0), 'each names the token\'s subject and a duration')
   const echoOk = rows.find((row) => row.target === 'echo' && row.outcome === 'ok')
   t.equal(echoOk?.args_sha256, digest({ text: UNIQUE }), 'the arguments as the SHA-256 of their canonical JSON')
@@ -115,7 +135,6 @@ t.test('audit rows match the calls one for one, with no argument value in the st
   t.comment(`registry audit requests: ${batches.length} for ${mirrored.length} rows (status ${batches.map((call) => call.status).join(', ')})`)
   t.ok(batches.length < mirrored.length, 'batched, not one request per call')
   const metrics = await (await fetch(`${agent.baseUrl}/metrics`, { headers: authHeaders() })).text()
-  const stdioName = targets.stdio.instanceNameOnToolbox
   t.match(metrics, `dtma_mcp_calls_total{instance="${stdioName}",tool="echo",outcome="ok"} 1`)
   t.match(metrics, `dtma_mcp_calls_total{instance="${stdioName}",tool="other",outcome="refused"} 1`, 'a tool the server did not list is "other"')
   t.notOk(metrics.includes(UNIQUE), 'no argument in a label')
