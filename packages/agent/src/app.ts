@@ -32,11 +32,12 @@ export interface AppOptions {
   metrics: Metrics
   policy: NetworkPolicyApi
   logTail: LogTail
+  audit?: import('./audit/audit-api.ts').AuditApi // the audit trail of MCP calls: GET /audit, `audit` events
   tls?: import('./tls/tls-identity.ts').TlsSource // the certificate served: /status says its fingerprint
   restart?: () => void // POST /restart: exits for the supervisor to start the agent again
 }
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, mcp, fleet, metrics, policy, logTail, tls } = options
+  const { config, instances, mcp, fleet, metrics, policy, logTail, tls, audit } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
@@ -48,7 +49,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
     ...statusHandlers(config, instances, policy, tls),
     ...toolHandlers(instances, mcp, policy),
     ...mcpHandlers(mcp, instances, app, config.tokens.jwks),
-    ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }),
+    ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }, audit),
     ...fleetHandlers(fleet, instances),
     ...agentHandlers({ config, instances, logTail, ...(options.restart !== undefined && { restart: options.restart }) }),
     ...metaHandlers({ openApiDocument: () => app.swagger() as unknown as OpenApiLike & { openapi: string }, metrics })

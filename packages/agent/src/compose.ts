@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import dtmaApp from './app.ts'
+import { AuditLog } from './audit/audit-log.ts'
+import { AuditTrail } from './audit/audit-trail.ts'
 import type { Config } from './config.ts'
 import { FleetService } from './fleet/fleet-service.ts'
 import { EarlierAgentContainers } from './fleet/legacy/legacy-service.ts'
@@ -27,6 +29,7 @@ import { Metrics } from './metrics/metrics.ts'
 import { admittingRuntime } from './netpolicy/admitting-runtime.ts'
 import { NetworkPolicyEnforcer } from './netpolicy/enforcer.ts'
 import { ExecIptables } from './netpolicy/executor.ts'
+import { auditMirrorFromConfig } from './registry/audit-mirror.ts'
 import { registryFromConfig } from './registry/registry-sync.ts'
 import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
 import type { ContainerRuntime } from './runtime/types.ts'
@@ -89,6 +92,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   mcpHealth.onChange((instanceName) => instances.republish(instanceName))
+  // Every MCP call of every caller, kept in the store's file (a table of its own), counted, streamed, mirrored.
+  const auditLog = new AuditLog(store.path, config.audit, (error) => logger.error({ err: { message: error.message } }, 'audit rows not written'))
+  const audit = new AuditTrail({ log: auditLog, instances, metrics, logger })
   const mcp: McpService = new McpService({
     instances,
     runtime,
@@ -97,7 +103,8 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     board: mcpHealth,
     version: config.version,
     logger,
-    observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount })
+    observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount }),
+    recorder: audit
   })
   const policy: NetworkPolicyEnforcer = new NetworkPolicyEnforcer({
     mode: config.networkPolicy.mode,
@@ -112,12 +119,13 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     observer: networkPolicyMetrics(metrics, () => policy.status())
   })
   const registry = registryFromConfig({ config, storePath: store.path, instances, logger, metrics })
+  const auditMirror = auditMirrorFromConfig({ config, log: auditLog, trail: audit, logger, metrics })
   // HTTPS by default: the given certificate, or the agent's own, kept in the data dir.
   const tls = new TlsIdentity({ dataDir: config.dataDir, extraNames: config.tlsNames, ...(config.tls !== undefined && { files: config.tls }), logger, checkIntervalMs: TLS_CHECK_INTERVAL_MS })
   const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics, tls })
 
   const app = createHttpServer(config, logger, tls)
-  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, logTail: options.logTail, tls, ...(options.restart !== undefined && { restart: options.restart }) })
+  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, audit, logTail: options.logTail, tls, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
     // The network policy is installed (or known degraded) before the agent serves: its own chain as the
     // last agent left it, then, after the first reconcile, each instance's rules from its view.
@@ -129,6 +137,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     void instances.whenReady().then(() => redeployer.collectAtStart())
     // They report only what the first reconcile confirmed.
     registry?.start()
+    auditMirror?.start()
     heartbeat?.start()
     tls.start()
   })
@@ -140,6 +149,8 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())
   app.addShutdownStep('drain', 'certificate checks', () => tls.close())
   app.addShutdownStep('flush', 'registry outbox', () => registry?.close())
+  app.addShutdownStep('flush', 'audit mirror', () => auditMirror?.close())
+  app.addShutdownStep('flush', 'audit trail', () => auditLog.close())
   // Last: the drained operations and the outbox flush use the store.
   app.addShutdownStep('flush', 'close store', () => store.close())
   return { app, instances, mcp, store, tls }

@@ -67,6 +67,10 @@ export const ConfigSchema = Type.Object({
   DTMA_RESYNC_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1 })),
   /** GET /events clients at once; one more gets a 503 with Retry-After. */
   DTMA_EVENTS_MAX_CLIENTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  /** The audit trail of MCP calls keeps at most this many rows (the oldest go first) ... */
+  DTMA_AUDIT_MAX_ROWS: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+  /** ... and none older than this. */
+  DTMA_AUDIT_MAX_AGE_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 * 365 * 86400 })),
   /** enforce (default): the agent installs the tool network policy, or refuses to run tools; off: the operator's choice. */
   DTMA_NETWORK_POLICY: Type.Optional(Type.Union([Type.Literal('enforce'), Type.Literal('off')])),
   /** How often the host names of egress allow lists are resolved again. */

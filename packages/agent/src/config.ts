@@ -59,6 +59,8 @@ export interface Config {
   networkPolicy: { mode: 'enforce' | 'off'; resolveIntervalMs: number; iptables: string }
   /** GET /events clients at once (each may hold up to 1 MiB of backlog). */
   eventsMaxClients: number
+  /** The audit trail's bounds (DTMA_AUDIT_MAX_ROWS, DTMA_AUDIT_MAX_AGE_S). */
+  audit: { maxRows: number; maxAgeMs: number }
   /** The dtma_container_registry mirror, through the registry edge function
    *  with this toolbox's own token; absent when Supabase is not configured. */
   registry?: {
@@ -234,6 +236,7 @@ function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
     publicStatus: raw.DTMA_PUBLIC_STATUS ?? 'minimal',
     networkPolicy: { mode: raw.DTMA_NETWORK_POLICY ?? 'enforce', resolveIntervalMs: (raw.DTMA_EGRESS_RESOLVE_INTERVAL_S ?? 300) * 1000, iptables: raw.DTMA_IPTABLES ?? 'iptables' },
     eventsMaxClients: raw.DTMA_EVENTS_MAX_CLIENTS ?? 64,
+    audit: { maxRows: raw.DTMA_AUDIT_MAX_ROWS ?? 100_000, maxAgeMs: (raw.DTMA_AUDIT_MAX_AGE_S ?? 30 * 86400) * 1000 },
     ...(raw.SUPABASE_URL !== undefined && {
         registry: {
           supabaseUrl: raw.SUPABASE_URL,

@@ -65,7 +65,13 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
     /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|runtime\/|store\/|registry\/|heartbeat\/|metrics\/|mcp\/|fleet\/|netpolicy\/|instances\/(?!instance-api\.ts$))/,
     'the credential check knows the config, the contract and the domain\'s interface (a name -> instance id look-up), nothing of HTTP or Docker'
   ],
-  [/^(?!credentials\/|plugins\/app\/auth\.ts$)/, /^credentials\/(?!grant\.ts$|query-token\.ts$)/, 'of the credential check, the rest of the agent reads only the grant (and the logger the query-string mask)']
+  [/^(?!credentials\/|plugins\/app\/auth\.ts$)/, /^credentials\/(?!grant\.ts$|query-token\.ts$)/, 'of the credential check, the rest of the agent reads only the grant (and the logger the query-string mask)'],
+  [
+    /^audit\//,
+    /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|config(-schema)?\.ts$|registry\/|heartbeat\/|mcp\/|fleet\/|netpolicy\/|credentials\/|runtime\/|store\/(?!sqlite\.ts$)|instances\/(?!instance-api\.ts$|view\.ts$))/,
+    'the audit trail keeps what the MCP side tells it (model/call-record.ts) in its own table of the store\'s file, and knows nothing of HTTP, MCP or Docker'
+  ],
+  [/^(app\.ts|http-server\.ts|routes\/|plugins\/|mcp\/|instances\/)/, /^audit\/(?!audit-api\.ts$)/, 'the HTTP app knows the audit trail by its interface only; the MCP side tells it through model/call-record.ts']
 ]
 
 /** Packages that belong to one room. */
@@ -104,6 +110,8 @@ t.test('the rule itself sees a broken arrow', async (t) => {
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('routes/mcp.ts') && to.test('mcp/http-proxy.ts')).length, 1)
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('netpolicy/enforcer.ts') && to.test('runtime/docker/containers.ts')).length, 2)
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('routes/tools.ts') && to.test('netpolicy/enforcer.ts')).length, 2)
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('mcp/granted-pipe.ts') && to.test('audit/audit-trail.ts')).length, 1)
+  t.equal(FORBIDDEN.filter(([from, to]) => from.test('audit/audit-log.ts') && to.test('store/instance-store.ts')).length, 1)
 })
 
 t.test('rooms stay small: no source file over 300 lines, the composition and app pieces under their bounds', async (t) => {

@@ -2,6 +2,7 @@
 // written. The agent registers its routes from it and the client is typed
 // from it, so the two sides cannot disagree.
 import type { TSchema } from 'typebox'
+import { auditRoutes } from './audit.ts'
 import { mcpRoutes } from './mcp-routes.ts'
 import { Scope } from './token.ts'
 import {
@@ -277,7 +278,8 @@ export const routes = {
     produces: 'text/plain',
     responses: { 200: MetricsReply, ...authErrors }
   },
-  ...mcpRoutes
+  ...mcpRoutes,
+  ...auditRoutes
 } as const satisfies Record<string, RouteDefinition>
 
 /** Instance names that a route of their own shadows: GET /tools/status is

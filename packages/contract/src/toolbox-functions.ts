@@ -3,6 +3,7 @@
 // requests typed from here and the functions read them typed from here.
 // Loads in Node and Deno like the rest of the contract.
 import Type, { type Static, type TSchema } from 'typebox'
+import { AuditRecord, MAX_AUDIT_BATCH } from './audit.ts'
 import { Egress, McpTransport } from './deploy-override.ts'
 import { McpStatus } from './mcp.ts'
 import { InstanceStatus } from './schemas.ts'
@@ -48,13 +49,16 @@ export type RegistryRow = Static<typeof RegistryRow>
 export const RegistryRequest = Type.Union([
   Type.Object({ operation: Type.Literal('upsert'), row: RegistryRow }, { additionalProperties: false }),
   Type.Object({ operation: Type.Literal('delete'), account_tool_instance_id: Uuid }, { additionalProperties: false }),
-  Type.Object({ operation: Type.Literal('list') }, { additionalProperties: false })
+  Type.Object({ operation: Type.Literal('list') }, { additionalProperties: false }),
+  /** A batch of this toolbox's MCP calls for dtma_mcp_audit (each of one of its instances). */
+  Type.Object({ operation: Type.Literal('audit'), rows: Type.Array(AuditRecord, { minItems: 1, maxItems: MAX_AUDIT_BATCH }) }, { additionalProperties: false })
 ])
 export type RegistryRequest = Static<typeof RegistryRequest>
 
 export const RegistryResponse = Type.Union([
   Type.Object({ success: Type.Literal(true), operation: Type.Union([Type.Literal('upsert'), Type.Literal('delete')]), account_tool_instance_id: Uuid }),
-  Type.Object({ success: Type.Literal(true), operation: Type.Literal('list'), rows: Type.Array(Type.Record(Type.String(), Type.Unknown())) })
+  Type.Object({ success: Type.Literal(true), operation: Type.Literal('list'), rows: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
+  Type.Object({ success: Type.Literal(true), operation: Type.Literal('audit'), accepted: Type.Integer({ minimum: 0 }) })
 ])
 export type RegistryResponse = Static<typeof RegistryResponse>
 

@@ -130,6 +130,8 @@ export type Database = {
       dtma_heartbeat: { Args: { p_token: string; p_heartbeat: Json; p_at?: string }; Returns: undefined }
       // supabase/migrations/20261205150000_dtma_refresh_toolbox.sql
       dtma_refresh_toolbox: { Args: { p_toolbox_id: string; p_toolbox: Json; p_instances?: Json; p_at?: string }; Returns: number }
+      // supabase/migrations/20261205170000_dtma_mcp_audit.sql
+      dtma_audit_insert: { Args: { p_account_tool_environment_id: string; p_rows: Json }; Returns: number }
     }
     Enums: {
       account_tool_installation_status_enum: InstallationStatus

@@ -22,7 +22,7 @@ import { fromDatabase, PostgrestError } from './postgrest/errors.ts'
 import { parseRest } from './postgrest/wire.ts'
 
 export type { Row }
-export type TableName = 'account_tool_environments' | 'account_tool_instances' | 'tool_catalog' | 'dtma_container_registry' | 'dtma_toolbox_enrolments'
+export type TableName = 'account_tool_environments' | 'account_tool_instances' | 'tool_catalog' | 'dtma_container_registry' | 'dtma_toolbox_enrolments' | 'dtma_mcp_audit'
 
 export interface RecordedRequest {
   method: string

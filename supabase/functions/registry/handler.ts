@@ -4,6 +4,9 @@
 // The toolbox the token names is handed to the database functions of
 // 20261205120000_dtma_toolbox_credentials.sql, which write, delete or read
 // only rows of that toolbox's instances: the ownership check is in SQL.
+// `audit`: a batch of the toolbox's MCP calls into dtma_mcp_audit
+// (20261205170000_dtma_mcp_audit.sql), refused whole when a row names an
+// instance of another toolbox; a batch sent again adds nothing.
 // Answers 200 JSON (@dtma/contract RegistryResponse); 401 bad token, 403 not
 // this toolbox's instance, 400 a bad row, 500 when the database fails (the
 // agent's outbox retries that).
@@ -43,6 +46,11 @@ async function apply(body: RegistryRequest, toolboxId: string, db: SupabaseClien
       const { error } = await db.rpc('dtma_registry_delete', { p_account_tool_environment_id: toolboxId, p_account_tool_instance_id: body.account_tool_instance_id })
       if (error) throw rpcError('registry delete', error)
       return { success: true, operation: 'delete', account_tool_instance_id: body.account_tool_instance_id }
+    }
+    case 'audit': {
+      const { data, error } = await db.rpc('dtma_audit_insert', { p_account_tool_environment_id: toolboxId, p_rows: body.rows as unknown as Json })
+      if (error) throw rpcError('registry audit', error)
+      return { success: true, operation: 'audit', accepted: data ?? 0 }
     }
     case 'list': {
       const { data, error } = await db.rpc('dtma_registry_rows', { p_account_tool_environment_id: toolboxId })

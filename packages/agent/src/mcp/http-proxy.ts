@@ -13,6 +13,7 @@ import { Readable, Transform } from 'node:stream'
 import { ErrorCode, mcpErrorBody } from '@dtma/contract'
 import { DtmaError } from '../errors.ts'
 import { grantedAnswer, refusedOnly, splitPost } from './proxy-grant.ts'
+import type { CallWatch } from './call-watch.ts'
 import type { McpAccess } from './tool-grant.ts'
 
 /** Besides every Mcp-* header (Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, ...). */
@@ -47,13 +48,21 @@ function forwarded(headers: IncomingHttpHeaders, names: Set<string>): Record<str
   return kept
 }
 
-/** Relays one request; `upstream` is what the agent adds (Host, the deploy's credential); held to the caller's access (proxy-grant.ts). */
-export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number, access: McpAccess = {}): Promise<ProxiedAnswer> {
-  if (access.tools === undefined) return relay(url, upstream, request, maxMessageBytes)
-  const post = request.method === 'POST' ? splitPost(request.body, access) : undefined
+/** Relays one request; `upstream` is what the agent adds (Host, the deploy's credential); held to the caller's access (proxy-grant.ts);
+ *  a POST's calls told to the watch `watchOf` makes for it (the audit). */
+export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number, access: McpAccess = {}, watchOf?: () => CallWatch): Promise<ProxiedAnswer> {
+  const watch = request.method === 'POST' ? watchOf?.() : undefined
+  if (access.tools === undefined && watch === undefined) return relay(url, upstream, request, maxMessageBytes)
+  const post = request.method === 'POST' ? splitPost(request.body, access, watch) : undefined
   if (post !== undefined && post.forward === undefined) return refusedOnly(post)
-  const answer = await relay(url, upstream, post === undefined ? request : { ...request, body: post.forward }, maxMessageBytes)
-  return grantedAnswer(answer, post, access, maxMessageBytes)
+  let answer: ProxiedAnswer
+  try {
+    answer = await relay(url, upstream, post === undefined ? request : { ...request, body: post.forward }, maxMessageBytes)
+  } catch (error) {
+    watch?.lost((error as Error).message)
+    throw error
+  }
+  return grantedAnswer(answer, post, access, maxMessageBytes, watch)
 }
 
 async function relay(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number): Promise<ProxiedAnswer> {

@@ -12,6 +12,8 @@ import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import type { McpHealthBoard } from './health-board.ts'
 import { InstanceMcp, type McpObserver } from './instance-mcp.ts'
+import type { AuditedMethod, CallRecorder } from '../model/call-record.ts'
+import { CallWatch } from './call-watch.ts'
 import { grantedPipe } from './granted-pipe.ts'
 import { proxyToServer } from './http-proxy.ts'
 import type { McpApi, McpEndpoint } from './mcp-api.ts'
@@ -27,6 +29,8 @@ export interface McpServiceOptions {
   version: string
   logger: Logger
   observer: McpObserver & RestartObserver
+  /** Told every tools/call, resources/read and prompts/get of every caller, with its outcome (the audit trail). */
+  recorder?: CallRecorder
 }
 
 export class McpService implements McpApi {
@@ -70,8 +74,22 @@ export class McpService implements McpApi {
     if (server === undefined || view.dockerState !== 'running') {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
-    if (server.multiplexed) return { kind: 'sessions', open: () => grantedPipe(server.openSession(), access) }
-    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access) }
+    const watch = this.watchOf(instanceName, server, access)
+    if (server.multiplexed) return { kind: 'sessions', open: () => grantedPipe(server.openSession(), access, watch?.()) }
+    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access, watch) }
+  }
+
+  /** A maker of call watches for one caller of one server, when calls are recorded. */
+  private watchOf(instanceName: string, server: InstanceMcp, access: McpAccess): (() => CallWatch) | undefined {
+    const recorder = this.options.recorder
+    if (recorder === undefined) return undefined
+    const listed = (method: AuditedMethod, target: string): boolean => {
+      const offer = server.monitor.offer
+      const items = method === 'tools/call' ? offer?.tools : method === 'prompts/get' ? offer?.prompts : offer?.resources
+      const key = method === 'resources/read' ? 'uri' : 'name'
+      return items?.some((item) => item[key] === target) ?? false
+    }
+    return () => new CallWatch({ recorder, instanceName, caller: access.caller ?? 'anonymous', listed })
   }
 
   capabilities(instanceName: string, access: McpAccess = {}): McpCapabilities {

@@ -20,6 +20,9 @@ import { MuxSession, type SessionHost } from './mux-session.ts'
 import { knowsMethod, negotiateVersion } from './protocol-version.ts'
 import { answererOf, logSeverity, serverLogLevel } from './session-terms.ts'
 
+/** How the answer to a request the server never answered (its link went down) begins (the audit says lost). */
+export const LINK_LOST = 'the connection to the MCP server was lost'
+
 export interface MuxObserver {
   message(direction: 'to-server' | 'to-client'): void
 }
@@ -95,7 +98,7 @@ export class Multiplexer implements SessionHost {
     this.serverRequests.clear()
     for (const entry of inFlight) {
       entry.session.inFlight.delete(entry.id)
-      this.error(entry.session, entry.id, ErrorCode.ConnectionClosed, `the connection to the MCP server was lost: ${reason}`)
+      this.error(entry.session, entry.id, ErrorCode.ConnectionClosed, `${LINK_LOST}: ${reason}`)
     }
   }
 

@@ -4,10 +4,14 @@
 // its answer. On the way out, a tools/list result shows the granted tools
 // only, in a JSON answer or in a stream of server-sent events; a stream is
 // cut at event boundaries and every other event passes as soon as it ends.
+// A POST's call watch (call-watch.ts), if any, is told its calls, their
+// refusals and the answers found in the JSON or the events; what is still
+// unanswered when the answer ends is lost (or failed, with the error status).
 import { Readable, Transform } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { DtmaError } from '../errors.ts'
+import type { CallWatch } from './call-watch.ts'
 import { isRefusedCall, refusalOf, withGrantedTools, type McpAccess } from './tool-grant.ts'
 
 const JSON_TYPE = /^application\/json\b/i
@@ -21,11 +25,13 @@ export interface GrantedPost {
   batch: boolean
 }
 
-export function splitPost(body: unknown, access: McpAccess): GrantedPost {
+export function splitPost(body: unknown, access: McpAccess, watch?: CallWatch): GrantedPost {
   const batch = Array.isArray(body)
   const messages: unknown[] = batch ? body : [body]
+  for (const message of messages) watch?.request(message)
   const kept = messages.filter((message) => !isRefusedCall(message, access))
   const refusals = messages.filter((message) => isRefusedCall(message, access)).flatMap((message) => refusalOf(message) ?? [])
+  for (const refusal of refusals) watch?.answer(refusal, true)
   return { forward: kept.length === 0 ? undefined : batch ? kept : kept[0], refusals, batch }
 }
 
@@ -47,12 +53,15 @@ function jsonAnswer(status: number, headers: Record<string, string>, value: unkn
 }
 
 /** The server's answer as the caller may see it, with the refusals of its POST added. */
-export async function grantedAnswer(answer: Answer, post: GrantedPost | undefined, access: McpAccess, maxMessageBytes: number): Promise<Answer> {
+export async function grantedAnswer(answer: Answer, post: GrantedPost | undefined, access: McpAccess, maxMessageBytes: number, watch?: CallWatch): Promise<Answer> {
   const refusals = post?.refusals ?? []
   const type = answer.headers['content-type'] ?? ''
-  if (answer.status >= 300) return answer
+  if (answer.status >= 300) {
+    watch?.failed(`the MCP server answered HTTP ${answer.status}`)
+    return answer
+  }
   if (SSE_TYPE.test(type)) {
-    const filter = sseFilter(access, refusals, maxMessageBytes)
+    const filter = sseFilter(access, refusals, maxMessageBytes, watch)
     answer.body.once('error', (error) => filter.destroy(error))
     return { ...answer, body: answer.body.pipe(filter) }
   }
@@ -61,6 +70,7 @@ export async function grantedAnswer(answer: Answer, post: GrantedPost | undefine
     try {
       for await (const chunk of answer.body) chunks.push(Buffer.from(chunk as Buffer | string))
     } catch (error) {
+      watch?.lost("the MCP server's answer could not be read")
       throw new DtmaError('mcp-upstream-failed', `the MCP server's answer could not be read: ${(error as Error).message}`)
     }
     const text = Buffer.concat(chunks).toString('utf8')
@@ -68,13 +78,19 @@ export async function grantedAnswer(answer: Answer, post: GrantedPost | undefine
     try {
       value = JSON.parse(text)
     } catch {
+      watch?.failed('the MCP server answered what is not JSON')
       return { ...answer, body: Readable.from([text]) }
     }
+    for (const message of Array.isArray(value) ? value : [value]) watch?.answer(message)
+    watch?.lost('the MCP server\'s answer did not answer it')
+    // Nothing to cut or add (only watched): the server's bytes as it wrote them.
+    if (access.tools === undefined && refusals.length === 0) return { ...answer, body: Readable.from([text]) }
     const messages = (Array.isArray(value) ? value : [value]).map((message) => withGrantedTools(message, access))
     const all = [...messages, ...refusals]
     return jsonAnswer(answer.status, answer.headers, Array.isArray(value) || all.length > 1 ? all : all[0])
   }
   // Accepted without a body (only notifications and responses went): the refusals are the answer.
+  watch?.lost('the MCP server answered without a body')
   if (refusals.length === 0) return answer
   answer.body.resume()
   return jsonAnswer(200, answer.headers, post?.batch === true ? refusals : refusals[0])
@@ -85,7 +101,7 @@ function eventOf(message: unknown): string {
 }
 
 /** One event (its lines, without the blank line that ends it), its tools/list result cut to the granted tools. */
-function grantedEvent(event: string, access: McpAccess): string {
+function grantedEvent(event: string, access: McpAccess, watch: CallWatch | undefined): string {
   const lines = event.split('\n')
   const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
   if (data.length === 0) return event
@@ -95,13 +111,14 @@ function grantedEvent(event: string, access: McpAccess): string {
   } catch {
     return event
   }
+  watch?.answer(message)
   const granted = withGrantedTools(message, access)
   if (granted === message) return event
   return [...lines.filter((line) => !line.startsWith('data:')), `data: ${JSON.stringify(granted)}`].join('\n')
 }
 
 /** Server-sent events with every tools/list result filtered; `first` is sent before the server's events. */
-export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: number): Transform {
+export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: number, watch?: CallWatch): Transform {
   const decoder = new StringDecoder('utf8')
   let buffered = ''
   const tooLarge = () => new Error(`the MCP server sent an event of over ${maxEventBytes} bytes`)
@@ -115,7 +132,7 @@ export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: nu
     const rest = buffered.slice(cut)
     const events = normal.split('\n\n')
     buffered = (events.pop() ?? '') + rest
-    for (const event of events) transform.push(`${grantedEvent(event, access)}\n\n`)
+    for (const event of events) transform.push(`${grantedEvent(event, access, watch)}\n\n`)
     if (buffered.length > maxEventBytes) return tooLarge()
     if (end && buffered !== '') transform.push(buffered)
     return undefined
@@ -129,5 +146,6 @@ export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: nu
     }
   })
   for (const message of first) filter.push(eventOf(message))
+  filter.once('close', () => watch?.lost('the answer stream ended before the answer'))
   return filter
 }

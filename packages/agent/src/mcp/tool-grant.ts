@@ -10,6 +10,8 @@ import { ErrorCode, type JSONRPCMessage, type RequestId } from '@modelcontextpro
 export interface McpAccess {
   /** The tool names the caller may list and call; undefined: every tool. */
   tools?: ReadonlySet<string>
+  /** Who calls, for the audit trail: the token's subject, "fleet key", or "anonymous" (undefined). */
+  caller?: string
 }
 
 type Message = { id?: RequestId; method?: string; params?: { name?: unknown }; result?: { tools?: unknown } }

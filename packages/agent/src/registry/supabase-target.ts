@@ -5,7 +5,7 @@
 // Every request has a deadline (supabase-js has none), and failures come
 // back as RegistryWriteError saying whether a retry can help. The token
 // never appears in an error or a log line.
-import type { RegistryRequest } from '@dtma/contract'
+import type { AuditRecord, RegistryRequest } from '@dtma/contract'
 import { createClient, FunctionsFetchError, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js'
 import { retryAfterMs } from '../pacing.ts'
 import type { RegistryRow } from './registry-row.ts'
@@ -69,6 +69,11 @@ export class SupabaseRegistryTarget implements RegistryTarget {
 
   delete(accountToolInstanceId: string): Promise<void> {
     return this.invoke({ operation: 'delete', account_tool_instance_id: accountToolInstanceId })
+  }
+
+  /** A batch of MCP calls for dtma_mcp_audit (registry/audit-mirror.ts). */
+  audit(rows: AuditRecord[]): Promise<void> {
+    return this.invoke({ operation: 'audit', rows })
   }
 
   private async invoke(body: RegistryRequest): Promise<void> {

@@ -23,7 +23,8 @@ export function callerAccess(grant: Grant | undefined, accountToolInstanceId: st
   if (grant === undefined) return { binding: '', narrowed: false }
   const tools = grantedTools(grant, accountToolInstanceId)
   const binding = `${grant.subject ?? ''}|${listed(grant.instances)}|${listed(tools)}`
-  return { ...(tools !== undefined && { tools }), binding, narrowed: grant.instances !== undefined || tools !== undefined }
+  const caller = grant.source === 'fleet-key' ? 'fleet key' : (grant.subject ?? `${grant.source} without a subject`)
+  return { ...(tools !== undefined && { tools }), caller, binding, narrowed: grant.instances !== undefined || tools !== undefined }
 }
 
 export function checkBinding(bound: string, access: CallerAccess): void {

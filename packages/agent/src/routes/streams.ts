@@ -1,17 +1,19 @@
 // Handlers of the stream routes: a container's logs, and the server-sent
-// event stream of instance changes, MCP status, pull progress and the
-// agent's upgrade.
+// event stream of instance changes, MCP status, pull progress, the
+// agent's upgrade, and MCP calls (`audit`, to a token that may read logs).
 // Listeners are attached before the answer starts, so a client that has the
 // response headers sees every change after them (subscribe, then deploy:
 // nothing is missed). Bounded: at most maxClients streams at once (one more
 // gets a 503 with Retry-After), and every write, keep-alives too, first
 // checks what the client has left unread.
 import { PassThrough } from 'node:stream'
-import type { InstanceEvent, McpEvent } from '@dtma/contract'
+import { Scope, type InstanceEvent, type McpEvent } from '@dtma/contract'
+import type { AuditApi } from '../audit/audit-api.ts'
 import { DtmaError } from '../errors.ts'
 import type { FleetApi } from '../fleet/fleet-api.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import { mcpInfo } from '../instances/mcp-info.ts'
+import { auditHandlers } from './audit.ts'
 import type { InstanceView } from '../instances/view.ts'
 import { isNarrowed, mayTouch } from './narrow.ts'
 import type { Handlers } from './register.ts'
@@ -29,9 +31,10 @@ export interface StreamLimits {
   maxClients: number
 }
 
-export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'onUpgrade' | 'lastUpgrade'>, limits: StreamLimits): Pick<Handlers, 'toolLogs' | 'events'> {
+export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'onUpgrade' | 'lastUpgrade'>, limits: StreamLimits, audit?: AuditApi): Pick<Handlers, 'toolLogs' | 'events' | 'audit'> {
   let clients = 0
   return {
+    ...auditHandlers(audit),
     toolLogs: async (request) => ({ status: 200, stream: await instances.logs(request.params.name, request.query) }),
 
     events: async (request) => {
@@ -54,7 +57,7 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
       // A token narrowed to some instances hears only of those (by the id their views last carried) and not of the agent's upgrades.
       const narrowed = isNarrowed(request)
       const idOf = new Map<string, string>()
-      const send = (event: 'instance' | 'pull' | 'mcp' | 'upgrade', instanceName: string | undefined, data: unknown): void => {
+      const send = (event: 'instance' | 'pull' | 'mcp' | 'upgrade' | 'audit', instanceName: string | undefined, data: unknown): void => {
         // Upgrade events are about the agent: every client hears them that is not narrowed.
         if (wanted !== undefined && instanceName !== undefined && instanceName !== wanted) return
         if (narrowed && (instanceName === undefined || !mayTouch(request, idOf.get(instanceName)))) return
@@ -86,12 +89,16 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
       const lastUpgrade = fleet.lastUpgrade()
       if (lastUpgrade !== undefined) send('upgrade', undefined, lastUpgrade)
       const stopUpgrades = fleet.onUpgrade((event) => send('upgrade', undefined, event))
+      // Who called what is the audit's (GET /audit's scope): told only to a token that may read logs.
+      const hearsAudit = request.grant === undefined || request.grant.scopes.has(Scope.logsRead)
+      const stopAudit = hearsAudit ? audit?.onRecord((record) => send('audit', record.instance_name_on_toolbox, record)) : undefined
       const keepAlive = setInterval(() => write(': keep-alive\n\n'), KEEP_ALIVE_MS)
       stream.once('close', () => {
         clients--
         stopChanges()
         stopPulls()
         stopUpgrades()
+        stopAudit?.()
         clearInterval(keepAlive)
       })
       return { status: 200, stream }

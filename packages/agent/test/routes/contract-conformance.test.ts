@@ -170,6 +170,8 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   const events = await client.events({ query: { name } })
   t.equal(events.status, 200)
   t.equal((await call.events({ query: { name: bad } })).status, 400)
+  t.equal((await client.audit({ query: { instance: name, limit: 5 } })).status, 200)
+  t.equal((await call.audit({ query: { limit: 0 } })).status, 400)
 
   t.equal((await client.removeTool({ params: { name } })).status, 200)
   t.equal((await client.removeTool({ params: { name } })).status, 404)
