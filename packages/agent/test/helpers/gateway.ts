@@ -8,8 +8,18 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { TOKEN } from './agent.ts'
 
+/** What both SDKs' clients offer of resources and prompts, as the tests read it. */
+export interface Browse {
+  listResources(): Promise<{ resources: Array<{ uri: string; name: string }> }>
+  readResource(params: { uri: string }): Promise<{ contents: Array<{ uri: string }> }>
+  listResourceTemplates(): Promise<{ resourceTemplates: Array<{ name: string; uriTemplate: string }> }>
+  listPrompts(): Promise<{ prompts: Array<{ name: string; arguments?: Array<{ required?: boolean }> }> }>
+  getPrompt(params: { name: string; arguments?: Record<string, string> }): Promise<{ messages: unknown[] }>
+}
+
 export interface GatewayClient {
   era: string
+  browse: Browse
   listTools(): Promise<Array<{ name: string; description?: string }>>
   callTool(name: string, args: Record<string, unknown>): Promise<unknown>
   close(): Promise<void>
@@ -27,6 +37,7 @@ export async function gatewayClientV1(baseUrl: string, options: { token?: string
   await client.connect(transport)
   return {
     era: `v1 ${transport.protocolVersion ?? '?'}`,
+    browse: client as unknown as Browse,
     listTools: async () => (await client.listTools()).tools,
     callTool: (name, args) => client.callTool({ name, arguments: args }),
     close: async () => {
@@ -43,6 +54,7 @@ export async function gatewayClientV2(baseUrl: string, options: { token?: string
   await client.connect(transport)
   return {
     era: `v2 ${client.getProtocolEra() ?? '?'} ${client.getNegotiatedProtocolVersion() ?? '?'}`,
+    browse: client as unknown as Browse,
     listTools: async () => (await client.listTools()).tools,
     callTool: (name, args) => client.callTool({ name, arguments: args }),
     close: () => client.close()
