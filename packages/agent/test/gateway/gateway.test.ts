@@ -8,7 +8,7 @@
 import t from 'tap'
 import { startTestAgent, uniqueName } from '../helpers/agent.ts'
 import { gatewayClientV1, gatewayClientV2, type GatewayClient } from '../helpers/gateway.ts'
-import { ensureMcpImages, MCP_IMAGES, mcpDeployBody, textOf } from '../helpers/mcp.ts'
+import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, textOf } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
@@ -51,6 +51,23 @@ t.test('/mcp aggregates a stdio and an http server for SDK v2 and v1 clients, an
     t.equal(textOf(await client.callTool(`${httpPrefix}_multiply`, { a: 6, b: 7 })), '42', `${client.era}: http tools/call`)
     t.equal(textOf(await client.callTool(`${twinPrefix}_add`, { a: 2, b: 3 })), '5', `${client.era}: the twin's tools/call`)
   }
+
+  // Figures for the note (printed, not asserted): a warm listing, and a call on /mcp beside the same call on /tools/{name}/mcp.
+  const p50 = async (run: () => Promise<unknown>) => {
+    const times: number[] = []
+    for (let i = 0; i < 30; i++) {
+      const started = performance.now()
+      await run()
+      times.push(performance.now() - started)
+    }
+    return times.sort((a, b) => a - b)[15]?.toFixed(2)
+  }
+  const direct = await mcpClient(agent.baseUrl, stdio.instanceNameOnToolbox)
+  t.teardown(() => direct.close())
+  for (const client of clients) t.comment(`${client.era}: warm tools/list of 3 servers p50 ${await p50(() => client.listTools())} ms`)
+  const onGateway = await p50(() => (clients[1] as GatewayClient).callTool(`${stdioPrefix}_echo`, { text: 'x' }))
+  const onInstance = await p50(() => direct.callTool({ name: 'echo', arguments: { text: 'x' } }))
+  t.comment(`stdio tools/call p50, v1 client: /mcp ${onGateway} ms, /tools/{name}/mcp ${onInstance} ms`)
 
   // A 2025 session is told when an instance comes and goes.
   let changes = 0
