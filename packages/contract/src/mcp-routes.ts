@@ -18,6 +18,8 @@ const authErrors = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } as const
  *  server's own refusals pass with the status it gave (405 on GET: no stream). */
 const mcpErrors = { 400: McpErrorBody, 401: McpErrorBody, 403: McpErrorBody, 404: McpErrorBody, 409: McpErrorBody, 429: McpErrorBody, 502: McpErrorBody, 503: McpErrorBody } as const
 const ACCEPT = 'application/json, text/event-stream'
+/** /mcp needs no instance and no Docker: 400 a 2025 request without its session, 404 an unknown session, 503 too many sessions. */
+const gatewayErrors = { 400: McpErrorBody, 401: McpErrorBody, 403: McpErrorBody, 404: McpErrorBody, 429: McpErrorBody } as const
 
 export const mcpRoutes = {
   mcpPost: {
@@ -88,7 +90,7 @@ export const mcpRoutes = {
     raw: true,
     accept: ACCEPT,
     body: McpPostBody,
-    responses: { 200: McpReply, 202: McpAccepted, 406: McpErrorBody, 413: McpErrorBody, ...mcpErrors }
+    responses: { 200: McpReply, 202: McpAccepted, 406: McpErrorBody, 413: McpErrorBody, 503: McpErrorBody, ...gatewayErrors }
   },
   gatewayStream: {
     method: 'GET',
@@ -100,7 +102,7 @@ export const mcpRoutes = {
     raw: true,
     accept: 'text/event-stream',
     produces: 'text/event-stream',
-    responses: { 200: McpStreamReply, 405: McpErrorBody, 406: McpErrorBody, ...mcpErrors }
+    responses: { 200: McpStreamReply, 406: McpErrorBody, 409: McpErrorBody, ...gatewayErrors }
   },
   gatewayEnd: {
     method: 'DELETE',
@@ -111,6 +113,6 @@ export const mcpRoutes = {
     summary: 'End a 2025 session of the aggregated endpoint (Mcp-Session-Id)',
     raw: true,
     accept: ACCEPT,
-    responses: { 200: McpSessionClosed, ...mcpErrors }
+    responses: { 200: McpSessionClosed, ...gatewayErrors }
   }
 } as const satisfies Record<string, RouteDefinition>

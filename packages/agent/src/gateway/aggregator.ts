@@ -23,6 +23,7 @@ export class GatewayRefusal extends Error {
 }
 
 const INVALID_PARAMS = -32602
+const MAX_CATALOGS = 256
 
 interface Visible {
   server: McpServerEntry
@@ -44,6 +45,9 @@ function passed(error: unknown): never {
 }
 
 export class Aggregator {
+  /** Each grant's last catalog and the offers it was made of: made again only when one of them is another. */
+  private readonly catalogs = new Map<string, { offered: Offered[]; catalog: Catalog }>()
+
   constructor(
     private readonly mcp: Pick<McpApi, 'listServers'>,
     private readonly pool: UpstreamPool
@@ -68,7 +72,16 @@ export class Aggregator {
         )
       )
     )
-    return catalogOf(offered.filter((one) => one !== undefined))
+    const present = offered.filter((one) => one !== undefined)
+    const last = this.catalogs.get(caller.binding)
+    const same = last !== undefined && last.offered.length === present.length && last.offered.every((one, index) => one.offer === present[index]?.offer && one.server.prefix === present[index]?.server.prefix)
+    if (same) return last.catalog
+    const catalog = catalogOf(present)
+    this.catalogs.delete(caller.binding)
+    this.catalogs.set(caller.binding, { offered: present, catalog })
+    // Bounded: the grants seen most recently.
+    if (this.catalogs.size > MAX_CATALOGS) this.catalogs.delete(this.catalogs.keys().next().value as string)
+    return catalog
   }
 
   async callTool(caller: GatewayCaller, params: Params): Promise<Record<string, unknown>> {
