@@ -3,7 +3,8 @@
 // listed and called with the SDK v2 client (version negotiation: it lands on
 // 2026-07-28) and the SDK v1 client (a 2025 session); every name is valid
 // and unique, each instance's prefix is in its view; a session is told
-// (list_changed) when an instance comes and goes; a stopped server is left
+// (list_changed) when an instance comes and goes, and so is a 2026-07-28
+// client on its subscriptions/listen stream; a stopped server is left
 // out of the listing, not an error, and back once it is ready again.
 import t from 'tap'
 import { startTestAgent, uniqueName } from '../helpers/agent.ts'
@@ -69,14 +70,17 @@ t.test('/mcp aggregates a stdio and an http server for SDK v2 and v1 clients, an
   const onInstance = await p50(() => direct.callTool({ name: 'echo', arguments: { text: 'x' } }))
   t.comment(`stdio tools/call p50, v1 client: /mcp ${onGateway} ms, /tools/{name}/mcp ${onInstance} ms`)
 
-  // A 2025 session is told when an instance comes and goes.
+  // A 2025 session and a 2026-07-28 client (its subscriptions/listen stream) are told when an instance comes and goes.
   let changes = 0
+  let modernChanges = 0
   const listener = await gatewayClientV1(agent.baseUrl, { onToolsChanged: () => (changes += 1) })
-  clients.push(listener)
-  await listener.listTools()
+  const modernListener = await gatewayClientV2(agent.baseUrl, { onToolsChanged: () => (modernChanges += 1) })
+  clients.push(listener, modernListener)
+  await Promise.all([listener.listTools(), modernListener.listTools()])
   const late = mcpDeployBody(uniqueName('Gw Late'), MCP_IMAGES.toolsV1, 'stdio')
   const latePrefix = await deploy(late)
   t.ok(await waitFor(async () => (changes > 0 ? true : undefined), 20_000), 'list_changed when an instance is deployed')
+  t.ok(await waitFor(async () => (modernChanges > 0 ? true : undefined), 20_000), 'and to the 2026-07-28 client')
   t.ok((await listener.listTools()).some((tool) => tool.name === `${latePrefix}_echo`), 'its tools are listed')
   const before = changes
   t.equal((await agent.client.removeTool({ params: { name: late.instanceNameOnToolbox } })).status, 200, 'the late instance removed')

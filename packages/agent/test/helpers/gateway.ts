@@ -47,9 +47,11 @@ export async function gatewayClientV1(baseUrl: string, options: { token?: string
   }
 }
 
-/** The SDK v2 client with version negotiation. */
-export async function gatewayClientV2(baseUrl: string, options: { token?: string } = {}): Promise<GatewayClient> {
-  const client = new ClientV2({ name: 'dtma-test-v2', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } })
+/** The SDK v2 client with version negotiation; onToolsChanged: its list_changed (on 2026-07-28, over the subscriptions/listen stream it opens). */
+export async function gatewayClientV2(baseUrl: string, options: { token?: string; onToolsChanged?: () => void } = {}): Promise<GatewayClient> {
+  const onToolsChanged = options.onToolsChanged
+  const listChanged = onToolsChanged === undefined ? {} : { listChanged: { tools: { onChanged: () => onToolsChanged() } } }
+  const client = new ClientV2({ name: 'dtma-test-v2', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' }, ...listChanged })
   const transport = new TransportV2(gatewayUrl(baseUrl), { requestInit: { headers: { authorization: `Bearer ${options.token ?? TOKEN}` } } })
   await client.connect(transport)
   return {
