@@ -50,7 +50,7 @@ export class GatewayService implements GatewayApi {
 
   constructor(private readonly options: GatewayOptions) {
     const { mcp, version, timeoutMs, idleMs } = options
-    this.pool = new UpstreamPool(mcp, { version, timeoutMs, idleMs, changed: (name) => this.changed([name]) })
+    this.pool = new UpstreamPool(mcp, { version, timeoutMs, idleMs, maxClients: options.maxSessions, changed: (name) => this.changed([name]) })
     this.aggregator = new Aggregator(mcp, this.pool)
     const callerOf = (extra: Record<string, unknown> | undefined) => extra?.caller as GatewayCaller
     this.modern = createMcpHandler((context) => aggregateServer(this.aggregator, callerOf(context.authInfo?.extra), version), { legacy: 'reject', onerror: () => undefined })

@@ -5,7 +5,8 @@
 // http one. So every call the gateway makes meets the grant, the drift lock
 // and the audit as a call on /tools/{name}/mcp does. What a client listed is
 // kept until its server says its list changed, or the server changes or
-// goes (forget); an idle client is closed.
+// goes (forget); an idle client is closed, and so is the least recently
+// used one past the bound.
 import { Readable } from 'node:stream'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -28,6 +29,8 @@ export interface PoolOptions {
   /** How long a server may take to answer initialize or a listing before it is left out. */
   timeoutMs: number
   idleMs: number
+  /** Clients open at once (of all servers and grants); past it the least recently used is closed. */
+  maxClients: number
   /** A server said one of its lists changed. */
   changed(instanceName: string): void
 }
@@ -108,10 +111,16 @@ export class UpstreamPool {
       const created: Upstream = { instanceName: server.instanceName, client: Promise.resolve(undefined as never), offer: undefined, lastUsed: Date.now() }
       created.client = this.connect(server.instanceName, access, key, created)
       created.client.catch(() => this.drop(key, created))
-      this.upstreams.set(key, created)
       upstream = created
     }
+    // Most recently used last: the first is the one closed when there are too many.
+    this.upstreams.delete(key)
+    this.upstreams.set(key, upstream)
     upstream.lastUsed = Date.now()
+    if (this.upstreams.size > this.options.maxClients) {
+      const [oldestKey, oldest] = this.upstreams.entries().next().value as [string, Upstream]
+      this.drop(oldestKey, oldest)
+    }
     return upstream
   }
 
