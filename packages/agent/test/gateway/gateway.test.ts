@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
 
-const env = { DTMA_TOOL_PORT_RANGE: '43700-43749', DTMA_MCP_START_TIMEOUT_S: '60', DTMA_MCP_PING_INTERVAL_S: '1' }
+const env = { DTMA_TOOL_PORT_RANGE: '45100-45149', DTMA_MCP_START_TIMEOUT_S: '60', DTMA_MCP_PING_INTERVAL_S: '1' }
 const VALID = /^[a-zA-Z0-9_-]{1,64}$/
 
 t.test('/mcp aggregates a stdio and an http server for SDK v2 and v1 clients, and follows them', async (t) => {
