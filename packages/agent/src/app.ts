@@ -18,6 +18,7 @@ import swaggerPlugin from './plugins/external/swagger.ts'
 import { agentHandlers } from './routes/agent.ts'
 import { fleetHandlers } from './routes/fleet.ts'
 import type { OpenApiLike } from './routes/docs-page.ts'
+import { gatewayHandlers } from './routes/gateway.ts'
 import { mcpHandlers } from './routes/mcp.ts'
 import { metaHandlers } from './routes/meta.ts'
 import { registerRoutes } from './routes/register.ts'
@@ -27,7 +28,7 @@ import { toolHandlers } from './routes/tools.ts'
 export interface AppOptions {
   config: Config
   instances: InstanceApi
-  mcp: McpApi
+  mcp: McpApi; gateway: import('./gateway/gateway-api.ts').GatewayApi // each server's /tools/{name}/mcp; the aggregated /mcp
   fleet: FleetApi
   metrics: Metrics
   policy: NetworkPolicyApi
@@ -37,7 +38,7 @@ export interface AppOptions {
   restart?: () => void // POST /restart: exits for the supervisor to start the agent again
 }
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
-  const { config, instances, mcp, fleet, metrics, policy, logTail, tls, audit } = options
+  const { config, instances, mcp, gateway, fleet, metrics, policy, logTail, tls, audit } = options
   await app.register(swaggerPlugin, { version: config.version })
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
@@ -48,7 +49,7 @@ async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void>
   registerRoutes(app, {
     ...statusHandlers(config, instances, policy, tls),
     ...toolHandlers(instances, mcp, policy),
-    ...mcpHandlers(mcp, instances, app, config.tokens.jwks),
+    ...mcpHandlers(mcp, instances, app, config.tokens.jwks), ...gatewayHandlers(gateway, mcp.settings.allowedOrigins),
     ...streamHandlers(instances, fleet, { maxClients: config.eventsMaxClients }, audit),
     ...fleetHandlers(fleet, instances),
     ...agentHandlers({ config, instances, logTail, ...(options.restart !== undefined && { restart: options.restart }) }),

@@ -19,6 +19,7 @@ import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import type { LogTail } from './log-tail.ts'
+import { GatewayService } from './gateway/gateway-service.ts'
 import { McpHealthBoard } from './mcp/health-board.ts'
 import { McpService } from './mcp/mcp-service.ts'
 import { instanceStatusMetrics, reconcileMetrics, takeOverMetrics } from './metrics/instance-metrics.ts'
@@ -58,6 +59,8 @@ export interface Agent {
 const TLS_CHECK_INTERVAL_MS = 60_000
 /** The longest the agent waits for the network policy's first install before it serves (a hung engine). */
 const POLICY_INSTALL_WAIT_MS = 10_000
+/** How long a server may take to answer the aggregated endpoint's initialize or listing before that listing leaves it out. */
+const GATEWAY_TIMEOUT_MS = 3000
 
 export function dockerRuntimeFor(config: Config): DockerRuntime {
   return new DockerRuntime({ socketPath: config.dockerSocket, scope: config.scope, sandbox: config.tool, pullTimeoutMs: config.pullTimeoutMs })
@@ -106,6 +109,8 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount }),
     recorder: audit
   })
+  // The aggregated /mcp: a client of every server's per-instance path; a server that takes longer than this to list is left out.
+  const gateway = new GatewayService({ mcp, version: config.version, timeoutMs: GATEWAY_TIMEOUT_MS, maxSessions: config.mcp.maxSessions, idleMs: config.mcp.sessionIdleMs })
   const policy: NetworkPolicyEnforcer = new NetworkPolicyEnforcer({
     mode: config.networkPolicy.mode,
     scope: config.scope,
@@ -125,7 +130,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const heartbeat = heartbeatFromConfig({ config, instances, logger, metrics, tls })
 
   const app = createHttpServer(config, logger, tls)
-  await app.register(dtmaApp, { config, instances, mcp, fleet, metrics, policy, audit, logTail: options.logTail, tls, ...(options.restart !== undefined && { restart: options.restart }) })
+  await app.register(dtmaApp, { config, instances, mcp, gateway, fleet, metrics, policy, audit, logTail: options.logTail, tls, ...(options.restart !== undefined && { restart: options.restart }) })
   app.addHook('onReady', async () => {
     // The network policy is installed (or known degraded) before the agent serves: its own chain as the
     // last agent left it, then, after the first reconcile, each instance's rules from its view.
@@ -133,6 +138,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     instances.connect()
     void instances.whenReady().then(() => policy.follow())
     mcp.start()
+    gateway.start()
     // An upgrade that started (or rolled back to) this agent: its outcome.
     void instances.whenReady().then(() => redeployer.collectAtStart())
     // They report only what the first reconcile confirmed.
@@ -144,6 +150,7 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   // The links close; the servers and their open stdin stay for the next agent.
   // Its rules stay: a stopped agent leaves the toolbox closed, not open.
   app.addShutdownStep('drain', 'network policy', () => policy.close())
+  app.addShutdownStep('drain', 'aggregated MCP endpoint', () => gateway.close())
   app.addShutdownStep('drain', 'MCP links and monitors', () => mcp.close())
   app.addShutdownStep('drain', 'instance operations and Docker events', () => instances.shutdown())
   app.addShutdownStep('drain', 'heartbeat', () => heartbeat?.close())

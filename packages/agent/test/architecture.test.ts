@@ -34,8 +34,8 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
   [/^config-schema\.ts$/, /./, 'the settings schema is a leaf'],
   [
     /^(app\.ts|http-server\.ts|routes\/|plugins\/)/,
-    /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$|fleet\/(?!fleet-api\.ts$)|mcp\/(?!mcp-api\.ts$|mux-session\.ts$))/,
-    'the HTTP app holds no Docker type and builds no service; of the fleet it knows FleetApi, of the MCP side McpApi and the session pipe'
+    /^(runtime\/|store\/|compose\.ts$|registry\/|heartbeat\/|instances\/instance-service\.ts$|fleet\/(?!fleet-api\.ts$)|mcp\/(?!mcp-api\.ts$|mux-session\.ts$)|gateway\/(?!gateway-api\.ts$))/,
+    'the HTTP app holds no Docker type and builds no service; of the fleet it knows FleetApi, of the MCP side McpApi and the session pipe, of the gateway GatewayApi'
   ],
   [/^instances\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|runtime\/docker\/|config(-schema)?\.ts$|fleet\/)/, 'the domain never reaches up, into the fleet or MCP, or into the Docker adapter'],
   [
@@ -44,6 +44,13 @@ const FORBIDDEN: Array<[RegExp, RegExp, string]> = [
     'the MCP side observes the domain (InstanceApi, views) and reaches containers only through the runtime interface'
   ],
   [/^(?!compose\.ts$|mcp\/)/, /^mcp\/mcp-service\.ts$/, 'only the composition root builds the MCP service'],
+  [/^(mcp|instances)\//, /^gateway\//, 'the aggregated endpoint is a client of the MCP side, never the other way'],
+  [
+    /^gateway\//,
+    /^(?!gateway\/|errors\.ts$|mcp\/(mcp-api|pipe-transport|listing|tool-grant)\.ts$)/,
+    'the gateway reaches servers through McpApi (the per-instance path: grant, drift lock, audit), never the multiplexer, the domain or the store'
+  ],
+  [/^(?!compose\.ts$|gateway\/)/, /^gateway\/gateway-service\.ts$/, 'only the composition root builds the gateway'],
   // The fleet uses the domain (take-over) and the runtime's types; the upgrader is a program of its own.
   [/^fleet\//, /^(routes\/|plugins\/|app\.ts$|http-server\.ts$|compose\.ts$|registry\/|heartbeat\/|metrics\/|mcp\/|config(-schema)?\.ts$|instances\/instance-service\.ts$)/, 'the fleet never reaches up into the app, the composition root or the MCP side'],
   [/^fleet\/upgrade\/(?!redeployer\.ts$)/, /^(instances\/|store\/)/, 'the upgrader drives Docker and HTTP, never the domain or the store'],
@@ -79,7 +86,8 @@ const PACKAGE_ROOMS: Array<[RegExp, RegExp]> = [
   [/^dockerode$/, /^runtime\/docker\//],
   [/^(fastify|fastify-plugin|@fastify\/.*)$/, /^(app\.ts|http-server\.ts|compose\.ts|routes\/|plugins\/)/],
   [/^@supabase\/supabase-js$/, /^registry\//],
-  [/^@modelcontextprotocol\/sdk(\/|$)/, /^(mcp\/|routes\/mcp)/],
+  [/^@modelcontextprotocol\/sdk(\/|$)/, /^(mcp\/|routes\/mcp|gateway\/)/],
+  [/^@modelcontextprotocol\/(server|client)(\/|$)/, /^gateway\//],
   [/^node-forge$/, /^tls\/certificate\.ts$/],
   [/^jose$/, /^credentials\//]
 ]

@@ -18,6 +18,8 @@ const authErrors = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } as const
  *  server's own refusals pass with the status it gave (405 on GET: no stream). */
 const mcpErrors = { 400: McpErrorBody, 401: McpErrorBody, 403: McpErrorBody, 404: McpErrorBody, 409: McpErrorBody, 429: McpErrorBody, 502: McpErrorBody, 503: McpErrorBody } as const
 const ACCEPT = 'application/json, text/event-stream'
+/** /mcp needs no instance and no Docker: 400 a 2025 request without its session, 404 an unknown session, 503 too many sessions. */
+const gatewayErrors = { 400: McpErrorBody, 401: McpErrorBody, 403: McpErrorBody, 404: McpErrorBody, 429: McpErrorBody } as const
 
 export const mcpRoutes = {
   mcpPost: {
@@ -76,5 +78,41 @@ export const mcpRoutes = {
     summary:
       "RFC 9728 protected resource metadata, as the MCP authorization spec asks: the authorization server whose tokens open the MCP endpoints, the scopes, the Authorization header. 404 unless DTMA_JWKS_URL and DTMA_TOKEN_ISSUER are set; a 401 of an MCP endpoint names this URL in WWW-Authenticate (resource_metadata)",
     responses: { 200: ProtectedResourceMetadata, 404: ErrorBody }
+  },
+  gatewayPost: {
+    method: 'POST',
+    path: '/mcp',
+    auth: 'bearer',
+    scope: [Scope.mcp],
+    quiet: true,
+    summary:
+      "The toolbox's one MCP endpoint: every ready MCP server's tools, resources, resource templates and prompts, named `<gateway_prefix>_<name>`, each call routed to its server with the token's grant. MCP 2026-07-28 (stateless, server/discover) and the 2025 revisions (initialize opens a session). Origin and Accept as on /tools/{name}/mcp",
+    raw: true,
+    accept: ACCEPT,
+    body: McpPostBody,
+    responses: { 200: McpReply, 202: McpAccepted, 406: McpErrorBody, 413: McpErrorBody, 503: McpErrorBody, ...gatewayErrors }
+  },
+  gatewayStream: {
+    method: 'GET',
+    path: '/mcp',
+    auth: 'bearer',
+    scope: [Scope.mcp],
+    quiet: true,
+    summary: "A 2025 session's stream of the aggregated endpoint: list_changed when any server's tools, resources or prompts change, come or go",
+    raw: true,
+    accept: 'text/event-stream',
+    produces: 'text/event-stream',
+    responses: { 200: McpStreamReply, 406: McpErrorBody, 409: McpErrorBody, ...gatewayErrors }
+  },
+  gatewayEnd: {
+    method: 'DELETE',
+    path: '/mcp',
+    auth: 'bearer',
+    scope: [Scope.mcp],
+    quiet: true,
+    summary: 'End a 2025 session of the aggregated endpoint (Mcp-Session-Id)',
+    raw: true,
+    accept: ACCEPT,
+    responses: { 200: McpSessionClosed, ...gatewayErrors }
   }
 } as const satisfies Record<string, RouteDefinition>

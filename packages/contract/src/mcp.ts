@@ -38,7 +38,10 @@ export const McpInfo = Type.Object({
   tools_count: Type.Union([Type.Integer(), Type.Null()]),
   tools_fingerprint: Type.Union([Type.String(), Type.Null()], { description: 'sha256 of the tool names and schemas as last listed: a new one means the tools changed' }),
   checked_at: Type.Union([Type.String(), Type.Null()], { description: 'when the server last answered (ISO 8601); refreshed in reports at least every minute' }),
-  last_error: Type.Union([Type.String(), Type.Null()])
+  last_error: Type.Union([Type.String(), Type.Null()]),
+  gateway_prefix: Type.Optional(
+    Type.String({ pattern: '^[a-zA-Z0-9_-]{1,24}$', description: "on the toolbox's aggregated endpoint (/mcp) its tools, resources and prompts are named `<gateway_prefix>_<name>`; kept across restarts" })
+  )
 })
 export type McpInfo = Static<typeof McpInfo>
 

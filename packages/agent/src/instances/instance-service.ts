@@ -187,8 +187,8 @@ export class InstanceService implements InstanceApi {
   private viewOf(instanceName: string): InstanceView | undefined {
     const record = this.options.store.get(instanceName)
     const container = this.index.get(instanceName)
-    if (isGone(record, container)) return undefined
-    return instanceView(instanceName, record, container, this.options.toolLimits, this.options.mcpHealth?.health(instanceName))
+    if (isGone(record, container)) return void this.options.store.prefixes.release(instanceName)
+    return instanceView(instanceName, record, container, this.options.toolLimits, this.options.mcpHealth?.health(instanceName), (name) => this.options.store.prefixes.prefixOf(name))
   }
 
   private publish(instanceName: string): void {

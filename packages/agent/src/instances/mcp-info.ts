@@ -23,6 +23,7 @@ export function mcpInfo(view: InstanceView): McpInfo | null {
     tools_count: health.toolsCount,
     tools_fingerprint: health.toolsFingerprint,
     checked_at: health.checkedAt,
-    last_error: health.lastError
+    last_error: health.lastError,
+    ...(mcp.prefix !== '' && { gateway_prefix: mcp.prefix })
   }
 }

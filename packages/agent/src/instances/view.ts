@@ -33,7 +33,8 @@ export interface InstanceView {
   dockerState: string
   health: string
   /** How its MCP server is reached and what the agent last saw of it; null: not an MCP server. */
-  mcp: (McpSettings & { health: McpHealth }) | null
+  /** prefix: what its tools, resources and prompts are named with on the aggregated /mcp (kept in the store). */
+  mcp: (McpSettings & { health: McpHealth; prefix: string }) | null
   limits: ResourceLimits
   /** Environment keys, never values; null when unknown. */
   envKeys: string[] | null
@@ -69,7 +70,8 @@ export function instanceView(
   record: InstanceRecord | undefined,
   container: ContainerInfo | undefined,
   defaultLimits: ResourceLimits,
-  health?: McpHealth
+  health?: McpHealth,
+  prefixOf: (instanceName: string) => string = () => ''
 ): InstanceView {
   // Without a stored intent, what Docker runs is taken as what is wanted.
   const desiredState = record?.desiredState ?? (container?.dockerState === 'running' ? 'running' : 'stopped')
@@ -88,15 +90,15 @@ export function instanceView(
     desiredState,
     dockerState,
     health: container?.health ?? 'none',
-    mcp: mcpOf(record, container, health ?? unseenHealth(dockerState)),
+    mcp: mcpOf(record, container, health ?? unseenHealth(dockerState), () => prefixOf(instanceName)),
     limits: record?.spec.limits ?? defaultLimits,
     envKeys: record === undefined ? null : envKeys(record.spec.env),
     egress: record?.spec.egress ?? 'internet'
   }
 }
 
-function mcpOf(record: InstanceRecord | undefined, container: ContainerInfo | undefined, health: McpHealth): InstanceView['mcp'] {
+function mcpOf(record: InstanceRecord | undefined, container: ContainerInfo | undefined, health: McpHealth, prefix: () => string): InstanceView['mcp'] {
   // The store says what the agent deployed; the labels only when it has no record (a lost store).
   const settings = record !== undefined ? record.spec.mcp : container === undefined ? undefined : mcpFromLabels(container.labels)
-  return settings === undefined ? null : { ...settings, health }
+  return settings === undefined ? null : { ...settings, health, prefix: prefix() }
 }

@@ -1,6 +1,6 @@
 // What a server offers, listed through the SDK client: tools always,
 // resources and prompts when its initialize answer announced them, every
-// page (bounded, against a server that pages without end).
+// page (bounded, against a server that pages without end; allPages: the aggregated endpoint lists with it too).
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js'
 
@@ -14,7 +14,7 @@ export interface Offer {
   prompts: Listed | null
 }
 
-async function allPages(list: (cursor: string | undefined) => Promise<{ items: Listed; nextCursor?: string | undefined }>): Promise<Listed> {
+export async function allPages(list: (cursor: string | undefined) => Promise<{ items: Listed; nextCursor?: string | undefined }>): Promise<Listed> {
   const items: Listed = []
   let cursor: string | undefined
   for (let page = 0; page < MAX_PAGES; page++) {

@@ -14,6 +14,18 @@ export type McpEndpoint =
   /** Relays one request to the server's own endpoint; throws DTMA's error for its refusals. */
   | { kind: 'proxy'; forward(request: ProxiedRequest): Promise<ProxiedAnswer> }
 
+/** An MCP server of the toolbox, as the aggregated endpoint sees it. */
+export interface McpServerEntry {
+  instanceName: string
+  accountToolInstanceId: string
+  /** Its names on /mcp: `<prefix>_<name>`. */
+  prefix: string
+  /** Its container runs and its server answered initialize and was listed. */
+  ready: boolean
+  /** Changes when its tools (or container) change. */
+  revision: string
+}
+
 export interface McpApi {
   /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run).
    *  access: what the caller's credential grants of it (its tools); the way through holds the caller to it. */
@@ -22,5 +34,9 @@ export interface McpApi {
   capabilities(instanceName: string, access?: McpAccess): McpCapabilities
   /** Resolves once the server answered initialize and was listed; rejects with a 504 after timeoutMs. */
   whenReady(instanceName: string, timeoutMs: number): Promise<void>
+  /** Every MCP server of the toolbox (ready or not). */
+  listServers(): McpServerEntry[]
+  /** Called (after the change) whenever a server comes, goes, becomes ready or not, or its tools change; returns the unsubscribe. */
+  onServersChange(listener: () => void): () => void
   readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }
 }

@@ -16,7 +16,7 @@ import type { AuditedMethod, CallRecorder } from '../model/call-record.ts'
 import { CallWatch } from './call-watch.ts'
 import { grantedPipe } from './granted-pipe.ts'
 import { proxyToServer } from './http-proxy.ts'
-import type { McpApi, McpEndpoint } from './mcp-api.ts'
+import type { McpApi, McpEndpoint, McpServerEntry } from './mcp-api.ts'
 import { grantedOnly, type McpAccess } from './tool-grant.ts'
 import { McpSelfHeal, type RestartObserver } from './self-heal.ts'
 
@@ -38,6 +38,7 @@ export class McpService implements McpApi {
   private readonly healer: McpSelfHeal
   private readonly logger: Logger
   private unsubscribe: (() => void) | undefined
+  private readonly serverListeners = new Set<() => void>()
 
   constructor(private readonly options: McpServiceOptions) {
     this.logger = options.logger.child({ module: 'mcp' })
@@ -58,7 +59,12 @@ export class McpService implements McpApi {
 
   start(): void {
     // After the current turn: a view listener must not publish inside another's publish.
-    this.unsubscribe = this.options.instances.onChange(({ instanceName, view }) => queueMicrotask(() => this.follow(instanceName, view)))
+    this.unsubscribe = this.options.instances.onChange(({ instanceName, view }) =>
+      queueMicrotask(() => {
+        this.follow(instanceName, view)
+        if (view?.mcp != null || this.known.delete(instanceName)) this.serversChanged(instanceName, view)
+      })
+    )
     for (const { instanceName, view } of this.options.instances.snapshot()) this.follow(instanceName, view)
   }
 
@@ -67,6 +73,19 @@ export class McpService implements McpApi {
     this.healer.close()
     for (const server of this.servers.values()) server.close()
     this.servers.clear()
+  }
+
+  listServers(): McpServerEntry[] {
+    const entries: McpServerEntry[] = []
+    for (const { instanceName, view } of this.options.instances.snapshot()) {
+      if (view?.mcp != null) entries.push(serverEntry(instanceName, view, view.mcp))
+    }
+    return entries
+  }
+
+  onServersChange(listener: () => void): () => void {
+    this.serverListeners.add(listener)
+    return () => this.serverListeners.delete(listener)
   }
 
   endpoint(instanceName: string, access: McpAccess = {}): McpEndpoint {
@@ -128,6 +147,19 @@ export class McpService implements McpApi {
     }
   }
 
+  /** What the aggregated endpoint last heard of each server (its entry's revision and readiness). */
+  private readonly known = new Map<string, string>()
+
+  private serversChanged(instanceName: string, view: InstanceView | undefined): void {
+    const entry = view?.mcp == null ? undefined : serverEntry(instanceName, view, view.mcp)
+    const said = entry === undefined ? undefined : `${entry.ready}|${entry.revision}|${entry.prefix}`
+    if (said !== undefined) {
+      if (this.known.get(instanceName) === said) return
+      this.known.set(instanceName, said)
+    }
+    for (const listener of this.serverListeners) listener()
+  }
+
   private serverOf(instanceName: string): { view: InstanceView; server: InstanceMcp | undefined } {
     const view = this.options.instances.get(instanceName)
     if (view.mcp === null) throw new DtmaError('not-mcp', `Tool instance '${instanceName}' is not an MCP server (it was deployed without mcpTransport)`)
@@ -169,4 +201,9 @@ export class McpService implements McpApi {
     if (view.dockerState === 'running') server.containerRunning(view.startedAt)
     else server.containerStopped()
   }
+}
+
+function serverEntry(instanceName: string, view: InstanceView, mcp: NonNullable<InstanceView['mcp']>): McpServerEntry {
+  const ready = view.dockerState === 'running' && (mcp.health.status === 'ready' || mcp.health.status === 'degraded')
+  return { instanceName, accountToolInstanceId: view.accountToolInstanceId, prefix: mcp.prefix, ready, revision: `${view.containerId}|${view.startedAt ?? ''}|${mcp.health.toolsFingerprint ?? ''}` }
 }

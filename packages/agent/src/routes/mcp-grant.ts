@@ -5,8 +5,9 @@
 // and tools (a token renewed for the same grant is welcome). The agent
 // holds a multiplexed server's sessions itself; of an http server's (the
 // server holds them) it remembers which grant opened each, bounded.
-import { grantedTools, type Grant } from '../credentials/grant.ts'
+import { grantedTools, grantsInstance, type Grant } from '../credentials/grant.ts'
 import { DtmaError } from '../errors.ts'
+import type { GatewayCaller } from '../gateway/gateway-api.ts'
 import type { McpAccess } from '../mcp/mcp-api.ts'
 
 export interface CallerAccess extends McpAccess {
@@ -25,6 +26,17 @@ export function callerAccess(grant: Grant | undefined, accountToolInstanceId: st
   const binding = `${grant.subject ?? ''}|${listed(grant.instances)}|${listed(tools)}`
   const caller = grant.source === 'fleet-key' ? 'fleet key' : (grant.subject ?? `${grant.source} without a subject`)
   return { ...(tools !== undefined && { tools }), caller, binding, narrowed: grant.instances !== undefined || tools !== undefined }
+}
+
+/** What the request's credential grants on the aggregated endpoint: the instances it names, each as callerAccess says. */
+export function gatewayCaller(grant: Grant | undefined): GatewayCaller {
+  if (grant === undefined) return { binding: '', narrowed: false, accessTo: (id) => callerAccess(undefined, id) }
+  const tools = grant.tools === undefined ? '*' : JSON.stringify([...grant.tools].map(([id, names]) => [id, listed(names)]).sort())
+  return {
+    binding: `${grant.subject ?? ''}|${listed(grant.instances)}|${tools}`,
+    narrowed: grant.instances !== undefined || grant.tools !== undefined,
+    accessTo: (id) => (grantsInstance(grant, id) ? callerAccess(grant, id) : undefined)
+  }
 }
 
 export function checkBinding(bound: string, access: CallerAccess): void {

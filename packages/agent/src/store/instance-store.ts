@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { DesiredState } from '@dtma/contract'
 import type { InstanceSpec } from '../model/instance-spec.ts'
+import { McpPrefixes } from './mcp-prefixes.ts'
 import { openDatabase, transaction } from './sqlite.ts'
 
 /** An operation in flight: written before it touches Docker, cleared after.
@@ -82,6 +83,8 @@ function toRecord(row: InstanceRow): InstanceRecord {
 
 export class InstanceStore {
   readonly path: string
+  /** The MCP instances' prefixes on the aggregated endpoint. */
+  readonly prefixes: McpPrefixes
   private readonly db: DatabaseSync
   private readonly statements: Record<'get' | 'list' | 'upsert' | 'setDesired' | 'setPending' | 'remove', StatementSync>
 
@@ -93,6 +96,7 @@ export class InstanceStore {
     chmodSync(this.path, 0o600)
     this.db = openDatabase(this.path)
     this.migrate()
+    this.prefixes = new McpPrefixes(this.db)
     this.statements = {
       get: this.db.prepare('SELECT * FROM instances WHERE instance_name = ?'),
       list: this.db.prepare('SELECT * FROM instances ORDER BY instance_name'),

@@ -11,6 +11,7 @@ import { earlierAgentTool, legacyName } from '../helpers/earlier-agent.ts'
 import { ensureMcpImages } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { provokeMcpStatuses } from './contract-conformance-mcp.ts'
+import { provokeGatewayStatuses } from './contract-conformance-gateway.ts'
 
 t.before(ensureMcpImages)
 
@@ -52,7 +53,7 @@ function checkingClient(t: Test, client: DtmaClient, seen: Seen): DtmaClient {
       if (reply.response !== undefined && route.raw === true) {
         // MCP answers JSON or an event stream as it sees fit; an accepted notification or an ended session has no body.
         const type = reply.response.headers.get('content-type') ?? ''
-        if (reply.status === 202 || (id === 'mcpEnd' && reply.status === 200)) t.equal(await reply.response.text(), '', `${id} ${reply.status}: no body`)
+        if (reply.status === 202 || ((id === 'mcpEnd' || id === 'gatewayEnd') && reply.status === 200)) t.equal(await reply.response.text(), '', `${id} ${reply.status}: no body`)
         else t.match(type, new RegExp(`^(${route.produces ?? 'application/json|text/event-stream'})`), `${id} ${reply.status}: content type`)
         // An event stream is the caller's to read or end (a session's GET stream stays open while it tests).
         if (!type.startsWith('text/event-stream')) await reply.response.body?.cancel().catch(() => undefined)
@@ -178,15 +179,16 @@ t.test('every route answers its declared statuses with bodies of the declared sc
   t.equal((await client.removeTool({ params: { name: bad } })).status, 400)
 
   // The MCP routes, against real MCP servers.
-  const mcpAgent = await startTestAgent(t, { env: { DTMA_MCP_START_TIMEOUT_S: '2', DTMA_TOOL_PORT_RANGE: '43150-43199' } })
+  const mcpAgent = await startTestAgent(t, { env: { DTMA_MCP_START_TIMEOUT_S: '2', DTMA_TOOL_PORT_RANGE: '43150-43199', DTMA_MCP_MAX_SESSIONS: '4' } })
   await provokeMcpStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, TOKEN))
+  await provokeGatewayStatuses(t, mcpAgent, clientFor(t, mcpAgent, seen, TOKEN), 4)
 
   // Docker unreachable: the Docker routes are 503, /status degrades, /health/ready is 503.
   const offline = await startTestAgent(t, { env: { DOCKER_SOCKET: '/nonexistent/docker.sock' }, waitReady: false })
   const offlineCall = clientFor(t, offline, seen, TOKEN) as unknown as typeof call
   for (const [id, route] of Object.entries(routes) as Array<[RouteId, RouteDefinition]>) {
-    // /events needs no Docker to stream: its 503 is the cap on clients.
-    if (route.responses[503] === undefined || id === 'events') continue
+    // /events needs no Docker to stream: its 503 is the cap on clients; so is /mcp's (on sessions).
+    if (route.responses[503] === undefined || id === 'events' || id === 'gatewayPost') continue
     const containerName = id === 'adoptLegacy' ? 'an-earlier-container' : name
     const args =
       id === 'deployTool'
