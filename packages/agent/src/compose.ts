@@ -17,6 +17,7 @@ import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import type { LogTail } from './log-tail.ts'
+import { DriftLock } from './mcp/drift-lock.ts'
 import { McpHealthBoard } from './mcp/health-board.ts'
 import { McpService } from './mcp/mcp-service.ts'
 import { instanceStatusMetrics, reconcileMetrics, takeOverMetrics } from './metrics/instance-metrics.ts'
@@ -31,6 +32,7 @@ import { registryFromConfig } from './registry/registry-sync.ts'
 import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
 import type { ContainerRuntime } from './runtime/types.ts'
 import { InstanceStore } from './store/instance-store.ts'
+import { ToolPinStore } from './store/tool-pin-store.ts'
 import { TlsIdentity } from './tls/tls-identity.ts'
 
 export interface AgentOptions {
@@ -89,6 +91,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   mcpHealth.onChange((instanceName) => instances.republish(instanceName))
+  const mcpObserver = mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount })
+  // The drift lock's pins live in the store's file, through a connection of their own.
+  const pins = new ToolPinStore(store.path)
   const mcp: McpService = new McpService({
     instances,
     runtime,
@@ -97,7 +102,8 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     board: mcpHealth,
     version: config.version,
     logger,
-    observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount })
+    observer: mcpObserver,
+    drift: new DriftLock({ pins, admitNewTools: config.mcp.admitNewTools, observer: mcpObserver, logger: logger.child({ module: 'drift-lock' }) })
   })
   const policy: NetworkPolicyEnforcer = new NetworkPolicyEnforcer({
     mode: config.networkPolicy.mode,
@@ -141,6 +147,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   app.addShutdownStep('drain', 'certificate checks', () => tls.close())
   app.addShutdownStep('flush', 'registry outbox', () => registry?.close())
   // Last: the drained operations and the outbox flush use the store.
-  app.addShutdownStep('flush', 'close store', () => store.close())
+  app.addShutdownStep('flush', 'close store', () => {
+    pins.close()
+    store.close()
+  })
   return { app, instances, mcp, store, tls }
 }

@@ -7,7 +7,7 @@
 // own or its server's, is a JSON-RPC error (McpErrorBody), as MCP clients
 // read them; /capabilities answers the ErrorBody of every other route.
 import { ErrorBody, NameParams } from './schemas.ts'
-import { McpAccepted, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply, ProtectedResourceMetadata } from './mcp.ts'
+import { McpAccepted, McpApproveBody, McpApproveReply, McpDriftReply, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply, ProtectedResourceMetadata } from './mcp.ts'
 import type { RouteDefinition } from './routes.ts'
 import { Scope } from './token.ts'
 
@@ -76,5 +76,24 @@ export const mcpRoutes = {
     summary:
       "RFC 9728 protected resource metadata, as the MCP authorization spec asks: the authorization server whose tokens open the MCP endpoints, the scopes, the Authorization header. 404 unless DTMA_JWKS_URL and DTMA_TOKEN_ISSUER are set; a 401 of an MCP endpoint names this URL in WWW-Authenticate (resource_metadata)",
     responses: { 200: ProtectedResourceMetadata, 404: ErrorBody }
+  },
+  toolDrift: {
+    method: 'GET',
+    path: '/tools/:name/mcp/drift',
+    auth: 'bearer',
+    scope: [Scope.toolsRead],
+    summary: "The drift lock of the instance's MCP server: the tools pinned, and each withheld tool's approved and current description and schema",
+    params: NameParams,
+    responses: { 200: McpDriftReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }
+  },
+  approveTools: {
+    method: 'POST',
+    path: '/tools/:name/mcp/approve',
+    auth: 'bearer',
+    scope: [Scope.toolsWrite],
+    summary: 'Approve the current definitions of withheld tools (all, or those named): they are pinned and callers see them again',
+    params: NameParams,
+    body: McpApproveBody,
+    responses: { 200: McpApproveReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }
   }
 } as const satisfies Record<string, RouteDefinition>

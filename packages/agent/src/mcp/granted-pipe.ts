@@ -1,20 +1,20 @@
 // A caller's session of a multiplexed server (stdio, sse) held to what its
 // credential grants (tool-grant.ts): a refused tools/call is answered here
 // and never reaches the multiplexer, and the answers to its tools/list
-// requests are cut to the granted tools. Everything else passes untouched.
+// requests are cut to the granted tools (and those the drift lock does not
+// withhold). Everything else passes untouched.
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
 import type { SessionPipe } from './mux-session.ts'
 import { isRefusedCall, refusalOf, withGrantedTools, type McpAccess } from './tool-grant.ts'
 
 export function grantedPipe(pipe: SessionPipe, access: McpAccess): SessionPipe {
-  if (access.tools === undefined) return pipe
   /** The ids of this session's tools/list requests whose answers are still to come. */
   const listing = new Set<RequestId>()
   const granted: SessionPipe = {
     send(message: JSONRPCMessage) {
       const { id, method } = message as { id?: RequestId; method?: string }
       if (isRefusedCall(message, access)) {
-        const refusal = refusalOf(message)
+        const refusal = refusalOf(message, access)
         if (refusal !== undefined) granted.onmessage?.(refusal, id)
         return
       }

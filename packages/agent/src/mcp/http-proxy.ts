@@ -49,7 +49,6 @@ function forwarded(headers: IncomingHttpHeaders, names: Set<string>): Record<str
 
 /** Relays one request; `upstream` is what the agent adds (Host, the deploy's credential); held to the caller's access (proxy-grant.ts). */
 export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number, access: McpAccess = {}): Promise<ProxiedAnswer> {
-  if (access.tools === undefined) return relay(url, upstream, request, maxMessageBytes)
   const post = request.method === 'POST' ? splitPost(request.body, access) : undefined
   if (post !== undefined && post.forward === undefined) return refusedOnly(post)
   const answer = await relay(url, upstream, post === undefined ? request : { ...request, body: post.forward }, maxMessageBytes)

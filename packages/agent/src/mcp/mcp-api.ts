@@ -2,7 +2,7 @@
 // (sessions of a multiplexed one, or the address of an http one's own
 // endpoint), what it last listed, and a wait for its readiness. The app is
 // built on this interface, like InstanceApi.
-import type { McpCapabilities } from '@dtma/contract'
+import type { McpCapabilities, McpDriftState } from '@dtma/contract'
 import type { ProxiedAnswer, ProxiedRequest } from './http-proxy.ts'
 import type { SessionPipe } from './mux-session.ts'
 import type { McpAccess } from './tool-grant.ts'
@@ -22,5 +22,9 @@ export interface McpApi {
   capabilities(instanceName: string, access?: McpAccess): McpCapabilities
   /** Resolves once the server answered initialize and was listed; rejects with a 504 after timeoutMs. */
   whenReady(instanceName: string, timeoutMs: number): Promise<void>
+  /** The drift lock of its server: the tools pinned, each withheld tool's approved and current definition. */
+  driftState(instanceName: string): McpDriftState
+  /** Pins the current definitions of the tools named (all: every tool listed now); unknown: names the server does not list. */
+  approve(instanceName: string, which: 'all' | readonly string[]): { approved: string[]; withheld: string[]; unknown: string[] }
   readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }
 }

@@ -3,7 +3,7 @@
 // its server and a health monitor; restarts what stops answering; and
 // answers the app (McpApi). It observes the instances domain and reaches
 // containers only through the runtime's interface.
-import type { McpCapabilities } from '@dtma/contract'
+import type { McpCapabilities, McpDriftState } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
@@ -11,6 +11,7 @@ import type { InstanceView } from '../instances/view.ts'
 import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import type { McpHealthBoard } from './health-board.ts'
+import type { DriftLock } from './drift-lock.ts'
 import { InstanceMcp, type McpObserver } from './instance-mcp.ts'
 import { grantedPipe } from './granted-pipe.ts'
 import { proxyToServer } from './http-proxy.ts'
@@ -27,6 +28,8 @@ export interface McpServiceOptions {
   version: string
   logger: Logger
   observer: McpObserver & RestartObserver
+  /** The tool-drift lock: judges every listing, holds callers to what it withholds. */
+  drift: DriftLock
 }
 
 export class McpService implements McpApi {
@@ -65,8 +68,9 @@ export class McpService implements McpApi {
     this.servers.clear()
   }
 
-  endpoint(instanceName: string, access: McpAccess = {}): McpEndpoint {
+  endpoint(instanceName: string, caller: McpAccess = {}): McpEndpoint {
     const { view, server } = this.serverOf(instanceName)
+    const access = this.withLock(instanceName, caller)
     if (server === undefined || view.dockerState !== 'running') {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
@@ -74,8 +78,9 @@ export class McpService implements McpApi {
     return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access) }
   }
 
-  capabilities(instanceName: string, access: McpAccess = {}): McpCapabilities {
+  capabilities(instanceName: string, caller: McpAccess = {}): McpCapabilities {
     const { view, server } = this.serverOf(instanceName)
+    const access = this.withLock(instanceName, caller)
     const health = (view.mcp as NonNullable<InstanceView['mcp']>).health
     const offer = server?.monitor.offer
     return {
@@ -108,6 +113,31 @@ export class McpService implements McpApi {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  driftState(instanceName: string): McpDriftState {
+    const { view } = this.serverOf(instanceName)
+    const { pinned, withheld } = this.options.drift.details(instanceName)
+    return {
+      instance_name_on_toolbox: instanceName,
+      drift: view.mcp?.drift ?? 'lock',
+      admit_new_tools: this.options.drift.admitNewTools,
+      pinned,
+      withheld: withheld.map(({ name, change, pinned, current, pinnedAt }) => ({ name, change, pinned, current, pinned_at: pinnedAt }))
+    }
+  }
+
+  approve(instanceName: string, which: 'all' | readonly string[]): { approved: string[]; withheld: string[]; unknown: string[] } {
+    this.serverOf(instanceName)
+    const result = this.options.drift.approve(instanceName, which)
+    // Told at once: the event stream and the registry see the tools back.
+    this.options.board.update(instanceName, { withheld: result.withheld })
+    return { approved: result.approved, withheld: result.withheld.map(({ name }) => name), unknown: result.unknown }
+  }
+
+  /** The caller's access with the server's drift lock added. */
+  private withLock(instanceName: string, access: McpAccess): McpAccess {
+    return { ...access, lock: this.options.drift.gate(instanceName) }
   }
 
   private serverOf(instanceName: string): { view: InstanceView; server: InstanceMcp | undefined } {
@@ -144,7 +174,13 @@ export class McpService implements McpApi {
         version: this.options.version,
         logger: this.logger.child({ instanceName }),
         observer: this.options.observer,
-        unresponsive: (reason) => this.healer.unresponsive(instanceName, reason)
+        unresponsive: (reason) => this.healer.unresponsive(instanceName, reason),
+        listed: (tools) => {
+          // The instance as it is now (a redeploy keeps its id, so its pins): the lock judges by its id and policy.
+          const now = this.options.instances.snapshot().find((entry) => entry.instanceName === instanceName)?.view ?? view
+          const report = this.options.drift.listed(instanceName, { instanceId: now.accountToolInstanceId, drift: now.mcp?.drift ?? 'lock' }, tools)
+          return { withheld: report.withheld, ...(report.drift !== undefined && { drift: report.drift }) }
+        }
       })
       this.servers.set(instanceName, server)
     }

@@ -25,7 +25,7 @@ export function splitPost(body: unknown, access: McpAccess): GrantedPost {
   const batch = Array.isArray(body)
   const messages: unknown[] = batch ? body : [body]
   const kept = messages.filter((message) => !isRefusedCall(message, access))
-  const refusals = messages.filter((message) => isRefusedCall(message, access)).flatMap((message) => refusalOf(message) ?? [])
+  const refusals = messages.filter((message) => isRefusedCall(message, access)).flatMap((message) => refusalOf(message, access) ?? [])
   return { forward: kept.length === 0 ? undefined : batch ? kept : kept[0], refusals, batch }
 }
 

@@ -15,12 +15,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
+import { driftHandlers } from './mcp-drift.ts'
 import { protectedResourceHandlers, type AuthorizationServer } from './protected-resource.ts'
 import { callerAccess, checkBinding, ProxiedSessionBindings, type CallerAccess } from './mcp-grant.ts'
 import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
 import type { Handlers, RawAnswer } from './register.ts'
 
-type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource'>
+type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource' | 'toolDrift' | 'approveTools'>
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name]
@@ -186,6 +187,8 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
     toolCapabilities: async (request) => {
       const name = request.params.name
       return { status: 200, body: { success: true, data: mcp.capabilities(name, accessOf(request, name)) } }
-    }
+    },
+
+    ...driftHandlers(mcp)
   }
 }
