@@ -156,7 +156,7 @@ export class DriftLock {
     if (lock === undefined) return { approved: [], withheld: [], unknown: which === 'all' ? [] : [...which] }
     const names = which === 'all' ? [...lock.current.keys()] : which.filter((name) => lock.current.has(name))
     const unknown = which === 'all' ? [] : which.filter((name) => !lock.current.has(name))
-    const approved = names.filter((name) => lock.withheld.has(name))
+    const approved = names.filter((name) => lock.withheld.has(name)).sort()
     this.pin(lock, names, new Date().toISOString())
     for (const name of names) lock.withheld.delete(name)
     this.options.logger.info({ instanceName, approved }, 'MCP tools approved')
@@ -167,7 +167,7 @@ export class DriftLock {
   details(instanceName: string): { pinned: string[]; withheld: WithheldDetail[] } {
     const lock = this.locks.get(instanceName)
     if (lock === undefined) return { pinned: [], withheld: [] }
-    const withheld = [...lock.withheld].map(([name, change]) => {
+    const withheld = [...lock.withheld].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, change]) => {
       const pin = lock.pins.get(name)
       return { name, change, pinned: pin?.definition ?? null, current: lock.current.get(name)?.definition ?? {}, pinnedAt: pin?.pinnedAt ?? null }
     })
