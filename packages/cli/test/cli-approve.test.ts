@@ -2,28 +2,14 @@
 // real stdio MCP server whose tools changed at run time: one tool approved
 // by name (the other stays withheld), a tool the server does not list is
 // the agent's refusal (exit 1), then all of them; a usage mistake is exit 2.
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { startTestAgent, TOKEN, uniqueName, type TestAgent } from '../../agent/test/helpers/agent.ts'
+import { dtma } from './helpers/run-cli.ts'
+import { startTestAgent, uniqueName } from '../../agent/test/helpers/agent.ts'
 import { callOutcome, DRIFT_IMAGES, ensureDriftImages, listedNames, row } from '../../agent/test/helpers/drift.ts'
 import { mcpClient, mcpDeployBody } from '../../agent/test/helpers/mcp.ts'
 import { waitFor } from '../../agent/test/helpers/wait.ts'
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
-
 t.before(ensureDriftImages)
-
-function dtma(agent: Pick<TestAgent, 'baseUrl'>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, DTMA_URL: agent.baseUrl, DTMA_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 t.test('dtma approve', async (t) => {
   const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '43570-43589' } })
