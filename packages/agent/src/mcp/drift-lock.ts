@@ -44,6 +44,7 @@ interface Seen {
 
 interface InstanceLock {
   instanceId: string
+  facts: LockFacts
   pins: PinSet
   /** The tools as the monitor last listed them. */
   current: Map<string, Seen>
@@ -55,6 +56,8 @@ interface InstanceLock {
 export interface LockFacts {
   instanceId: string
   drift: McpDrift
+  /** One session to the server (stdio, sse): the monitor sees every tool a caller can. */
+  shared: boolean
 }
 
 /** What a listing changes of the instance's health: its withheld tools, and the news of a drift. */
@@ -95,12 +98,13 @@ export class DriftLock {
         // The first time this instance is ready: what it shows is what is approved.
         const pins = new Map([...current].map(([name, seen]) => [name, { ...seen, pinnedAt: now }] as const))
         this.options.pins.write(facts.instanceId, pins)
-        this.locks.set(instanceName, { instanceId: facts.instanceId, pins, current, withheld: new Map(), told: new Set() })
+        this.locks.set(instanceName, { instanceId: facts.instanceId, facts, pins, current, withheld: new Map(), told: new Set() })
         return { withheld: [] }
       }
-      lock = { instanceId: facts.instanceId, pins: stored, current, withheld: new Map(), told: new Set() }
+      lock = { instanceId: facts.instanceId, facts, pins: stored, current, withheld: new Map(), told: new Set() }
       this.locks.set(instanceName, lock)
     }
+    lock.facts = facts
     lock.current = current
     const changes: ToolChange[] = []
     for (const [name, seen] of current) {
@@ -128,17 +132,20 @@ export class DriftLock {
   }
 
   /** The caller side's view of an instance's lock (read at each use: it follows approvals and listings). */
-  gate(instanceName: string): ToolLock {
+  gate(instanceName: string, facts: LockFacts): ToolLock {
     return {
-      withholds: (name) => this.locks.get(instanceName)?.withheld.has(name) ?? false,
+      withholds: (name) => this.lockOf(instanceName, facts)?.withheld.has(name) ?? false,
       shows: (tool) => {
-        const lock = this.locks.get(instanceName)
+        const lock = this.lockOf(instanceName, facts)
         const name = toolName(tool)
         if (lock === undefined || name === undefined) return true
         if (lock.withheld.has(name)) return false
         const pin = lock.pins.get(name)
-        // A definition that differs from its pin is cut even before the monitor saw it (a listing right after a start).
-        return pin === undefined || pin.fingerprint === definitionFingerprint(tool as Record<string, unknown>)
+        // Judged by definition too, before the monitor relisted (right after a start, or a list_changed
+        // the caller heard first): a definition that differs from its pin is cut, and so is a tool
+        // without a pin on a server whose one session the monitor shares (it is new), unless admitted.
+        if (pin !== undefined) return pin.fingerprint === definitionFingerprint(tool as Record<string, unknown>)
+        return !facts.shared || facts.drift === 'auto-approve' || this.options.admitNewTools
       },
       sentence: (name) => {
         const change = this.locks.get(instanceName)?.withheld.get(name)
@@ -174,9 +181,15 @@ export class DriftLock {
     return { pinned: [...lock.pins.keys()].sort(), withheld }
   }
 
-  withheld(instanceName: string): ToolChange[] {
+  /** The instance's lock; after an agent restart, before its first listing, made from the stored pins. */
+  private lockOf(instanceName: string, facts: LockFacts): InstanceLock | undefined {
     const lock = this.locks.get(instanceName)
-    return lock === undefined ? [] : this.withheldOf(lock)
+    if (lock !== undefined && lock.instanceId === facts.instanceId) return lock
+    const pins = this.options.pins.read(facts.instanceId)
+    if (pins === undefined) return undefined
+    const loaded: InstanceLock = { instanceId: facts.instanceId, facts, pins, current: new Map(), withheld: new Map(), told: new Set() }
+    this.locks.set(instanceName, loaded)
+    return loaded
   }
 
   private pin(lock: InstanceLock, names: readonly string[], pinnedAt: string): void {

@@ -11,7 +11,7 @@ import type { InstanceView } from '../instances/view.ts'
 import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import type { McpHealthBoard } from './health-board.ts'
-import type { DriftLock } from './drift-lock.ts'
+import type { DriftLock, LockFacts } from './drift-lock.ts'
 import { InstanceMcp, type McpObserver } from './instance-mcp.ts'
 import { grantedPipe } from './granted-pipe.ts'
 import { proxyToServer } from './http-proxy.ts'
@@ -30,6 +30,11 @@ export interface McpServiceOptions {
   observer: McpObserver & RestartObserver
   /** The tool-drift lock: judges every listing, holds callers to what it withholds. */
   drift: DriftLock
+}
+
+/** What the drift lock judges an instance by: its id (a redeploy keeps it), its policy, whether its server has one session. */
+function lockFacts(view: InstanceView): LockFacts {
+  return { instanceId: view.accountToolInstanceId, drift: view.mcp?.drift ?? 'lock', shared: view.mcp?.transport !== 'http' }
 }
 
 export class McpService implements McpApi {
@@ -70,7 +75,7 @@ export class McpService implements McpApi {
 
   endpoint(instanceName: string, caller: McpAccess = {}): McpEndpoint {
     const { view, server } = this.serverOf(instanceName)
-    const access = this.withLock(instanceName, caller)
+    const access = this.withLock(view, caller)
     if (server === undefined || view.dockerState !== 'running') {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
@@ -80,7 +85,7 @@ export class McpService implements McpApi {
 
   capabilities(instanceName: string, caller: McpAccess = {}): McpCapabilities {
     const { view, server } = this.serverOf(instanceName)
-    const access = this.withLock(instanceName, caller)
+    const access = this.withLock(view, caller)
     const health = (view.mcp as NonNullable<InstanceView['mcp']>).health
     const offer = server?.monitor.offer
     return {
@@ -136,8 +141,8 @@ export class McpService implements McpApi {
   }
 
   /** The caller's access with the server's drift lock added. */
-  private withLock(instanceName: string, access: McpAccess): McpAccess {
-    return { ...access, lock: this.options.drift.gate(instanceName) }
+  private withLock(view: InstanceView, access: McpAccess): McpAccess {
+    return { ...access, lock: this.options.drift.gate(view.instanceName, lockFacts(view)) }
   }
 
   private serverOf(instanceName: string): { view: InstanceView; server: InstanceMcp | undefined } {
@@ -178,7 +183,7 @@ export class McpService implements McpApi {
         listed: (tools) => {
           // The instance as it is now (a redeploy keeps its id, so its pins): the lock judges by its id and policy.
           const now = this.options.instances.snapshot().find((entry) => entry.instanceName === instanceName)?.view ?? view
-          const report = this.options.drift.listed(instanceName, { instanceId: now.accountToolInstanceId, drift: now.mcp?.drift ?? 'lock' }, tools)
+          const report = this.options.drift.listed(instanceName, lockFacts(now), tools)
           return { withheld: report.withheld, ...(report.drift !== undefined && { drift: report.drift }) }
         }
       })

@@ -23,17 +23,20 @@ async function deployDrift(agent: TestAgent, label: string, extra: Record<string
   return { name, body, id: body.accountToolInstanceId }
 }
 
-/** Calls mutate, then waits until the monitor has listed the change (the view's fingerprint moves). */
-async function mutate(agent: TestAgent, name: string): Promise<void> {
+/** Calls mutate, lists at once (the caller may hear list_changed before the agent's monitor relists), then
+ *  waits until the monitor has listed the change (the view's fingerprint moves). Returns that first listing. */
+async function mutate(agent: TestAgent, name: string): Promise<string[]> {
   const before = await agent.client.getTool({ params: { name } })
   const fingerprint = before.status === 200 ? before.body.data.mcp?.tools_fingerprint : undefined
   const client = await mcpClient(agent.baseUrl, name)
   await callOutcome(client, 'mutate', {})
+  const first = await listedNames(client)
   await client.close()
   await waitFor(async () => {
     const view = await agent.client.getTool({ params: { name } })
     return view.status === 200 && view.body.data.mcp?.tools_fingerprint !== fingerprint ? true : undefined
   })
+  return first
 }
 
 t.test('a run-time change after list_changed, new tools, auto-approve and an http server', async (t) => {
@@ -41,7 +44,9 @@ t.test('a run-time change after list_changed, new tools, auto-approve and an htt
 
   await t.test('run time: lookup rewritten and backdoor added after list_changed are withheld', async (t) => {
     const { name, id } = await deployDrift(agent, 'Drift Runtime')
-    await mutate(agent, name)
+    const first = await mutate(agent, name)
+    row(t, 'stdio, lock: tools/list right after mutate', 'echo,mutate (judged by definition before the monitor relists)', first.join(','))
+    t.same(first, ['echo', 'mutate'])
     const client = await mcpClient(agent.baseUrl, name)
     const listed = await listedNames(client)
     row(t, 'stdio, lock: tools/list after mutate', 'echo,mutate', listed.join(','))
