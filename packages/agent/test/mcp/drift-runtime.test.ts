@@ -4,9 +4,10 @@
 // and an http server (the proxy's path). Each case prints expected | seen.
 import { signToolboxToken } from '@dtma/contract'
 import t from 'tap'
-import { startTestAgent, TEST_AUDIENCE, uniqueName, VM_TOKEN, type TestAgent } from '../helpers/agent.ts'
+import { startTestAgent, TEST_AUDIENCE, TOKEN, uniqueName, VM_TOKEN, type TestAgent } from '../helpers/agent.ts'
 import { callOutcome, DESCRIPTIONS, DRIFT_IMAGES, ensureDriftImages, listedNames, row } from '../helpers/drift.ts'
-import { mcpClient, mcpDeployBody } from '../helpers/mcp.ts'
+import { mcpClient, mcpDeployBody, mcpUrl } from '../helpers/mcp.ts'
+import { rawMcp, rawSession } from '../helpers/raw-mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureDriftImages)
@@ -111,6 +112,14 @@ t.test('a run-time change after list_changed, new tools, auto-approve and an htt
     t.same(listed, ['echo', 'mutate'])
     t.match(refused, { code: -32602, dtmaCode: 'DTMA_TOOL_WITHHELD', message: /tool "lookup" changed since it was approved/ })
     t.same(await callOutcome(client, 'echo', { text: 'through the proxy' }), { text: 'through the proxy' })
+    // A batch: the server answers echo; the agent answers lookup, which never reaches it.
+    const headers = await rawSession(mcpUrl(agent.baseUrl, name), { authorization: `Bearer ${TOKEN}` })
+    const call = (id: string, tool: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args } })
+    const batch = await rawMcp(mcpUrl(agent.baseUrl, name), 'POST', headers, [call('b-1', 'echo', { text: 'batched' }), call('b-2', 'lookup', { word: 'w' })])
+    const byId = Object.fromEntries(batch.messages.map((message) => [String(message.id), message]))
+    row(t, 'http v2 batch [echo, lookup]', 'echo answered, lookup DTMA_TOOL_WITHHELD', `${batch.status} ${JSON.stringify(byId['b-1']?.result)} ${JSON.stringify(byId['b-2']?.error)}`)
+    t.match(byId['b-1'], { result: { content: [{ text: 'batched' }] } })
+    t.match(byId['b-2'], { error: { code: -32602, data: { code: 'DTMA_TOOL_WITHHELD' } } })
     const approved = await agent.client.approveTools({ params: { name }, body: { all: true } })
     t.match(approved, { status: 200, body: { data: { approved: ['lookup'] } } })
     const back = await callOutcome(client, 'lookup', { word: 'w' })
