@@ -6,8 +6,10 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { readServerSentEvents, type McpEvent } from '@dtma/contract'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
+import type { TestAgent } from './agent.ts'
 import { ensureMcpImages, textOf } from './mcp.ts'
 
 export const DRIFT_IMAGES = { v1: 'dtma-test/mcp-drift:v1', v2: 'dtma-test/mcp-drift:v2' } as const
@@ -50,4 +52,22 @@ export async function callOutcome(client: Client, name: string, args: Record<str
 /** One case: what was expected and what was seen, printed. */
 export function row(t: { comment(text: string): void }, what: string, expected: string, seen: string): void {
   t.comment(`${what} | expected ${expected} | seen ${seen}`)
+}
+
+/** The `mcp` events of one instance from now on (and the text of every event), until the test ends. */
+export async function collectEvents(t: { teardown(fn: () => unknown): void }, agent: TestAgent, name: string): Promise<{ events: McpEvent[]; text: () => string }> {
+  const events: McpEvent[] = []
+  let text = ''
+  const aborted = new AbortController()
+  t.teardown(() => aborted.abort())
+  // Subscribed before it returns: every change after it is heard.
+  const stream = await agent.client.events({ query: { name }, signal: aborted.signal })
+  if (stream.status !== 200) throw new Error(`no event stream: ${stream.status}`)
+  void (async () => {
+    for await (const event of readServerSentEvents(stream.response)) {
+      text += event.data
+      if (event.event === 'mcp') events.push(JSON.parse(event.data) as McpEvent)
+    }
+  })().catch(() => undefined)
+  return { events, text: () => text }
 }

@@ -8,10 +8,9 @@
 // changed, and GET /mcp/drift shows the old and new description. Approved,
 // it is back. No argument value reaches the events, the registry or the logs.
 import { randomUUID } from 'node:crypto'
-import { readServerSentEvents, type McpEvent } from '@dtma/contract'
 import t from 'tap'
-import { startTestAgent, uniqueName, VM_TOKEN, type TestAgent } from '../helpers/agent.ts'
-import { callOutcome, DESCRIPTIONS, DRIFT_IMAGES, ensureDriftImages, listedNames, row } from '../helpers/drift.ts'
+import { startTestAgent, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
+import { callOutcome, collectEvents, DESCRIPTIONS, DRIFT_IMAGES, ensureDriftImages, listedNames, row } from '../helpers/drift.ts'
 import { registryBackend, setToolboxToken } from '../helpers/edge-function.ts'
 import { mcpClient, mcpDeployBody } from '../helpers/mcp.ts'
 import { createTestDatabase, seedInstances } from '../helpers/postgres.ts'
@@ -20,22 +19,6 @@ import { waitFor } from '../helpers/wait.ts'
 t.before(ensureDriftImages)
 
 const ARGUMENT = 'argument-value-never-reported-7c1f'
-
-function collectEvents(t: { teardown(fn: () => unknown): void }, agent: TestAgent, name: string): { events: McpEvent[]; text: () => string } {
-  const events: McpEvent[] = []
-  let text = ''
-  const aborted = new AbortController()
-  t.teardown(() => aborted.abort())
-  void (async () => {
-    const stream = await agent.client.events({ query: { name }, signal: aborted.signal })
-    if (stream.status !== 200) return
-    for await (const event of readServerSentEvents(stream.response)) {
-      text += event.data
-      if (event.event === 'mcp') events.push(JSON.parse(event.data) as McpEvent)
-    }
-  })().catch(() => undefined)
-  return { events, text: () => text }
-}
 
 t.test('a v2 image whose tool description changed: withheld until approved, then back; the event and the registry row say what changed', async (t) => {
   const db = await createTestDatabase(t)
@@ -47,7 +30,7 @@ t.test('a v2 image whose tool description changed: withheld until approved, then
   let agent = await startTestAgent(t, { env })
   const name = uniqueName('Drift')
   agent.deployBody(name)
-  const { events, text: eventText } = collectEvents(t, agent, name)
+  const { events, text: eventText } = await collectEvents(t, agent, name)
   const rowOf = async () => (await db.pool.query('select * from dtma_container_registry where account_tool_instance_id = $1', [instanceId])).rows[0]
 
   const v1 = { ...mcpDeployBody(name, DRIFT_IMAGES.v1, 'stdio'), accountToolInstanceId: instanceId, waitForMcp: true }

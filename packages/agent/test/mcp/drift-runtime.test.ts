@@ -5,7 +5,7 @@
 import { signToolboxToken } from '@dtma/contract'
 import t from 'tap'
 import { startTestAgent, TEST_AUDIENCE, TOKEN, uniqueName, VM_TOKEN, type TestAgent } from '../helpers/agent.ts'
-import { callOutcome, DESCRIPTIONS, DRIFT_IMAGES, ensureDriftImages, listedNames, row } from '../helpers/drift.ts'
+import { callOutcome, collectEvents, DESCRIPTIONS, DRIFT_IMAGES, ensureDriftImages, listedNames, row } from '../helpers/drift.ts'
 import { mcpClient, mcpDeployBody, mcpUrl } from '../helpers/mcp.ts'
 import { rawMcp, rawSession } from '../helpers/raw-mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -81,10 +81,17 @@ t.test('a run-time change after list_changed, new tools, auto-approve and an htt
   })
 
   await t.test('auto-approve: every change pinned at once, still an event', async (t) => {
+    const bad = await agent.client.deployTool({ body: mcpDeployBody(uniqueName('Drift Bad'), DRIFT_IMAGES.v1, 'stdio', { drift: 'sometimes' }) as never })
+    row(t, 'deploy with drift "sometimes"', '400 naming drift', `${bad.status} ${JSON.stringify(bad.body).slice(0, 160)}`)
+    t.match(bad, { status: 400, body: { error: /drift/ } })
     const { name } = await deployDrift(agent, 'Drift Auto', { drift: 'auto-approve' })
     const view = await agent.client.getTool({ params: { name } })
     t.equal(view.status === 200 && view.body.data.mcp?.drift, 'auto-approve', 'the view says the policy')
+    const { events } = await collectEvents(t, agent, name)
     await mutate(agent, name)
+    const event = await waitFor(() => events.find((item) => item.kind === 'drift'))
+    row(t, 'auto-approve: mcp event', 'kind drift, approved auto, lookup changed + backdoor new', JSON.stringify(event?.drift))
+    t.match(event?.drift, { approved: 'auto', tools: [{ name: 'lookup', change: 'changed' }, { name: 'backdoor', change: 'new' }] })
     const client = await mcpClient(agent.baseUrl, name)
     const listed = await listedNames(client)
     const called = await callOutcome(client, 'backdoor', { text: 'x' })
