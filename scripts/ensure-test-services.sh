@@ -46,3 +46,4 @@ su postgres -c "psql -qtAc \"alter user postgres password 'postgres'\"" >/dev/nu
 bash test-images/build.sh
 # Real MCP servers from the npm registry on a locally made Node runtime (cached).
 bash test-images/mcp/build.sh
+bash test-images/mcp/build-drift.sh

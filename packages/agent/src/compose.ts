@@ -20,6 +20,7 @@ import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import type { LogTail } from './log-tail.ts'
 import { GatewayService } from './gateway/gateway-service.ts'
+import { DriftLock } from './mcp/drift-lock.ts'
 import { McpHealthBoard } from './mcp/health-board.ts'
 import { McpService } from './mcp/mcp-service.ts'
 import { instanceStatusMetrics, reconcileMetrics, takeOverMetrics } from './metrics/instance-metrics.ts'
@@ -35,6 +36,7 @@ import { registryFromConfig } from './registry/registry-sync.ts'
 import { DockerRuntime } from './runtime/docker/docker-runtime.ts'
 import type { ContainerRuntime } from './runtime/types.ts'
 import { InstanceStore } from './store/instance-store.ts'
+import { ToolPinStore } from './store/tool-pin-store.ts'
 import { TlsIdentity } from './tls/tls-identity.ts'
 
 export interface AgentOptions {
@@ -95,6 +97,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   const fleet = new FleetService(legacy as EarlierAgentContainers, redeployer)
   instanceStatusMetrics(metrics, instances)
   mcpHealth.onChange((instanceName) => instances.republish(instanceName))
+  const mcpObserver = mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount })
+  // The drift lock's pins live in the store's file, through a connection of their own.
+  const pins = new ToolPinStore(store.path)
   // Every MCP call of every caller, kept in the store's file (a table of its own), counted, streamed, mirrored.
   const auditLog = new AuditLog(store.path, config.audit, (error) => logger.error({ err: { message: error.message } }, 'audit rows not written'))
   const audit = new AuditTrail({ log: auditLog, instances, metrics, logger })
@@ -106,8 +111,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     board: mcpHealth,
     version: config.version,
     logger,
-    observer: mcpMetrics(metrics, { instances, sessionCount: () => mcp.sessionCount }),
-    recorder: audit
+    observer: mcpObserver,
+    recorder: audit,
+    drift: new DriftLock({ pins, admitNewTools: config.mcp.admitNewTools, observer: mcpObserver, logger: logger.child({ module: 'drift-lock' }) })
   })
   // The aggregated /mcp: a client of every server's per-instance path; a server that takes longer than this to list is left out.
   const gateway = new GatewayService({ mcp, version: config.version, timeoutMs: GATEWAY_TIMEOUT_MS, maxSessions: config.mcp.maxSessions, idleMs: config.mcp.sessionIdleMs })
@@ -159,6 +165,9 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
   app.addShutdownStep('flush', 'audit mirror', () => auditMirror?.close())
   app.addShutdownStep('flush', 'audit trail', () => auditLog.close())
   // Last: the drained operations and the outbox flush use the store.
-  app.addShutdownStep('flush', 'close store', () => store.close())
+  app.addShutdownStep('flush', 'close store', () => {
+    pins.close()
+    store.close()
+  })
   return { app, instances, mcp, store, tls }
 }

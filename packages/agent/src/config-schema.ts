@@ -110,6 +110,8 @@ export const ConfigSchema = Type.Object({
   DTMA_MCP_SESSION_IDLE_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
   /** Comma list of exact origins, `*`, or empty (none). */
   DTMA_MCP_ALLOWED_ORIGINS: Type.Optional(Type.String({ maxLength: 4096 })),
+  /** The drift lock admits (pins) tools that appear after approval instead of withholding them; default off. */
+  DTMA_MCP_ADMIT_NEW_TOOLS: Type.Optional(Flag),
   /** At start, take over the containers an earlier agent labelled agentopia.mcp.*. */
   DTMA_ADOPT_LABELLED: Type.Optional(Flag),
   /** The agent's own container, for POST /redeploy; default the one whose id is the host name. */

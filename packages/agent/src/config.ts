@@ -255,7 +255,8 @@ function toConfig(raw: RawConfig, ignoredSettings: string[]): Config {
       maxMessageBytes: raw.DTMA_MCP_MAX_MESSAGE_BYTES ?? 4 * 1024 * 1024,
       maxSessions: raw.DTMA_MCP_MAX_SESSIONS ?? 1000,
       sessionIdleMs: (raw.DTMA_MCP_SESSION_IDLE_S ?? 1800) * 1000,
-      allowedOrigins: (raw.DTMA_MCP_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean)
+      allowedOrigins: (raw.DTMA_MCP_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+      admitNewTools: raw.DTMA_MCP_ADMIT_NEW_TOOLS ?? false
     },
     adoptLabelled: raw.DTMA_ADOPT_LABELLED ?? true,
     upgrade: { ...(raw.DTMA_AGENT_CONTAINER !== undefined && { agentContainer: raw.DTMA_AGENT_CONTAINER }), backupDir: raw.DTMA_BACKUP_DIR ?? '/var/backups/dtma', dataVolume: raw.DTMA_DATA_VOLUME ?? 'dtma-data' },

@@ -17,6 +17,8 @@ Commands:
   mcp <name> tools                    the tools of the instance's MCP server (through the agent)
   mcp <name> call <tool> [--arg K=V]...
                                       call one of them; V is JSON when it parses (42, true, {"a":1}), else text
+  approve <name> [--tool TOOL]...     approve the tools the drift lock withholds (changed or new since approval):
+                                      those named, or all of them; GET /tools/{name}/mcp/drift shows what changed
   legacy                              containers an earlier agent left that the agent may take over, and why
   adopt <container> [--id ID] [--name NAME]
                                       take one over: made again under DTMA's labels with its image, env and ports
@@ -74,6 +76,7 @@ const COMMANDS = {
   rm: { positionals: [1, 1], options: [] },
   logs: { positionals: [1, 1], options: ['follow', 'tail', 'since'] },
   mcp: { positionals: [2, 3], options: ['arg'] },
+  approve: { positionals: [1, 1], options: ['tool'] },
   legacy: { positionals: [0, 0], options: [] },
   adopt: { positionals: [1, 1], options: ['id', 'name'] },
   token: { positionals: [0, 0], options: ['scope', 'instance', 'tool', 'ttl'] }
@@ -99,6 +102,8 @@ export interface Invocation {
   logs: { follow: boolean; tail: number | undefined; since: number | undefined }
   mcp: { action: 'tools' | 'call'; tool: string | undefined; args: Record<string, unknown> }
   adopt: { accountToolInstanceId: string | undefined; instanceName: string | undefined }
+  /** dtma approve: the tools named (none: all). */
+  approve: { tools: string[] }
   /** dtma token: what the token holds. */
   mint: { scopes: string[]; instances: string[]; tools: Record<string, string[]>; ttlSeconds: number | undefined }
 }
@@ -186,6 +191,7 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     logs: { follow: false, tail: undefined, since: undefined },
     mcp: { action: 'tools' as const, tool: undefined, args: {} },
     adopt: { accountToolInstanceId: undefined, instanceName: undefined },
+    approve: { tools: [] },
     mint: { scopes: [], instances: [], tools: {}, ttlSeconds: undefined }
   }
   if (values.version === true) return { ...base, command: 'version', target: undefined }
@@ -226,6 +232,11 @@ export function parseInvocation(argv: string[], environment: NodeJS.ProcessEnv):
     invocation.adopt = { accountToolInstanceId: values.id, instanceName: values.name }
   }
   if (word === 'token') invocation.mint = parseMint(values)
+  if (word === 'approve') {
+    const tools = values.tool ?? []
+    if (tools.some((tool) => tool === '')) throw new UsageError("'approve' takes a tool name after --tool")
+    invocation.approve = { tools }
+  }
   if (word === 'logs') {
     invocation.logs = { follow: values.follow === true, tail: nonNegativeInteger('tail', values.tail), since: nonNegativeInteger('since', values.since) }
   }

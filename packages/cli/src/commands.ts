@@ -181,6 +181,11 @@ export async function runCommand(invocation: Invocation, io: Io): Promise<void> 
       return logs(client, invocation, io)
     case 'mcp':
       return mcpCommand(invocation, io)
+    case 'approve': {
+      const { tools } = invocation.approve
+      const ok = expectOk(await client.approveTools({ params: { name }, body: tools.length === 0 ? { all: true } : { tools } }))
+      return invocation.json ? printJson(io, ok.body) : io.stdout(`${ok.body.message}\n`)
+    }
     case 'legacy': {
       const ok = expectOk(await client.listLegacy())
       return invocation.json ? printJson(io, ok.body) : io.stdout(legacyTable(ok.body.data))

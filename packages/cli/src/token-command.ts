@@ -18,6 +18,7 @@ const COMMAND_SCOPES: Record<Exclude<CommandName, 'token'>, Scope[]> = {
   restart: ['tools:write'],
   rm: ['tools:write'],
   logs: ['logs:read'],
+  approve: ['tools:write'],
   mcp: ['mcp'],
   legacy: ['tools:read'],
   adopt: ['tools:write']

@@ -2,25 +2,11 @@
 // Docker engine: `dtma legacy` lists an earlier agent's container and why,
 // `dtma adopt` takes it over with its id, and `dtma --version` says which
 // build this is.
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { freePort, startTestAgent, TEST_IMAGE, TOKEN, type TestAgent } from '../../agent/test/helpers/agent.ts'
+import { dtma } from './helpers/run-cli.ts'
+import { freePort, startTestAgent, TEST_IMAGE } from '../../agent/test/helpers/agent.ts'
 import { earlierAgentTool, legacyName } from '../../agent/test/helpers/earlier-agent.ts'
-
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
-
-function dtma(agent: Pick<TestAgent, 'baseUrl'>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, DTMA_URL: agent.baseUrl, DTMA_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 t.test('dtma legacy and dtma adopt', async (t) => {
   const agent = await startTestAgent(t)

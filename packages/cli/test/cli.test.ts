@@ -3,35 +3,13 @@
 // the agent's sentence, followed logs, and the pull progress of a deploy.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { bin, dtma } from './helpers/run-cli.ts'
 import { docker, dockerState, fetchText, freePort, startTestAgent, TEST_IMAGE, TOKEN, uniqueName, type TestAgent } from '../../agent/test/helpers/agent.ts'
 import { ensureChattyImage } from '../../agent/test/helpers/images.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../../agent/test/helpers/mcp.ts'
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 const REGISTRY = process.env.DTMA_TEST_REGISTRY ?? '127.0.0.1:5000'
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Async on purpose: the agent under test runs in this process. */
-function dtma(agent: Pick<TestAgent, 'baseUrl'>, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH, DTMA_URL: agent.baseUrl, DTMA_TOKEN: TOKEN, ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 /** Deploys through the CLI; the agent helper's teardown removes the container. */
 function track(agent: TestAgent, name: string): void {

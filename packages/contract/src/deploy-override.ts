@@ -84,6 +84,14 @@ export const McpTransport = Type.Union([Type.Literal('stdio'), Type.Literal('htt
 })
 export type McpTransport = Static<typeof McpTransport>
 
+/** What the drift lock does when a tool's definition changes after approval:
+ *  `lock` (the default) withholds the tool until an operator approves it;
+ *  `auto-approve` pins every change at once (still an `mcp` event). */
+export const McpDrift = Type.Union([Type.Literal('lock'), Type.Literal('auto-approve')], {
+  description: 'lock (default): a tool whose definition changed since approval is withheld until approved; auto-approve: every change is pinned at once (still reported)'
+})
+export type McpDrift = Static<typeof McpDrift>
+
 /** A size as Agentopia writes it ("512m", "1g", "256Mi", "1Gi"), or a number of bytes. */
 export const MemorySize = Type.Union([
   Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([bB]|[kKmMgGtT]i?[bB]?)?$', maxLength: 24 }),
@@ -144,6 +152,7 @@ export const BaseConfigOverride = Type.Object(
     mcpCapabilities: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }))),
     mcpHost: Type.Optional(Nullable(McpHost)),
     mcpAuth: Type.Optional(Nullable(McpAuth)),
+    drift: Type.Optional(Nullable(McpDrift)),
     resourceLimits: Type.Optional(Nullable(ResourceLimitsRequest)),
     egress: Type.Optional(Nullable(Egress)),
     templateId: Type.Optional(Type.Unknown({ description: 'kept as metadata' })),

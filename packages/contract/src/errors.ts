@@ -25,6 +25,7 @@ export const ErrorCode = {
   mcpUpstreamFailed: 'DTMA_MCP_UPSTREAM_FAILED',
   mcpNotReady: 'DTMA_MCP_NOT_READY',
   toolNotGranted: 'DTMA_TOOL_NOT_GRANTED',
+  toolWithheld: 'DTMA_TOOL_WITHHELD',
   mcpSessionOfOtherGrant: 'DTMA_MCP_SESSION_OF_OTHER_GRANT',
   tooManyStreams: 'DTMA_TOO_MANY_STREAMS',
   networkPolicyUnavailable: 'DTMA_NETWORK_POLICY_UNAVAILABLE',

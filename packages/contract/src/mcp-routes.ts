@@ -7,7 +7,7 @@
 // own or its server's, is a JSON-RPC error (McpErrorBody), as MCP clients
 // read them; /capabilities answers the ErrorBody of every other route.
 import { ErrorBody, NameParams } from './schemas.ts'
-import { McpAccepted, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply, ProtectedResourceMetadata } from './mcp.ts'
+import { McpAccepted, McpApproveBody, McpApproveReply, McpDriftReply, McpErrorBody, McpCapabilitiesReply, McpPostBody, McpReply, McpSessionClosed, McpStreamReply, ProtectedResourceMetadata } from './mcp.ts'
 import type { RouteDefinition } from './routes.ts'
 import { Scope } from './token.ts'
 
@@ -114,5 +114,24 @@ export const mcpRoutes = {
     raw: true,
     accept: ACCEPT,
     responses: { 200: McpSessionClosed, ...gatewayErrors }
+  },
+  toolDrift: {
+    method: 'GET',
+    path: '/tools/:name/mcp/drift',
+    auth: 'bearer',
+    scope: [Scope.toolsRead],
+    summary: "The drift lock of the instance's MCP server: the tools pinned, and each withheld tool's approved and current description and schema",
+    params: NameParams,
+    responses: { 200: McpDriftReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }
+  },
+  approveTools: {
+    method: 'POST',
+    path: '/tools/:name/mcp/approve',
+    auth: 'bearer',
+    scope: [Scope.toolsWrite],
+    summary: 'Approve the current definitions of withheld tools (all, or those named): they are pinned and callers see them again',
+    params: NameParams,
+    body: McpApproveBody,
+    responses: { 200: McpApproveReply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...authErrors, 503: ErrorBody }
   }
 } as const satisfies Record<string, RouteDefinition>

@@ -3,7 +3,7 @@
 // ping, tools/list), and the bodies of the MCP endpoint. No Node-only
 // imports: this file is also loaded by Deno.
 import Type, { type Static } from 'typebox'
-import { McpTransport } from './deploy-override.ts'
+import { McpDrift, McpTransport } from './deploy-override.ts'
 
 /** How an instance's MCP server is reached, from the deploy's mcp* keys (what the store keeps). */
 export const McpSettings = Type.Object({
@@ -11,7 +11,8 @@ export const McpSettings = Type.Object({
   endpoint: Type.String({ description: 'path of the MCP endpoint inside the container (http, sse)' }),
   port: Type.Union([Type.Integer(), Type.Null()], { description: 'container port of an http/sse server' }),
   capabilities: Type.Array(Type.String(), { description: 'what the deploy declared (mcpCapabilities)' }),
-  host: Type.Optional(Type.String({ description: 'the Host header its http or sse server is sent (mcpHost); absent: localhost:<port>' }))
+  host: Type.Optional(Type.String({ description: 'the Host header its http or sse server is sent (mcpHost); absent: localhost:<port>' })),
+  drift: Type.Optional(McpDrift)
 })
 export type McpSettings = Static<typeof McpSettings>
 
@@ -25,6 +26,13 @@ export const McpStatus = Type.Union(
 export type McpStatus = Static<typeof McpStatus>
 
 export const McpServerInfo = Type.Object({ name: Type.String(), version: Type.String() }, { additionalProperties: true, description: 'serverInfo of its initialize answer' })
+
+/** A tool whose definition differs from its pin: changed since approval, new since approval, or gone. Names only. */
+export const ToolChange = Type.Object({
+  name: Type.String({ maxLength: 256 }),
+  change: Type.Union([Type.Literal('changed'), Type.Literal('new'), Type.Literal('removed')])
+}, { additionalProperties: false })
+export type ToolChange = Static<typeof ToolChange>
 
 /** The `mcp` object of an instance; null for a container that is not an MCP server. */
 export const McpInfo = Type.Object({
@@ -41,7 +49,8 @@ export const McpInfo = Type.Object({
   last_error: Type.Union([Type.String(), Type.Null()]),
   gateway_prefix: Type.Optional(
     Type.String({ pattern: '^[a-zA-Z0-9_-]{1,24}$', description: "on the toolbox's aggregated endpoint (/mcp) its tools, resources and prompts are named `<gateway_prefix>_<name>`; kept across restarts" })
-  )
+  ),
+  tools_withheld: Type.Optional(Type.Array(ToolChange, { description: 'tools withheld from callers since their definition changed (or they are new) after approval: POST /tools/{name}/mcp/approve' }))
 })
 export type McpInfo = Static<typeof McpInfo>
 
@@ -122,7 +131,17 @@ export type McpCapabilities = Static<typeof McpCapabilities>
 export const McpCapabilitiesReply = Type.Object({ success: Type.Literal(true), data: McpCapabilities })
 
 /** SSE `mcp` event: an instance's MCP status or tool fingerprint changed. */
-export const McpEvent = Type.Object({ instanceName: Type.String(), mcp: Type.Union([McpInfo, Type.Null()]) })
+export const McpEvent = Type.Object({
+  instanceName: Type.String(),
+  mcp: Type.Union([McpInfo, Type.Null()]),
+  /** Present on the event of a drift: the tools whose definitions changed (names only, never arguments). */
+  kind: Type.Optional(Type.Literal('drift')),
+  drift: Type.Optional(Type.Object({
+    tools: Type.Array(ToolChange),
+    approved: Type.Union([Type.Literal('auto'), Type.Null()], { description: "auto: the deploy's drift auto-approve pinned the change; null: the changed and new tools are withheld" }),
+    detected_at: Type.String()
+  }))
+})
 export type McpEvent = Static<typeof McpEvent>
 
 // ---- GET /.well-known/oauth-protected-resource -------------------------------------------
@@ -141,3 +160,51 @@ export const ProtectedResourceMetadata = Type.Object(
   { additionalProperties: true }
 )
 export type ProtectedResourceMetadata = Static<typeof ProtectedResourceMetadata>
+
+// ---- the drift lock: GET /tools/:name/mcp/drift, POST /tools/:name/mcp/approve ---------
+
+/** A tool's definition as the drift lock compares it (what its fingerprint covers). */
+export const ToolDefinition = Type.Object(
+  {
+    title: Type.Optional(Type.Unknown()),
+    description: Type.Optional(Type.Unknown()),
+    inputSchema: Type.Optional(Type.Unknown()),
+    outputSchema: Type.Optional(Type.Unknown()),
+    annotations: Type.Optional(Type.Unknown())
+  },
+  { additionalProperties: false }
+)
+
+export const WithheldTool = Type.Object({
+  name: Type.String(),
+  change: Type.Union([Type.Literal('changed'), Type.Literal('new')]),
+  pinned: Type.Union([ToolDefinition, Type.Null()], { description: 'the approved definition; null: a tool new since approval' }),
+  current: ToolDefinition,
+  pinned_at: Type.Union([Type.String(), Type.Null()])
+})
+
+export const McpDriftState = Type.Object({
+  instance_name_on_toolbox: Type.String(),
+  drift: McpDrift,
+  admit_new_tools: Type.Boolean({ description: 'DTMA_MCP_ADMIT_NEW_TOOLS: new tools are pinned as they appear' }),
+  pinned: Type.Array(Type.String(), { description: 'the tools whose definitions are pinned' }),
+  withheld: Type.Array(WithheldTool)
+})
+export type McpDriftState = Static<typeof McpDriftState>
+
+export const McpDriftReply = Type.Object({ success: Type.Literal(true), data: McpDriftState })
+
+export const McpApproveBody = Type.Union(
+  [
+    Type.Object({ all: Type.Literal(true) }, { additionalProperties: false }),
+    Type.Object({ tools: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false })
+  ],
+  { description: '{ all: true }: pin every tool as the server lists it now; { tools: [...] }: pin these tools only' }
+)
+export type McpApproveBody = Static<typeof McpApproveBody>
+
+export const McpApproveReply = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  data: Type.Object({ approved: Type.Array(Type.String()), withheld: Type.Array(Type.String({ description: 'tools still withheld' })) })
+})

@@ -22,7 +22,7 @@ export const EventsQuery = Type.Object({ name: Type.Optional(InstanceName) }, { 
 
 export const EventStreamReply = Type.String({
   description:
-    'server-sent events: `instance` (InstanceEvent JSON) for the current view and every change, `pull` (PullProgressEvent JSON) while an image is pulled, `mcp` (McpEvent JSON) when an MCP server\'s status or tool fingerprint changes, `upgrade` (UpgradeEvent JSON) while the agent upgrades itself and its outcome, `audit` (AuditEvent JSON) for each MCP call once its outcome is known (to a token with logs:read)'
+    'server-sent events: `instance` (InstanceEvent JSON) for the current view and every change, `pull` (PullProgressEvent JSON) while an image is pulled, `mcp` (McpEvent JSON) when an MCP server\'s status, tool fingerprint or withheld tools change (kind drift: the drift lock saw tools change since approval), `upgrade` (UpgradeEvent JSON) while the agent upgrades itself and its outcome, `audit` (AuditEvent JSON) for each MCP call once its outcome is known (to a token with logs:read)'
 })
 
 /** SSE `instance` event: an instance's view after a change; null: it is gone. */

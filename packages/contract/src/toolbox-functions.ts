@@ -5,7 +5,7 @@
 import Type, { type Static, type TSchema } from 'typebox'
 import { AuditRecord, MAX_AUDIT_BATCH } from './audit.ts'
 import { Egress, McpTransport } from './deploy-override.ts'
-import { McpStatus } from './mcp.ts'
+import { McpStatus, ToolChange } from './mcp.ts'
 import { InstanceStatus } from './schemas.ts'
 
 const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', maxLength: 36 })
@@ -39,7 +39,9 @@ export const RegistryRow = Type.Object(
     mcp_tools_fingerprint: Nullable(Text(128)),
     mcp_checked_at: Nullable(Text(64)),
     /** What the tool may reach (the deploy's egress, as the agent enforces it); absent from an older agent. */
-    egress: Type.Optional(Egress)
+    egress: Type.Optional(Egress),
+    /** The tools withheld from callers by the drift lock, names and what changed only; absent from an older agent. */
+    mcp_tools_withheld: Type.Optional(Nullable(Type.Array(ToolChange, { maxItems: 1000 })))
   },
   { additionalProperties: false }
 )

@@ -123,7 +123,7 @@ function portsFromOverride(override: NonNullable<DeployToolBody['baseConfigOverr
 
 function mcpFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrideJson']>, ports: PortBinding[], warnings: string[]): McpSettings | undefined {
   if (override.mcpTransport === undefined || override.mcpTransport === null) {
-    const orphans = (['mcpEndpoint', 'mcpPort', 'mcpCapabilities', 'mcpHost', 'mcpAuth'] as const).filter((key) => override[key] !== undefined && override[key] !== null)
+    const orphans = (['mcpEndpoint', 'mcpPort', 'mcpCapabilities', 'mcpHost', 'mcpAuth', 'drift'] as const).filter((key) => override[key] !== undefined && override[key] !== null)
     if (orphans.length > 0) warnings.push(`${OVERRIDE}: ${orphans.join(', ')} ${orphans.length === 1 ? 'is' : 'are'} ignored without mcpTransport (the instance is not an MCP server)`)
     return undefined
   }
@@ -140,7 +140,9 @@ function mcpFromOverride(override: NonNullable<DeployToolBody['baseConfigOverrid
     endpoint: override.mcpEndpoint ?? DEFAULT_MCP_ENDPOINT,
     port: port ?? null,
     capabilities: override.mcpCapabilities ?? [],
-    ...(host !== undefined && override.mcpTransport !== 'stdio' && { host })
+    ...(host !== undefined && override.mcpTransport !== 'stdio' && { host }),
+    // The default (lock) is left out: instances deployed before the drift lock keep their spec hash.
+    ...(override.drift === 'auto-approve' && { drift: 'auto-approve' as const })
   }
 }
 

@@ -14,6 +14,7 @@ export function mcpInfo(view: InstanceView): McpInfo | null {
     port: mcp.port,
     capabilities: mcp.capabilities,
     ...(mcp.host !== undefined && { host: mcp.host }),
+    ...(mcp.drift !== undefined && { drift: mcp.drift }),
     url_path: buildPath(routes.mcpPost.path, { name: view.instanceName }),
     status: health.status,
     protocol_version: health.protocolVersion,
@@ -24,6 +25,8 @@ export function mcpInfo(view: InstanceView): McpInfo | null {
     tools_fingerprint: health.toolsFingerprint,
     checked_at: health.checkedAt,
     last_error: health.lastError,
-    ...(mcp.prefix !== '' && { gateway_prefix: mcp.prefix })
+    ...(mcp.prefix !== '' && { gateway_prefix: mcp.prefix }),
+    // Only when the drift lock withholds something: reports of a server in good standing are unchanged.
+    ...(health.withheld.length > 0 && { tools_withheld: health.withheld })
   }
 }

@@ -14,6 +14,7 @@ export function specHash(spec: InstanceSpec): string {
   const canonical: unknown[] = [spec.instanceName, spec.accountToolInstanceId, spec.image, spec.env, spec.ports.map((p) => [p.container_port, p.protocol, p.host_ip, p.host_port])]
   if (spec.mcp !== undefined) canonical.push(['mcp', spec.mcp.transport, spec.mcp.endpoint, spec.mcp.port, spec.mcp.capabilities])
   if (spec.mcp?.host !== undefined) canonical.push(['mcpHost', spec.mcp.host])
+  if (spec.mcp?.drift !== undefined) canonical.push(['mcpDrift', spec.mcp.drift])
   if (spec.mcpAuth !== undefined) canonical.push(['mcpAuth', spec.mcpAuth.header, spec.mcpAuth.value])
   if (spec.limits !== undefined) canonical.push(['limits', spec.limits.memoryBytes, spec.limits.nanoCpus, spec.limits.pidsLimit])
   if (spec.egress !== undefined && spec.egress !== 'internet') canonical.push(['egress', spec.egress])

@@ -59,7 +59,7 @@ function statusWithoutContainer(record: InstanceRecord | undefined, desiredState
 /** An MCP server the monitor has not reported on yet. */
 function unseenHealth(dockerState: string): McpHealth {
   const status = dockerState === 'running' ? 'starting' : 'stopped'
-  return { status, protocolVersion: null, serverInfo: null, serverCapabilities: null, lastPingMs: null, toolsCount: null, toolsFingerprint: null, checkedAt: null, lastError: null, tools: null }
+  return { status, protocolVersion: null, serverInfo: null, serverCapabilities: null, lastPingMs: null, toolsCount: null, toolsFingerprint: null, checkedAt: null, lastError: null, tools: null, withheld: [], drift: null }
 }
 
 /** The view of an instance that exists (see isGone). defaultLimits: what a

@@ -5,7 +5,7 @@
 // Descriptions and annotations are left out: rewording is not a new tool.
 import { createHash } from 'node:crypto'
 
-function canonical(value: unknown): unknown {
+export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical)
   if (value === null || typeof value !== 'object') return value
   return Object.fromEntries(

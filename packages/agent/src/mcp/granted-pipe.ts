@@ -1,10 +1,10 @@
 // A caller's session of a multiplexed server (stdio, sse) held to what its
 // credential grants (tool-grant.ts): a refused tools/call is answered here
 // and never reaches the multiplexer, and the answers to its tools/list
-// requests are cut to the granted tools. Everything else passes untouched.
-// The session's calls and their answers (refusals included) are told to its
-// call watch (call-watch.ts), if it has one; what is unanswered when the
-// session closes is lost.
+// requests are cut to the granted tools (and those the drift lock does not
+// withhold). Everything else passes untouched. The session's calls and their
+// answers (refusals included) are told to its call watch (call-watch.ts), if
+// it has one; what is unanswered when the session closes is lost.
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
 import type { CallWatch } from './call-watch.ts'
 import type { SessionPipe } from './mux-session.ts'
@@ -18,7 +18,7 @@ export function grantedPipe(pipe: SessionPipe, access: McpAccess, watch?: CallWa
       const { id, method } = message as { id?: RequestId; method?: string }
       watch?.request(message)
       if (isRefusedCall(message, access)) {
-        const refusal = refusalOf(message)
+        const refusal = refusalOf(message, access)
         if (refusal !== undefined) {
           granted.onmessage?.(refusal, id)
           watch?.answer(refusal, true)

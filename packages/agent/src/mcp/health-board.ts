@@ -9,7 +9,7 @@ import type { McpHealth, McpHealthSource } from '../model/mcp-health.ts'
 const REFRESH_MS = 60_000
 
 export function initialHealth(status: McpHealth['status']): McpHealth {
-  return { status, protocolVersion: null, serverInfo: null, serverCapabilities: null, lastPingMs: null, toolsCount: null, toolsFingerprint: null, checkedAt: null, lastError: null, tools: null }
+  return { status, protocolVersion: null, serverInfo: null, serverCapabilities: null, lastPingMs: null, toolsCount: null, toolsFingerprint: null, checkedAt: null, lastError: null, tools: null, withheld: [], drift: null }
 }
 
 /** Everything but the times (only whether there are any): what makes a change worth telling at once. */

@@ -52,7 +52,6 @@ function forwarded(headers: IncomingHttpHeaders, names: Set<string>): Record<str
  *  a POST's calls told to the watch `watchOf` makes for it (the audit). */
 export async function proxyToServer(url: URL, upstream: Record<string, string>, request: ProxiedRequest, maxMessageBytes: number, access: McpAccess = {}, watchOf?: () => CallWatch): Promise<ProxiedAnswer> {
   const watch = request.method === 'POST' ? watchOf?.() : undefined
-  if (access.tools === undefined && watch === undefined) return relay(url, upstream, request, maxMessageBytes)
   const post = request.method === 'POST' ? splitPost(request.body, access, watch) : undefined
   if (post !== undefined && post.forward === undefined) return refusedOnly(post)
   let answer: ProxiedAnswer

@@ -9,6 +9,7 @@ import type { McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { McpCredential } from '../model/instance-spec.ts'
+import type { McpHealth } from '../model/mcp-health.ts'
 import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import { boundedFetch } from './bounded-fetch.ts'
@@ -38,6 +39,8 @@ export interface InstanceMcpOptions {
   logger: Logger
   observer: McpObserver
   unresponsive(reason: string): void
+  /** Its tools were listed: what the drift lock adds to its health. */
+  listed?(tools: Array<Record<string, unknown>>): Partial<McpHealth>
 }
 
 export class InstanceMcp {
@@ -85,7 +88,8 @@ export class InstanceMcp {
       version: options.version,
       logger: options.logger,
       observer: options.observer,
-      unresponsive: (reason) => options.unresponsive(reason)
+      unresponsive: (reason) => options.unresponsive(reason),
+      ...(options.listed !== undefined && { listed: options.listed })
     })
   }
 

@@ -2,7 +2,7 @@
 // (sessions of a multiplexed one, or the address of an http one's own
 // endpoint), what it last listed, and a wait for its readiness. The app is
 // built on this interface, like InstanceApi.
-import type { McpCapabilities } from '@dtma/contract'
+import type { McpCapabilities, McpDriftState } from '@dtma/contract'
 import type { ProxiedAnswer, ProxiedRequest } from './http-proxy.ts'
 import type { SessionPipe } from './mux-session.ts'
 import type { McpAccess } from './tool-grant.ts'
@@ -38,5 +38,9 @@ export interface McpApi {
   listServers(): McpServerEntry[]
   /** Called (after the change) whenever a server comes, goes, becomes ready or not, or its tools change; returns the unsubscribe. */
   onServersChange(listener: () => void): () => void
+  /** The drift lock of its server: the tools pinned, each withheld tool's approved and current definition. */
+  driftState(instanceName: string): McpDriftState
+  /** Pins the current definitions of the tools named (all: every tool listed now); unknown: names the server does not list. */
+  approve(instanceName: string, which: 'all' | readonly string[]): { approved: string[]; withheld: string[]; unknown: string[] }
   readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }
 }

@@ -3,7 +3,7 @@
 // its server and a health monitor; restarts what stops answering; and
 // answers the app (McpApi). It observes the instances domain and reaches
 // containers only through the runtime's interface.
-import type { McpCapabilities } from '@dtma/contract'
+import type { McpCapabilities, McpDriftState } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
@@ -11,6 +11,7 @@ import type { InstanceView } from '../instances/view.ts'
 import type { McpConfig } from '../model/mcp-config.ts'
 import type { ContainerRuntime } from '../runtime/types.ts'
 import type { McpHealthBoard } from './health-board.ts'
+import type { DriftLock, LockFacts } from './drift-lock.ts'
 import { InstanceMcp, type McpObserver } from './instance-mcp.ts'
 import type { AuditedMethod, CallRecorder } from '../model/call-record.ts'
 import { CallWatch } from './call-watch.ts'
@@ -31,6 +32,13 @@ export interface McpServiceOptions {
   observer: McpObserver & RestartObserver
   /** Told every tools/call, resources/read and prompts/get of every caller, with its outcome (the audit trail). */
   recorder?: CallRecorder
+  /** The tool-drift lock: judges every listing, holds callers to what it withholds. */
+  drift: DriftLock
+}
+
+/** What the drift lock judges an instance by: its id (a redeploy keeps it), its policy, whether its server has one session. */
+function lockFacts(view: InstanceView): LockFacts {
+  return { instanceId: view.accountToolInstanceId, drift: view.mcp?.drift ?? 'lock', shared: view.mcp?.transport !== 'http' }
 }
 
 export class McpService implements McpApi {
@@ -88,8 +96,9 @@ export class McpService implements McpApi {
     return () => this.serverListeners.delete(listener)
   }
 
-  endpoint(instanceName: string, access: McpAccess = {}): McpEndpoint {
+  endpoint(instanceName: string, caller: McpAccess = {}): McpEndpoint {
     const { view, server } = this.serverOf(instanceName)
+    const access = this.withLock(view, caller)
     if (server === undefined || view.dockerState !== 'running') {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
@@ -111,8 +120,9 @@ export class McpService implements McpApi {
     return () => new CallWatch({ recorder, instanceName, caller: access.caller ?? 'anonymous', listed })
   }
 
-  capabilities(instanceName: string, access: McpAccess = {}): McpCapabilities {
+  capabilities(instanceName: string, caller: McpAccess = {}): McpCapabilities {
     const { view, server } = this.serverOf(instanceName)
+    const access = this.withLock(view, caller)
     const health = (view.mcp as NonNullable<InstanceView['mcp']>).health
     const offer = server?.monitor.offer
     return {
@@ -160,6 +170,31 @@ export class McpService implements McpApi {
     for (const listener of this.serverListeners) listener()
   }
 
+  driftState(instanceName: string): McpDriftState {
+    const { view } = this.serverOf(instanceName)
+    const { pinned, withheld } = this.options.drift.details(instanceName)
+    return {
+      instance_name_on_toolbox: instanceName,
+      drift: view.mcp?.drift ?? 'lock',
+      admit_new_tools: this.options.drift.admitNewTools,
+      pinned,
+      withheld: withheld.map(({ name, change, pinned, current, pinnedAt }) => ({ name, change, pinned, current, pinned_at: pinnedAt }))
+    }
+  }
+
+  approve(instanceName: string, which: 'all' | readonly string[]): { approved: string[]; withheld: string[]; unknown: string[] } {
+    this.serverOf(instanceName)
+    const result = this.options.drift.approve(instanceName, which)
+    // Told at once: the event stream and the registry see the tools back.
+    this.options.board.update(instanceName, { withheld: result.withheld })
+    return { approved: result.approved, withheld: result.withheld.map(({ name }) => name), unknown: result.unknown }
+  }
+
+  /** The caller's access with the server's drift lock added. */
+  private withLock(view: InstanceView, access: McpAccess): McpAccess {
+    return { ...access, lock: this.options.drift.gate(view.instanceName, lockFacts(view)) }
+  }
+
   private serverOf(instanceName: string): { view: InstanceView; server: InstanceMcp | undefined } {
     const view = this.options.instances.get(instanceName)
     if (view.mcp === null) throw new DtmaError('not-mcp', `Tool instance '${instanceName}' is not an MCP server (it was deployed without mcpTransport)`)
@@ -194,7 +229,13 @@ export class McpService implements McpApi {
         version: this.options.version,
         logger: this.logger.child({ instanceName }),
         observer: this.options.observer,
-        unresponsive: (reason) => this.healer.unresponsive(instanceName, reason)
+        unresponsive: (reason) => this.healer.unresponsive(instanceName, reason),
+        listed: (tools) => {
+          // The instance as it is now (a redeploy keeps its id, so its pins): the lock judges by its id and policy.
+          const now = this.options.instances.snapshot().find((entry) => entry.instanceName === instanceName)?.view ?? view
+          const report = this.options.drift.listed(instanceName, lockFacts(now), tools)
+          return { withheld: report.withheld, ...(report.drift !== undefined && { drift: report.drift }) }
+        }
       })
       this.servers.set(instanceName, server)
     }

@@ -49,6 +49,8 @@ export interface MonitorOptions {
   observer: MonitorObserver
   /** The server stopped answering: restart its container (the owner calls begin() when it runs again). */
   unresponsive(reason: string): void
+  /** Its tools were listed (the drift lock judges them): what that adds to its health. */
+  listed?(tools: Array<Record<string, unknown>>): Partial<McpHealth>
 }
 
 export interface Listing extends Offer {
@@ -187,7 +189,8 @@ export class HealthMonitor {
       if (generation !== this.generation) return
       this.listFailed = false
       this.listing = { ...offer, serverCapabilities: client.getServerCapabilities() ?? null, instructions: client.getInstructions() ?? null }
-      this.update({ tools: offer.tools, toolsCount: offer.tools.length, toolsFingerprint: toolsFingerprint(offer.tools), checkedAt: new Date().toISOString() })
+      const judged = this.options.listed?.(offer.tools) ?? {}
+      this.update({ tools: offer.tools, toolsCount: offer.tools.length, toolsFingerprint: toolsFingerprint(offer.tools), checkedAt: new Date().toISOString(), ...judged })
     } catch (error) {
       if (generation !== this.generation) return
       this.listFailed = true

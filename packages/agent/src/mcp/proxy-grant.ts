@@ -30,7 +30,7 @@ export function splitPost(body: unknown, access: McpAccess, watch?: CallWatch): 
   const messages: unknown[] = batch ? body : [body]
   for (const message of messages) watch?.request(message)
   const kept = messages.filter((message) => !isRefusedCall(message, access))
-  const refusals = messages.filter((message) => isRefusedCall(message, access)).flatMap((message) => refusalOf(message) ?? [])
+  const refusals = messages.filter((message) => isRefusedCall(message, access)).flatMap((message) => refusalOf(message, access) ?? [])
   for (const refusal of refusals) watch?.answer(refusal, true)
   return { forward: kept.length === 0 ? undefined : batch ? kept : kept[0], refusals, batch }
 }

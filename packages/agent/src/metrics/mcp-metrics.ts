@@ -4,13 +4,14 @@
 // interfaces and knows nothing of how they are counted.
 import type { McpStatus } from '@dtma/contract'
 import type { InstanceApi } from '../instances/instance-api.ts'
+import type { DriftObserver } from '../mcp/drift-lock.ts'
 import type { McpObserver } from '../mcp/instance-mcp.ts'
 import type { RestartObserver } from '../mcp/self-heal.ts'
 import type { Metrics } from './metrics.ts'
 
 const STATUSES: McpStatus[] = ['starting', 'ready', 'degraded', 'unresponsive', 'stopped']
 
-export function mcpMetrics(metrics: Metrics, sources: { instances: InstanceApi; sessionCount: () => number }): McpObserver & RestartObserver {
+export function mcpMetrics(metrics: Metrics, sources: { instances: InstanceApi; sessionCount: () => number }): McpObserver & RestartObserver & DriftObserver {
   const pings = metrics.histogram({
     name: 'mcp_ping_seconds',
     help: 'Round trip of the MCP ping the agent sends every server, by outcome',
@@ -33,6 +34,18 @@ export function mcpMetrics(metrics: Metrics, sources: { instances: InstanceApi; 
       for (const [status, count] of counts) this.set({ status }, count)
     }
   })
+  const drifts = metrics.counter({ name: 'mcp_drift_detections_total', help: 'Tools whose definition differed from the approved one (changed, new or removed), by instance', labelNames: ['instance'] as const })
+  metrics.gauge({
+    name: 'mcp_tools_withheld',
+    help: 'Tools the drift lock withholds from callers until approved, by instance',
+    labelNames: ['instance'] as const,
+    collect() {
+      this.reset()
+      for (const { instanceName, view } of sources.instances.snapshot()) {
+        if (view?.mcp != null) this.set({ instance: instanceName }, view.mcp.health.withheld.length)
+      }
+    }
+  })
   metrics.gauge({
     name: 'mcp_bridge_sessions',
     help: 'Open MCP sessions of multiplexed (stdio, sse) servers',
@@ -44,6 +57,7 @@ export function mcpMetrics(metrics: Metrics, sources: { instances: InstanceApi; 
     pinged: (seconds, outcome) => pings.observe({ outcome }, seconds),
     restarted: (outcome) => restarts.inc({ outcome }),
     message: (direction) => messages.inc({ direction }),
-    dropped: (reason) => dropped.inc({ reason })
+    dropped: (reason) => dropped.inc({ reason }),
+    drifted: (instanceName, tools) => drifts.inc({ instance: instanceName }, tools.length)
   }
 }

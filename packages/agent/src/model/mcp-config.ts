@@ -17,4 +17,6 @@ export interface McpConfig {
   sessionIdleMs: number
   /** Origin headers accepted on the MCP endpoint ('*': any); a request without Origin is always accepted. */
   allowedOrigins: string[]
+  /** The drift lock pins tools that appear after approval instead of withholding them (DTMA_MCP_ADMIT_NEW_TOOLS). */
+  admitNewTools: boolean
 }

@@ -2,7 +2,16 @@
 // side (its health monitor), read into the instance's published view, so
 // every reporter (routes, events, heartbeat, registry) carries it without a
 // read of its own. A leaf.
-import type { McpStatus } from '@dtma/contract'
+import type { McpStatus, ToolChange } from '@dtma/contract'
+
+/** The drift lock's last detection: the tools whose definitions differ from their pins (names only). */
+export interface DriftNews {
+  tools: ToolChange[]
+  /** auto: pinned at once (the deploy's drift auto-approve, or new tools admitted); null: withheld until approved. */
+  approved: 'auto' | null
+  /** ISO 8601 */
+  detectedAt: string
+}
 
 export interface McpHealth {
   status: McpStatus
@@ -18,6 +27,10 @@ export interface McpHealth {
   lastError: string | null
   /** The tools as last listed (the registry mirrors them); null before the first list. */
   tools: Array<Record<string, unknown>> | null
+  /** The tools the drift lock withholds from callers (mcp/drift-lock.ts). */
+  withheld: ToolChange[]
+  /** Its last detection; null: none since the agent started. */
+  drift: DriftNews | null
 }
 
 /** Where the domain reads the health of an instance's MCP server from. */

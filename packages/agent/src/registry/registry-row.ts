@@ -40,6 +40,7 @@ function mcpColumns(view: InstanceView): Pick<RegistryRow, `mcp_${string}` & key
     mcp_server_info: mcp?.server_info ?? null,
     mcp_tools: view.mcp?.health.tools ?? null,
     mcp_tools_fingerprint: mcp?.tools_fingerprint ?? null,
-    mcp_checked_at: mcp?.checked_at ?? null
+    mcp_checked_at: mcp?.checked_at ?? null,
+    mcp_tools_withheld: view.mcp?.health.withheld ?? null
   }
 }

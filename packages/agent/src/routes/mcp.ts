@@ -15,12 +15,13 @@ import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
 import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
 import { checkAccept, checkOrigin, header } from './mcp-checks.ts'
+import { driftHandlers } from './mcp-drift.ts'
 import { protectedResourceHandlers, type AuthorizationServer } from './protected-resource.ts'
 import { callerAccess, checkBinding, ProxiedSessionBindings, type CallerAccess } from './mcp-grant.ts'
 import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
 import type { Handlers, RawAnswer } from './register.ts'
 
-type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource'>
+type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource' | 'toolDrift' | 'approveTools'>
 
 function checkProtocolVersion(request: FastifyRequest): void {
   const version = header(request, McpHeaders.protocolVersion)
@@ -146,6 +147,8 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
     toolCapabilities: async (request) => {
       const name = request.params.name
       return { status: 200, body: { success: true, data: mcp.capabilities(name, accessOf(request, name)) } }
-    }
+    },
+
+    ...driftHandlers(mcp)
   }
 }

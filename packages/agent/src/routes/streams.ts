@@ -67,13 +67,16 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
 
       // An MCP server's status and tool fingerprint as last told, to send an `mcp` event when either changes.
       const mcpSeen = new Map<string, string>()
-      const mcpKey = (view: InstanceView | undefined) => (view?.mcp == null ? '' : `${view.mcp.health.status} ${view.mcp.health.toolsFingerprint}`)
+      const mcpKey = (view: InstanceView | undefined) =>
+        view?.mcp == null ? '' : `${view.mcp.health.status} ${view.mcp.health.toolsFingerprint} ${JSON.stringify(view.mcp.health.withheld)} ${view.mcp.health.drift?.detectedAt ?? ''}`
+      const driftSeen = new Map<string, string>()
       const remember = (instanceName: string, view: InstanceView | undefined): void => {
         if (view !== undefined) idOf.set(instanceName, view.accountToolInstanceId)
       }
       for (const { instanceName, view } of instances.snapshot()) {
         remember(instanceName, view)
         mcpSeen.set(instanceName, mcpKey(view))
+        driftSeen.set(instanceName, view?.mcp?.health.drift?.detectedAt ?? '')
         send('instance', instanceName, instanceEvent(instanceName, view))
       }
       const stopChanges = instances.onChange(({ instanceName, view }) => {
@@ -83,6 +86,12 @@ export function streamHandlers(instances: InstanceApi, fleet: Pick<FleetApi, 'on
         if ((mcpSeen.get(instanceName) ?? '') === key) return
         mcpSeen.set(instanceName, key)
         const event: McpEvent = { instanceName, mcp: view === undefined ? null : mcpInfo(view) }
+        // A new detection of the drift lock: the event says which tools changed (names only).
+        const drift = view?.mcp?.health.drift
+        if (drift != null && driftSeen.get(instanceName) !== drift.detectedAt) {
+          driftSeen.set(instanceName, drift.detectedAt)
+          Object.assign(event, { kind: 'drift', drift: { tools: drift.tools, approved: drift.approved, detected_at: drift.detectedAt } })
+        }
         send('mcp', instanceName, event)
       })
       const stopPulls = instances.onPullProgress((event) => send('pull', event.instanceName, event))

@@ -52,6 +52,7 @@ t.test('the migration applies twice without change', async (t) => {
       'dtma_container_registry_instance_unique',
       'dtma_container_registry_mcp_status_check',
       'dtma_container_registry_mcp_tools_array',
+      'dtma_container_registry_mcp_tools_withheld_shape',
       'dtma_container_registry_mcp_transport_check',
       'dtma_container_registry_pkey',
       'dtma_container_registry_port_bindings_object',

@@ -71,6 +71,14 @@ export async function provokeMcpStatuses(t: Test, agent: TestAgent, client: Dtma
   t.equal((await call.toolCapabilities?.({ params: { name: uniqueName('Nobody') } }))?.status, 404)
   t.equal((await call.toolCapabilities?.({ params: { name: notMcp } }))?.status, 409)
   t.equal((await call.protectedResource?.())?.status, 404, 'no authorization server is set: no protected resource metadata')
+  t.equal((await call.toolDrift?.({ params }))?.status, 200, 'the drift lock of a listed server')
+  t.equal((await call.toolDrift?.({ params: { name: 'bad\u0001name' } }))?.status, 400)
+  t.equal((await call.toolDrift?.({ params: { name: uniqueName('Nobody') } }))?.status, 404)
+  t.equal((await call.toolDrift?.({ params: { name: notMcp } }))?.status, 409)
+  t.equal((await call.approveTools?.({ params, body: { all: true } }))?.status, 200, 'approve all: nothing was withheld')
+  t.equal((await call.approveTools?.({ params, body: { tools: ['no-such-tool'] } }))?.status, 400, 'approve a tool the server does not list')
+  t.equal((await call.approveTools?.({ params: { name: uniqueName('Nobody') }, body: { all: true } }))?.status, 404)
+  t.equal((await call.approveTools?.({ params: { name: notMcp }, body: { all: true } }))?.status, 409)
 
   // A stopped MCP server cannot be reached: 503 on every MCP route.
   t.equal((await call.stopTool?.({ params }))?.status, 200)

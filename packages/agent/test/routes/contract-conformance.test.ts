@@ -193,7 +193,7 @@ t.test('every route answers its declared statuses with bodies of the declared sc
     const args =
       id === 'deployTool'
         ? { body: offline.deployBody(uniqueName('Offline')) }
-        : { ...(route.params && { params: { name: containerName } }), ...(id === 'mcpPost' && { body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} } }) }
+        : { ...(route.params && { params: { name: containerName } }), ...(id === 'mcpPost' && { body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} } }), ...(id === 'approveTools' && { body: { all: true } }) }
     t.equal((await offlineCall[id](args)).status, 503, `${id} with Docker away`)
   }
   t.equal((await offlineCall.status()).status, 200, 'status stays 200 (degraded)')
