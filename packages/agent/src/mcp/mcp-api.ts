@@ -5,9 +5,13 @@
 import type { McpCapabilities } from '@dtma/contract'
 import type { ProxiedAnswer, ProxiedRequest } from './http-proxy.ts'
 import type { SessionPipe } from './mux-session.ts'
+import type { StatelessBridge } from './stateless-bridge.ts'
 import type { McpAccess } from './tool-grant.ts'
 
 export type { McpAccess, ProxiedAnswer, ProxiedRequest }
+export type { StatelessAnswer } from './stateless-bridge.ts'
+/** The two eras on one endpoint (era.ts): what tells a 2026-07-28 stateless request, and its checks. */
+export { checkNames, checkStateless, EraRefusal, isStateless, type EraMessage } from './era.ts'
 
 export type McpEndpoint =
   | { kind: 'sessions'; open(): SessionPipe }
@@ -22,5 +26,7 @@ export interface McpApi {
   capabilities(instanceName: string, access?: McpAccess): McpCapabilities
   /** Resolves once the server answered initialize and was listed; rejects with a 504 after timeoutMs. */
   whenReady(instanceName: string, timeoutMs: number): Promise<void>
+  /** MCP 2026-07-28 stateless requests to multiplexed servers (the sessions' `open`), whatever revision the server speaks. */
+  readonly stateless: Pick<StatelessBridge, 'handle' | 'listen'>
   readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }
 }

@@ -17,6 +17,7 @@ import { proxyToServer } from './http-proxy.ts'
 import type { McpApi, McpEndpoint } from './mcp-api.ts'
 import { grantedOnly, type McpAccess } from './tool-grant.ts'
 import { McpSelfHeal, type RestartObserver } from './self-heal.ts'
+import { StatelessBridge } from './stateless-bridge.ts'
 
 export interface McpServiceOptions {
   instances: InstanceApi
@@ -31,6 +32,7 @@ export interface McpServiceOptions {
 
 export class McpService implements McpApi {
   private readonly servers = new Map<string, InstanceMcp>()
+  readonly stateless = new StatelessBridge()
   private readonly healer: McpSelfHeal
   private readonly logger: Logger
   private unsubscribe: (() => void) | undefined
@@ -61,6 +63,7 @@ export class McpService implements McpApi {
   close(): void {
     this.unsubscribe?.()
     this.healer.close()
+    this.stateless.closeAll()
     for (const server of this.servers.values()) server.close()
     this.servers.clear()
   }
