@@ -134,3 +134,10 @@ export function stamped(method: string, result: Json, ttlMs = 0): Json {
   }
   return out
 }
+
+/** A relayed answer of a server that speaks 2026-07-28 but left resultType out of a result (absent means complete). */
+export function withResultType(message: unknown): unknown {
+  const { method, result } = (message ?? {}) as { method?: unknown; result?: unknown }
+  if (method !== undefined || typeof result !== 'object' || result === null || 'resultType' in result) return message
+  return { ...(message as Json), result: { ...(result as Json), resultType: 'complete' } }
+}

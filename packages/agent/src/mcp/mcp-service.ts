@@ -18,6 +18,8 @@ import type { McpApi, McpEndpoint } from './mcp-api.ts'
 import { grantedOnly, type McpAccess } from './tool-grant.ts'
 import { McpSelfHeal, type RestartObserver } from './self-heal.ts'
 import { StatelessBridge } from './stateless-bridge.ts'
+import { isStateless, withResultType } from './era.ts'
+import { grantedAnswer } from './proxy-grant.ts'
 
 export interface McpServiceOptions {
   instances: InstanceApi
@@ -74,7 +76,14 @@ export class McpService implements McpApi {
       throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
     }
     if (server.multiplexed) return { kind: 'sessions', open: () => grantedPipe(server.openSession(), access) }
-    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access) }
+    return {
+      kind: 'proxy',
+      forward: async (request) => {
+        const answer = await proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access)
+        // A stateless request's results carry resultType, whether or not the server wrote it.
+        return isStateless(request.headers, request.body) ? grantedAnswer(answer, undefined, {}, this.options.config.maxMessageBytes, withResultType) : answer
+      }
+    }
   }
 
   capabilities(instanceName: string, access: McpAccess = {}): McpCapabilities {

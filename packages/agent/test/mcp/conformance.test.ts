@@ -16,6 +16,12 @@ import { ensureMcpImages, mcpDeployBody } from '../helpers/mcp.ts'
 
 t.before(ensureMcpImages)
 
+/** What the reference server's stdio form cannot pass, whoever relays it: the fixtures these scenarios call
+ *  (the test_input_required_result_* tools and prompt, which answer with an input-required result of their own, and
+ *  test_missing_capability) live only in its http handler's stateless path, not in the McpServer its stdio form serves. */
+const STDIO_FIXTURE_GAP = 'fixture only in the reference http handler'
+const stdioGap = (scenario: string): boolean => scenario.startsWith('input-required-result-') || scenario === 'server-stateless'
+
 const IMAGES = { stdio: 'dtma-test/mcp-conformance:stdio', http: 'dtma-test/mcp-conformance:http' } as const
 
 /** The reference server's http form on a loopback port of its own, outside DTMA. */
@@ -61,8 +67,9 @@ t.test('no conformance scenario is lost through DTMA, per era and transport', as
     for (const transport of ['stdio', 'http'] as const) {
       const through = await runConformance(t, era, `${hop}${urls[transport]}`)
       const names = [...new Set([...baseline.keys(), ...through.keys()])]
-      for (const scenario of names) rows.push({ scenario, era, transport, direct: baseline.get(scenario), through: through.get(scenario) })
-      const lost = names.filter((scenario) => baseline.get(scenario)?.passed === true && through.get(scenario)?.passed !== true)
+      const gap = (scenario: string) => transport === 'stdio' && era === '2026-07-28' && stdioGap(scenario)
+      for (const scenario of names) rows.push({ scenario, era, transport, direct: baseline.get(scenario), through: through.get(scenario), ...(gap(scenario) && { note: STDIO_FIXTURE_GAP }) })
+      const lost = names.filter((scenario) => baseline.get(scenario)?.passed === true && through.get(scenario)?.passed !== true && !gap(scenario))
       const passed = (results: typeof baseline) => [...results.values()].filter((result) => result.passed).length
       t.comment(`${era} | ${transport} | direct ${passed(baseline)}/${baseline.size} | through DTMA ${passed(through)}/${through.size} | lost: ${lost.join(', ') || 'none'}`)
       t.same(lost, [], `${era} over ${transport}: every scenario passing directly passes through DTMA`)
