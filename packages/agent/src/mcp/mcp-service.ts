@@ -80,8 +80,9 @@ export class McpService implements McpApi {
       kind: 'proxy',
       forward: async (request) => {
         const answer = await proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access)
-        // A stateless request's results carry resultType, whether or not the server wrote it.
-        return isStateless(request.headers, request.body) ? grantedAnswer(answer, undefined, {}, this.options.config.maxMessageBytes, withResultType) : answer
+        // A stateless request's results carry resultType, whether or not the server wrote it (a listen stream runs on as it is).
+        const stamp = isStateless(request.headers, request.body) && (request.body as { method?: unknown }).method !== 'subscriptions/listen'
+        return stamp ? grantedAnswer(answer, undefined, {}, this.options.config.maxMessageBytes, withResultType) : answer
       }
     }
   }
