@@ -16,7 +16,12 @@ export { checkNames, checkStateless, EraRefusal, isStateless, type EraMessage } 
 export type McpEndpoint =
   | { kind: 'sessions'; open(): SessionPipe }
   /** Relays one request to the server's own endpoint; throws DTMA's error for its refusals. */
-  | { kind: 'proxy'; forward(request: ProxiedRequest): Promise<ProxiedAnswer> }
+  | {
+      kind: 'proxy'
+      forward(request: ProxiedRequest): Promise<ProxiedAnswer>
+      /** A 2026-07-28 caller's pipe when the server speaks only the session era (the agent translates); undefined: relay to it. */
+      stateless(): Promise<(() => SessionPipe) | undefined>
+    }
 
 export interface McpApi {
   /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run).

@@ -83,6 +83,10 @@ export class McpService implements McpApi {
         // A stateless request's results carry resultType, whether or not the server wrote it (a listen stream runs on as it is).
         const stamp = isStateless(request.headers, request.body) && (request.body as { method?: unknown }).method !== 'subscriptions/listen'
         return stamp ? grantedAnswer(answer, undefined, {}, this.options.config.maxMessageBytes, withResultType) : answer
+      },
+      stateless: async () => {
+        const open = await server.statelessOpener()
+        return open === undefined ? undefined : () => grantedPipe(open(), access)
       }
     }
   }

@@ -1,10 +1,10 @@
 // The HTTP side of MCP 2026-07-28 on /tools/:name/mcp: a request without a
 // session that names the stateless revision (mcp/era.ts). To a multiplexed
-// server (stdio, sse) it is checked here as that revision's transport says
-// and answered through the MCP side's stateless bridge, whatever revision
-// the server speaks; to an http server it is relayed (the server answers
-// it), once its Mcp-Method and Mcp-Name headers are found to say what its
-// body says. A refusal is the revision's own: its HTTP status and JSON-RPC
+// server (stdio, sse), or an http one that speaks only the session era, it
+// is checked here as that revision's transport says and answered through the
+// MCP side's stateless bridge; to an http server that speaks 2026-07-28 it is
+// relayed (the server answers it), once its Mcp-Method and Mcp-Name headers
+// are found to say what its body says. A refusal is the revision's own: its HTTP status and JSON-RPC
 // error, with the request's id.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { checkNames, checkStateless, EraRefusal, type EraMessage, type McpApi, type McpEndpoint } from '../mcp/mcp-api.ts'
@@ -31,18 +31,19 @@ function stream(reply: FastifyReply): void {
 export async function answerStateless(mcp: McpApi, endpoint: McpEndpoint, name: string, access: CallerAccess, request: FastifyRequest, reply: FastifyReply, relay: () => Promise<RawAnswer>): Promise<RawAnswer> {
   const message = request.body as EraMessage
   try {
-    if (endpoint.kind === 'proxy') {
+    const open = endpoint.kind === 'sessions' ? endpoint.open : await endpoint.stateless()
+    if (open === undefined) {
       checkNames(request.headers, message)
       return await relay()
     }
     const capabilities = checkStateless(request.headers, message)
     if (message.method === 'subscriptions/listen') {
       stream(reply)
-      const end = await mcp.stateless.listen(endpoint.open, message, capabilities, (frame) => reply.raw.write(event(frame)))
+      const end = await mcp.stateless.listen(open, message, capabilities, (frame) => reply.raw.write(event(frame)))
       reply.raw.once('close', end)
       return { raw: true }
     }
-    const { messages } = await mcp.stateless.handle(endpoint.open, message, capabilities, `${name}\n${access.binding}`)
+    const { messages } = await mcp.stateless.handle(open, message, capabilities, `${name}\n${access.binding}`)
     const last = messages[messages.length - 1] as { error?: { code?: number } } | undefined
     // A method the server does not implement is a 404 in this revision.
     if (messages.length === 1) return json(reply, last?.error?.code === -32601 ? 404 : 200, last)

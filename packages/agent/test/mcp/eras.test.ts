@@ -3,7 +3,9 @@
 // 2026-07-28 stateless era when the endpoint offers it) and an SDK v1 client
 // (the 2025-11-25 session era) list and call tools of a stdio server that
 // speaks only the session era (the agent translates) and of an http server
-// that speaks both (the agent relays), with bearer auth, before and after the
+// that speaks both (the agent relays), and of an http server that speaks only
+// the session era (the agent translates over a session of its own to it),
+// with bearer auth, before and after the
 // agent is killed and started again. On the stdio server an elicitation the
 // server sends during a call reaches the v2 client as an input-required
 // result, and the client's retry answers the server. And what the agent
@@ -15,7 +17,7 @@ import t, { type Test } from 'tap'
 import { signToolboxToken } from '@dtma/contract'
 import { freePort, removeInstances, TEST_AUDIENCE, tempDir, TOKEN, uniqueName, VM_TOKEN } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
-import { ensureMcpImages, mcpClient, mcpDeployBody, mcpUrl, textOf } from '../helpers/mcp.ts'
+import { ensureMcpImages, MCP_IMAGES, mcpClient, mcpDeployBody, mcpUrl, textOf } from '../helpers/mcp.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
@@ -35,7 +37,23 @@ async function v2Client(baseUrl: string, name: string, token: string): Promise<C
   return client
 }
 
-async function clientsWork(t: Test, agent: AgentProcess, names: Record<'stdio' | 'http', string>, label: string): Promise<void> {
+async function clientsWork(t: Test, agent: AgentProcess, names: Record<'stdio' | 'http' | 'older', string>, label: string): Promise<void> {
+  // The reference everything server over http: the session era only.
+  const older = await v2Client(agent.baseUrl, names.older, TOKEN)
+  try {
+    t.equal(older.getProtocolEra(), 'modern', `${label}, http of the session era: the v2 client negotiated the 2026-07-28 era`)
+    t.ok((await older.listTools()).tools.some((tool) => tool.name === 'echo'), `${label}, http of the session era: v2 tools/list`)
+    t.equal(textOf(await older.callTool({ name: 'echo', arguments: { message: 'translated' } })), 'Echo: translated', `${label}, http of the session era: v2 tools/call`)
+  } finally {
+    await older.close()
+  }
+  const olderV1 = await mcpClient(agent.baseUrl, names.older)
+  try {
+    t.equal(textOf(await olderV1.callTool({ name: 'echo', arguments: { message: 'session' } })), 'Echo: session', `${label}, http of the session era: v1 tools/call`)
+  } finally {
+    await olderV1.close()
+  }
+
   for (const transport of ['stdio', 'http'] as const) {
     const v2 = await v2Client(agent.baseUrl, names[transport], TOKEN)
     try {
@@ -78,7 +96,7 @@ async function stateless(agent: AgentProcess, name: string, body: Record<string,
 t.test('SDK v2 and v1 clients on a stdio and an http server, before and after an agent restart', async (t) => {
   const dataDir = tempDir(t)
   const port = await freePort()
-  const names = { stdio: uniqueName('Eras Stdio'), http: uniqueName('Eras Http') }
+  const names = { stdio: uniqueName('Eras Stdio'), http: uniqueName('Eras Http'), older: uniqueName('Eras Older') }
   t.teardown(() => removeInstances(Object.values(names)))
   const first = spawnAgent(dataDir, port, ENV)
   t.teardown(() => first.kill())
@@ -89,6 +107,8 @@ t.test('SDK v2 and v1 clients on a stdio and an http server, before and after an
     ids.push(body.accountToolInstanceId)
     t.equal((await first.client.deployTool({ body })).status, 201, `${transport}: deployed`)
   }
+  const older = { ...mcpDeployBody(names.older, MCP_IMAGES.everythingHttp, 'http'), waitForMcp: true }
+  t.equal((await first.client.deployTool({ body: older })).status, 201, 'an http server of the session era: deployed')
   await clientsWork(t, first, names, 'before the restart')
 
   // What the agent checks of a stateless request on the stdio server (the http one checks its own).
