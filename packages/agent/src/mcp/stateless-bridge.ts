@@ -86,12 +86,12 @@ interface Pending {
 export class StatelessBridge {
   private readonly pending = new Map<string, Pending>()
 
-  /** Answers one stateless request; owner: who may retry it (the caller's instance and grant). */
-  async handle(open: () => SessionPipe, message: EraMessage, capabilities: Json, owner: string): Promise<StatelessAnswer> {
+  /** Answers one stateless request; owner: who may retry it (the caller's instance and grant); gone: the caller went away (its call is cancelled). */
+  async handle(open: () => SessionPipe, message: EraMessage, capabilities: Json, owner: string, gone?: AbortSignal): Promise<StatelessAnswer> {
     const id = message.id as string | number
     const method = message.method as string
     const state = message.params?.requestState
-    if (typeof state === 'string' && this.pending.has(state)) return this.resume(state, message, owner)
+    if (typeof state === 'string' && this.pending.has(state)) return this.resume(state, message, owner, gone)
     if (typeof state === 'string' && method !== 'server/discover') {
       // A state the agent never gave, or one that expired or was tampered with: the call cannot go on.
       throw new EraRefusal(400, -32602, 'Invalid params: requestState is unknown or expired; send the request again without it')
@@ -104,7 +104,7 @@ export class StatelessBridge {
       return { messages: [{ jsonrpc: '2.0', id, result: stamped(method, result) }] }
     }
     conversation.send(forServer(message, id) as unknown as Message)
-    return this.follow(conversation, method, id, owner)
+    return this.follow(conversation, method, id, owner, gone)
   }
 
   /** Opens a listen stream: write gets the acknowledgement, then each list_changed notification; returns the way to end it. */
@@ -149,7 +149,19 @@ export class StatelessBridge {
   }
 
   /** Reads the pipe until the call's answer, or a request of the server (then the call waits for the client's input). */
-  private async follow(conversation: Conversation, method: string, id: string | number, owner: string): Promise<StatelessAnswer> {
+  private async follow(conversation: Conversation, method: string, id: string | number, owner: string, gone?: AbortSignal): Promise<StatelessAnswer> {
+    // A caller that goes away while the server works: its pipe closes, which cancels the call on the server.
+    const cancel = () => conversation.close()
+    if (gone?.aborted === true) cancel()
+    gone?.addEventListener('abort', cancel, { once: true })
+    try {
+      return await this.read(conversation, method, id, owner)
+    } finally {
+      gone?.removeEventListener('abort', cancel)
+    }
+  }
+
+  private async read(conversation: Conversation, method: string, id: string | number, owner: string): Promise<StatelessAnswer> {
     const messages: Json[] = []
     for (;;) {
       const next = await conversation.next()
@@ -183,7 +195,7 @@ export class StatelessBridge {
     return { resultType: 'input_required', inputRequests: { [key]: { method: request.method, params: request.params ?? {} } }, requestState: state }
   }
 
-  private async resume(state: string, message: EraMessage, owner: string): Promise<StatelessAnswer> {
+  private async resume(state: string, message: EraMessage, owner: string, gone?: AbortSignal): Promise<StatelessAnswer> {
     const entry = this.pending.get(state) as Pending
     if (entry.owner !== owner || entry.method !== message.method) throw new EraRefusal(400, -32602, 'Invalid params: requestState is unknown or expired; send the request again without it')
     const responses = (message.params?.inputResponses ?? {}) as Record<string, unknown>
@@ -197,7 +209,7 @@ export class StatelessBridge {
     clearTimeout(entry.timer)
     for (const key of entry.asked) entry.conversation.send({ jsonrpc: '2.0', id: key, result: responses[key] as Json })
     // The server's own id for the call stays the first request's; the client's retry has an id of its own.
-    const answer = await this.follow(entry.conversation, entry.method, entry.id, owner)
+    const answer = await this.follow(entry.conversation, entry.method, entry.id, owner, gone)
     return { messages: answer.messages.map((item) => (item.id === entry.id && item.method === undefined ? { ...item, id } : item)) }
   }
 

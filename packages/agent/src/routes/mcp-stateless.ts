@@ -43,7 +43,9 @@ export async function answerStateless(mcp: McpApi, endpoint: McpEndpoint, name: 
       reply.raw.once('close', end)
       return { raw: true }
     }
-    const { messages } = await mcp.stateless.handle(open, message, capabilities, `${name}\n${access.binding}`)
+    const gone = new AbortController()
+    reply.raw.once('close', () => reply.raw.writableFinished || gone.abort())
+    const { messages } = await mcp.stateless.handle(open, message, capabilities, `${name}\n${access.binding}`, gone.signal)
     const last = messages[messages.length - 1] as { error?: { code?: number } } | undefined
     // A method the server does not implement is a 404 in this revision.
     if (messages.length === 1) return json(reply, last?.error?.code === -32601 ? 404 : 200, last)

@@ -141,6 +141,24 @@ t.test('SDK v2 and v1 clients on a stdio and an http server, before and after an
   const own = await stateless(first, names.stdio, retry, { 'mcp-name': 'test_elicitation' })
   t.match(own.body.result, { resultType: 'complete', content: [{ text: /content=\{"response":"stolen"\}/ }] }, "the caller's own retry goes on")
 
+  // A stateless caller that goes away during a long call: its pipe closes, the call is cancelled, no session stays open.
+  const sessions = async () => /dtma_mcp_bridge_sessions (\d+)\n/.exec(String((await first.client.metrics()).body))?.[1]
+  t.equal(await waitFor(async () => ((await sessions()) === '0' ? '0' : undefined)), '0', 'no bridge session open before the long call')
+  const slow = uniqueName('Eras Slow')
+  t.teardown(() => removeInstances([slow]))
+  t.equal((await first.client.deployTool({ body: { ...mcpDeployBody(slow, MCP_IMAGES.everythingStdio, 'stdio'), waitForMcp: true } })).status, 201, 'a stdio server with a long tool: deployed')
+  const long = new AbortController()
+  const call = fetch(mcpUrl(first.baseUrl, slow), {
+    method: 'POST',
+    signal: long.signal,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'trigger-long-running-operation' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 60, steps: 60 }, _meta: META } })
+  }).catch(() => undefined)
+  t.equal(await waitFor(async () => ((await sessions()) === '1' ? '1' : undefined)), '1', 'the long call holds one bridge session')
+  long.abort()
+  await call
+  t.equal(await waitFor(async () => ((await sessions()) === '0' ? '0' : undefined)), '0', 'the caller went away: its session closed')
+
   await first.kill('SIGKILL')
   const second = spawnAgent(dataDir, port, ENV)
   t.teardown(() => second.kill())
