@@ -26,6 +26,14 @@ c7=node_modules/@upstash/context7-mcp/dist/index.js
 notion=node_modules/@notionhq/notion-mcp-server/bin/cli.mjs
 playwright=node_modules/@playwright/mcp/cli.js
 memory=node_modules/@modelcontextprotocol/server-memory/dist/index.js
+# The conformance suite's reference server (Node strips its types), on the same base with its own
+# hash: its express, cors and zod are the SDK's own dependencies, installed with it.
+conformance=servers/conformance-everything.ts
+conformance_hash="$hash-$(sha256sum "$here/$conformance" | cut -c1-8)"
+conformance_images=(
+  "dtma-test/mcp-conformance:stdio|\"$conformance\", \"stdio\"||"
+  "dtma-test/mcp-conformance:http|\"$conformance\"||3001"
+)
 c7_env="OTEL_SDK_DISABLED=true CONTEXT7_API_URL=http://127.0.0.1:9"
 notion_env="NOTION_TOKEN=ntn_dtma_test_dummy BASE_URL=http://127.0.0.1:9"
 # The token Notion's http mode requires of its callers (the test knows it too).
@@ -56,6 +64,7 @@ current() { docker image inspect --format "{{index .Config.Labels \"$label\"}}" 
 
 stale=0
 for entry in "${images[@]}"; do [ "$(current "${entry%%|*}")" = "$hash" ] || stale=1; done
+for entry in "${conformance_images[@]}"; do [ "$(current "${entry%%|*}")" = "$conformance_hash" ] || stale=1; done
 if [ "$stale" = 0 ]; then
   echo "MCP test images up to date ($hash)"
   exit 0
@@ -87,5 +96,19 @@ for entry in "${images[@]}"; do
     [ -n "$port" ] && echo "EXPOSE $port"
     echo "CMD [$cmd]"
   } | build -t "$tag" -
+done
+ctx="$(mktemp -d)"
+trap 'rm -rf "$ctx"' EXIT
+cp "$here/$conformance" "$ctx/"
+for entry in "${conformance_images[@]}"; do
+  IFS='|' read -r tag cmd env port <<<"$entry"
+  [ "$(current "$tag")" = "$conformance_hash" ] && continue
+  {
+    echo "FROM $base"
+    echo "COPY $(basename "$conformance") /app/$conformance"
+    [ -n "$port" ] && echo "ENV PORT=$port" && echo "EXPOSE $port"
+    echo "CMD [$cmd]"
+  } >"$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q --label "$label=$conformance_hash" -t "$tag" "$ctx" >/dev/null 2>"$ctx/err" || { cat "$ctx/err" >&2; exit 1; }
 done
 echo "built the MCP test images ($hash)"

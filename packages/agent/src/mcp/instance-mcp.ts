@@ -23,6 +23,7 @@ import { AGENT_CLIENT_CAPABILITIES } from './session-terms.ts'
 import { SseLink } from './sse-link.ts'
 import { StdioLink } from './stdio-link.ts'
 import { upstreamFetch, upstreamHeaders } from './upstream.ts'
+import { HttpTranslator } from './http-translator.ts'
 
 export type McpObserver = LinkObserver & MuxObserver & MonitorObserver
 
@@ -48,6 +49,8 @@ export class InstanceMcp {
   readonly monitor: HealthMonitor
   private readonly link: MessageLink | undefined
   private readonly mux: Multiplexer | undefined
+  /** An http server's: the agent's own session to it, for stateless callers when it speaks only the session era. */
+  private readonly translator: HttpTranslator | undefined
   private address: string | undefined
   private running = false
   /** When the container last started, as its view said; null: not known. */
@@ -78,6 +81,10 @@ export class InstanceMcp {
       this.link = new SseLink({ url: () => this.url(), fetch: this.upstreamFetch, handlers })
     }
     if (this.link !== undefined) this.mux = new Multiplexer(this.link, { maxInFlight: 256, initializeWaitMs: config.startTimeoutMs, observer: options.observer })
+    if (settings.transport === 'http') {
+      const fetch = boundedFetch(this.closing.signal, this.upstreamFetch)
+      this.translator = new HttpTranslator({ url: () => this.url(), fetch, initializeWaitMs: config.startTimeoutMs, version: options.version, observer: options.observer })
+    }
     this.monitor = new HealthMonitor({
       instanceName: options.instanceName,
       target: this.monitorTarget(),
@@ -123,6 +130,12 @@ export class InstanceMcp {
     return this.mux.openSession()
   }
 
+  /** An http server's stateless callers: how their pipes open, or undefined when the server speaks 2026-07-28 itself. */
+  statelessOpener(): Promise<(() => SessionPipe) | undefined> {
+    if (this.translator === undefined) return Promise.resolve(() => this.openSession())
+    return this.translator.opener()
+  }
+
   /** The server's own endpoint (http, sse), on the container's address on the tools' network. */
   async url(): Promise<URL> {
     const { settings, runtime, containerId } = this.options
@@ -146,6 +159,7 @@ export class InstanceMcp {
     this.monitor.close()
     this.mux?.closeAll()
     this.link?.close()
+    this.translator?.close()
   }
 
   private monitorTarget(): MonitorTarget {

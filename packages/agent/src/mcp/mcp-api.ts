@@ -5,14 +5,23 @@
 import type { McpCapabilities, McpDriftState } from '@dtma/contract'
 import type { ProxiedAnswer, ProxiedRequest } from './http-proxy.ts'
 import type { SessionPipe } from './mux-session.ts'
+import type { StatelessBridge } from './stateless-bridge.ts'
 import type { McpAccess } from './tool-grant.ts'
 
 export type { McpAccess, ProxiedAnswer, ProxiedRequest }
+export type { StatelessAnswer } from './stateless-bridge.ts'
+/** The two eras on one endpoint (era.ts): what tells a 2026-07-28 stateless request, and its checks. */
+export { checkNames, checkStateless, EraRefusal, isStateless, type EraMessage } from './era.ts'
 
 export type McpEndpoint =
   | { kind: 'sessions'; open(): SessionPipe }
   /** Relays one request to the server's own endpoint; throws DTMA's error for its refusals. */
-  | { kind: 'proxy'; forward(request: ProxiedRequest): Promise<ProxiedAnswer> }
+  | {
+      kind: 'proxy'
+      forward(request: ProxiedRequest): Promise<ProxiedAnswer>
+      /** A 2026-07-28 caller's pipe when the server speaks only the session era (the agent translates); undefined: relay to it. */
+      stateless(): Promise<(() => SessionPipe) | undefined>
+    }
 
 /** An MCP server of the toolbox, as the aggregated endpoint sees it. */
 export interface McpServerEntry {
@@ -42,5 +51,7 @@ export interface McpApi {
   driftState(instanceName: string): McpDriftState
   /** Pins the current definitions of the tools named (all: every tool listed now); unknown: names the server does not list. */
   approve(instanceName: string, which: 'all' | readonly string[]): { approved: string[]; withheld: string[]; unknown: string[] }
+  /** MCP 2026-07-28 stateless requests to multiplexed servers (the sessions' `open`), whatever revision the server speaks. */
+  readonly stateless: Pick<StatelessBridge, 'handle' | 'listen'>
   readonly settings: { startTimeoutMs: number; maxSessions: number; sessionIdleMs: number; allowedOrigins: string[] }
 }

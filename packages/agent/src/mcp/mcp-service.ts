@@ -20,6 +20,9 @@ import { proxyToServer } from './http-proxy.ts'
 import type { McpApi, McpEndpoint, McpServerEntry } from './mcp-api.ts'
 import { grantedOnly, type McpAccess } from './tool-grant.ts'
 import { McpSelfHeal, type RestartObserver } from './self-heal.ts'
+import { StatelessBridge } from './stateless-bridge.ts'
+import { isStateless, withResultType } from './era.ts'
+import { grantedAnswer } from './proxy-grant.ts'
 
 export interface McpServiceOptions {
   instances: InstanceApi
@@ -43,6 +46,7 @@ function lockFacts(view: InstanceView): LockFacts {
 
 export class McpService implements McpApi {
   private readonly servers = new Map<string, InstanceMcp>()
+  readonly stateless = new StatelessBridge()
   private readonly healer: McpSelfHeal
   private readonly logger: Logger
   private unsubscribe: (() => void) | undefined
@@ -79,6 +83,7 @@ export class McpService implements McpApi {
   close(): void {
     this.unsubscribe?.()
     this.healer.close()
+    this.stateless.closeAll()
     for (const server of this.servers.values()) server.close()
     this.servers.clear()
   }
@@ -104,7 +109,19 @@ export class McpService implements McpApi {
     }
     const watch = this.watchOf(instanceName, server, access)
     if (server.multiplexed) return { kind: 'sessions', open: () => grantedPipe(server.openSession(), access, watch?.()) }
-    return { kind: 'proxy', forward: async (request) => proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access, watch) }
+    return {
+      kind: 'proxy',
+      forward: async (request) => {
+        const answer = await proxyToServer(await server.url(), server.upstreamHeaders(), request, this.options.config.maxMessageBytes, access, watch)
+        // A stateless request's results carry resultType, whether or not the server wrote it (a listen stream runs on as it is).
+        const stamp = isStateless(request.headers, request.body) && (request.body as { method?: unknown }).method !== 'subscriptions/listen'
+        return stamp ? grantedAnswer(answer, undefined, {}, this.options.config.maxMessageBytes, undefined, withResultType) : answer
+      },
+      stateless: async () => {
+        const open = await server.statelessOpener()
+        return open === undefined ? undefined : () => grantedPipe(open(), access, watch?.())
+      }
+    }
   }
 
   /** A maker of call watches for one caller of one server, when calls are recorded. */

@@ -52,8 +52,11 @@ function jsonAnswer(status: number, headers: Record<string, string>, value: unkn
   return { status, headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }, body: Readable.from([text]) }
 }
 
-/** The server's answer as the caller may see it, with the refusals of its POST added. */
-export async function grantedAnswer(answer: Answer, post: GrantedPost | undefined, access: McpAccess, maxMessageBytes: number, watch?: CallWatch): Promise<Answer> {
+type Finish = (message: unknown) => unknown
+const asIs: Finish = (message) => message
+
+/** The server's answer as the caller may see it, with the refusals of its POST added; watch: the audit's; finish: what else each message gets. */
+export async function grantedAnswer(answer: Answer, post: GrantedPost | undefined, access: McpAccess, maxMessageBytes: number, watch?: CallWatch, finish: Finish = asIs): Promise<Answer> {
   const refusals = post?.refusals ?? []
   const type = answer.headers['content-type'] ?? ''
   if (answer.status >= 300) {
@@ -61,7 +64,7 @@ export async function grantedAnswer(answer: Answer, post: GrantedPost | undefine
     return answer
   }
   if (SSE_TYPE.test(type)) {
-    const filter = sseFilter(access, refusals, maxMessageBytes, watch)
+    const filter = sseFilter(access, refusals, maxMessageBytes, watch, finish)
     answer.body.once('error', (error) => filter.destroy(error))
     return { ...answer, body: answer.body.pipe(filter) }
   }
@@ -83,9 +86,10 @@ export async function grantedAnswer(answer: Answer, post: GrantedPost | undefine
     }
     for (const message of Array.isArray(value) ? value : [value]) watch?.answer(message)
     watch?.lost('the MCP server\'s answer did not answer it')
-    // Nothing to cut or add (only watched): the server's bytes as it wrote them.
-    if (access.tools === undefined && refusals.length === 0) return { ...answer, body: Readable.from([text]) }
-    const messages = (Array.isArray(value) ? value : [value]).map((message) => withGrantedTools(message, access))
+    const originals: unknown[] = Array.isArray(value) ? value : [value]
+    const messages = originals.map((message) => finish(withGrantedTools(message, access)))
+    // Nothing cut or added (only watched): the server's bytes as it wrote them.
+    if (refusals.length === 0 && messages.every((message, index) => message === originals[index])) return { ...answer, body: Readable.from([text]) }
     const all = [...messages, ...refusals]
     return jsonAnswer(answer.status, answer.headers, Array.isArray(value) || all.length > 1 ? all : all[0])
   }
@@ -101,7 +105,7 @@ function eventOf(message: unknown): string {
 }
 
 /** One event (its lines, without the blank line that ends it), its tools/list result cut to the granted tools. */
-function grantedEvent(event: string, access: McpAccess, watch: CallWatch | undefined): string {
+function grantedEvent(event: string, access: McpAccess, watch: CallWatch | undefined, finish: Finish): string {
   const lines = event.split('\n')
   const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
   if (data.length === 0) return event
@@ -112,13 +116,13 @@ function grantedEvent(event: string, access: McpAccess, watch: CallWatch | undef
     return event
   }
   watch?.answer(message)
-  const granted = withGrantedTools(message, access)
+  const granted = finish(withGrantedTools(message, access))
   if (granted === message) return event
   return [...lines.filter((line) => !line.startsWith('data:')), `data: ${JSON.stringify(granted)}`].join('\n')
 }
 
 /** Server-sent events with every tools/list result filtered; `first` is sent before the server's events. */
-export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: number, watch?: CallWatch): Transform {
+export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: number, watch?: CallWatch, finish: Finish = asIs): Transform {
   const decoder = new StringDecoder('utf8')
   let buffered = ''
   const tooLarge = () => new Error(`the MCP server sent an event of over ${maxEventBytes} bytes`)
@@ -132,7 +136,7 @@ export function sseFilter(access: McpAccess, first: unknown[], maxEventBytes: nu
     const rest = buffered.slice(cut)
     const events = normal.split('\n\n')
     buffered = (events.pop() ?? '') + rest
-    for (const event of events) transform.push(`${grantedEvent(event, access, watch)}\n\n`)
+    for (const event of events) transform.push(`${grantedEvent(event, access, watch, finish)}\n\n`)
     if (buffered.length > maxEventBytes) return tooLarge()
     if (end && buffered !== '') transform.push(buffered)
     return undefined

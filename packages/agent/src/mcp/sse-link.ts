@@ -2,7 +2,10 @@
 // event stream for the server's messages, a POST per message to the endpoint
 // it names). Each new connection is a new session on the server, so it is
 // fresh to the multiplexer; a dropped one is made again on the next connect.
+// Given another client transport (Streamable HTTP), the same link is the
+// agent's own session to an http server (http-translator.ts).
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { boundedFetch } from './bounded-fetch.ts'
 import type { LinkHandlers, MessageLink } from './link.ts'
@@ -13,10 +16,12 @@ export interface SseLinkOptions {
   /** How requests reach it (with the Host it expects and its credential); the global fetch if not given. */
   fetch?: typeof fetch
   handlers: LinkHandlers
+  /** The client transport to the server; an SSEClientTransport if not given. */
+  transport?: (url: URL, fetcher: typeof globalThis.fetch) => Transport
 }
 
 export class SseLink implements MessageLink {
-  private transport: SSEClientTransport | undefined
+  private transport: Transport | undefined
   private connecting: Promise<void> | undefined
   private closed = false
   private readonly closing = new AbortController()
@@ -51,8 +56,9 @@ export class SseLink implements MessageLink {
   }
 
   private async open(): Promise<void> {
-    const transport = new SSEClientTransport(await this.options.url(), { fetch: this.fetch, eventSourceInit: { fetch: this.fetch } })
-    transport.onmessage = (message) => {
+    const url = await this.options.url()
+    const transport = this.options.transport?.(url, this.fetch) ?? new SSEClientTransport(url, { fetch: this.fetch, eventSourceInit: { fetch: this.fetch } })
+    transport.onmessage = (message: JSONRPCMessage) => {
       if (this.transport === transport) this.options.handlers.message(message)
     }
     // The event source would reconnect by itself into a new, uninitialized session: end it instead.
@@ -68,7 +74,7 @@ export class SseLink implements MessageLink {
     this.options.handlers.up(true)
   }
 
-  private lost(transport: SSEClientTransport, reason: string): void {
+  private lost(transport: Transport, reason: string): void {
     if (this.transport !== transport) return
     this.transport = undefined
     void transport.close()

@@ -13,12 +13,13 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { InstanceApi } from '../instances/instance-api.ts'
-import type { McpApi, McpEndpoint } from '../mcp/mcp-api.ts'
+import { isStateless, type McpApi, type McpEndpoint } from '../mcp/mcp-api.ts'
 import { checkAccept, checkOrigin, header } from './mcp-checks.ts'
 import { driftHandlers } from './mcp-drift.ts'
 import { protectedResourceHandlers, type AuthorizationServer } from './protected-resource.ts'
 import { callerAccess, checkBinding, ProxiedSessionBindings, type CallerAccess } from './mcp-grant.ts'
 import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
+import { answerStateless } from './mcp-stateless.ts'
 import type { Handlers, RawAnswer } from './register.ts'
 
 type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource' | 'toolDrift' | 'approveTools'>
@@ -99,6 +100,7 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
       const name = request.params.name
       const access = accessOf(request, name)
       const endpoint = opened(request, name, ['application/json', 'text/event-stream'], access)
+      if (isStateless(request.headers, request.body)) return answerStateless(mcp, endpoint, name, access, request, reply, () => proxy(endpoint as Extract<McpEndpoint, { kind: 'proxy' }>, request, reply))
       // The contract's schema checked the body's shape; the SDK's transport checks each message (and its refusal becomes DTMA's error body).
       const messages = Array.isArray(request.body) ? request.body : [request.body]
       const initialize = messages.some((message) => message.method === 'initialize' && message.id !== undefined)
