@@ -1,13 +1,7 @@
 // DTMA's HTTP app as a Fastify plugin (fastify/demo style): plugins, then the contract's routes; no Docker type, no service built here.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Config } from './config.ts'
-import type { FleetApi } from './fleet/fleet-api.ts'
-import type { InstanceApi } from './instances/instance-api.ts'
-import type { LogTail } from './log-tail.ts'
-import type { McpApi } from './mcp/mcp-api.ts'
-import type { Metrics } from './metrics/metrics.ts'
-import type { NetworkPolicyApi } from './netpolicy/netpolicy-api.ts'
+import type { AppOptions } from './app-options.ts'
 import authPlugin from './plugins/app/auth.ts'
 import errorsPlugin from './plugins/app/errors.ts'
 import jsonBodyPlugin from './plugins/app/json-body.ts'
@@ -25,18 +19,6 @@ import { registerRoutes } from './routes/register.ts'
 import { statusHandlers } from './routes/status.ts'
 import { streamHandlers } from './routes/streams.ts'
 import { toolHandlers } from './routes/tools.ts'
-export interface AppOptions {
-  config: Config
-  instances: InstanceApi
-  mcp: McpApi; gateway: import('./gateway/gateway-api.ts').GatewayApi // each server's /tools/{name}/mcp; the aggregated /mcp
-  fleet: FleetApi
-  metrics: Metrics
-  policy: NetworkPolicyApi
-  logTail: LogTail
-  audit?: import('./audit/audit-api.ts').AuditApi // the audit trail of MCP calls: GET /audit, `audit` events
-  tls?: import('./tls/tls-identity.ts').TlsSource // the certificate served: /status says its fingerprint
-  restart?: () => void // POST /restart: exits for the supervisor to start the agent again
-}
 async function dtmaApp(app: FastifyInstance, options: AppOptions): Promise<void> {
   const { config, instances, mcp, gateway, fleet, metrics, policy, logTail, tls, audit } = options
   await app.register(swaggerPlugin, { version: config.version })

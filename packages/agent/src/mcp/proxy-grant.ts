@@ -7,6 +7,9 @@
 // A POST's call watch (call-watch.ts), if any, is told its calls, their
 // refusals and the answers found in the JSON or the events; what is still
 // unanswered when the answer ends is lost (or failed, with the error status).
+// A POST with nothing in it whose answer is looked at (no tools/list, no
+// audited call, no refusal) gets the server's answer as it comes, whatever
+// it is: a 2026-07-28 subscriptions/listen runs on as a long JSON stream.
 import { Readable, Transform } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
@@ -23,7 +26,12 @@ export interface GrantedPost {
   /** The errors that answer the refused calls. */
   refusals: JSONRPCMessage[]
   batch: boolean
+  /** Whether a request of it has an answer to look at: a listing to cut, a call to audit. */
+  inspect: boolean
 }
+
+/** The requests whose answers the proxy reads: tools/list (the grant and the drift lock cut it) and the audited calls. */
+const INSPECTED = new Set(['tools/list', 'tools/call', 'resources/read', 'prompts/get'])
 
 export function splitPost(body: unknown, access: McpAccess, watch?: CallWatch): GrantedPost {
   const batch = Array.isArray(body)
@@ -32,7 +40,11 @@ export function splitPost(body: unknown, access: McpAccess, watch?: CallWatch): 
   const kept = messages.filter((message) => !isRefusedCall(message, access))
   const refusals = messages.filter((message) => isRefusedCall(message, access)).flatMap((message) => refusalOf(message, access) ?? [])
   for (const refusal of refusals) watch?.answer(refusal, true)
-  return { forward: kept.length === 0 ? undefined : batch ? kept : kept[0], refusals, batch }
+  const inspect = kept.some((message) => {
+    const { id, method } = message as { id?: unknown; method?: unknown }
+    return id !== undefined && typeof method === 'string' && INSPECTED.has(method)
+  })
+  return { forward: kept.length === 0 ? undefined : batch ? kept : kept[0], refusals, batch, inspect }
 }
 
 interface Answer {
@@ -59,6 +71,8 @@ const asIs: Finish = (message) => message
 export async function grantedAnswer(answer: Answer, post: GrantedPost | undefined, access: McpAccess, maxMessageBytes: number, watch?: CallWatch, finish: Finish = asIs): Promise<Answer> {
   const refusals = post?.refusals ?? []
   const type = answer.headers['content-type'] ?? ''
+  // Nothing to look at or add: the answer goes on as it comes (a listen stream never ends).
+  if (post !== undefined && !post.inspect && refusals.length === 0 && finish === asIs) return answer
   if (answer.status >= 300) {
     watch?.failed(`the MCP server answered HTTP ${answer.status}`)
     return answer

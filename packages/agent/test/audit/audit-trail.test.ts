@@ -84,9 +84,16 @@ t.test('audit rows match the calls one for one, with no argument value in the st
     await client.close()
     expected.push(`${name} tools/call echo ok`, `${name} tools/call add ok`, `${name} tools/call echo tool-error`, `${name} tools/call multiply refused`, `${name} prompts/get fail protocol-error`, `${name} resources/read file:///audit-test protocol-error`)
   }
-  // A call that never gets its answer: the stdio server is frozen (docker pause) while it is asked, and the caller ends its session.
+  // A call that never gets its answer: the stdio server is frozen (SIGSTOP to its processes, by their host pids: the container
+  // still runs for Docker, where a `docker pause` would be seen as stopped and the call refused) while it is asked, and the
+  // caller ends its session.
   const stdioName = targets.stdio.instanceNameOnToolbox
-  const frozen = docker.getContainer(containers[stdioName] as string)
+  const top = (await docker.getContainer(containers[stdioName] as string).top()) as { Titles: string[]; Processes: string[][] }
+  const signal = (name: NodeJS.Signals) => {
+    for (const row of top.Processes) process.kill(Number(row[top.Titles.indexOf('PID')]), name)
+  }
+  const frozen = { pause: async () => signal('SIGSTOP'), unpause: async () => signal('SIGCONT') }
+  t.teardown(() => frozen.unpause().catch(() => undefined))
   const client = await mcpClient(agent.baseUrl, stdioName, { token })
   const toServer = async () => Number(/dtma_mcp_bridge_messages_total\{direction="to-server"\} (\d+)/.exec(await (await fetch(`${agent.baseUrl}/metrics`, { headers: authHeaders() })).text())?.[1] ?? 0)
   const before = await toServer()
