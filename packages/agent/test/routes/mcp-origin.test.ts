@@ -9,15 +9,15 @@
 // an AI agent holds, and changes nothing else (Host and Origin pass as sent).
 import { execFile, execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createServer, request, type IncomingHttpHeaders } from 'node:http'
+import { request } from 'node:http'
 import { request as tlsRequest } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { signToolboxToken } from '@dtma/contract'
 import { startTestAgent, tempDir, TEST_AUDIENCE, TOKEN, uniqueName, VM_TOKEN, type TestAgent } from '../helpers/agent.ts'
+import { credentialHop } from '../helpers/conformance.ts'
 import { ensureMcpImages, MCP_IMAGES, mcpDeployBody } from '../helpers/mcp.ts'
 
 t.before(ensureMcpImages)
@@ -111,22 +111,6 @@ t.test('over TLS the own origin is accepted under any name (the browser checked 
   t.equal((await initialize(agent.port, path, host, `http://${host}`, ca)).status, 403, 'the same name in plain HTTP is another origin')
   t.equal((await initialize(agent.port, path, host, 'https://evil.example', ca)).status, 403, 'another name')
 })
-
-/** Forwards every request to the agent with the bearer token added, headers and body otherwise as sent. */
-async function credentialHop(t: Test, agentPort: number, token: string): Promise<number> {
-  const hop = createServer((incoming, outgoing) => {
-    const headers: IncomingHttpHeaders = { ...incoming.headers, authorization: `Bearer ${token}` }
-    const upstream = request({ host: '127.0.0.1', port: agentPort, method: incoming.method, path: incoming.url, headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(outgoing)
-    })
-    upstream.on('error', () => outgoing.destroy())
-    incoming.pipe(upstream)
-  })
-  await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => hop.close(resolve)).then(() => hop.closeAllConnections()))
-  return (hop.address() as AddressInfo).port
-}
 
 type Check = { id: string; status: string; errorMessage?: string; details?: { tools?: string[] } }
 
