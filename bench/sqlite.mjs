@@ -30,7 +30,7 @@ const UPSERTS = Number(process.env.DTMA_BENCH_SQLITE_UPSERTS ?? 2000)
 const BETTER_SQLITE3 = '13.2.0'
 const RSS_RUNS = 3
 /** bin/dtma-agent's V8 flags, so (c) is what production would hold. */
-const LAUNCHER_FLAGS = ['--max-semi-space-size=2']
+const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size']
 const ENGINES = ['node:sqlite', 'better-sqlite3']
 
 // The store's table and upsert (packages/agent/src/store/instance-store.ts).
