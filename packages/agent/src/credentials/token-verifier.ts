@@ -4,6 +4,11 @@
 // key, and each key accepts only its own algorithms: `alg: none` and an HS256
 // token signed with a public key never verify. Every refusal is a
 // CredentialRefusal whose sentence names the reason, never the token.
+// A caller sends the same token with every MCP call: a toolbox token once
+// verified is remembered (bounded) until its exp, so a call costs a look-up,
+// not an HMAC and a schema check again (all the rest of its claims only get
+// truer with time). An authorization server's tokens are checked every time:
+// its keys may be withdrawn.
 import { SCOPES, TokenClaims, TOKEN_ALGORITHM, parseScopes, signingKey, type Scope } from '@dtma/contract'
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { Value } from 'typebox/value'
@@ -24,9 +29,14 @@ export interface VerifierSettings {
   now?: () => number
 }
 
+/** Toolbox tokens remembered at most (the oldest forgotten first). */
+const VERIFIED_MAX = 1024
+
 export class TokenVerifier {
   private readonly jwks: JWTVerifyGetKey | undefined
   private readonly secretKey: Uint8Array | undefined
+  /** Toolbox tokens verified already, by their text: the grant each gave. */
+  private readonly verified = new Map<string, Grant>()
 
   constructor(private readonly settings: VerifierSettings) {
     this.secretKey = settings.secret === undefined ? undefined : signingKey(settings.secret)
@@ -34,6 +44,12 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<Grant> {
+    const known = this.verified.get(token)
+    if (known !== undefined) {
+      // jose's own rule for exp: expired once now - skew reaches it.
+      if ((known.expiresAt ?? 0) / 1000 > this.nowSeconds() - this.settings.clockSkewS) return known
+      this.verified.delete(token)
+    }
     const alg = algorithmOf(token)
     const common = { audience: this.settings.audience, clockTolerance: this.settings.clockSkewS, requiredClaims: ['exp', 'iat'], currentDate: this.currentDate() }
     let payload: JWTPayload
@@ -55,7 +71,12 @@ export class TokenVerifier {
     } catch (error) {
       throw refusalOf(error)
     }
-    return this.grantOf(payload, source)
+    const grant = this.grantOf(payload, source)
+    if (source === 'toolbox-token') {
+      if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value as string)
+      this.verified.set(token, grant)
+    }
+    return grant
   }
 
   private grantOf(payload: JWTPayload, source: Grant['source']): Grant {

@@ -12,6 +12,8 @@ export type { McpAccess, ProxiedAnswer, ProxiedRequest }
 export type { StatelessAnswer } from './stateless-bridge.ts'
 /** The two eras on one endpoint (era.ts): what tells a 2026-07-28 stateless request, and its checks. */
 export { checkNames, checkStateless, EraRefusal, isStateless, type EraMessage } from './era.ts'
+/** The shape of a JSON-RPC message (json-lines.ts): what the hot path checks of a POST before it goes to the server. */
+export { isJsonRpcMessage } from './json-lines.ts'
 
 export type McpEndpoint =
   | { kind: 'sessions'; open(): SessionPipe }

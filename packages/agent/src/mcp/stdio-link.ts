@@ -21,6 +21,8 @@ const DROP_LOG_INTERVAL_MS = 60_000
 /** Quick attempts to attach again after an attach ends (a restart comes back within them). */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000]
 
+const uncork = (stdin: ContainerAttach['stdin']): void => stdin.uncork()
+
 export interface StdioLinkOptions {
   runtime: Pick<ContainerRuntime, 'attach' | 'inspect'>
   containerId: string
@@ -54,10 +56,11 @@ export class StdioLink implements MessageLink {
   send(message: JSONRPCMessage): boolean {
     const stdin = this.attached?.stdin
     if (stdin === undefined || stdin.writableLength > this.stdinBacklogMax) return false
-    // Messages of one tick go out in one write: a write to Docker's socket costs more than the message.
+    // Messages of one turn of the event loop (every POST read in it) go out in
+    // one write: each write wakes dockerd, which costs more than the message.
     if (stdin.writableCorked === 0) {
       stdin.cork()
-      process.nextTick(() => stdin.uncork())
+      setImmediate(uncork, stdin)
     }
     stdin.write(`${JSON.stringify(message)}\n`)
     return true

@@ -2,16 +2,21 @@
 // Streamable HTTP server transport of the official SDK per session (it does
 // the transport's semantics: session ids, JSON or SSE answers, the GET
 // stream, DELETE), each wired to its session of the instance's multiplexer.
-// Bounded: sessions in all, an idle session is ended, and one whose caller
-// does not read what it is sent (its backlog grows past the bound) is ended.
+// A POST of one message on an open session skips the transport: it is
+// answered directly (mcp-direct.ts), and the server's messages for its call
+// go there. Bounded: sessions in all, an idle session is ended, and one whose
+// caller does not read what it is sent (its backlog grows past the bound) is
+// ended.
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { SessionPipe } from '../mcp/mux-session.ts'
+import { deliverDirect, endDirect, type DirectSession } from './mcp-direct.ts'
 
-export interface HttpSession {
+export interface HttpSession extends DirectSession {
   id: string
   instanceName: string
   /** The grant that opened it (routes/mcp-grant.ts): every later request must hold the same. */
@@ -63,7 +68,19 @@ export class McpHttpSessions {
       throw new DtmaError('mcp-unavailable', `too many MCP sessions are open (${this.limits.maxSessions}): end one (DELETE) or try again later`, { retryAfterSeconds: 5 })
     }
     const pipe = open()
-    const session: HttpSession = { id: '', instanceName, binding, transport: undefined as never, active: 0, streams: 0, lastUsed: Date.now(), queued: 0, written: 0 }
+    const session: HttpSession = {
+      id: '',
+      instanceName,
+      binding,
+      transport: undefined as never,
+      active: 0,
+      streams: 0,
+      lastUsed: Date.now(),
+      queued: 0,
+      written: 0,
+      direct: new Map(),
+      send: (message) => pipe.send(message)
+    }
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
@@ -102,15 +119,16 @@ export class McpHttpSessions {
     return Promise.all([...this.sessions.values()].map((session) => session.transport.close())).then(() => undefined)
   }
 
-  private deliver(session: HttpSession, pipe: SessionPipe, message: Parameters<StreamableHTTPServerTransport['send']>[0], relatedRequestId: string | number | undefined): void {
+  private deliver(session: HttpSession, pipe: SessionPipe, message: JSONRPCMessage, relatedRequestId: RequestId | undefined): void {
+    const waiting = relatedRequestId === undefined ? undefined : deliverDirect(session, message, relatedRequestId)
+    if (waiting !== undefined) {
+      if (waiting > this.limits.backlogBytes) this.unread(session, pipe, waiting)
+      return
+    }
     // Without a stream to carry it, the transport would drop it: not counted as waiting.
     if (relatedRequestId === undefined && session.streams === 0) return
     const size = JSON.stringify(message).length + SSE_FRAMING
-    if (session.queued + size - session.written > this.limits.backlogBytes) {
-      this.log.warn({ instanceName: session.instanceName, backlogBytes: session.queued - session.written }, 'MCP session does not read what it is sent: ended')
-      pipe.close()
-      return
-    }
+    if (session.queued + size - session.written > this.limits.backlogBytes) return this.unread(session, pipe, session.queued - session.written)
     session.queued += size
     session.transport.send(message, relatedRequestId === undefined ? undefined : { relatedRequestId }).catch(() => {
       // Its stream is gone (the caller went away): nothing waits for it.
@@ -118,8 +136,14 @@ export class McpHttpSessions {
     })
   }
 
+  private unread(session: HttpSession, pipe: SessionPipe, backlogBytes: number): void {
+    this.log.warn({ instanceName: session.instanceName, backlogBytes }, 'MCP session does not read what it is sent: ended')
+    pipe.close()
+  }
+
   private end(session: HttpSession, pipe: SessionPipe): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id)
+    endDirect(session, 'the MCP session ended before the answer')
     pipe.close()
   }
 

@@ -1,7 +1,8 @@
 // Handlers of /tools/:name/mcp and /tools/:name/capabilities. Every MCP
 // server, whatever it speaks in its container, is reached here over MCP
 // Streamable HTTP behind the agent's auth and TLS: a multiplexed one (stdio,
-// sse) through the callers' sessions (mcp-sessions.ts), an http one through
+// sse) through the callers' sessions (mcp-sessions.ts; a POST of one message
+// on an open session straight to its pipe, mcp-direct.ts), an http one through
 // the proxy to its own endpoint. What the MCP transport says a server must
 // refuse (a foreign Origin, a wrong Accept, a missing or unknown session, an
 // unsupported protocol version) is refused here, before the SDK's transport,
@@ -18,6 +19,7 @@ import { checkAccept, checkOrigin, header } from './mcp-checks.ts'
 import { driftHandlers } from './mcp-drift.ts'
 import { protectedResourceHandlers, type AuthorizationServer } from './protected-resource.ts'
 import { callerAccess, checkBinding, ProxiedSessionBindings, type CallerAccess } from './mcp-grant.ts'
+import { answerDirect } from './mcp-direct.ts'
 import { McpHttpSessions, type HttpSession } from './mcp-sessions.ts'
 import { answerStateless } from './mcp-stateless.ts'
 import type { Handlers, RawAnswer } from './register.ts'
@@ -109,7 +111,11 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
         if (!initialize) proxiedSession(request, name, access)
         return proxy(endpoint, request, reply, initialize ? (id) => proxied.remember(name, id, access) : undefined)
       }
-      if (!initialize) return answer(sessionOf(request, name, access), request, reply, false)
+      if (!initialize) {
+        const session = sessionOf(request, name, access)
+        reply.hijack()
+        return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply, false)
+      }
       if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
       return answer(sessions.create(name, endpoint.open, access.binding), request, reply, false)
     },

@@ -28,17 +28,19 @@ class FrameSplitter extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
-    let blocked = false
+    // The stdout frames of one chunk are handed on together (one read of the reader, not one per frame).
+    let out: Buffer | Buffer[] | undefined
     while (this.pending.length >= HEADER_BYTES) {
       const size = this.pending.readUInt32BE(4)
       if (this.pending.length < HEADER_BYTES + size) break
       const type = this.pending[0]
       const payload = this.pending.subarray(HEADER_BYTES, HEADER_BYTES + size)
       this.pending = this.pending.subarray(HEADER_BYTES + size)
-      if (type === STDOUT) blocked = !this.stdout.write(payload) || blocked
+      if (type === STDOUT) out = out === undefined ? payload : Array.isArray(out) ? (out.push(payload), out) : [out, payload]
       // stderr never holds stdout up: its reader drains it or drops it.
       else if (type === STDERR && this.stderr.writableLength < this.stderr.writableHighWaterMark) this.stderr.write(payload)
     }
+    const blocked = out !== undefined && !this.stdout.write(Array.isArray(out) ? Buffer.concat(out) : out)
     if (blocked) this.stdout.once('drain', () => done())
     else done()
   }
