@@ -52,7 +52,9 @@ t.test('allow-list host names: resolved, filtered, and kept fresh', async (t) =>
 
   // DNS rebinding: the name first points outside (reached), then at the metadata service.
   const flip = await policy.tool('Allow Flip', { allow: [`${names.flip}:80`] })
-  t.equal((await probe(flip, outside)).seen, 'reached', `allow ${names.flip}:80 reaches 203.0.113.10 while the name points there`)
+  // The allow rules of a new container come with the enforcer's resync after its start (closed until then): wait for them.
+  const opened = await waitFor(async () => ((await probe(flip, outside)).seen === 'reached' ? true : undefined), 15_000, 200)
+  t.equal(opened, true, `allow ${names.flip}:80 reaches 203.0.113.10 while the name points there`)
   lab.hostsEntry(names.flip, METADATA)
   const reachedMetadata: string[] = []
   const closed = await waitFor(async () => {

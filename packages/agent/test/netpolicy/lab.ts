@@ -23,7 +23,9 @@ export interface V4Lab {
 export async function v4Lab(lab: NetLab, hostPort: number): Promise<V4Lab> {
   await lab.hostServer('::', hostPort, 'host-service')
   const inet = await lab.namespace('inet', { hostSide: ['203.0.113.1/24'], nsSide: ['203.0.113.10/24', '203.0.113.11/24'], nsRoutes: [['default', 'via', '203.0.113.1']] })
-  const others = ['172.16.99.10', '192.168.99.10', '100.64.99.10']
+  // 192.168.255.10: the last /20 of Docker's default 192.168 pool, so a tools network Docker hands out while other
+  // tests run does not take its route (192.168.99.10 could fall in a bridge's 192.168.96.0/20).
+  const others = ['172.16.99.10', '192.168.255.10', '100.64.99.10']
   const priv = await lab.namespace('priv', {
     hostSide: ['10.99.0.1/24'],
     nsSide: ['10.99.0.10/24'],
