@@ -50,9 +50,8 @@ t.test('no conformance scenario is lost through DTMA, per era and transport', as
   for (const transport of ['stdio', 'http'] as const) {
     const name = uniqueName(`Conformance-${transport}`)
     agent.deployBody(name)
-    // The reference server changes its tools at run time (test_trigger_tool_change) as a fixture of the suite: its operator
-    // approves every change (drift: auto-approve), or the drift lock would rightly withhold them from later scenarios.
-    const body = { ...mcpDeployBody(name, IMAGES[transport], transport, { drift: 'auto-approve' }), waitForMcp: true }
+    // The default drift lock stays on: the suite's run-time tool changes must not cost a scenario.
+    const body = { ...mcpDeployBody(name, IMAGES[transport], transport), waitForMcp: true }
     ids.push(body.accountToolInstanceId)
     t.equal((await agent.client.deployTool({ body })).status, 201, `${transport}: deployed`)
     urls[transport] = `/tools/${encodeURIComponent(name)}/mcp`
