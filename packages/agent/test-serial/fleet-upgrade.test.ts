@@ -11,6 +11,7 @@ import t from 'tap'
 import { docker, FLEET_KEY, TEST_IMAGE, TOKEN, uniqueName } from '../test/helpers/agent.ts'
 import { earlierAgentTool, legacyName } from '../test/helpers/earlier-agent.ts'
 import { freePort } from '../test/helpers/agent.ts'
+import { waitFor } from '../test/helpers/wait.ts'
 import { buildAgentImage, buildBrokenImage, buildEarlierAgentImage, removeImages, run, sourceCommit } from './helpers/agent-image.ts'
 import { dtmaUpgrade, newToolbox, pollTool, runAgent, waitReady, type Toolbox } from './helpers/toolbox.ts'
 
@@ -85,7 +86,14 @@ t.test("from an earlier agent's dtma_manager: its tools keep answering, its labe
   const agent = createDtmaClient({ baseUrl: box.url, token: FLEET_KEY, timeoutMs: 30_000 })
   t.equal((await client(box).listTools()).status, 403, 'a token over plain HTTP from off the host is refused (use HTTPS)')
   t.match(await agent.status(), { status: 200, body: { version: NEW_VERSION } }, 'the new agent answers on the same port')
-  t.match(await agent.getTool({ params: { name: labelled.instanceName } }), { status: 200, body: { data: { account_tool_instance_id: labelled.accountToolInstanceId, status: 'running' } } }, 'the labelled tool was adopted at start')
+  // Adopted by the first reconcile; its status follows the container's state as the new agent reads it.
+  let seen: unknown
+  await waitFor(async () => {
+    seen = await agent.getTool({ params: { name: labelled.instanceName } })
+    return (seen as { body?: { data?: { status?: string } } }).body?.data?.status === 'running' ? true : undefined
+  }, 30_000, 250)
+  t.comment(`the labelled tool as the new agent shows it: ${JSON.stringify(seen)}`)
+  t.match(seen, { status: 200, body: { data: { account_tool_instance_id: labelled.accountToolInstanceId, status: 'running' } } }, 'the labelled tool was adopted at start')
   t.equal((await docker.getContainer(unlabelled.id).inspect()).State.Running, true, 'the unlabelled tool is untouched until a deploy names it')
   const info = await docker.getContainer(box.agentName).inspect()
   t.ok(info.Mounts.some((mount) => mount.Name === box.dataVolume && mount.Destination === '/var/lib/dtma'), 'the store is on the named volume now')

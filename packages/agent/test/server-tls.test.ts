@@ -12,8 +12,11 @@ import { loadConfig } from '../src/config.ts'
 import { CERT_FILE, KEY_FILE } from '../src/tls/certificate.ts'
 import { startTestAgent, tempDir, TOKEN } from './helpers/agent.ts'
 import { get, hostAddress } from './helpers/https.ts'
+import { hostNetworkLock } from './helpers/netns.ts'
 
 t.test('the agent makes its certificate, keeps it, serves HTTPS and plain HTTP on one port', async (t) => {
+  // The network labs of other tests add and remove host addresses: none may come or go between the starts.
+  t.teardown(await hostNetworkLock())
   const dataDir = tempDir(t)
   const first = await startTestAgent(t, { dataDir, env: { DTMA_TLS_NAMES: 'toolbox.example, 203.0.113.7' } })
   const certPem = readFileSync(join(dataDir, CERT_FILE), 'utf8')

@@ -38,23 +38,29 @@ t.test('the launcher starts it, it answers /health, stops on SIGTERM', async (t)
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => child.kill('SIGKILL'))
+  // Both pipes read: a pipe nobody reads fills and blocks the agent's writes.
   let stdout = ''
+  let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = once(child, 'exit')
+  const call = (path: string, token?: string) => fetch(`http://127.0.0.1:${port}${path}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })
   t.equal(await fetchText(`http://127.0.0.1:${port}/health`, 100), 'OK')
   // /tools answers 503 until the first sync with Docker: wait for /health/ready.
-  t.ok(await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 30_000), 'ready')
+  t.ok(await waitFor(async () => ((await call('/health/ready').then((r) => r.status, () => 0)) === 200 ? true : undefined), 30_000), 'ready')
   // No audience setting, no environment id: the toolbox's tokens carry dtma:local, signed with the conf file's secret.
   const token = await signToolboxToken('from-the-conf-file-0123456789abcdef', { audience: LOCAL_AUDIENCE, scopes: ['tools:read'], lifetimeSeconds: 60 })
-  const tools = await fetch(`http://127.0.0.1:${port}/tools`, { headers: { authorization: `Bearer ${token}` } })
-  t.equal(tools.status, 200, 'a token signed with the secret from the conf file is accepted')
-  const raw = await fetch(`http://127.0.0.1:${port}/tools`, { headers: { authorization: 'Bearer from-the-conf-file-0123456789abcdef' } })
+  t.equal((await call('/tools', token)).status, 200, 'a token signed with the secret from the conf file is accepted')
+  const raw = await call('/tools', 'from-the-conf-file-0123456789abcdef')
   t.equal(raw.status, 403, 'the secret itself is no bearer')
   t.match(await raw.json(), { error: /signing key/ })
   const commandLine = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
   t.same(commandLine, ['node', '--max-semi-space-size=2', '--optimize-for-size', serverBin], 'the launcher became node with the V8 sizing (exec: the same pid)')
   child.kill('SIGTERM')
-  const [code] = await once(child, 'exit')
-  t.equal(code, 0)
+  // The agent bounds its shutdown (DTMA_SHUTDOWN_TIMEOUT_S, 8 s, and a grace): 30 s is past any of its paths.
+  const code = await Promise.race([exited.then(([exitCode]) => exitCode as number | null), new Promise<'hung'>((resolve) => setTimeout(resolve, 30_000, 'hung').unref())])
+  t.equal(code, 0, 'exits 0 on SIGTERM')
+  if (code !== 0) t.comment(`the agent's log tail: ${stdout.slice(-3000)}\nstderr: ${stderr.slice(-2000)}`)
   t.match(stdout, /"msg":"DTMA ready"/)
   t.notMatch(stdout, /from-the-conf-file-0123456789abcdef/, 'the token never reaches the log')
 })

@@ -19,6 +19,8 @@ const LIFETIME_DAYS = 825
 const RENEW_BEFORE_MS = 30 * 86_400_000
 /** Always named: the CLI and a tunnel on the toolbox itself. */
 const ALWAYS = ['127.0.0.1', '::1', 'localhost']
+/** docker0, docker_gwbridge, a user network's br-<12 hex>, a container's veth. */
+const DOCKER_INTERFACE = /^(?:docker0|docker_gwbridge|br-[0-9a-f]{12}|veth[0-9a-f]+)$/
 
 export interface TlsMaterial {
   /** PEM certificate (chain) and key. */
@@ -33,10 +35,13 @@ export interface TlsMaterial {
 
 /** What a certificate of this host must name: its addresses, loopback, localhost and the extra names of the setting. */
 export function wantedNames(extra: readonly string[], interfaces = networkInterfaces()): string[] {
-  const addresses = Object.values(interfaces)
-    .flatMap((list) => list ?? [])
+  const addresses = Object.entries(interfaces)
+    // Docker's bridges and veths face the containers, not the callers, and come and go with every tool
+    // network: naming them would make a new certificate at each restart after a deploy.
+    .filter(([name]) => !DOCKER_INTERFACE.test(name))
+    .flatMap(([, list]) => list ?? [])
     // A link-local address means nothing without its interface: no caller names it.
-    .filter((entry) => !(entry.family === 'IPv6' && entry.address.toLowerCase().startsWith('fe80:')))
+    .filter((entry) => !(entry.family === 'IPv6' ? entry.address.toLowerCase().startsWith('fe80:') : entry.address.startsWith('169.254.')))
     .map((entry) => canonical(entry.address))
   return [...new Set([...ALWAYS.map(canonical), ...addresses, ...extra.map(canonical)])].sort()
 }

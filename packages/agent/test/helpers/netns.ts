@@ -170,7 +170,7 @@ export function alive(pid: number): boolean {
  * the tests that make them run one at a time, across processes. A lock left
  * by a dead process is taken over.
  */
-async function hostNetworkLock(timeoutMs = 240_000): Promise<() => void> {
+export async function hostNetworkLock(timeoutMs = 240_000): Promise<() => void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
