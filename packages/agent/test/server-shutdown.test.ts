@@ -61,7 +61,8 @@ t.test('SIGTERM during a slow stop: the stop finishes and answers, then a clean 
 })
 
 t.test('a second signal exits at once', async (t) => {
-  const { agent, name } = await agentWithStubbornTool(t)
+  // A 20 s stop in flight: exiting at once is told from waiting it out by a wide margin, however loaded the machine.
+  const { agent, name } = await agentWithStubbornTool(t, { DTMA_STOP_TIMEOUT_S: '20' })
   const stopping = agent.client.stopTool({ params: { name } }).catch(() => undefined)
   await new Promise((resolve) => setTimeout(resolve, 300))
   const exited = exitOf(agent)
@@ -70,7 +71,7 @@ t.test('a second signal exits at once', async (t) => {
   agent.child.kill('SIGTERM')
   const { code, ms } = await exited
   t.equal(code, 1, 'exit code 1')
-  t.ok(ms < 1500, `exited in ${ms} ms, long before the ${STOP_SECONDS} s stop`)
+  t.ok(ms < 10_000, `exited in ${ms} ms, long before the 20 s stop`)
   t.match(agent.output(), /second signal: exiting now/)
   await stopping
 })
@@ -82,7 +83,7 @@ t.test('an operation longer than the shutdown budget does not hold the exit', as
   const exited = exitOf(agent)
   agent.child.kill('SIGTERM')
   const { code, ms } = await exited
-  t.ok(ms < 5000, `exited in ${ms} ms with a 1 s budget and a 20 s stop`)
+  t.ok(ms < 12_000, `exited in ${ms} ms with a 1 s budget and a 20 s stop`)
   t.equal(code, 0, 'the flush steps still ran: exit 0')
   t.match(agent.output(), /shutdown step did not finish within the budget/)
   await stopping

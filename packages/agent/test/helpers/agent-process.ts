@@ -72,11 +72,12 @@ export function spawnAgent(dataDir: string, port: number, env: Record<string, st
     baseUrl,
     client: createDtmaClient({ baseUrl, token: TOKEN, timeoutMs: 60_000 }),
     output: () => output,
-    async ready(timeoutMs = 30_000) {
+    // Generous: a first reconcile waits for Docker, which a loaded machine slows.
+    async ready(timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs
       while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${output}`)
-        const ok = await fetch(`${baseUrl}/health/ready`).then((r) => r.ok, () => false)
+        const ok = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false)
         if (ok) return
         await new Promise((resolve) => setTimeout(resolve, 50))
       }

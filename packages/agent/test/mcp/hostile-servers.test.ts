@@ -35,22 +35,36 @@ t.test('a flooding, a garbage-writing and a silent server cannot hurt the agent 
 
   const client = await mcpClient(agent.baseUrl, good)
   t.teardown(() => client.close())
+  const droppedSoFar = async () => {
+    const metrics = await agent.client.metrics()
+    const text = metrics.status === 200 ? String(metrics.body) : ''
+    return [...text.matchAll(/dtma_mcp_dropped_total\{reason="[^"]+"\} (\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0)
+  }
+  const droppedBefore = await droppedSoFar()
+  // How long the calls took is a figure, not a check (timing goals live in the benchmarks): the checks are that every
+  // call and every /status was answered, rightly, while the hostile servers wrote what the agent had to drop.
   const slowest = { call: 0, status: 0 }
   const wrong: string[] = []
+  const statuses = new Set<number>()
+  let calls = 0
   const until = Date.now() + 8000
   for (let i = 0; Date.now() < until; i++) {
     let started = performance.now()
     const text = textOf(await client.callTool({ name: 'echo', arguments: { text: `call ${i}` } }))
     slowest.call = Math.max(slowest.call, performance.now() - started)
+    calls++
     if (text !== `call ${i}`) wrong.push(`${i}: ${text}`)
     started = performance.now()
-    await agent.client.status()
+    statuses.add((await agent.client.status()).status)
     slowest.status = Math.max(slowest.status, performance.now() - started)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+  const droppedDuring = (await droppedSoFar()) - droppedBefore
+  t.comment(`${calls} calls; slowest call through the agent ${slowest.call.toFixed(1)} ms, slowest GET /status ${slowest.status.toFixed(1)} ms; ${droppedDuring} hostile lines dropped meanwhile`)
   t.same(wrong, [], 'the good server answered every call rightly')
-  t.ok(slowest.call < 1000, `slowest call through the agent: ${slowest.call.toFixed(1)} ms`)
-  t.ok(slowest.status < 1000, `slowest GET /status: ${slowest.status.toFixed(1)} ms`)
+  t.ok(calls > 0, 'calls were made')
+  t.same([...statuses], [200], 'every GET /status answered 200')
+  t.ok(droppedDuring > 0, 'while the hostile servers wrote what the agent dropped')
   const grown = (rssAfterGc() - rssBefore) / 1024 / 1024
   t.ok(grown < 150, `memory grew ${grown.toFixed(0)} MB`)
 
