@@ -24,15 +24,16 @@ async function agentWith(t: Parameters<typeof tempDir>[0] & { comment(...m: unkn
     await docker.getNetwork(`dtma-np-degraded-${port}`).remove().catch(() => undefined)
   })
   const base = `http://127.0.0.1:${port}`
+  // Bounds past a loaded machine's slowest start (the agent is spawned, not awaited).
   const policy = await waitFor(async () => {
     const body = await fetch(`${base}/status`, { headers: json }).then((r) => r.json() as Promise<{ network_policy?: { state?: string; reason?: string } }>, () => undefined)
     // Wait past the first install attempt: until then it says degraded, "not installed yet".
     const policy = body?.network_policy
     return policy === undefined || (policy.state === 'degraded' && /not installed yet/.test(policy.reason ?? '')) ? undefined : policy
-  }, 20_000) ?? (await fetch(`${base}/status`, { headers: json }).then((r) => r.json() as Promise<{ network_policy?: { state?: string; reason?: string } }>, () => undefined))?.network_policy
+  }, 90_000) ?? (await fetch(`${base}/status`, { headers: json }).then((r) => r.json() as Promise<{ network_policy?: { state?: string; reason?: string } }>, () => undefined))?.network_policy
   if (policy === undefined) t.comment(`the agent did not report a policy: ${agent.output().slice(-2000)}`)
   // /ready is 503 until the first sync with Docker is done; a deploy before it would be refused for that.
-  await waitFor(async () => ((await fetch(`${base}/health/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 20_000)
+  await waitFor(async () => ((await fetch(`${base}/health/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 90_000)
   const deploy = await fetch(`${base}/tools`, {
     method: 'POST',
     headers: json,
