@@ -45,9 +45,9 @@ t.test('the launcher starts it, it answers /health, stops on SIGTERM', async (t)
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const exited = once(child, 'exit')
   const call = (path: string, token?: string) => fetch(`http://127.0.0.1:${port}${path}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })
-  t.equal(await fetchText(`http://127.0.0.1:${port}/health`, 100), 'OK')
+  t.equal(await fetchText(`http://127.0.0.1:${port}/health`, 90_000), 'OK', 'it answers /health')
   // /tools answers 503 until the first sync with Docker: wait for /health/ready.
-  t.ok(await waitFor(async () => ((await call('/health/ready').then((r) => r.status, () => 0)) === 200 ? true : undefined), 30_000), 'ready')
+  t.ok(await waitFor(async () => ((await call('/health/ready').then((r) => r.status, () => 0)) === 200 ? true : undefined), 90_000), 'ready')
   // No audience setting, no environment id: the toolbox's tokens carry dtma:local, signed with the conf file's secret.
   const token = await signToolboxToken('from-the-conf-file-0123456789abcdef', { audience: LOCAL_AUDIENCE, scopes: ['tools:read'], lifetimeSeconds: 60 })
   t.equal((await call('/tools', token)).status, 200, 'a token signed with the secret from the conf file is accepted')

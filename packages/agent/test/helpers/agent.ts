@@ -190,15 +190,17 @@ export async function removeInstances(instanceNames: string[]): Promise<void> {
 }
 
 /** GET a URL until it answers (a fresh container needs a moment), or undefined. */
-export async function fetchText(url: string, attempts = 40): Promise<string | undefined> {
-  for (let attempt = 0; attempt < attempts; attempt++) {
+/** The body of the first answer within `timeoutMs` (a deadline, not a count of tries: a loaded machine slows each one). */
+export async function fetchText(url: string, timeoutMs = 30_000): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs
+  do {
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1000, Math.min(5000, deadline - Date.now()))) })
       return await response.text()
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-  }
+  } while (Date.now() < deadline)
   return undefined
 }
 

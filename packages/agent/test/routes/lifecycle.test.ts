@@ -52,7 +52,7 @@ t.test('deploy, repeat, get, list, stop, start, remove through the typed client'
   const stopped = await agent.client.stopTool({ params: { name } })
   t.same(stopped, { status: 200, body: { success: true, message: `Tool instance '${name}' stopped.`, data: { state: 'stopped' } } })
   t.equal(await dockerState(data.container_id), 'exited', 'the container really stopped')
-  t.equal(await fetchText(`http://127.0.0.1:${hostPort}/`, 3), undefined, 'and its port no longer answers')
+  t.equal(await fetchText(`http://127.0.0.1:${hostPort}/`, 300), undefined, 'and its port no longer answers')
   const stoppedAgain = await agent.client.stopTool({ params: { name } })
   t.match(stoppedAgain, { status: 200, body: { message: `Tool instance '${name}' is already stopped.`, data: { state: 'stopped' } } })
   const afterStop = await agent.client.getTool({ params: { name } })
