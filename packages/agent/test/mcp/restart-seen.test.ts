@@ -13,6 +13,9 @@ import { ensureMcpImages, execIn, MCP_IMAGES, mcpClient, mcpDeployBody, textOf, 
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
+// The four cases are independent (an agent, a port range and a container each) and spend
+// their time waiting on the agent's timers, not on the CPU: they run side by side.
+t.jobs = 4
 
 const IMAGES = { http: MCP_IMAGES.everythingHttp, sse: MCP_IMAGES.everythingSse } as const
 
@@ -50,13 +53,19 @@ async function addressOf(containerId: string): Promise<string> {
   return Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? ''
 }
 
-// Two servers broken for good, one after the other: past the default file timeout on a loaded machine.
+// Servers broken for good: past the default file timeout on a loaded machine.
 t.setTimeout(600_000)
+
+/** Host ports of each case's own agent: none takes a port another case's stopped container holds. */
+const PORT_RANGES = {
+  broken: { http: '44700-44724', sse: '44725-44749' },
+  moved: { http: '44750-44774', sse: '44775-44799' }
+} as const
 
 for (const transport of ['http', 'sse'] as const satisfies McpTransportName[]) {
   t.test(`an ${transport} server that stays broken is restarted again and again, with a growing, bounded backoff`, async (t) => {
     const agent = await startTestAgent(t, {
-      env: { DTMA_TOOL_PORT_RANGE: '44700-44749', DTMA_MCP_PING_INTERVAL_S: '1', DTMA_MCP_PING_FAILURES: '2', DTMA_MCP_START_TIMEOUT_S: '8', DTMA_MCP_RESTART_BACKOFF_MAX_S: '4' }
+      env: { DTMA_TOOL_PORT_RANGE: PORT_RANGES.broken[transport], DTMA_MCP_PING_INTERVAL_S: '1', DTMA_MCP_PING_FAILURES: '2', DTMA_MCP_START_TIMEOUT_S: '8', DTMA_MCP_RESTART_BACKOFF_MAX_S: '4' }
     })
     const name = uniqueName(`Broken${transport}`)
     const containerId = await deploy(agent, name, transport)
@@ -91,7 +100,7 @@ for (const transport of ['http', 'sse'] as const satisfies McpTransportName[]) {
     const network = `dtma-test-net-${randomBytes(4).toString('hex')}`
     // Registered first: runs last, after the agent removed its containers.
     t.teardown(() => docker.getNetwork(network).remove().catch(() => undefined))
-    const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: '44750-44799', DTMA_TOOL_NETWORK: network, DTMA_MCP_PING_INTERVAL_S: '1', DTMA_SELF_HEAL: 'false' } })
+    const agent = await startTestAgent(t, { env: { DTMA_TOOL_PORT_RANGE: PORT_RANGES.moved[transport], DTMA_TOOL_NETWORK: network, DTMA_MCP_PING_INTERVAL_S: '1', DTMA_SELF_HEAL: 'false' } })
     const name = uniqueName(`Moved${transport}`)
     const containerId = await deploy(agent, name, transport)
     const { statuses, starts } = recordStatuses(t, agent, name)
