@@ -13,11 +13,20 @@ import { ensureMcpImages, execIn, MCP_IMAGES, mcpClient, mcpDeployBody, textOf, 
 import { waitFor } from '../helpers/wait.ts'
 
 t.before(ensureMcpImages)
-// The four cases are independent (an agent, a port range and a container each) and spend
-// their time waiting on the agent's timers, not on the CPU: they run side by side.
-t.jobs = 4
+// The cases are independent (an agent, a port range and a container each) and spend their
+// time waiting on the agent's backoff and start timeout, not on the CPU: two run side by side,
+// the two long ones first (no more than two servers start at once, each within its start timeout).
+t.jobs = 2
 
 const IMAGES = { http: MCP_IMAGES.everythingHttp, sse: MCP_IMAGES.everythingSse } as const
+/** Host ports of each case's own agent: none takes a port another case's stopped container holds. */
+// Servers broken for good: past the default file timeout on a loaded machine.
+t.setTimeout(600_000)
+
+const PORT_RANGES = {
+  broken: { http: '44700-44724', sse: '44725-44749' },
+  moved: { http: '44750-44774', sse: '44775-44799' }
+} as const
 
 async function deploy(agent: TestAgent, name: string, transport: 'http' | 'sse'): Promise<string> {
   agent.deployBody(name)
@@ -53,15 +62,6 @@ async function addressOf(containerId: string): Promise<string> {
   return Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? ''
 }
 
-// Servers broken for good: past the default file timeout on a loaded machine.
-t.setTimeout(600_000)
-
-/** Host ports of each case's own agent: none takes a port another case's stopped container holds. */
-const PORT_RANGES = {
-  broken: { http: '44700-44724', sse: '44725-44749' },
-  moved: { http: '44750-44774', sse: '44775-44799' }
-} as const
-
 for (const transport of ['http', 'sse'] as const satisfies McpTransportName[]) {
   t.test(`an ${transport} server that stays broken is restarted again and again, with a growing, bounded backoff`, async (t) => {
     const agent = await startTestAgent(t, {
@@ -95,7 +95,9 @@ for (const transport of ['http', 'sse'] as const satisfies McpTransportName[]) {
     const counted = Number(/dtma_mcp_restarts_total\{outcome="ok"\} (\d+)/.exec(metrics.status === 200 ? String(metrics.body) : '')?.[1] ?? 0)
     t.ok(counted >= restarts, `every restart is counted (${counted})`)
   })
+}
 
+for (const transport of ['http', 'sse'] as const satisfies McpTransportName[]) {
   t.test(`a restart of an ${transport} server behind the agent is seen, and its server reached at its new address`, async (t) => {
     const network = `dtma-test-net-${randomBytes(4).toString('hex')}`
     // Registered first: runs last, after the agent removed its containers.
