@@ -19,10 +19,10 @@ t.before(ensureMcpImages)
 t.jobs = 2
 
 const IMAGES = { http: MCP_IMAGES.everythingHttp, sse: MCP_IMAGES.everythingSse } as const
-/** Host ports of each case's own agent: none takes a port another case's stopped container holds. */
 // Servers broken for good: past the default file timeout on a loaded machine.
 t.setTimeout(600_000)
 
+/** Host ports of each case's own agent: none takes a port another case's stopped container holds. */
 const PORT_RANGES = {
   broken: { http: '44700-44724', sse: '44725-44749' },
   moved: { http: '44750-44774', sse: '44775-44799' }
