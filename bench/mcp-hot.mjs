@@ -3,12 +3,18 @@
 // `echo` through /tools/{name}/mcp of one stdio instance (the SDK client over
 // Streamable HTTP). Prints the agent process's CPU ms per 1,000 calls (from
 // /proc/PID/stat, 10 sessions, and 1 session) and dockerd's, calls/s with 10 sessions,
-// p50/p95 with 1 session, and the agent's RSS. Every answer is checked (each
-// call echoes a unique token). For choosing the hot path's code and the
-// launcher's Node flags: DTMA_HOT_NODE_FLAGS="--max-semi-space-size=2" runs
-// the agent with those flags instead of bin/dtma-agent's, DTMA_HOT_AGENT_JS
-// another build of it (e.g. a copy of dist/ before a change).
-//   node bench/mcp-hot.mjs            (DTMA_HOT_CALLS, DTMA_HOT_SECONDS)
+// p50/p95 with 1 session, and the agent's RSS: idle (its instance deployed,
+// no session), with 10 sessions, and at its largest while 50 sessions call.
+// Every answer is checked (each call echoes a unique token). For choosing the
+// hot path's code and the launcher's Node flags: DTMA_HOT_NODE_FLAGS="--max-semi-space-size=2"
+// runs the agent with those flags instead of bin/dtma-agent's, DTMA_HOT_AGENT_JS
+// another build of it (e.g. a copy of dist/ before a change). DTMA_HOT_STALL=1
+// adds the memory of a session that does not read (test/mcp/session-bounds):
+// a server that talks without end (the test image's `chatty`), one session's
+// stream opened and never read; the agent's RSS growth from before the stream
+// to its peak, until the agent ends the session (bench/mcp-flags.mjs runs it
+// all for each launcher flag variant).
+//   node bench/mcp-hot.mjs            (DTMA_HOT_CALLS, DTMA_HOT_SECONDS, DTMA_HOT_STALL)
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -22,6 +28,7 @@ import Docker from 'dockerode'
 const IMAGE = 'dtma-test/mcp-tools:v1'
 const CALLS = Number(process.env.DTMA_HOT_CALLS ?? 1000)
 const SECONDS = Number(process.env.DTMA_HOT_SECONDS ?? 5)
+const STALL = process.env.DTMA_HOT_STALL === '1'
 const AGENT_BIN = new URL('../packages/agent/bin/dtma-agent', import.meta.url).pathname
 /** The launcher's own flags, unless others are asked for. */
 const FLAGS = process.env.DTMA_HOT_NODE_FLAGS ?? /exec node (.*?) "\$agent_dir/.exec(readFileSync(AGENT_BIN, 'utf8'))?.[1] ?? ''
@@ -46,6 +53,7 @@ const cpuMs = (pid) => {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS
 }
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const quantile = (samples, q) => [...samples].sort((a, b) => a - b)[Math.min(samples.length - 1, Math.ceil(q * samples.length) - 1)]
 
 async function echo(client, text) {
@@ -73,6 +81,35 @@ async function rate(clients, seconds) {
   return calls
 }
 
+/** The session-bounds scenario: the agent's RSS growth under a session that does not read, and how long until it is ended. */
+async function stall() {
+  const reply = await api.deployTool({ body: { dockerImageUrl: 'dtma-test/mcp-hostile:chatty', instanceNameOnToolbox: 'chatty', accountToolInstanceId: 'bench-hot-chatty', baseConfigOverrideJson: { mcpTransport: 'stdio', mcpCapabilities: ['tools'] }, waitForMcp: true } })
+  if (reply.status !== 201) throw new Error(`deploy of chatty answered ${reply.status}`)
+  const url = `${baseUrl}/tools/chatty/mcp`
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  const post = (body, session) => fetch(url, { method: 'POST', headers: session === undefined ? headers : { ...headers, 'mcp-session-id': session }, body: JSON.stringify(body) })
+  const opened = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench-hot', version: '1' } } })
+  const session = opened.headers.get('mcp-session-id') ?? ''
+  await opened.text()
+  // Initialized: the server starts talking; with no stream open, what it says is dropped.
+  await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text()
+  await sleep(1000)
+  const before = rssMb(agent.pid)
+  const started = performance.now()
+  const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream', 'mcp-session-id': session } })
+  let peak = before
+  let ended = false
+  while (!ended && performance.now() - started < 30_000) {
+    peak = Math.max(peak, rssMb(agent.pid))
+    const ping = await post({ jsonrpc: '2.0', id: 9, method: 'ping' }, session)
+    await ping.text()
+    ended = ping.status === 404
+    if (!ended) await sleep(100)
+  }
+  await stream.body?.cancel().catch(() => undefined)
+  return { stallGrowthMb: Math.round(peak - before), stallEndedS: ended ? +((performance.now() - started) / 1000).toFixed(1) : null }
+}
+
 try {
   const confFile = join(dataDir, 'empty.conf')
   writeFileSync(confFile, '')
@@ -85,6 +122,8 @@ try {
   const name = 'hot path'
   const reply = await api.deployTool({ body: { dockerImageUrl: IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: 'bench-hot', baseConfigOverrideJson: { mcpTransport: 'stdio', mcpCapabilities: ['tools'] }, waitForMcp: true } })
   if (reply.status !== 201) throw new Error(`deploy answered ${reply.status}`)
+  await sleep(1000)
+  const rssIdle = rssMb(agent.pid)
   const clients = await Promise.all(Array.from({ length: 10 }, () => clientOf(name)))
   await rate(clients, 2)
   const dockerd = Number(readFileSync('/var/run/docker.pid', 'utf8').trim())
@@ -105,8 +144,16 @@ try {
     samples.push(performance.now() - started)
   }
   const cpuPer1000One = ((cpuMs(agent.pid) - cpuBefore1) / CALLS) * 1000
+  // 50 sessions open and calling: the agent's RSS at its largest meanwhile.
+  clients.push(...(await Promise.all(Array.from({ length: 40 }, () => clientOf(name)))))
+  let rss50 = rssMb(agent.pid)
+  const sampler = setInterval(() => (rss50 = Math.max(rss50, rssMb(agent.pid))), 100)
+  const calls50 = await rate(clients, Math.min(SECONDS, 3))
+  clearInterval(sampler)
+  rss50 = Math.max(rss50, rssMb(agent.pid))
   await Promise.all(clients.map((client) => client.close()))
-  const figures = { build: AGENT_JS.split('/').at(-2), flags: FLAGS, cpuMsPer1000: Math.round(cpuPer1000), dockerdMsPer1000: Math.round(dockerdPer1000), cpuMsPer1000One: Math.round(cpuPer1000One), callsPerS10: Math.round(calls / SECONDS), p50Ms1: +quantile(samples, 0.5).toFixed(3), p95Ms1: +quantile(samples, 0.95).toFixed(3), rssMb10: Math.round(rss10), rssMbEnd: Math.round(rssMb(agent.pid)), wrong, load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0] }
+  const stalled = STALL ? await stall() : {}
+  const figures = { build: AGENT_JS.split('/').at(-2), flags: FLAGS, cpuMsPer1000: Math.round(cpuPer1000), dockerdMsPer1000: Math.round(dockerdPer1000), cpuMsPer1000One: Math.round(cpuPer1000One), callsPerS10: Math.round(calls / SECONDS), p50Ms1: +quantile(samples, 0.5).toFixed(3), p95Ms1: +quantile(samples, 0.95).toFixed(3), callsPerS50: Math.round(calls50 / Math.min(SECONDS, 3)), rssMbIdle: Math.round(rssIdle), rssMb10: Math.round(rss10), rssMb50: Math.round(rss50), ...stalled, wrong, load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0] }
   console.log(JSON.stringify(figures))
 } finally {
   // Stopped as a service manager stops it (a --cpu-prof in the flags is written on the way out).

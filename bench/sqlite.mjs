@@ -18,7 +18,7 @@
 // better-sqlite3 is not a dependency of DTMA; this is the one place it is used.
 // Prints a markdown table (BENCHMARKS.md, "Store engine on Node 24").
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -29,8 +29,9 @@ const run = promisify(execFile)
 const UPSERTS = Number(process.env.DTMA_BENCH_SQLITE_UPSERTS ?? 2000)
 const BETTER_SQLITE3 = '13.2.0'
 const RSS_RUNS = 3
-/** bin/dtma-agent's V8 flags, so (c) is what production would hold. */
-const LAUNCHER_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size']
+/** bin/dtma-agent's V8 flags, read from it, so (c) is what production would hold. */
+const LAUNCHER = readFileSync(new URL('../packages/agent/bin/dtma-agent', import.meta.url), 'utf8')
+const LAUNCHER_FLAGS = (/exec node (.*?) "\$agent_dir/.exec(LAUNCHER)?.[1] ?? '').split(' ').filter(Boolean)
 const ENGINES = ['node:sqlite', 'better-sqlite3']
 
 // The store's table and upsert (packages/agent/src/store/instance-store.ts).

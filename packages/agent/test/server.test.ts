@@ -55,7 +55,7 @@ t.test('the launcher starts it, it answers /health, stops on SIGTERM', async (t)
   t.equal(raw.status, 403, 'the secret itself is no bearer')
   t.match(await raw.json(), { error: /signing key/ })
   const commandLine = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
-  t.same(commandLine, ['node', '--max-semi-space-size=2', '--optimize-for-size', serverBin], 'the launcher became node with the V8 sizing (exec: the same pid)')
+  t.same(commandLine, ['node', '--max-semi-space-size=4', serverBin], 'the launcher became node with the V8 sizing (exec: the same pid)')
   child.kill('SIGTERM')
   // The agent bounds its shutdown (DTMA_SHUTDOWN_TIMEOUT_S, 8 s, and a grace): 30 s is past any of its paths.
   const code = await Promise.race([exited.then(([exitCode]) => exitCode as number | null), new Promise<'hung'>((resolve) => setTimeout(resolve, 30_000, 'hung').unref())])

@@ -11,7 +11,7 @@
 // belong to a session go to it only: progress (by token), log messages (by
 // the level it asked for; the server is asked for the most verbose),
 // resource updates (to the subscribed); others to every session whose
-// version knows them. A session's requests in flight are bounded; when it
+// version knows them (the agent's own session: list_changed only). A session's requests in flight are bounded; when it
 // closes they are cancelled and late answers are dropped. See init-gate.ts.
 import { ErrorCode, type ClientCapabilities, type InitializeResult, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js'
 import { InitGate } from './init-gate.ts'
@@ -152,6 +152,8 @@ export class Multiplexer implements SessionHost {
 
   /** Whether a notification of the server that names no request is the session's. */
   private wants(session: MuxSession, method: string, params: Record<string, unknown>): boolean {
+    // The agent's own (its monitor's SDK client) needs list_changed only: it would check log chatter against schemas, for nothing.
+    if (session.control) return method.endsWith('/list_changed')
     if (session.terms !== undefined && !knowsMethod(session.terms.protocolVersion, method)) return false
     if (method === 'notifications/message') return session.logLevel === undefined || logSeverity(params.level) >= logSeverity(session.logLevel)
     if (method === 'notifications/resources/updated') return session.subscriptions.has(String(params.uri))

@@ -29,7 +29,7 @@ export interface DirectSession {
 const CALL = Symbol('dtma.directCall')
 type CallResponse = ServerResponse & { [CALL]?: { session: DirectSession; id: RequestId } }
 
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' }
+export const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' }
 
 function closed(this: CallResponse): void {
   const call = this[CALL]

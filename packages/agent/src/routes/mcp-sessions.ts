@@ -4,9 +4,11 @@
 // stream, DELETE), each wired to its session of the instance's multiplexer.
 // A POST of one message on an open session skips the transport: it is
 // answered directly (mcp-direct.ts), and the server's messages for its call
-// go there. Bounded: sessions in all, an idle session is ended, and one whose
-// caller does not read what it is sent (its backlog grows past the bound) is
-// ended.
+// go there; so does the GET stream (mcp-stream.ts), which carries the
+// server's messages for no request. Bounded: sessions in all, an idle
+// session is ended, and one whose caller does not read what it is sent (the
+// bytes waiting for it on one response pass the bound) is ended at once,
+// with its connections: what waited for it is dropped.
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
@@ -15,8 +17,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { SessionPipe } from '../mcp/mux-session.ts'
 import { deliverDirect, endDirect, type DirectSession } from './mcp-direct.ts'
+import { deliverStream, endStream, openStream, type StreamSession } from './mcp-stream.ts'
 
-export interface HttpSession extends DirectSession {
+export interface HttpSession extends DirectSession, StreamSession {
   id: string
   instanceName: string
   /** The grant that opened it (routes/mcp-grant.ts): every later request must hold the same. */
@@ -24,8 +27,6 @@ export interface HttpSession extends DirectSession {
   transport: StreamableHTTPServerTransport
   /** Requests being answered now (an open stream counts until it ends). */
   active: number
-  /** Open GET streams (the transport allows one). */
-  streams: number
   lastUsed: number
   /** Bytes handed to the transport, and bytes it wrote out: the difference waits in memory. */
   queued: number
@@ -35,7 +36,7 @@ export interface HttpSession extends DirectSession {
 export interface SessionLimits {
   maxSessions: number
   idleMs: number
-  /** Bytes a session may leave unread before it is ended. */
+  /** Bytes a session may leave unread on one response before it is ended. */
   backlogBytes: number
 }
 
@@ -97,11 +98,15 @@ export class McpHttpSessions {
     return session
   }
 
-  /** Counts what goes out on one response of the session, and when it ends. */
-  track(session: HttpSession, response: ServerResponse, stream: boolean): void {
+  /** The session's GET stream, on this response. */
+  openStream(session: HttpSession, response: ServerResponse): void {
+    openStream(session, response)
+  }
+
+  /** Counts what goes out on one response of the session that its transport answers, and when it ends. */
+  track(session: HttpSession, response: ServerResponse): void {
     session.active += 1
     session.lastUsed = Date.now()
-    if (stream) session.streams += 1
     const write = response.write.bind(response) as (chunk: unknown, ...rest: unknown[]) => boolean
     response.write = ((chunk: unknown, ...rest: unknown[]) => {
       session.written += typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Buffer | undefined)?.length ?? 0)
@@ -110,7 +115,6 @@ export class McpHttpSessions {
     response.once('close', () => {
       session.active -= 1
       session.lastUsed = Date.now()
-      if (stream) session.streams -= 1
     })
   }
 
@@ -120,17 +124,18 @@ export class McpHttpSessions {
   }
 
   private deliver(session: HttpSession, pipe: SessionPipe, message: JSONRPCMessage, relatedRequestId: RequestId | undefined): void {
-    const waiting = relatedRequestId === undefined ? undefined : deliverDirect(session, message, relatedRequestId)
+    const waiting = relatedRequestId === undefined ? deliverStream(session, message) : deliverDirect(session, message, relatedRequestId)
     if (waiting !== undefined) {
       if (waiting > this.limits.backlogBytes) this.unread(session, pipe, waiting)
       return
     }
-    // Without a stream to carry it, the transport would drop it: not counted as waiting.
-    if (relatedRequestId === undefined && session.streams === 0) return
+    // For no request, and no stream open to carry it: nobody would get it (dropped, as the SDK's transport does).
+    if (relatedRequestId === undefined) return
+    // A message for a request the transport answers (a batch, an initialize): its stream is the transport's.
     const size = JSON.stringify(message).length + SSE_FRAMING
     if (session.queued + size - session.written > this.limits.backlogBytes) return this.unread(session, pipe, session.queued - session.written)
     session.queued += size
-    session.transport.send(message, relatedRequestId === undefined ? undefined : { relatedRequestId }).catch(() => {
+    session.transport.send(message, { relatedRequestId }).catch(() => {
       // Its stream is gone (the caller went away): nothing waits for it.
       session.queued -= size
     })
@@ -138,12 +143,16 @@ export class McpHttpSessions {
 
   private unread(session: HttpSession, pipe: SessionPipe, backlogBytes: number): void {
     this.log.warn({ instanceName: session.instanceName, backlogBytes }, 'MCP session does not read what it is sent: ended')
+    // Its connections go with it, and the bytes that waited in them.
+    endStream(session, true)
+    for (const response of session.direct.values()) if (response.writableLength > 0) response.destroy()
     pipe.close()
   }
 
   private end(session: HttpSession, pipe: SessionPipe): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id)
     endDirect(session, 'the MCP session ended before the answer')
+    endStream(session, false)
     pipe.close()
   }
 

@@ -75,11 +75,11 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
   }
 
   /** Hands the request to the session's SDK transport, which answers it. */
-  const answer = async (session: HttpSession, request: FastifyRequest, reply: FastifyReply, stream: boolean): Promise<RawAnswer> => {
+  const answer = async (session: HttpSession, request: FastifyRequest, reply: FastifyReply): Promise<RawAnswer> => {
     reply.hijack()
     // The transport builds a URL from Host, and would refuse an odd one with a bare 400.
     request.raw.headers.host = 'localhost'
-    sessions.track(session, reply.raw, stream)
+    sessions.track(session, reply.raw)
     try {
       await session.transport.handleRequest(request.raw, reply.raw, request.body)
     } finally {
@@ -114,10 +114,10 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
       if (!initialize) {
         const session = sessionOf(request, name, access)
         reply.hijack()
-        return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply, false)
+        return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply)
       }
       if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
-      return answer(sessions.create(name, endpoint.open, access.binding), request, reply, false)
+      return answer(sessions.create(name, endpoint.open, access.binding), request, reply)
     },
 
     mcpStream: async (request, reply) => {
@@ -130,7 +130,9 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
       }
       const session = sessionOf(request, name, access)
       if (session.streams > 0) throw new DtmaError('conflict', 'this MCP session has its stream open already (one GET stream per session)')
-      return answer(session, request, reply, true)
+      reply.hijack()
+      sessions.openStream(session, reply.raw)
+      return { raw: true }
     },
 
     mcpEnd: async (request, reply) => {
@@ -142,14 +144,14 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
       const open = id === undefined ? undefined : sessions.get(id)
       if (open !== undefined && open.instanceName === name) {
         checkBinding(open.binding, access)
-        return answer(open, request, reply, false)
+        return answer(open, request, reply)
       }
       const endpoint = mcp.endpoint(name, access)
       if (endpoint.kind === 'proxy') {
         proxiedSession(request, name, access)
         return proxy(endpoint, request, reply)
       }
-      return answer(sessionOf(request, name, access), request, reply, false)
+      return answer(sessionOf(request, name, access), request, reply)
     },
 
     toolCapabilities: async (request) => {

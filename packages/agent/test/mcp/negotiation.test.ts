@@ -3,7 +3,7 @@
 // than the server's), results reach it as the server wrote them, the
 // server's requests go only to a session that declared it can
 // answer them, and log messages and resource updates only to the sessions
-// they belong to. (Through the agent, with real servers and clients: protocol-versions.test.ts.)
+// they belong to; the agent's own session gets list_changed only. (Through the agent, with real servers and clients: protocol-versions.test.ts.)
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import t from 'tap'
@@ -18,6 +18,9 @@ function setup(serverVersion = '2025-11-25', serverInfo: Any = { name: 's', vers
   const mux = new Multiplexer(link, { maxInFlight: 8, initializeWaitMs: 5000, observer: { message: () => undefined } })
   const fromServer = (message: Any) => mux.fromLink({ jsonrpc: '2.0', ...message } as JSONRPCMessage)
   const control = mux.openSession(true)
+  /** What the agent's own session (its monitor) is sent. */
+  const own: Any[] = []
+  control.onmessage = (message) => own.push(message as Any)
   control.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: {} } as JSONRPCMessage)
   const capabilities = { tools: {}, logging: {}, completions: {}, tasks: { list: {} }, resources: { subscribe: true } }
   fromServer({ id: toServer.at(-1)?.id, result: { protocolVersion: serverVersion, capabilities, serverInfo } })
@@ -37,7 +40,7 @@ function setup(serverVersion = '2025-11-25', serverInfo: Any = { name: 's', vers
     fromServer({ id: toServer.at(-1)?.id, result })
     return caller.got.at(-1)?.message.result as Any
   }
-  return { mux, toServer, fromServer, join, ask }
+  return { mux, toServer, fromServer, join, ask, own }
 }
 
 t.test('every version the SDK supports is served as asked over a 2025-11-25 server; an unknown or newer one gets the server\'s', async (t) => {
@@ -154,4 +157,17 @@ t.test('log messages go by the level each session asked for; resource updates to
   for (const own of ctx.toServer.slice(-2)) ctx.fromServer({ id: own.id, result: {} })
   t.equal(ctx.mux.sessionCount, 3)
   t.same(logs(quiet), ['error', 'critical'], "the agent's own requests are answered to nobody")
+})
+
+t.test("the agent's own session is sent the server's list_changed notifications only, a caller's session every one", async (t) => {
+  const ctx = setup()
+  const caller = ctx.join('2025-06-18')
+  const answered = ctx.own.length
+  const methods = ['notifications/message', 'notifications/tools/list_changed', 'notifications/resources/list_changed', 'notifications/prompts/list_changed', 'notifications/custom']
+  for (const method of methods) ctx.fromServer({ method, params: method === 'notifications/message' ? { level: 'info', data: 'x' } : {} })
+  const own = ctx.own.slice(answered).map((message) => message.method)
+  const callers = caller.got.map((g) => g.message.method)
+  t.comment(`expected own: the three list_changed; seen: ${own.join(', ')}`)
+  t.same(own, ['notifications/tools/list_changed', 'notifications/resources/list_changed', 'notifications/prompts/list_changed'], 'no log message nor other notification for the monitor')
+  t.same(callers, methods, "the caller's session gets every one")
 })

@@ -73,3 +73,47 @@ t.test('a session that does not read is ended; an idle one is ended', async (t) 
   t.ok(endedAfterS >= 2.5, `not at once, but after the idle limit (${endedAfterS.toFixed(1)} s)`)
   t.equal(await ping(url, left), 404, 'and gone')
 })
+
+t.test('a caller that reads its stream gets the server’s messages for no request and keeps its session; one stream a session; DELETE ends it', async (t) => {
+  const agent = spawnAgent(tempDir(t), await freePort(), { DTMA_TOOL_PORT_RANGE: '43600-43649', LOG_LEVEL: 'warn' })
+  t.teardown(() => agent.kill())
+  await agent.ready()
+  const name = uniqueName('Chatty')
+  t.teardown(() => removeInstances([name]))
+  t.equal((await agent.client.deployTool({ body: { ...mcpDeployBody(name, MCP_IMAGES.chatty, 'stdio'), waitForMcp: true } })).status, 201)
+  const url = mcpUrl(agent.baseUrl, name)
+  const session = await openSession(url)
+  const inSession = { ...HEADERS, accept: 'text/event-stream', 'mcp-session-id': session }
+  const stream = await fetch(url, { headers: inSession })
+  t.equal(stream.status, 200)
+  t.match(stream.headers.get('content-type'), /^text\/event-stream/)
+  t.equal(stream.headers.get('mcp-session-id'), session)
+  const reader = stream.body!.getReader()
+  t.teardown(() => reader.cancel().catch(() => undefined))
+  // Read 4 MB of the server's chatter as it comes: a caller that reads is never held to the bound.
+  const decoder = new TextDecoder()
+  let text = ''
+  let bytes = 0
+  while (bytes < 4 * 1024 * 1024) {
+    const { value, done } = await reader.read()
+    if (done) break
+    bytes += value.length
+    if (text.length < 8192) text += decoder.decode(value, { stream: true })
+  }
+  const first = /^event: message\ndata: (.*)\n\n/m.exec(text)?.[1]
+  t.comment(`read ${(bytes / 1024 / 1024).toFixed(1)} MB; first event: ${first?.slice(0, 80)}…`)
+  t.ok(bytes >= 4 * 1024 * 1024, 'the stream carried 4 MB')
+  t.match(JSON.parse(first ?? '{}'), { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info' } }, 'as server-sent events of JSON-RPC messages')
+  t.equal(await ping(url, session), 200, 'the session that reads lives')
+  t.notOk(agent.output().includes('does not read what it is sent'), 'and was never taken for one that does not read')
+  const second = await fetch(url, { headers: inSession })
+  const refused = (await second.json()) as { jsonrpc?: string; error?: { code: number; message: string } }
+  t.comment(`a second stream: expected 409 with a JSON-RPC error, seen ${second.status} ${JSON.stringify(refused)}`)
+  t.equal(second.status, 409, 'a second stream of the same session is refused')
+  t.match(refused, { jsonrpc: '2.0', error: { message: /stream open already/ } })
+  const ended = await fetch(url, { method: 'DELETE', headers: inSession })
+  t.equal(ended.status, 200, 'DELETE ends the session')
+  const closed = await waitFor(async () => ((await reader.read()).done ? true : undefined), 10_000, 0)
+  t.ok(closed, 'and its stream ends')
+  t.equal(await ping(url, session), 404, 'the session is gone')
+})
