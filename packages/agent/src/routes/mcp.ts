@@ -117,7 +117,7 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
         return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply, false)
       }
       if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
-      return answer(sessions.create(name, endpoint.open, access.binding), request, reply, false)
+      return answer(await sessions.create(name, endpoint.open, access.binding), request, reply, false)
     },
 
     mcpStream: async (request, reply) => {
