@@ -19,7 +19,7 @@ import { heartbeatFromConfig } from './heartbeat/heartbeat.ts'
 import { createHttpServer } from './http-server.ts'
 import { InstanceService } from './instances/instance-service.ts'
 import type { LogTail } from './log-tail.ts'
-import { GatewayService } from './gateway/gateway-service.ts'
+import { LazyGateway } from './gateway/lazy-gateway.ts'
 import { DriftLock } from './mcp/drift-lock.ts'
 import { McpHealthBoard } from './mcp/health-board.ts'
 import { McpService } from './mcp/mcp-service.ts'
@@ -116,7 +116,11 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     drift: new DriftLock({ pins, admitNewTools: config.mcp.admitNewTools, observer: mcpObserver, logger: logger.child({ module: 'drift-lock' }) })
   })
   // The aggregated /mcp: a client of every server's per-instance path; a server that takes longer than this to list is left out.
-  const gateway = new GatewayService({ mcp, version: config.version, timeoutMs: GATEWAY_TIMEOUT_MS, maxSessions: config.mcp.maxSessions, idleMs: config.mcp.sessionIdleMs })
+  // Made (and its SDK v2 loaded) at its first request.
+  const gateway = new LazyGateway(async () => {
+    const { GatewayService } = await import('./gateway/gateway-service.ts')
+    return new GatewayService({ mcp, version: config.version, timeoutMs: GATEWAY_TIMEOUT_MS, maxSessions: config.mcp.maxSessions, idleMs: config.mcp.sessionIdleMs })
+  })
   const policy: NetworkPolicyEnforcer = new NetworkPolicyEnforcer({
     mode: config.networkPolicy.mode,
     scope: config.scope,
@@ -144,7 +148,6 @@ export async function composeAgent(options: AgentOptions): Promise<Agent> {
     instances.connect()
     void instances.whenReady().then(() => policy.follow())
     mcp.start()
-    gateway.start()
     // An upgrade that started (or rolled back to) this agent: its outcome.
     void instances.whenReady().then(() => redeployer.collectAtStart())
     // They report only what the first reconcile confirmed.

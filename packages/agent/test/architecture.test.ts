@@ -15,10 +15,14 @@ function sourceFiles(dir = SRC): string[] {
   })
 }
 
-/** Every import of a file: relative ones as paths under src/, packages as their names. */
+/** Every import of a file, loaded at its start or later (import('...'), a require made with createRequire): relative ones as paths under src/, packages as their names. */
 function importsOf(file: string): { modules: string[]; packages: string[] } {
   const text = readFileSync(join(SRC, file), 'utf8')
-  const specifiers = [...text.matchAll(/^(?:import|export)\b[^'"]*?from '([^']+)'/gm)].map((match) => match[1] as string)
+  const specifiers = [
+    ...text.matchAll(/^(?:import|export)\b[^'"]*?from '([^']+)'/gm),
+    ...text.matchAll(/\bimport\('([^']+)'\)/g),
+    ...text.matchAll(/\b(?:require|createRequire\([^)]*\))\('([^']+)'\)/g)
+  ].map((match) => match[1] as string)
   return {
     modules: specifiers.filter((s) => s.startsWith('.')).map((s) => normalize(join(dirname(file), s))),
     packages: specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:'))
@@ -120,6 +124,14 @@ t.test('the rule itself sees a broken arrow', async (t) => {
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('routes/tools.ts') && to.test('netpolicy/enforcer.ts')).length, 2)
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('mcp/granted-pipe.ts') && to.test('audit/audit-trail.ts')).length, 1)
   t.equal(FORBIDDEN.filter(([from, to]) => from.test('audit/audit-log.ts') && to.test('store/instance-store.ts')).length, 1)
+})
+
+t.test('an import made later is read like one made at the start', async (t) => {
+  // A module loaded at first use (lazy) crosses the same arrows: the reader must see it.
+  const seen = importsOf('compose.ts').modules
+  t.ok(seen.includes('gateway/gateway-service.ts'), `compose.ts's import('./gateway/gateway-service.ts') seen: ${seen.filter((m) => m.startsWith('gateway/')).join(', ')}`)
+  t.ok(importsOf('tls/certificate.ts').packages.includes('node-forge'), 'the require of node-forge seen')
+  t.ok(importsOf('registry/supabase-target.ts').packages.includes('@supabase/supabase-js'), "the import('@supabase/supabase-js') seen")
 })
 
 t.test('rooms stay small: no source file over 300 lines, the composition and app pieces under their bounds', async (t) => {

@@ -38,12 +38,26 @@ export class CredentialCheck {
     return BEARER.exec(authorization)?.[1]
   }
 
+  /**
+   * The grant of a toolbox token this check verified already (and not expired
+   * since), without hashing the credential against the known secrets: a
+   * remembered token was neither the fleet key nor the toolbox's secret when
+   * it was verified, and they do not change while the agent runs. A caller
+   * sends the same token with every MCP call. undefined: check() it.
+   */
+  remembered(authorization: string | undefined): Grant | undefined {
+    const credential = CredentialCheck.bearerOf(authorization)
+    return credential === undefined ? undefined : this.verifier.remembered(credential)
+  }
+
   async check(authorization: string | undefined): Promise<Grant> {
     const credential = CredentialCheck.bearerOf(authorization)
     if (credential === undefined) {
       // The sentence the deployed callers know, as the earlier agent said it.
       throw new CredentialRefusal('unauthorized', 'Unauthorized: Missing or invalid token format')
     }
+    const known = this.verifier.remembered(credential)
+    if (known !== undefined) return known
     if (!this.fleetKey.empty && this.fleetKey.matches(credential)) {
       if (!this.settings.acceptFleetKey) {
         throw new CredentialRefusal('forbidden', 'Forbidden: the fleet key (BACKEND_TO_DTMA_API_KEY) is no longer accepted on this toolbox (DTMA_ACCEPT_FLEET_KEY is off): use a token signed with its secret')

@@ -43,13 +43,19 @@ export class TokenVerifier {
     this.jwks = settings.jwks === undefined ? undefined : createRemoteJWKSet(new URL(settings.jwks.url), { timeoutDuration: 5000, cooldownDuration: 30_000 })
   }
 
-  async verify(token: string): Promise<Grant> {
+  /** The grant of a toolbox token verified already and not expired since; undefined: verify it. */
+  remembered(token: string): Grant | undefined {
     const known = this.verified.get(token)
-    if (known !== undefined) {
-      // jose's own rule for exp: expired once now - skew reaches it.
-      if ((known.expiresAt ?? 0) / 1000 > this.nowSeconds() - this.settings.clockSkewS) return known
-      this.verified.delete(token)
-    }
+    if (known === undefined) return undefined
+    // jose's own rule for exp: expired once now - skew reaches it.
+    if ((known.expiresAt ?? 0) / 1000 > this.nowSeconds() - this.settings.clockSkewS) return known
+    this.verified.delete(token)
+    return undefined
+  }
+
+  async verify(token: string): Promise<Grant> {
+    const known = this.remembered(token)
+    if (known !== undefined) return known
     const alg = algorithmOf(token)
     const common = { audience: this.settings.audience, clockTolerance: this.settings.clockSkewS, requiredClaims: ['exp', 'iat'], currentDate: this.currentDate() }
     let payload: JWTPayload

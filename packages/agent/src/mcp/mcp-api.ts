@@ -41,6 +41,9 @@ export interface McpApi {
   /** Throws not found, not an MCP server (409), or unavailable (503: its container does not run).
    *  access: what the caller's credential grants of it (its tools); the way through holds the caller to it. */
   endpoint(instanceName: string, access?: McpAccess): McpEndpoint
+  /** endpoint()'s refusals alone, and the kind of way it would give: what a request on a session opened already
+   *  needs (its way, with the caller's grant and the drift lock, was made when the session opened). */
+  kindOf(instanceName: string): McpEndpoint['kind']
   /** What it last listed, of the tools only those `access` grants. */
   capabilities(instanceName: string, access?: McpAccess): McpCapabilities
   /** Resolves once the server answered initialize and was listed; rejects with a 504 after timeoutMs. */

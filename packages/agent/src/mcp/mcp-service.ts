@@ -101,12 +101,13 @@ export class McpService implements McpApi {
     return () => this.serverListeners.delete(listener)
   }
 
+  kindOf(instanceName: string): McpEndpoint['kind'] {
+    return this.runningServer(instanceName).server.multiplexed ? 'sessions' : 'proxy'
+  }
+
   endpoint(instanceName: string, caller: McpAccess = {}): McpEndpoint {
-    const { view, server } = this.serverOf(instanceName)
+    const { view, server } = this.runningServer(instanceName)
     const access = this.withLock(view, caller)
-    if (server === undefined || view.dockerState !== 'running') {
-      throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
-    }
     const watch = this.watchOf(instanceName, server, access)
     if (server.multiplexed) return { kind: 'sessions', open: () => grantedPipe(server.openSession(), access, watch?.()) }
     return {
@@ -210,6 +211,15 @@ export class McpService implements McpApi {
   /** The caller's access with the server's drift lock added. */
   private withLock(view: InstanceView, access: McpAccess): McpAccess {
     return { ...access, lock: this.options.drift.gate(view.instanceName, lockFacts(view)) }
+  }
+
+  /** The server of a running container; throws not found, not an MCP server, or unavailable. */
+  private runningServer(instanceName: string): { view: InstanceView; server: InstanceMcp } {
+    const { view, server } = this.serverOf(instanceName)
+    if (server === undefined || view.dockerState !== 'running') {
+      throw new DtmaError('mcp-unavailable', `Tool instance '${instanceName}' does not run (${view.status}): its MCP server cannot be reached`, { retryAfterSeconds: 5 })
+    }
+    return { view, server }
   }
 
   private serverOf(instanceName: string): { view: InstanceView; server: InstanceMcp | undefined } {

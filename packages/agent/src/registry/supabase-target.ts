@@ -4,9 +4,10 @@
 // write only its own instances' rows. No service-role key is on the VM.
 // Every request has a deadline (supabase-js has none), and failures come
 // back as RegistryWriteError saying whether a retry can help. The token
-// never appears in an error or a log line.
+// never appears in an error or a log line. supabase-js is loaded at the
+// first write (~9 MB of the agent's memory on a toolbox without a registry).
 import type { AuditRecord, RegistryRequest } from '@dtma/contract'
-import { createClient, FunctionsFetchError, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js'
+import type { SupabaseClient } from '@supabase/supabase-js'
 import { retryAfterMs } from '../pacing.ts'
 import type { RegistryRow } from './registry-row.ts'
 
@@ -48,19 +49,28 @@ export interface FunctionTargetOptions {
   timeoutMs: number
 }
 
-export class SupabaseRegistryTarget implements RegistryTarget {
-  private readonly client: SupabaseClient
+type SupabaseJs = typeof import('@supabase/supabase-js')
 
-  constructor(options: FunctionTargetOptions) {
+export class SupabaseRegistryTarget implements RegistryTarget {
+  private client: Promise<{ client: SupabaseClient; supabase: SupabaseJs }> | undefined
+
+  constructor(private readonly options: FunctionTargetOptions) {}
+
+  private connect(): Promise<{ client: SupabaseClient; supabase: SupabaseJs }> {
+    const { options } = this
     const timedFetch: typeof fetch = (input, init) => {
       const deadline = AbortSignal.timeout(options.timeoutMs)
       return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline })
     }
-    // accessToken: supabase-js sends it as the bearer on every call; no session, no auth client.
-    this.client = createClient(options.url, options.anonKey ?? options.token, {
-      accessToken: async () => options.token,
-      global: { fetch: timedFetch }
-    })
+    this.client ??= import('@supabase/supabase-js').then((supabase) => ({
+      supabase,
+      // accessToken: supabase-js sends it as the bearer on every call; no session, no auth client.
+      client: supabase.createClient(options.url, options.anonKey ?? options.token, {
+        accessToken: async () => options.token,
+        global: { fetch: timedFetch }
+      })
+    }))
+    return this.client
   }
 
   upsert(row: RegistryRow): Promise<void> {
@@ -77,12 +87,13 @@ export class SupabaseRegistryTarget implements RegistryTarget {
   }
 
   private async invoke(body: RegistryRequest): Promise<void> {
-    const { error } = await this.client.functions.invoke(REGISTRY_FUNCTION, { body })
-    if (error) throw await writeError(body.operation, error)
+    const { client, supabase } = await this.connect()
+    const { error } = await client.functions.invoke(REGISTRY_FUNCTION, { body })
+    if (error) throw await writeError(supabase, body.operation, error)
   }
 }
 
-async function writeError(operation: string, error: Error): Promise<RegistryWriteError> {
+async function writeError({ FunctionsHttpError, FunctionsFetchError }: SupabaseJs, operation: string, error: Error): Promise<RegistryWriteError> {
   if (error instanceof FunctionsHttpError) {
     const response = error.context as Response
     // The function's own sentence ({ success:false, error, code }): it names the problem, never a secret.

@@ -41,6 +41,5 @@ function isOwnOrigin(request: FastifyRequest, origin: string): boolean {
 
 export function checkAccept(request: FastifyRequest, types: string[]): void {
   const accept = header(request, 'accept') ?? ''
-  const missing = types.filter((type) => !accept.includes(type))
-  if (missing.length > 0) throw new DtmaError('mcp-not-acceptable', `Accept must list ${types.join(' and ')} (MCP Streamable HTTP)`)
+  if (!types.every((type) => accept.includes(type))) throw new DtmaError('mcp-not-acceptable', `Accept must list ${types.join(' and ')} (MCP Streamable HTTP)`)
 }

@@ -57,7 +57,8 @@ export function answerDirect(session: DirectSession, body: unknown, response: Se
   call[CALL] = { session, id }
   session.active += 1
   session.direct.set(id, response)
-  response.once('close', closed)
+  // A response closes once: no once() wrapper per call.
+  response.on('close', closed)
   session.send(body)
   return true
 }

@@ -19,9 +19,21 @@ export interface CallerAccess extends McpAccess {
 
 const listed = (names: ReadonlySet<string> | undefined): string => (names === undefined ? '*' : JSON.stringify([...names].sort()))
 
+/** Each grant's access per instance, made once: a remembered token's grant is the same object on every call. */
+const accessOfGrant = new WeakMap<Grant, Map<string, CallerAccess>>()
+const UNCHECKED: CallerAccess = Object.freeze({ binding: '', narrowed: false })
+
 /** grant undefined: the app was built without a credential check (a test of the app alone). */
 export function callerAccess(grant: Grant | undefined, accountToolInstanceId: string): CallerAccess {
-  if (grant === undefined) return { binding: '', narrowed: false }
+  if (grant === undefined) return UNCHECKED
+  let byInstance = accessOfGrant.get(grant)
+  if (byInstance === undefined) accessOfGrant.set(grant, (byInstance = new Map()))
+  let access = byInstance.get(accountToolInstanceId)
+  if (access === undefined) byInstance.set(accountToolInstanceId, (access = Object.freeze(accessOf(grant, accountToolInstanceId))))
+  return access
+}
+
+function accessOf(grant: Grant, accountToolInstanceId: string): CallerAccess {
   const tools = grantedTools(grant, accountToolInstanceId)
   const binding = `${grant.subject ?? ''}|${listed(grant.instances)}|${listed(tools)}`
   const caller = grant.source === 'fleet-key' ? 'fleet key' : (grant.subject ?? `${grant.source} without a subject`)

@@ -8,11 +8,13 @@
 // server's messages for no request. Bounded: sessions in all, an idle
 // session is ended, and one whose caller does not read what it is sent (the
 // bytes waiting for it on one response pass the bound) is ended at once,
-// with its connections: what waited for it is dropped.
+// with its connections: what waited for it is dropped. The SDK's server
+// transport is loaded with the first session (~11 MB of the agent's memory
+// that a toolbox nobody calls does not need).
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { DtmaError } from '../errors.ts'
 import type { SessionPipe } from '../mcp/mux-session.ts'
@@ -43,6 +45,8 @@ export interface SessionLimits {
 /** Bytes of SSE framing around a message's JSON ("event: message\ndata: ...\n\n"). */
 const SSE_FRAMING = 24
 
+let serverTransport: Promise<typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js')> | undefined
+
 export class McpHttpSessions {
   private readonly sessions = new Map<string, HttpSession>()
   private readonly sweeper: NodeJS.Timeout
@@ -64,7 +68,8 @@ export class McpHttpSessions {
   }
 
   /** A new session on a pipe of the instance's multiplexer; it joins the table once its initialize is taken. */
-  create(instanceName: string, open: () => SessionPipe, binding: string): HttpSession {
+  async create(instanceName: string, open: () => SessionPipe, binding: string): Promise<HttpSession> {
+    const { StreamableHTTPServerTransport } = await (serverTransport ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js'))
     if (this.sessions.size >= this.limits.maxSessions) {
       throw new DtmaError('mcp-unavailable', `too many MCP sessions are open (${this.limits.maxSessions}): end one (DELETE) or try again later`, { retryAfterSeconds: 5 })
     }

@@ -26,6 +26,8 @@ import type { Handlers, RawAnswer } from './register.ts'
 
 type McpHandlers = Pick<Handlers, 'mcpPost' | 'mcpStream' | 'mcpEnd' | 'toolCapabilities' | 'protectedResource' | 'toolDrift' | 'approveTools'>
 
+const POST_ACCEPT = ['application/json', 'text/event-stream']
+
 function checkProtocolVersion(request: FastifyRequest): void {
   const version = header(request, McpHeaders.protocolVersion)
   if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
@@ -101,7 +103,17 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
     mcpPost: async (request, reply) => {
       const name = request.params.name
       const access = accessOf(request, name)
-      const endpoint = opened(request, name, ['application/json', 'text/event-stream'], access)
+      checkOrigin(request, allowedOrigins)
+      checkAccept(request, POST_ACCEPT)
+      const body = request.body
+      // The hot path: one message (not initialize) on a session of a multiplexed server. Its way to the
+      // server was made when the session opened; the same refusals, in the same order, without making another.
+      if (!Array.isArray(body) && !(body.method === 'initialize' && body.id !== undefined) && header(request, McpHeaders.session) !== undefined && mcp.kindOf(name) === 'sessions') {
+        const session = sessionOf(request, name, access)
+        reply.hijack()
+        return answerDirect(session, body, reply.raw) ? { raw: true } : answer(session, request, reply)
+      }
+      const endpoint = mcp.endpoint(name, access)
       if (isStateless(request.headers, request.body)) return answerStateless(mcp, endpoint, name, access, request, reply, () => proxy(endpoint as Extract<McpEndpoint, { kind: 'proxy' }>, request, reply))
       // The contract's schema checked the body's shape; the SDK's transport checks each message (and its refusal becomes DTMA's error body).
       const messages = Array.isArray(request.body) ? request.body : [request.body]
@@ -117,7 +129,7 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
         return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply)
       }
       if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
-      return answer(sessions.create(name, endpoint.open, access.binding), request, reply)
+      return answer(await sessions.create(name, endpoint.open, access.binding), request, reply)
     },
 
     mcpStream: async (request, reply) => {

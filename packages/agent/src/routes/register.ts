@@ -79,12 +79,13 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       onRequest: route.auth === 'bearer' ? app.requireBearer : undefined,
       preValidation:
         querystring || route.body
-          ? async (request) => {
+          ? (request, _reply, done) => {
               // Query values arrive as text and the validator does not coerce (it
               // refuses "42" for a number in bodies): convert them by their schema.
               if (querystring) request.query = Value.Convert(querystring, request.query)
               // No body at all is judged as an empty one, so the 400 names the missing fields.
               if (route.body && request.body === undefined) request.body = {}
+              done()
             }
           : undefined,
       handler: async (request, reply) => {

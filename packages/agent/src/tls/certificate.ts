@@ -3,13 +3,16 @@
 // longer names every address of the host or nears its end. Node reads and
 // fingerprints X.509 (node:crypto) but cannot write one: node-forge builds
 // and signs it (a kept, dependency-free library that needs no global
-// polyfill); the RSA key is Node's own, made natively.
+// polyfill); the RSA key is Node's own, made natively. node-forge is loaded
+// when a certificate is made, not at every start (~10 MB of the agent's
+// memory for a certificate it keeps and reads with node:crypto).
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
-import forge from 'node-forge'
+import { createRequire } from 'node:module'
+import type Forge from 'node-forge'
 import { writeFileAtomic } from '../atomic-file.ts'
 
 export const CERT_FILE = 'tls-cert.pem'
@@ -21,6 +24,8 @@ const RENEW_BEFORE_MS = 30 * 86_400_000
 const ALWAYS = ['127.0.0.1', '::1', 'localhost']
 /** docker0, docker_gwbridge, a user network's br-<12 hex>, a container's veth. */
 const DOCKER_INTERFACE = /^(?:docker0|docker_gwbridge|br-[0-9a-f]{12}|veth[0-9a-f]+)$/
+/** node-forge (CommonJS), loaded at the first certificate made. */
+const requireForge = (): typeof Forge => createRequire(import.meta.url)('node-forge') as typeof Forge
 
 export interface TlsMaterial {
   /** PEM certificate (chain) and key. */
@@ -88,6 +93,7 @@ export function makeCertificate(names: readonly string[], now = new Date(), seri
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
   })
+  const forge = requireForge()
   const cert = forge.pki.createCertificate()
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey)
   cert.serialNumber = serial

@@ -4,9 +4,12 @@
 // a token of another secret or audience after a good one was seen, and the
 // remembered token itself once its exp has passed (the clock moved). Each
 // case prints expected vs seen; the remembered token still gives its own
-// grant and no other.
+// grant and no other. The credential check answers a remembered token before
+// it hashes the credential against the fleet key and the toolbox's secret:
+// neither of those, nor a refused token, is ever remembered.
 import { signToolboxToken } from '@dtma/contract'
 import t from 'tap'
+import { CredentialCheck } from '../../src/credentials/credential-check.ts'
 import { CredentialRefusal } from '../../src/credentials/refusal.ts'
 import { TokenVerifier } from '../../src/credentials/token-verifier.ts'
 
@@ -57,4 +60,38 @@ t.test('a remembered token opens nothing it did not open, and not after its exp'
   const after = await outcome(good)
   t.comment(`the remembered token 91 s on | expected refused (expired) | seen ${after}`)
   t.match(after, /^refused: .*expired/, 'past exp and the skew, the remembered token is refused as expired')
+})
+
+t.test('the credential check answers a remembered token without the digests, and remembers nothing else', async (t) => {
+  const fleetKey = 'verified-tokens-fleet-key-0123456789abcdef'
+  const check = new CredentialCheck({ secret: SECRET, audience: AUDIENCE, maxLifetimeS: { default: 600, mcp: 86_400 }, clockSkewS: 30, fleetKey, fleetKeyHashes: [], acceptFleetKey: true })
+  const good = await signToolboxToken(SECRET, { audience: AUDIENCE, scopes: ['mcp'], lifetimeSeconds: 60 })
+  const tampered = `${good.slice(0, -2)}${good.at(-2) === 'A' ? 'B' : 'A'}${good.at(-1)}`
+  const seen = (authorization: string): string => {
+    const grant = check.remembered(authorization)
+    return grant === undefined ? 'not remembered' : `remembered ${grant.source}`
+  }
+  const outcome = (authorization: string): Promise<string> =>
+    check.check(authorization).then(
+      (grant) => `granted ${grant.source}`,
+      (error: unknown) => `refused: ${(error as Error).message}`
+    )
+  const cases: [string, () => Promise<string> | string, RegExp][] = [
+    ['a good token before any check', () => seen(`Bearer ${good}`), /^not remembered$/],
+    ['the good token checked', () => outcome(`Bearer ${good}`), /^granted toolbox-token$/],
+    ['the good token after its check', () => seen(`Bearer ${good}`), /^remembered toolbox-token$/],
+    ['the same token in another Bearer form', () => seen(`bearer   ${good}`), /^remembered toolbox-token$/],
+    ['the fleet key checked', () => outcome(`Bearer ${fleetKey}`), /^granted fleet-key$/],
+    ['the fleet key after its check', () => seen(`Bearer ${fleetKey}`), /^not remembered$/],
+    ["the toolbox's secret checked", () => outcome(`Bearer ${SECRET}`), /^refused: .*secret, a signing key/],
+    ["the toolbox's secret after its check", () => seen(`Bearer ${SECRET}`), /^not remembered$/],
+    ['a tampered token checked', () => outcome(`Bearer ${tampered}`), /^refused: .*signature does not verify/],
+    ['the tampered token after its check', () => seen(`Bearer ${tampered}`), /^not remembered$/],
+    ['the good token as a Basic credential', () => seen(`Basic ${good}`), /^not remembered$/]
+  ]
+  for (const [name, run, expected] of cases) {
+    const result = await run()
+    t.comment(`${name} | expected ${expected} | seen ${result}`)
+    t.match(result, expected, name)
+  }
 })

@@ -26,7 +26,7 @@ import { AuthFailureLimiter } from './auth-failure-limiter.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook of a bearer route: sets request.grant, or refuses with 401/403/429. */
-    requireBearer: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    requireBearer: (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void
     /** The grant of a request on a public route that says more to a credential holding `scope`; undefined otherwise. */
     grantWith: (request: FastifyRequest, scope: Scope) => Promise<Grant | undefined>
   }
@@ -54,9 +54,10 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   }
 
   // A token in a URL reaches logs, proxies and browser history: refused on every route, before anything else.
-  app.addHook('onRequest', async (request) => {
+  // (Hooks of every request take a callback: no promise per request where nothing waits.)
+  app.addHook('onRequest', (request, _reply, done) => {
     const reason = queryTokenRefusal(request.query)
-    if (reason !== undefined) throw new DtmaError('unauthorized', reason)
+    done(reason === undefined ? undefined : new DtmaError('unauthorized', reason))
   })
 
   /** The grant of the request's credential; a refusal counts as a failure of its address. */
@@ -81,14 +82,38 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
     }
   }
 
-  app.decorate('requireBearer', async (request: FastifyRequest) => {
-    const grant = await grantOf(request)
+  /** The grant on the request, once the route and its instance are allowed to it. */
+  function allow(request: FastifyRequest, grant: Grant): void {
     request.grant = grant
     const routeId = request.routeOptions.config.routeId as RouteId | undefined
     const route: RouteDefinition | undefined = routeId === undefined ? undefined : routes[routeId]
     const refusal = routeRefusal(grant, route?.scope ?? [])
     if (refusal !== undefined) throw asHttpError(refusal)
     if (grant.instances !== undefined && route !== undefined && !instanceAllowed(grant, route, request)) throw asHttpError(instanceRefusal())
+  }
+
+  app.decorate('requireBearer', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    // A token verified already (every MCP call of a session sends the same): checked here and now, no promise.
+    const known = check.remembered(request.headers.authorization)
+    if (known !== undefined) {
+      try {
+        allow(request, known)
+      } catch (error) {
+        return done(error as Error)
+      }
+      return done()
+    }
+    grantOf(request).then(
+      (grant) => {
+        try {
+          allow(request, grant)
+        } catch (error) {
+          return done(error as Error)
+        }
+        done()
+      },
+      (error: Error) => done(error)
+    )
   })
 
   // Public routes ask this: no credential is not a failure, a wrong one is (while

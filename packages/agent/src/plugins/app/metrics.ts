@@ -29,11 +29,13 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsPluginOptions
     labelNames: ['route', 'method', 'status'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60]
   })
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     // Unknown URLs share one label, so URL probing cannot explode the series.
     const labels = { route: request.routeOptions.config.routeId ?? 'unmatched', method: request.method, status: String(reply.statusCode) }
     requests.inc(labels)
     seconds.observe(labels, reply.elapsedTime / 1000)
+    done()
   })
 }
 

@@ -70,9 +70,9 @@ async function shutdownPlugin(app: FastifyInstance, options: ShutdownOptions): P
     return true
   }
 
-  // Fastify's own 503 while closing is not the contract's error body.
-  app.addHook('onRequest', async () => {
-    if (deadline !== undefined) throw new DtmaError('not-ready', 'DTMA is shutting down')
+  // Fastify's own 503 while closing is not the contract's error body. (A callback hook: no promise per request.)
+  app.addHook('onRequest', (_request, _reply, done) => {
+    done(deadline === undefined ? undefined : new DtmaError('not-ready', 'DTMA is shutting down'))
   })
 
   app.addHook('preClose', async () => {

@@ -34,21 +34,24 @@ export function isPlainRemote(request: FastifyRequest): boolean {
 
 async function transportGate(app: FastifyInstance): Promise<void> {
   // Before any credential is read: a route no fleet key opens is refused at once.
-  app.addHook('onRequest', async (request) => {
-    if (!isPlainRemote(request)) return
+  // (Callback hooks: a request over TLS or from this host passes without a promise.)
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!isPlainRemote(request)) return done()
     const routeId = request.routeOptions.config.routeId ?? ''
-    if (PLAIN_PUBLIC.has(routeId) || FLEET_KEY_ROUTES.has(routeId)) return
-    throw new DtmaError('forbidden', USE_HTTPS)
+    if (PLAIN_PUBLIC.has(routeId) || FLEET_KEY_ROUTES.has(routeId)) return done()
+    done(new DtmaError('forbidden', USE_HTTPS))
   })
   // After the credential is checked: only the fleet key passes, on its routes; a public route without a credential.
-  app.addHook('preHandler', async (request) => {
-    if (!isPlainRemote(request)) return
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (!isPlainRemote(request)) return done()
     const routeId = request.routeOptions.config.routeId ?? ''
     const credential = request.headers.authorization !== undefined
-    if (PLAIN_PUBLIC.has(routeId) && !credential) return
-    if (PLAIN_PUBLIC.has(routeId) && request.grant === undefined) await request.server.grantWith(request, Scope.toolsRead)
-    if (request.grant?.source === 'fleet-key') return
-    throw new DtmaError('forbidden', USE_HTTPS)
+    if (PLAIN_PUBLIC.has(routeId) && !credential) return done()
+    const judged = PLAIN_PUBLIC.has(routeId) && request.grant === undefined ? request.server.grantWith(request, Scope.toolsRead) : Promise.resolve(undefined)
+    judged.then(
+      () => done(request.grant?.source === 'fleet-key' ? undefined : new DtmaError('forbidden', USE_HTTPS)),
+      (error: Error) => done(error)
+    )
   })
 }
 
