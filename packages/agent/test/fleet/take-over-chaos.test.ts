@@ -9,7 +9,7 @@
 import t from 'tap'
 import { docker, freePort, scopeFor, tempDir, uniqueName } from '../helpers/agent.ts'
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.ts'
-import { prng, sleep } from '../helpers/chaos.ts'
+import { logLinesAbout, prng, sleep } from '../helpers/chaos.ts'
 import { labelledWith, onHostPort, removeScope } from '../helpers/containers.ts'
 import { earlierAgentTool, legacyName, type EarlierTool } from '../helpers/earlier-agent.ts'
 import { ensureHttpdPid1Image } from '../helpers/images.ts'
@@ -27,7 +27,12 @@ t.test(`kill -9 at ${TAKE_OVER_ROUNDS} random points during take-overs of the ea
   const dataDir = tempDir(t)
   const port = await freePort()
   // Every agent of this test takes the labelled containers over at its start.
-  const spawn = () => spawnAgent(dataDir, port, { DTMA_ADOPT_LABELLED: 'true' })
+  const agents: AgentProcess[] = []
+  const spawn = () => {
+    const spawned = spawnAgent(dataDir, port, { DTMA_ADOPT_LABELLED: 'true' })
+    agents.push(spawned)
+    return spawned
+  }
   let agent: AgentProcess = spawn()
   // The agent first, then all it made: a living agent would make again what is removed under it.
   t.teardown(async () => (await agent.kill(), await removeScope(scopeFor(dataDir))))
@@ -50,6 +55,8 @@ t.test(`kill -9 at ${TAKE_OVER_ROUNDS} random points during take-overs of the ea
 
   for (let round = 0; round < TAKE_OVER_ROUNDS; round++) {
     const kind = (['deploy', 'start', 'at agent start'] as const)[round % 3] as TakeOverKind
+    const roundStart = Date.now()
+    const failedBefore = t.assertTotals.fail
     const tool = await earlier(kind, round)
     const delay = Math.floor(random() * takeOverMs)
     if (kind === 'at agent start') {
@@ -89,6 +96,10 @@ t.test(`kill -9 at ${TAKE_OVER_ROUNDS} random points during take-overs of the ea
       t.equal(labelled.length, 0, `${label}: no container labelled with it`)
       t.equal(holders[0]?.Id, tool.id, `${label}: the old container holds its port`)
       t.equal(old?.State.Running, true, `${label}: running as it was`)
+    }
+    if (t.assertTotals.fail > failedBefore) {
+      t.comment(`${label}: the agents' log since the round began (agent N: the Nth agent of this test), about ${tool.name} (${tool.id.slice(0, 12)})`)
+      for (const line of logLinesAbout(agents.map((each) => each.output()), [tool.instanceName, tool.name, tool.id], roundStart)) t.comment(line)
     }
   }
   t.comment(`outcomes: ${JSON.stringify(outcomes)}`)
