@@ -1,5 +1,7 @@
 // What the chaos tests share: a seeded random source, so a failing round can
-// be replayed, and a plain sleep for the kill points it draws.
+// be replayed, and a plain sleep for the kill points it draws; and, for a
+// failed round, what the agents logged and what Docker did, in time order.
+import type Docker from 'dockerode'
 
 /** Seeded, so a failing round can be replayed. */
 export function prng(seed: number): () => number {
@@ -38,4 +40,39 @@ export function logLinesAbout(outputs: string[], needles: string[], since: numbe
     }
   })
   return lines
+}
+
+interface ContainerEvent {
+  Action: string
+  timeNano: number
+  Actor: { ID: string; Attributes?: Record<string, string> }
+}
+
+/** Docker's container events from now on, kept until stop(): on a failed round, which
+ *  container was created, started, stopped or destroyed when (and by the names that matter). */
+export async function watchContainerEvents(docker: Docker): Promise<{ about(names: string[], ids: string[], since: number): string[]; stop(): void }> {
+  const events: ContainerEvent[] = []
+  const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream & { destroy?: () => void }
+  let rest = ''
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString('utf8')).split('\n')
+    rest = lines.pop() ?? ''
+    for (const line of lines) {
+      try {
+        events.push(JSON.parse(line) as ContainerEvent)
+      } catch {
+        // not an event line: skipped
+      }
+    }
+  })
+  stream.on('error', () => undefined)
+  return {
+    about(names, ids, since) {
+      return events
+        .filter((event) => event.timeNano / 1e6 >= since)
+        .filter((event) => ids.includes(event.Actor.ID) || names.some((name) => event.Actor.Attributes?.name === name || event.Actor.Attributes?.['dtma.instance-name'] === name))
+        .map((event) => `docker +${Math.round(event.timeNano / 1e6 - since)}ms ${event.Action} ${event.Actor.Attributes?.name ?? ''} (${event.Actor.ID.slice(0, 12)})`)
+    },
+    stop: () => stream.destroy?.()
+  }
 }

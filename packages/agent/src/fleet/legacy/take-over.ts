@@ -90,6 +90,7 @@ export async function takeOver(domain: LegacyDomain, legacy: LegacyContainer, wi
 export async function runTakeOver(domain: LegacyDomain, legacy: LegacyContainer, record: TakeOverRecord, trigger: TakeOverTrigger, log: Logger): Promise<string> {
   const started = performance.now()
   const seconds = () => (performance.now() - started) / 1000
+  log.info({ previousContainer: legacy.container.name, previousContainerId: legacy.container.id, trigger }, "taking over an earlier agent's container")
   try {
     const newId = await replace(domain, legacy, record, log)
     domain.observer?.tookOver(trigger, 'ok', seconds())
