@@ -79,14 +79,15 @@ t.test(`kill -9 at ${TAKE_OVER_ROUNDS} random points during take-overs of the ea
     await agent.ready()
 
     const label = `round ${round} (take-over by ${kind}, killed after ${delay} ms)`
-    // A labelled one is taken over again in the background after a rollback: wait for it to settle.
+    // A labelled one is taken over again in the background after a rollback (journalled before the
+    // agent is ready, so listed at once): wait until it runs, or is unknown (that take-over failed too).
     const settle = kind === 'at agent start' ? 60_000 : 0
-    const taken = await waitFor(async () => {
+    const settled = await waitFor(async () => {
       const got = await agent.client.getTool({ params: { name: tool.instanceName } })
-      return settle === 0 || (got.status === 200 && got.body.data.status === 'running') ? got : undefined
+      return settle === 0 || got.status === 404 || (got.status === 200 && got.body.data.status === 'running') ? got : undefined
     }, settle)
-    // Not taken over within the settle: judged as it is then (a rollback that stays is a 404).
-    const one = taken ?? (await agent.client.getTool({ params: { name: tool.instanceName } }))
+    // Not settled within the settle: judged as it is then.
+    const one = settled ?? (await agent.client.getTool({ params: { name: tool.instanceName } }))
     const holders = await onHostPort(tool.hostPort, since)
     const labelled = await labelledWith(tool.instanceName)
     const old = await docker.getContainer(tool.id).inspect().catch(() => undefined)
