@@ -81,11 +81,12 @@ t.test('a replaced container that vanishes before its stop leaves the new one ru
   doomed.add(journalled.id)
 
   // A short resync: the third case waits for the reconciler to finish what a failed take-over left.
-  const agent = await startTestAgent(t, { dataDir, env: { DTMA_RESYNC_INTERVAL_S: '2' }, runtime: vanishingOnStop(dataDir, doomed, vanished, blockers) })
+  // Teardowns run last first: this one after the agent's (a living agent makes again what is removed under it).
   t.teardown(async () => {
     const left = await docker.listContainers({ all: true, filters: { label: [`dtma.scope=${scopeFor(dataDir)}`] } })
     await Promise.all(left.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined)))
   })
+  const agent = await startTestAgent(t, { dataDir, env: { DTMA_RESYNC_INTERVAL_S: '2' }, runtime: vanishingOnStop(dataDir, doomed, vanished, blockers) })
   t.same(vanished, [journalled.id], 'finished from the journal: the old one vanished just before the stop')
   await checkTakenOver(t, agent, journalled, since, 'finished from the journal')
 
