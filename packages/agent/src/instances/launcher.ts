@@ -81,3 +81,22 @@ export async function startOnFreedPorts(runtime: ContainerRuntime, containerId: 
     }
   }
 }
+
+/** Stops the container a replacement replaces. One already gone (removed
+ *  between a look at it and this stop, say by the last call of an agent that
+ *  died mid-take-over) is as stopped as it can be: its host ports are free. */
+export async function stopReplaced(runtime: ContainerRuntime, containerId: string, timeoutSeconds: number): Promise<void> {
+  try {
+    await runtime.stop(containerId, timeoutSeconds)
+  } catch (error) {
+    if (!isDtmaError(error, 'not-found')) throw error
+  }
+}
+
+/** Whether the container a replacement replaces is still there to run again
+ *  (neither gone nor on its way out). When it is not, the new container is
+ *  the only one left: a rollback must not remove it (never none). */
+export async function replacedIsThere(runtime: ContainerRuntime, containerId: string): Promise<boolean> {
+  const old = await runtime.inspect(containerId)
+  return old !== undefined && old.dockerState !== 'removing' && old.dockerState !== 'dead'
+}

@@ -10,7 +10,7 @@ import { InstanceLabel } from '../runtime/labels.ts'
 import type { InstanceRecord, InstanceStore, ReplacedContainer } from '../store/instance-store.ts'
 import { containerNameFor } from './container-name.ts'
 import type { InstanceIndex } from './instance-index.ts'
-import { launchContainer, startContainer, startOnFreedPorts } from './launcher.ts'
+import { launchContainer, replacedIsThere, startContainer, startOnFreedPorts, stopReplaced } from './launcher.ts'
 import { mcpFromLabels } from './mcp-labels.ts'
 
 const DOWN_STATES = new Set(['exited', 'created', 'dead'])
@@ -119,15 +119,21 @@ export class Reconciler {
   /** An interrupted replacement whose new container exists: the old one
    *  stops (it holds the host ports), the new one starts if it should run,
    *  the old one goes. If the new one cannot start, it goes and the old one
-   *  runs again as it was: never two, never none. */
+   *  runs again as it was: never two, never none. An old one that is gone
+   *  (the dying agent's last call removed it) leaves nothing to go back to:
+   *  the new one stays, journalled, and its start is tried again. */
   private async finishReplacement(record: InstanceRecord, container: ContainerInfo, log: Logger): Promise<void> {
     const { runtime } = this.options
     const replaced = record.replaces as ReplacedContainer
     const old = await runtime.inspect(replaced.containerId)
     try {
-      if (old !== undefined && old.dockerState !== 'exited' && old.dockerState !== 'created') await runtime.stop(old.id, this.options.stopTimeoutSeconds)
+      if (old !== undefined && old.dockerState !== 'exited' && old.dockerState !== 'created') await stopReplaced(runtime, old.id, this.options.stopTimeoutSeconds)
       if (record.desiredState === 'running' && container.dockerState !== 'running') await startOnFreedPorts(runtime, container.id, log)
     } catch (error) {
+      if (!(await replacedIsThere(runtime, replaced.containerId))) {
+        log.warn({ err: error, containerId: container.id, replaced: replaced.containerName }, 'the replaced container is gone: the new one stays and its start is tried again')
+        throw error
+      }
       await runtime.remove(container.id)
       this.options.store.delete(record.instanceName)
       await this.options.index.refresh(record.instanceName)

@@ -24,9 +24,13 @@ export interface AgentProcess {
 
 // The containers of every scope a test file's agents ran, removed when the file's process ends:
 // a test may kill an agent and start it again on its data dir, so not at kill; and an agent still
-// alive at a teardown may make again what the teardown removed.
+// alive at a teardown may make again what the teardown removed. Agents still alive then (a file
+// that timed out before its teardowns) are killed first: one left running would make again, on
+// the shared engine, what is removed here.
 const scopesToClear = new Set<string>()
+const children = new Set<ChildProcess>()
 process.once('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   for (const scope of scopesToClear) {
     try {
       const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=dtma.scope=${scope}`], { encoding: 'utf8', timeout: 20_000 }).split('\n').filter((id) => id !== '')
@@ -62,6 +66,8 @@ export function spawnAgent(dataDir: string, port: number, env: Record<string, st
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))

@@ -11,10 +11,17 @@ export function labelledWith(instanceName: string): Promise<Docker.ContainerInfo
   return docker.listContainers({ all: true, filters: { label: [`dtma.instance-name=${instanceName}`] } })
 }
 
+/** Docker's 404 (the container is gone) as undefined; every other failure thrown. */
+export function notFoundAsUndefined(error: unknown): undefined {
+  if ((error as { statusCode?: number }).statusCode === 404) return undefined
+  throw error
+}
+
 /** Containers bound to this host port, among those created since `sinceUnix` (the test's own). */
 export async function onHostPort(hostPort: number, sinceUnix: number): Promise<Docker.ContainerInspectInfo[]> {
   const recent = (await docker.listContainers({ all: true })).filter((container) => container.Created >= sinceUnix)
-  const inspected = await Promise.all(recent.map((container) => docker.getContainer(container.Id).inspect().catch(() => undefined)))
+  // One removed since the listing is not on the port; any other failure is an error, never a zero.
+  const inspected = await Promise.all(recent.map((container) => docker.getContainer(container.Id).inspect().catch(notFoundAsUndefined)))
   return inspected.filter(
     (info): info is Docker.ContainerInspectInfo =>
       info !== undefined && Object.values(info.HostConfig.PortBindings ?? {}).some((bindings) => ((bindings ?? []) as Array<{ HostPort?: string }>).some((binding) => Number(binding.HostPort) === hostPort))

@@ -2,11 +2,13 @@
 // agent. Docker labels cannot be changed, so the container is made again
 // under DTMA's name, labels and sandbox from the old one's image, env and
 // host ports: create the new one while the old one stops, start the new,
-// remove the old. If the new one cannot start, the old one starts again and the error
-// is answered: nothing is lost. The record is journalled first, naming the
-// old container, so a crash at any step is finished (new one made: the old
-// one stops and goes) or rolled back (none made: the old one runs as it was)
-// by the reconciler.
+// remove the old. If the new one cannot start, the old one starts again and
+// the error is answered: nothing is lost. An old one gone under the take-over
+// (a stop that finds it removed is a stop) leaves the new one, which stays,
+// journalled, for the reconciler to start: never none. The record is
+// journalled first, naming the old container, so a crash at any step is
+// finished (new one made: the old one stops and goes) or rolled back (none
+// made: the old one runs as it was) by the reconciler.
 // What a tool wrote inside its own container's filesystem is not carried
 // over (the earlier agent gave its tools no volumes). The caller holds the
 // instance's lock.
@@ -14,7 +16,7 @@ import type { DesiredState, McpSettings } from '@dtma/contract'
 import type { Logger } from 'pino'
 import { DtmaError } from '../../errors.ts'
 import { containerNameFor } from '../../instances/container-name.ts'
-import { launchContainer, startOnFreedPorts } from '../../instances/launcher.ts'
+import { launchContainer, replacedIsThere, startOnFreedPorts, stopReplaced } from '../../instances/launcher.ts'
 import type { LegacyDomain, TakeOverTrigger } from '../../instances/legacy-port.ts'
 import { envKeys, specHash } from '../../instances/spec.ts'
 import type { InstanceSpec } from '../../model/instance-spec.ts'
@@ -88,6 +90,7 @@ export async function takeOver(domain: LegacyDomain, legacy: LegacyContainer, wi
 export async function runTakeOver(domain: LegacyDomain, legacy: LegacyContainer, record: TakeOverRecord, trigger: TakeOverTrigger, log: Logger): Promise<string> {
   const started = performance.now()
   const seconds = () => (performance.now() - started) / 1000
+  log.info({ previousContainer: legacy.container.name, previousContainerId: legacy.container.id, trigger }, "taking over an earlier agent's container")
   try {
     const newId = await replace(domain, legacy, record, log)
     domain.observer?.tookOver(trigger, 'ok', seconds())
@@ -110,12 +113,19 @@ async function replace(domain: LegacyDomain, legacy: LegacyContainer, record: Ta
   try {
     // The new container binds its host ports only when it starts: it is made
     // while the old one stops, and both are waited for before anything else.
-    const [made, stopped] = await Promise.allSettled([launchContainer(runtime, record, false, log), runtime.stop(old.id, domain.stopTimeoutSeconds)])
+    const [made, stopped] = await Promise.allSettled([launchContainer(runtime, record, false, log), stopReplaced(runtime, old.id, domain.stopTimeoutSeconds)])
     if (made.status === 'fulfilled') newId = made.value
     if (made.status === 'rejected') throw made.reason
     if (stopped.status === 'rejected') throw stopped.reason
     if (record.desiredState === 'running') await startOnFreedPorts(runtime, newId as string, log)
   } catch (error) {
+    // An old one that is gone leaves the new one as the only one: it stays,
+    // journalled, and the reconciler finishes the take-over (never none).
+    if (newId !== undefined && !(await replacedIsThere(runtime, old.id).catch(() => true))) {
+      log.warn({ err: error, containerId: newId, previousContainer: old.name }, "the earlier agent's container is gone: the new one stays, and the reconciler finishes the take-over")
+      await index.refresh(record.instanceName)
+      throw error
+    }
     // The old one keeps its host ports until it is removed: it runs again as it was.
     if (newId !== undefined) await runtime.remove(newId).catch((removeError: unknown) => log.warn({ err: removeError }, 'cleanup of the unstarted container failed'))
     if (old.dockerState === 'running') {
