@@ -34,14 +34,19 @@ async function bridgeSessions(client: ReturnType<typeof spawnAgent>['client']): 
 
 const rssMb = (pid: number | undefined) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
-t.test('a session that does not read is ended; an idle one is ended', async (t) => {
-  const agent = spawnAgent(tempDir(t), await freePort(), { DTMA_TOOL_PORT_RANGE: '43550-43599', DTMA_MCP_SESSION_IDLE_S: '3', LOG_LEVEL: 'warn' })
+/** An agent of its own with the chatty server (it talks without end) deployed and ready; the server's MCP URL. */
+async function chattyAgent(t: Parameters<typeof tempDir>[0] & { equal(a: unknown, b: unknown): void }, env: Record<string, string>) {
+  const agent = spawnAgent(tempDir(t), await freePort(), { LOG_LEVEL: 'warn', ...env })
   t.teardown(() => agent.kill())
   await agent.ready()
   const name = uniqueName('Chatty')
   t.teardown(() => removeInstances([name]))
   t.equal((await agent.client.deployTool({ body: { ...mcpDeployBody(name, MCP_IMAGES.chatty, 'stdio'), waitForMcp: true } })).status, 201)
-  const url = mcpUrl(agent.baseUrl, name)
+  return { agent, url: mcpUrl(agent.baseUrl, name) }
+}
+
+t.test('a session that does not read is ended; an idle one is ended', async (t) => {
+  const { agent, url } = await chattyAgent(t, { DTMA_TOOL_PORT_RANGE: '43550-43599', DTMA_MCP_SESSION_IDLE_S: '3' })
 
   const stalled = await openSession(url)
   const rssBefore = rssMb(agent.child.pid)
@@ -75,13 +80,7 @@ t.test('a session that does not read is ended; an idle one is ended', async (t) 
 })
 
 t.test('a caller that reads its stream gets the server’s messages for no request and keeps its session; one stream a session; DELETE ends it', async (t) => {
-  const agent = spawnAgent(tempDir(t), await freePort(), { DTMA_TOOL_PORT_RANGE: '43600-43649', LOG_LEVEL: 'warn' })
-  t.teardown(() => agent.kill())
-  await agent.ready()
-  const name = uniqueName('Chatty')
-  t.teardown(() => removeInstances([name]))
-  t.equal((await agent.client.deployTool({ body: { ...mcpDeployBody(name, MCP_IMAGES.chatty, 'stdio'), waitForMcp: true } })).status, 201)
-  const url = mcpUrl(agent.baseUrl, name)
+  const { agent, url } = await chattyAgent(t, { DTMA_TOOL_PORT_RANGE: '43600-43649' })
   const session = await openSession(url)
   const inSession = { ...HEADERS, accept: 'text/event-stream', 'mcp-session-id': session }
   const stream = await fetch(url, { headers: inSession })
