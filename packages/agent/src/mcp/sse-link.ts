@@ -10,12 +10,16 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { boundedFetch } from './bounded-fetch.ts'
 import type { LinkHandlers, MessageLink } from './link.ts'
 
+const START_TIMEOUT_MS = 10_000
+
 export interface SseLinkOptions {
   /** The server's SSE endpoint (its container's address may change with a restart). */
   url(): Promise<URL>
   /** How requests reach it (with the Host it expects and its credential); the global fetch if not given. */
   fetch?: typeof fetch
   handlers: LinkHandlers
+  /** How long a start waits for the server's endpoint event (default 10 s). */
+  startTimeoutMs?: number
   /** The client transport to the server; an SSEClientTransport if not given. */
   transport?: (url: URL, fetcher: typeof globalThis.fetch) => Transport
 }
@@ -65,10 +69,19 @@ export class SseLink implements MessageLink {
     transport.onerror = (error) => this.lost(transport, error.message)
     transport.onclose = () => this.lost(transport, 'the event stream closed')
     // A start that failed (the server not listening yet) leaves an event source that would reconnect by itself.
-    await transport.start().catch(async (error: unknown) => {
-      await transport.close()
-      throw error
+    // Bounded: a server that answers the stream's headers but never names its endpoint would hold every
+    // later connect (they share this one) and the monitor's start with it.
+    const limit = this.options.startTimeoutMs ?? START_TIMEOUT_MS
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`the server named no endpoint within ${limit} ms`)), limit)
     })
+    await Promise.race([transport.start(), late])
+      .catch(async (error: unknown) => {
+        await transport.close()
+        throw error
+      })
+      .finally(() => clearTimeout(timer))
     if (this.closed) return void transport.close()
     this.transport = transport
     this.options.handlers.up(true)
