@@ -93,27 +93,18 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   }
 
   app.decorate('requireBearer', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
-    // A token verified already (every MCP call of a session sends the same): checked here and now, no promise.
-    const known = check.remembered(request.headers.authorization)
-    if (known !== undefined) {
+    const allowed = (grant: Grant) => {
       try {
-        allow(request, known)
+        allow(request, grant)
       } catch (error) {
         return done(error as Error)
       }
-      return done()
+      done()
     }
-    grantOf(request).then(
-      (grant) => {
-        try {
-          allow(request, grant)
-        } catch (error) {
-          return done(error as Error)
-        }
-        done()
-      },
-      (error: Error) => done(error)
-    )
+    // A token verified already (every MCP call of a session sends the same): checked here and now, no promise.
+    const known = check.remembered(request.headers.authorization)
+    if (known !== undefined) return allowed(known)
+    grantOf(request).then(allowed, (error: Error) => done(error))
   })
 
   // Public routes ask this: no credential is not a failure, a wrong one is (while
