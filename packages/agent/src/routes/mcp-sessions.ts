@@ -80,7 +80,6 @@ export class McpHttpSessions {
       binding,
       transport: undefined as never,
       active: 0,
-      streams: 0,
       lastUsed: Date.now(),
       queued: 0,
       written: 0,

@@ -25,8 +25,7 @@ export interface StreamSession {
   id: string
   active: number
   lastUsed: number
-  /** Open GET streams: 0 or 1. */
-  streams: number
+  /** The open GET stream (the transport allows one). */
   stream?: ServerResponse
 }
 
@@ -35,7 +34,6 @@ export function openStream(session: StreamSession, response: ServerResponse): vo
   response.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': session.id })
   response.flushHeaders()
   session.stream = response
-  session.streams += 1
   session.active += 1
   session.lastUsed = Date.now()
   const keepAlive = setInterval(() => response.write(': keepalive\n\n'), KEEP_ALIVE_MS)
@@ -43,7 +41,6 @@ export function openStream(session: StreamSession, response: ServerResponse): vo
   response.once('close', () => {
     clearInterval(keepAlive)
     if (session.stream === response) session.stream = undefined
-    session.streams -= 1
     session.active -= 1
     session.lastUsed = Date.now()
   })

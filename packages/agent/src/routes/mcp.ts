@@ -76,6 +76,12 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
     if (id !== undefined) proxied.check(name, id, access)
   }
 
+  /** A POST on an open session: one message answered directly, else (a batch) by its SDK transport. */
+  const onSession = (session: HttpSession, request: FastifyRequest, reply: FastifyReply): RawAnswer | Promise<RawAnswer> => {
+    reply.hijack()
+    return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply)
+  }
+
   /** Hands the request to the session's SDK transport, which answers it. */
   const answer = async (session: HttpSession, request: FastifyRequest, reply: FastifyReply): Promise<RawAnswer> => {
     reply.hijack()
@@ -109,9 +115,7 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
       // The hot path: one message (not initialize) on a session of a multiplexed server. Its way to the
       // server was made when the session opened; the same refusals, in the same order, without making another.
       if (!Array.isArray(body) && !(body.method === 'initialize' && body.id !== undefined) && header(request, McpHeaders.session) !== undefined && mcp.kindOf(name) === 'sessions') {
-        const session = sessionOf(request, name, access)
-        reply.hijack()
-        return answerDirect(session, body, reply.raw) ? { raw: true } : answer(session, request, reply)
+        return onSession(sessionOf(request, name, access), request, reply)
       }
       const endpoint = mcp.endpoint(name, access)
       if (isStateless(request.headers, request.body)) return answerStateless(mcp, endpoint, name, access, request, reply, () => proxy(endpoint as Extract<McpEndpoint, { kind: 'proxy' }>, request, reply))
@@ -123,11 +127,7 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
         if (!initialize) proxiedSession(request, name, access)
         return proxy(endpoint, request, reply, initialize ? (id) => proxied.remember(name, id, access) : undefined)
       }
-      if (!initialize) {
-        const session = sessionOf(request, name, access)
-        reply.hijack()
-        return answerDirect(session, request.body, reply.raw) ? { raw: true } : answer(session, request, reply)
-      }
+      if (!initialize) return onSession(sessionOf(request, name, access), request, reply)
       if (header(request, McpHeaders.session) !== undefined) throw new DtmaError('invalid', 'this MCP session is initialized already; leave out Mcp-Session-Id to open a new one')
       return answer(await sessions.create(name, endpoint.open, access.binding), request, reply)
     },
@@ -141,7 +141,7 @@ export function mcpHandlers(mcp: McpApi, instances: Pick<InstanceApi, 'get'>, ap
         return proxy(endpoint, request, reply)
       }
       const session = sessionOf(request, name, access)
-      if (session.streams > 0) throw new DtmaError('conflict', 'this MCP session has its stream open already (one GET stream per session)')
+      if (session.stream !== undefined) throw new DtmaError('conflict', 'this MCP session has its stream open already (one GET stream per session)')
       reply.hijack()
       sessions.openStream(session, reply.raw)
       return { raw: true }
