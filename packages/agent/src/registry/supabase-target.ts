@@ -57,19 +57,21 @@ export class SupabaseRegistryTarget implements RegistryTarget {
   constructor(private readonly options: FunctionTargetOptions) {}
 
   private connect(): Promise<{ client: SupabaseClient; supabase: SupabaseJs }> {
-    const { options } = this
-    const timedFetch: typeof fetch = (input, init) => {
-      const deadline = AbortSignal.timeout(options.timeoutMs)
-      return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline })
-    }
-    this.client ??= import('@supabase/supabase-js').then((supabase) => ({
-      supabase,
-      // accessToken: supabase-js sends it as the bearer on every call; no session, no auth client.
-      client: supabase.createClient(options.url, options.anonKey ?? options.token, {
-        accessToken: async () => options.token,
-        global: { fetch: timedFetch }
-      })
-    }))
+    this.client ??= import('@supabase/supabase-js').then((supabase) => {
+      const { options } = this
+      const timedFetch: typeof fetch = (input, init) => {
+        const deadline = AbortSignal.timeout(options.timeoutMs)
+        return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline })
+      }
+      return {
+        supabase,
+        // accessToken: supabase-js sends it as the bearer on every call; no session, no auth client.
+        client: supabase.createClient(options.url, options.anonKey ?? options.token, {
+          accessToken: async () => options.token,
+          global: { fetch: timedFetch }
+        })
+      }
+    })
     return this.client
   }
 
